@@ -1,0 +1,53 @@
+# Everything runs from .venv; `make run` and `make test` create it when missing.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+export DJANGO_SETTINGS_MODULE := analytics_project.settings
+
+.PHONY: run test lint format install install-dev services migrate bench clean
+
+$(BIN)/python:
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found; set PYTHON=/path/to/python3.11"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.base-installed: requirements/base.txt | $(BIN)/python
+	$(BIN)/pip install -q -r requirements/base.txt
+	touch $@
+
+$(VENV)/.dev-installed: requirements/dev.txt requirements/base.txt | $(BIN)/python
+	$(BIN)/pip install -q -r requirements/dev.txt
+	touch $@ $(VENV)/.base-installed
+
+install: $(VENV)/.base-installed
+install-dev: $(VENV)/.dev-installed
+
+# Says in one sentence what to start when PostgreSQL or Redis is not answering.
+services: install
+	@DEBUG=$${DEBUG:-true} $(BIN)/python manage.py ensure_services --create-database
+
+migrate: services
+	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py migrate --noinput
+	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py setup_schedules
+
+run: migrate
+	DEBUG=$${DEBUG:-true} PORT=$(PORT) $(BIN)/honcho start
+
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install-dev
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+test: install-dev lint
+	@DEBUG=true $(BIN)/python manage.py ensure_services
+	DEBUG=true $(BIN)/pytest
+
+bench: install-dev
+	DEBUG=true $(BIN)/python bench/ingest.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,199 @@
+"""Settings, all driven by the environment (see .env.example)."""
+
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+
+from .env import database_from_url, env_bool, env_int, env_list, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+DEBUG = env_bool("DEBUG", False)
+SECRET_KEY = env_str("SECRET_KEY", "")
+if not SECRET_KEY:
+    if not DEBUG and not env_bool("ANALYTICS_ALLOW_DEV_SECRET", False):
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set; set SECRET_KEY (or DEBUG=true for local development)."
+        )
+    SECRET_KEY = "dev-only-insecure-secret-key-change-me"  # noqa: S105
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework_api_key",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_celery_beat",
+    "apps.core",
+    "apps.keys",
+    "apps.ingest",
+    "apps.requestlog",
+    "apps.events",
+    "apps.devices",
+    "apps.jobs",
+    "apps.errors",
+]
+
+MIDDLEWARE = [
+    "apps.requestlog.middleware.AnalyticsMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "analytics_project.urls"
+WSGI_APPLICATION = "analytics_project.wsgi.application"
+ASGI_APPLICATION = "analytics_project.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASE_URL = env_str("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/analytics")
+DATABASES = {"default": database_from_url(DATABASE_URL)}
+DATABASES["default"]["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DATABASES["default"]["OPTIONS"] = {"connect_timeout": 3}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        "KEY_PREFIX": "analytics",
+    }
+}
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "WARNING")},
+}
+
+# --- REST framework -------------------------------------------------------
+THROTTLE_RATE_INGEST = env_str("THROTTLE_RATE_INGEST", "6000/min")
+THROTTLE_RATE_READ = env_str("THROTTLE_RATE_READ", "1200/min")
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "apps.keys.authentication.APIKeyAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["apps.keys.permissions.CanRead"],
+    "DEFAULT_THROTTLE_CLASSES": ["apps.keys.throttling.KeyRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "ingest": THROTTLE_RATE_INGEST,
+        "read": THROTTLE_RATE_READ,
+    },
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "apps.core.errors.api_exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Analytics & observability API",
+    "DESCRIPTION": (
+        "Ingest request logs, events, device state, job outcomes and errors; "
+        "query statistics. Write endpoints need an `ingest` key, read "
+        "endpoints a `read` key or a staff session."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+}
+
+# --- Celery ---------------------------------------------------------------
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_ROUTES = {
+    "ingest.*": {"queue": "ingest"},
+    "alerts.*": {"queue": "alerts"},
+}
+CELERY_BROKER_CONNECTION_TIMEOUT = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "socket_connect_timeout": 1,
+    "socket_timeout": 2,
+    # The outbox sweeper re-queues lost work well before this.
+    "visibility_timeout": 3600,
+}
+CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_TIMEZONE = "UTC"
+
+# Every periodic job, in one table; `manage.py setup_schedules` syncs it.
+PERIODIC_TASKS = {
+    "sweep-outbox": {"task": "ingest.sweep_outbox", "every_seconds": 30},
+    "purge-analytics": {"task": "core.purge_expired", "crontab": "30 3 * * *"},
+}
+
+# --- Analytics ------------------------------------------------------------
+ANALYTICS_ENABLED = env_bool("ANALYTICS_ENABLED", True)
+ANALYTICS_RETENTION_DAYS = env_int("ANALYTICS_RETENTION_DAYS", 90, minimum=1)
+# Per-kind overrides: ANALYTICS_RETENTION_DAYS_<KIND>, e.g. ..._REQUEST_LOG=30.
+ANALYTICS_RETENTION_BY_KIND = {
+    kind: env_int(f"ANALYTICS_RETENTION_DAYS_{kind.upper()}", ANALYTICS_RETENTION_DAYS, minimum=1)
+    for kind in ("request_log", "user_activity", "error", "device_state", "job_outcome")
+}
+ANALYTICS_ANONYMIZE_IP = env_bool("ANALYTICS_ANONYMIZE_IP", True)
+ANALYTICS_LOG_FLUSH_SECONDS = float(env_int("ANALYTICS_LOG_FLUSH_MS", 1000, minimum=10)) / 1000
+ANALYTICS_MIDDLEWARE_SKIP_PREFIXES = (
+    "/api/v1/analytics/health",
+    "/metrics",
+    "/static/",
+    "/api/schema",
+    "/api/docs",
+    "/favicon.ico",
+)
+
+INGEST_MAX_BODY_BYTES = env_int("INGEST_MAX_BODY_BYTES", 1024 * 1024, minimum=1024)
+INGEST_MAX_ITEMS = env_int("INGEST_MAX_ITEMS", 1000, minimum=1)
+INGEST_MAX_ITEM_BYTES = env_int("INGEST_MAX_ITEM_BYTES", 32 * 1024, minimum=256)
+INGEST_OUTBOX_STALE_SECONDS = env_int("INGEST_OUTBOX_STALE_SECONDS", 60, minimum=1)
+INGEST_FUTURE_TOLERANCE_SECONDS = 3600
+PURGE_BATCH_SIZE = env_int("PURGE_BATCH_SIZE", 10_000, minimum=1)
+RETRY_AFTER_SECONDS = 5
+# Own Celery tasks whose outcomes are not recorded as JobOutcome rows: the
+# ingest task runs per batch and would double the write volume for no insight.
+JOB_OUTCOME_SKIP_TASKS = {"ingest.process_outbox"}

@@ -1,0 +1,45 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from apps.core.views import HealthView
+from apps.devices.api import DeviceStateChangeIngestView, DeviceStateHistoryView
+from apps.errors.api import ErrorIngestView, ErrorTrendsView
+from apps.events.api import UserActivityIngestView
+from apps.ingest.api import MixedBatchIngestView
+from apps.jobs.api import JobOutcomeIngestView, JobOutcomesView
+from apps.requestlog.api import ApiPerformanceView, RequestLogIngestView
+
+handler400 = "apps.core.errors.json_400"
+handler403 = "apps.core.errors.json_403"
+handler404 = "apps.core.errors.json_404"
+handler500 = "apps.core.errors.json_500"
+
+analytics = [
+    path("health", HealthView.as_view(), name="health"),
+    path("user-activity", UserActivityIngestView.as_view(), name="ingest-user-activity"),
+    path("error", ErrorIngestView.as_view(), name="ingest-error"),
+    path("device-state-change", DeviceStateChangeIngestView.as_view(), name="ingest-device-state"),
+    path("job-outcome", JobOutcomeIngestView.as_view(), name="ingest-job-outcome"),
+    path("requests", RequestLogIngestView.as_view(), name="ingest-requests"),
+    path("batch", MixedBatchIngestView.as_view(), name="ingest-batch"),
+]
+
+metrics = [
+    path("api-performance", ApiPerformanceView.as_view(), name="api-performance"),
+    path("job-outcomes", JobOutcomesView.as_view(), name="job-outcomes"),
+    path("error-trends", ErrorTrendsView.as_view(), name="error-trends"),
+    path(
+        "device-state-history/<str:device_id>",
+        DeviceStateHistoryView.as_view(),
+        name="device-state-history",
+    ),
+]
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("api/v1/analytics/", include(analytics)),
+    path("api/v1/metrics/", include(metrics)),
+]

@@ -1,0 +1,52 @@
+"""Shared read-side helpers: bounded time windows and SQL aggregates."""
+
+from datetime import datetime, timedelta
+
+from django.db.models import Aggregate, FloatField
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter
+from rest_framework import serializers
+
+
+class Percentile(Aggregate):
+    """percentile_cont(fraction) WITHIN GROUP (ORDER BY expression)."""
+
+    function = "percentile_cont"
+    name = "Percentile"
+    output_field = FloatField()
+    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
+
+    def __init__(self, expression, fraction: float, **extra):
+        if not 0 <= fraction <= 1:
+            raise ValueError("fraction must be within 0..1")
+        super().__init__(expression, fraction=float(fraction), **extra)
+
+
+def hours_query(max_hours: int = 168, default: int = 24, **extra_fields) -> type:
+    """An input serializer for `?hours=` (bounded) plus optional string filters."""
+    fields = {
+        "hours": serializers.IntegerField(min_value=1, max_value=max_hours, default=default),
+        **extra_fields,
+    }
+    return type(f"Hours{max_hours}Query", (serializers.Serializer,), fields)
+
+
+def hours_parameter(max_hours: int = 168, default: int = 24) -> OpenApiParameter:
+    return OpenApiParameter(
+        "hours",
+        int,
+        description=f"Window length in hours, 1-{max_hours} (default {default}).",
+        default=default,
+    )
+
+
+def window_start(hours: int, *, now: datetime | None = None) -> datetime:
+    return (now or timezone.now()) - timedelta(hours=hours)
+
+
+def ratio(part: float, whole: float) -> float:
+    return round(part / whole, 4) if whole else 0.0
+
+
+def rounded(value: float | None, digits: int = 2) -> float | None:
+    return None if value is None else round(float(value), digits)

@@ -1,0 +1,23 @@
+from django.db import models
+
+from apps.core.models import IngestedRecord
+
+
+class DeviceStateHistory(IngestedRecord):
+    """A device moved from one state to another, and who or what moved it."""
+
+    device_id = models.CharField(max_length=255)
+    previous_state = models.CharField(max_length=100, blank=True, default="")
+    new_state = models.CharField(max_length=100)
+    changed_by = models.CharField(max_length=255, blank=True, default="system")
+    reason = models.CharField(max_length=1000, blank=True, default="")
+    extra_data = models.JSONField(default=dict, blank=True)
+
+    class Meta(IngestedRecord.Meta):
+        verbose_name = "device state change"
+        verbose_name_plural = "device state history"
+        indexes = [
+            models.Index(fields=["timestamp"], name="devstate_ts"),  # retention
+            # device-state-history/{device_id}: window plus the last change before it.
+            models.Index(fields=["device_id", "timestamp"], name="devstate_device_ts"),
+        ]

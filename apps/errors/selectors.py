@@ -1,0 +1,42 @@
+from datetime import timedelta
+
+from django.db.models import Count
+from django.db.models.functions import TruncHour
+
+from apps.core.query import window_start
+
+from .models import ErrorCategory, ErrorLog, Severity
+
+
+def error_trends(*, hours: int, category: str | None = None) -> dict:
+    """Counts by category and severity, an hourly series (zeros included), unresolved count."""
+    since = window_start(hours)
+    errors = ErrorLog.objects.filter(timestamp__gte=since)
+    if category:
+        errors = errors.filter(category=category)
+    by_category = dict(errors.values_list("category").annotate(n=Count("id")).order_by())
+    by_severity = dict(errors.values_list("severity").annotate(n=Count("id")).order_by())
+    hourly = dict(
+        errors.annotate(hour=TruncHour("timestamp"))
+        .values_list("hour")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    first_hour = since.replace(minute=0, second=0, microsecond=0)
+    series = [
+        {
+            "hour": first_hour + timedelta(hours=i),
+            "count": hourly.get(first_hour + timedelta(hours=i), 0),
+        }
+        for i in range(hours + 1)
+    ]
+    return {
+        "period_hours": hours,
+        "since": since,
+        "category": category,
+        "total_errors": sum(by_category.values()),
+        "unresolved_count": errors.filter(resolved=False).count(),
+        "by_category": {c: by_category.get(c, 0) for c in ErrorCategory.values},
+        "by_severity": {s: by_severity.get(s, 0) for s in Severity.values},
+        "hourly": series,
+    }

@@ -1,0 +1,24 @@
+from django.contrib import admin
+
+from . import services
+from .models import OutboxBatch
+
+
+@admin.register(OutboxBatch)
+class OutboxBatchAdmin(admin.ModelAdmin):
+    """Batches not yet in their tables: normally empty; failed ones wait here for triage."""
+
+    list_display = ["id", "kind", "item_count", "created_at", "enqueued_at", "failed_at"]
+    list_filter = ["kind", ("failed_at", admin.EmptyFieldListFilter)]
+    readonly_fields = [f.name for f in OutboxBatch._meta.fields]
+    actions = ["requeue"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    @admin.action(description="Retry selected batches now")
+    def requeue(self, request, queryset):
+        ids = list(queryset.values_list("id", flat=True))
+        queryset.update(failed_at=None, last_error="")
+        services.outbox_enqueue(ids=ids)
+        self.message_user(request, f"{len(ids)} batch(es) queued.")

@@ -1,0 +1,34 @@
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.core.query import hours_parameter, hours_query
+from apps.ingest.api import IngestView, ingest_schema
+
+from . import selectors
+from .schemas import JobOutcomeIn
+
+JobOutcomesQuery = hours_query(
+    job_type=serializers.CharField(required=False, max_length=255, allow_blank=True)
+)
+
+
+class JobOutcomeIngestView(IngestView):
+    kind = "job_outcome"
+
+    @ingest_schema(JobOutcomeIn, "Log job outcomes")
+    def post(self, request, *args, **kwargs):
+        return super().post(request, *args, **kwargs)
+
+
+class JobOutcomesView(APIView):
+    @extend_schema(
+        summary="Job execution statistics",
+        parameters=[hours_parameter(), OpenApiParameter("job_type", str)],
+        tags=["metrics"],
+    )
+    def get(self, request):
+        query = JobOutcomesQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        return Response(selectors.job_outcome_stats(**query.validated_data))

@@ -1,0 +1,48 @@
+import time
+import uuid
+from datetime import UTC, datetime
+
+from .schemas import JobOutcomeIn
+
+_NAMESPACE = uuid.UUID("7d1f3f0e-8f0a-4a57-9a57-6b1d2c0f4a10")
+_started: dict[str, float] = {}
+
+
+def job_started(*, task_id: str) -> None:
+    _started[task_id] = time.monotonic()
+
+
+def job_outcome_record(
+    *,
+    task_id: str,
+    task_name: str,
+    status: str,
+    retries: int = 0,
+    error: BaseException | None = None,
+) -> None:
+    """Record how one of our own Celery task runs ended.
+
+    The event_id derives from the task id and attempt, so a redelivered
+    message records its outcome once.
+    """
+    from apps.ingest.services import records_insert
+
+    started = _started.pop(task_id, None)
+    duration_ms = int((time.monotonic() - started) * 1000) if started is not None else None
+    now = datetime.now(UTC).isoformat()
+    row = JobOutcomeIn(
+        job_id=task_id,
+        job_type=task_name[:255],
+        status=status,
+        duration_ms=duration_ms,
+        error_code=type(error).__name__[:100] if error else "",
+        error_message=str(error)[:2000] if error else "",
+        retry_count=retries,
+        initiated_by="celery",
+    ).model_dump(mode="json")
+    row.update(
+        event_id=str(uuid.uuid5(_NAMESPACE, f"{task_id}:{retries}:{status}")),
+        timestamp=now,
+        received_at=now,
+    )
+    records_insert(kind_name="job_outcome", rows=[row])

@@ -1,0 +1,16 @@
+from django.contrib import admin
+from rest_framework_api_key.admin import APIKeyModelAdmin
+
+from .models import APIKey
+
+
+@admin.register(APIKey)
+class ScopedAPIKeyAdmin(APIKeyModelAdmin):
+    list_display = [*APIKeyModelAdmin.list_display, "scope"]
+    list_filter = [*APIKeyModelAdmin.list_filter, "scope"]
+    actions = ["revoke_keys"]
+
+    @admin.action(description="Revoke selected keys")
+    def revoke_keys(self, request, queryset):
+        updated = queryset.update(revoked=True)
+        self.message_user(request, f"{updated} key(s) revoked.")

@@ -1,0 +1,14 @@
+from django.apps import AppConfig
+
+
+class RequestlogConfig(AppConfig):
+    name = "apps.requestlog"
+    label = "requestlog"
+
+    def ready(self) -> None:
+        from apps.ingest.registry import register
+
+        from .models import APIRequestLog
+        from .schemas import RequestLogIn
+
+        register("request_log", model=APIRequestLog, schema=RequestLogIn)

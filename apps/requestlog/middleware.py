@@ -1,0 +1,154 @@
+"""AnalyticsMiddleware: log every request to this service, without slowing it down.
+
+A request only appends a small dict to an in-process buffer (microseconds);
+a background thread flushes the buffer through the write pipeline about
+once a second and at exit. A hard crash may lose up to one flush interval
+of this service's own request logs.
+"""
+
+import atexit
+import logging
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+
+from apps.ingest.fields import anonymize_ip
+
+logger = logging.getLogger(__name__)
+
+MAX_BUFFER = 50_000  # past this, new log lines are counted and dropped, not queued
+REQUEST_ID_HEADER = "X-Request-ID"
+
+
+class RequestLogBuffer:
+    def __init__(self, flush_seconds: float):
+        self.flush_seconds = flush_seconds
+        self._items: list[dict] = []
+        self._lock = threading.Lock()
+        self._pid: int | None = None
+        self._wake = threading.Event()
+        self.dropped = 0
+
+    def add(self, row: dict) -> None:
+        if self._pid != os.getpid():
+            self._start()
+        with self._lock:
+            if len(self._items) >= MAX_BUFFER:
+                self.dropped += 1
+                return
+            self._items.append(row)
+
+    def _start(self) -> None:
+        # Per process: a forked worker starts its own flusher.
+        self._pid = os.getpid()
+        self._items = []
+        threading.Thread(target=self._run, name="request-log-flusher", daemon=True).start()
+        atexit.register(self.flush)
+
+    def _run(self) -> None:
+        from django.db import connection
+
+        while True:
+            self._wake.wait(self.flush_seconds)
+            self._wake.clear()
+            self.flush()
+            # The flusher's own connection: closed so it never pins the database.
+            connection.close()
+
+    def take(self) -> list[dict]:
+        with self._lock:
+            items, self._items = self._items, []
+        return items
+
+    def flush(self) -> int:
+        items = self.take()
+        if not items:
+            return 0
+        from apps.ingest.services import outbox_write
+
+        try:
+            outbox_write(batches={"request_log": items})
+        except Exception:
+            logger.warning("could not flush %d request log(s); keeping them", len(items))
+            with self._lock:
+                self._items = (items + self._items)[:MAX_BUFFER]
+            return 0
+        return len(items)
+
+
+buffer = RequestLogBuffer(flush_seconds=settings.ANALYTICS_LOG_FLUSH_SECONDS)
+
+
+def _client_ip(request: HttpRequest) -> str | None:
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR")
+    raw = forwarded.split(",")[0].strip() if forwarded else request.META.get("REMOTE_ADDR")
+    try:
+        return anonymize_ip(raw)
+    except ValueError:
+        return None
+
+
+class AnalyticsMiddleware:
+    def __init__(
+        self,
+        get_response: Callable[[HttpRequest], HttpResponse],
+        enable_logging: bool | None = None,
+    ):
+        self.get_response = get_response
+        self.enabled = settings.ANALYTICS_ENABLED if enable_logging is None else enable_logging
+        self.skip = settings.ANALYTICS_MIDDLEWARE_SKIP_PREFIXES
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request_id = request.META.get("HTTP_X_REQUEST_ID", "")[:64] or uuid.uuid4().hex
+        request.request_id = request_id
+        if not self.enabled or request.path.startswith(self.skip):
+            response = self.get_response(request)
+            response[REQUEST_ID_HEADER] = request_id
+            return response
+        started = time.perf_counter()
+        response = self.get_response(request)
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        response[REQUEST_ID_HEADER] = request_id
+        try:
+            buffer.add(self._row(request, response, elapsed_ms, request_id))
+        except Exception:  # logging must never fail the request
+            logger.exception("request logging failed")
+        return response
+
+    def _row(self, request, response, elapsed_ms: float, request_id: str) -> dict:
+        user = getattr(request, "user", None)
+        user_id = str(user.pk) if user is not None and user.is_authenticated else ""
+        auth = getattr(response, "renderer_context", {}) or {}
+        key = getattr(auth.get("request"), "auth", None)
+        status = response.status_code
+        error = ""
+        if status >= 500:
+            error = getattr(response, "reason_phrase", "")
+            data = getattr(response, "data", None)
+            if isinstance(data, dict):
+                error = str(data.get("detail", error))[:2000]
+        now = datetime.now(UTC).isoformat()
+        return {
+            "event_id": str(uuid.uuid4()),
+            "timestamp": now,
+            "received_at": now,
+            "service": "self",
+            "endpoint": request.path[:500],
+            "method": request.method[:10],
+            "status_code": status,
+            "response_time_ms": round(elapsed_ms, 3),
+            "user_id": user_id,
+            "api_key_prefix": getattr(key, "prefix", "") or "",
+            "client_ip": _client_ip(request),
+            "user_agent": request.META.get("HTTP_USER_AGENT", "")[:500],
+            "request_size": int(request.META.get("CONTENT_LENGTH") or 0),
+            "response_size": len(response.content) if not response.streaming else 0,
+            "error_message": error,
+            "request_id": request_id,
+        }

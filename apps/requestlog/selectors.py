@@ -1,0 +1,47 @@
+from django.db.models import Avg, Count, Max, Min, Q
+
+from apps.core.query import Percentile, ratio, rounded, window_start
+
+from .models import APIRequestLog
+
+
+def api_performance(*, hours: int, endpoint: str | None = None, limit: int = 200) -> dict:
+    """Per-endpoint request count, response times (avg/min/max/p95) and error rate."""
+    since = window_start(hours)
+    logs = APIRequestLog.objects.filter(timestamp__gte=since)
+    if endpoint:
+        logs = logs.filter(endpoint=endpoint)
+    stats = dict(
+        request_count=Count("id"),
+        avg_response_time_ms=Avg("response_time_ms"),
+        min_response_time_ms=Min("response_time_ms"),
+        max_response_time_ms=Max("response_time_ms"),
+        p95_response_time_ms=Percentile("response_time_ms", 0.95),
+        error_count=Count("id", filter=Q(status_code__gte=400)),
+        server_error_count=Count("id", filter=Q(status_code__gte=500)),
+    )
+    total = logs.aggregate(**stats)
+    rows = logs.values("endpoint").annotate(**stats).order_by("-request_count")[:limit]
+    return {
+        "period_hours": hours,
+        "since": since,
+        "endpoint": endpoint,
+        "total_requests": total["request_count"],
+        **_shape(total, with_counts=False),
+        "endpoints": [{"endpoint": row["endpoint"], **_shape(row)} for row in rows],
+    }
+
+
+def _shape(row: dict, *, with_counts: bool = True) -> dict:
+    shaped = {
+        "avg_response_time_ms": rounded(row["avg_response_time_ms"]),
+        "min_response_time_ms": rounded(row["min_response_time_ms"]),
+        "max_response_time_ms": rounded(row["max_response_time_ms"]),
+        "p95_response_time_ms": rounded(row["p95_response_time_ms"]),
+        "error_count": row["error_count"],
+        "server_error_count": row["server_error_count"],
+        "error_rate": ratio(row["error_count"], row["request_count"]),
+    }
+    if with_counts:
+        shaped = {"request_count": row["request_count"], **shaped}
+    return shaped
