@@ -16,7 +16,7 @@ SECRET_KEY_PATTERN = re.compile(
 # `password=hunter2`, `"token": "abc"`, `Authorization: Bearer x` inside free text.
 _SECRET_IN_TEXT = re.compile(
     r"(?P<key>(?:pass(?:word|wd)?|secret|token|authorization|cookie|api[_-]?key)[\"']?\s*[:=]\s*)"
-    r"(?P<value>(?:bearer\s+)?[\"']?[^\s\"',;&]+)",
+    r"(?P<value>[\"']?(?:bearer\s+|basic\s+)?[^\s\"',;&]+)",
     re.IGNORECASE,
 )
 REDACTED = "[redacted]"

@@ -1,0 +1,35 @@
+import gzip
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import orjson
+
+from apps.ingest.models import OutboxBatch
+from apps.ingest.services import outbox_process
+
+
+def post_json(client, path: str, body, *, gzip_body: bool = False, **extra):
+    data = body if isinstance(body, bytes) else orjson.dumps(body)
+    if gzip_body:
+        data = gzip.compress(data)
+        extra["HTTP_CONTENT_ENCODING"] = "gzip"
+    return client.generic("POST", path, data, content_type="application/json", **extra)
+
+
+def drain_outbox() -> int:
+    """Run the ingest task body for every pending outbox row, as the worker would."""
+    return sum(
+        outbox_process(outbox_id=pk) for pk in OutboxBatch.objects.values_list("pk", flat=True)
+    )
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat()
+
+
+def ago(**delta) -> str:
+    return iso(datetime.now(UTC) - timedelta(**delta))
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
