@@ -11,7 +11,7 @@ class Command(BaseCommand):
             "--stale-seconds",
             type=int,
             default=None,
-            help="Only batches queued at least this long ago (default INGEST_OUTBOX_STALE_SECONDS).",
+            help="Only batches queued this long ago (default INGEST_OUTBOX_STALE_SECONDS).",
         )
 
     def handle(self, *args, stale_seconds: int | None = None, **options):
