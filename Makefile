@@ -23,16 +23,21 @@ $(VENV)/.dev-installed: requirements/dev.txt requirements/base.txt | $(BIN)/pyth
 install: $(VENV)/.base-installed
 install-dev: $(VENV)/.dev-installed
 
+# A local secret, made once; settings.py and honcho both read .env.
+.env:
+	@echo "SECRET_KEY=$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))')" > .env
+	@echo "Wrote .env with a generated SECRET_KEY."
+
 # Says in one sentence what to start when PostgreSQL or Redis is not answering.
-services: install
-	@DEBUG=$${DEBUG:-true} $(BIN)/python manage.py ensure_services --create-database
+services: install .env
+	@$(BIN)/python manage.py ensure_services --create-database
 
 migrate: services
-	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py migrate --noinput
-	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py setup_schedules
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py setup_schedules
 
 run: migrate
-	DEBUG=$${DEBUG:-true} PORT=$(PORT) $(BIN)/honcho start
+	PORT=$(PORT) $(BIN)/honcho start
 
 lint: install-dev
 	$(BIN)/ruff check .

@@ -4,12 +4,27 @@ A typo such as ``DEBUG=flase`` is a start-up error, never a silent False.
 """
 
 import os
+from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from django.core.exceptions import ImproperlyConfigured
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
+
+
+def load_dotenv(path) -> None:
+    """Read KEY=VALUE lines from `.env` into the environment; real variables win."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return
+    for line in lines:
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        os.environ.setdefault(key.strip(), value.strip().strip("'\""))
 
 
 def env_str(name: str, default: str) -> str:

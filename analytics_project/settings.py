@@ -4,18 +4,19 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
-from .env import database_from_url, env_bool, env_int, env_list, env_str
+from .env import database_from_url, env_bool, env_int, env_list, env_str, load_dotenv
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+load_dotenv(BASE_DIR / ".env")  # `make run` writes one with a generated SECRET_KEY
 
 DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = env_str("SECRET_KEY", "")
 if not SECRET_KEY:
-    if not DEBUG and not env_bool("ANALYTICS_ALLOW_DEV_SECRET", False):
+    if not DEBUG:
         raise ImproperlyConfigured(
             "SECRET_KEY is not set; set SECRET_KEY (or DEBUG=true for local development)."
         )
-    SECRET_KEY = "dev-only-insecure-secret-key-change-me"  # noqa: S105
+    SECRET_KEY = "dev-only-insecure-secret-key-change-me"
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
 
 INSTALLED_APPS = [

@@ -4,7 +4,6 @@ from datetime import datetime, timedelta
 
 from django.db.models import Aggregate, FloatField
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
 
 
@@ -25,19 +24,15 @@ class Percentile(Aggregate):
 def hours_query(max_hours: int = 168, default: int = 24, **extra_fields) -> type:
     """An input serializer for `?hours=` (bounded) plus optional string filters."""
     fields = {
-        "hours": serializers.IntegerField(min_value=1, max_value=max_hours, default=default),
+        "hours": serializers.IntegerField(
+            min_value=1,
+            max_value=max_hours,
+            default=default,
+            help_text=f"Window length in hours, 1-{max_hours}.",
+        ),
         **extra_fields,
     }
     return type(f"Hours{max_hours}Query", (serializers.Serializer,), fields)
-
-
-def hours_parameter(max_hours: int = 168, default: int = 24) -> OpenApiParameter:
-    return OpenApiParameter(
-        "hours",
-        int,
-        description=f"Window length in hours, 1-{max_hours} (default {default}).",
-        default=default,
-    )
 
 
 def window_start(hours: int, *, now: datetime | None = None) -> datetime:

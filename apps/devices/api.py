@@ -2,10 +2,11 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.core.query import hours_parameter, hours_query
+from apps.core.query import hours_query
 from apps.ingest.api import IngestView, ingest_schema
 
 from . import selectors
+from . import serializers as out
 from .schemas import DeviceStateChangeIn
 
 DeviceHistoryQuery = hours_query(max_hours=720)
@@ -22,7 +23,8 @@ class DeviceStateChangeIngestView(IngestView):
 class DeviceStateHistoryView(APIView):
     @extend_schema(
         summary="A device's state timeline and time spent in each state",
-        parameters=[hours_parameter(max_hours=720)],
+        parameters=[DeviceHistoryQuery],
+        responses={200: out.DeviceHistoryOut},
         tags=["metrics"],
     )
     def get(self, request, device_id: str):

@@ -1,12 +1,13 @@
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.core.query import hours_parameter, hours_query
+from apps.core.query import hours_query
 from apps.ingest.api import IngestView, ingest_schema
 
 from . import selectors
+from . import serializers as out
 from .models import ErrorCategory
 from .schemas import ErrorIn
 
@@ -26,10 +27,8 @@ class ErrorIngestView(IngestView):
 class ErrorTrendsView(APIView):
     @extend_schema(
         summary="Error trend analysis",
-        parameters=[
-            hours_parameter(),
-            OpenApiParameter("category", str, enum=ErrorCategory.values),
-        ],
+        parameters=[ErrorTrendsQuery],
+        responses={200: out.ErrorTrendsOut},
         tags=["metrics"],
     )
     def get(self, request):

@@ -1,12 +1,13 @@
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.core.query import hours_parameter, hours_query
+from apps.core.query import hours_query
 from apps.ingest.api import IngestView, ingest_schema
 
 from . import selectors
+from . import serializers as out
 from .schemas import JobOutcomeIn
 
 JobOutcomesQuery = hours_query(
@@ -25,7 +26,8 @@ class JobOutcomeIngestView(IngestView):
 class JobOutcomesView(APIView):
     @extend_schema(
         summary="Job execution statistics",
-        parameters=[hours_parameter(), OpenApiParameter("job_type", str)],
+        parameters=[JobOutcomesQuery],
+        responses={200: out.JobOutcomesOut},
         tags=["metrics"],
     )
     def get(self, request):

@@ -1,12 +1,13 @@
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.core.query import hours_parameter, hours_query
+from apps.core.query import hours_query
 from apps.ingest.api import IngestView, ingest_schema
 
 from . import selectors
+from . import serializers as out
 from .schemas import RequestLogIn
 
 ApiPerformanceQuery = hours_query(
@@ -25,10 +26,8 @@ class RequestLogIngestView(IngestView):
 class ApiPerformanceView(APIView):
     @extend_schema(
         summary="API performance per endpoint",
-        parameters=[
-            hours_parameter(),
-            OpenApiParameter("endpoint", str, description="Only this endpoint path."),
-        ],
+        parameters=[ApiPerformanceQuery],
+        responses={200: out.ApiPerformanceOut},
         tags=["metrics"],
     )
     def get(self, request):

@@ -1,0 +1,25 @@
+"""Response shapes, for the OpenAPI document."""
+
+from rest_framework import serializers
+
+
+class StateChange(serializers.Serializer):
+    event_id = serializers.UUIDField()
+    timestamp = serializers.DateTimeField()
+    previous_state = serializers.CharField()
+    new_state = serializers.CharField()
+    changed_by = serializers.CharField()
+    reason = serializers.CharField()
+    extra_data = serializers.DictField()
+
+
+class DeviceHistoryOut(serializers.Serializer):
+    device_id = serializers.CharField()
+    period_hours = serializers.IntegerField()
+    since = serializers.DateTimeField()
+    state_at_start = serializers.CharField(allow_null=True)
+    current_state = serializers.CharField(allow_null=True)
+    total_changes = serializers.IntegerField()
+    truncated = serializers.BooleanField(help_text="More than 5000 changes; timeline cut.")
+    time_in_state_seconds = serializers.DictField(child=serializers.FloatField())
+    timeline = StateChange(many=True)

@@ -1,0 +1,19 @@
+"""Response shapes, for the OpenAPI document."""
+
+from rest_framework import serializers
+
+
+class HourCount(serializers.Serializer):
+    hour = serializers.DateTimeField()
+    count = serializers.IntegerField()
+
+
+class ErrorTrendsOut(serializers.Serializer):
+    period_hours = serializers.IntegerField()
+    since = serializers.DateTimeField()
+    category = serializers.CharField(allow_null=True)
+    total_errors = serializers.IntegerField()
+    unresolved_count = serializers.IntegerField()
+    by_category = serializers.DictField(child=serializers.IntegerField())
+    by_severity = serializers.DictField(child=serializers.IntegerField())
+    hourly = HourCount(many=True)
