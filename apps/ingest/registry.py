@@ -21,6 +21,10 @@ class RecordKind:
     # Fills server-side fields from the request (signed-in user, client IP ...).
     enrich: Callable[[dict, object], None] | None = None
     columns: tuple[str, ...] = field(default=())
+    # SQL run in the same statement as the insert: `inserted` names the rows
+    # actually inserted (conflicts excluded), with the columns in `returning`.
+    after_insert: str = ""
+    returning: tuple[str, ...] = field(default=())
 
 
 _kinds: dict[str, RecordKind] = {}
@@ -32,11 +36,21 @@ def register(
     model: type[models.Model],
     schema: type[BaseModel],
     enrich: Callable[[dict, object], None] | None = None,
+    after_insert: str = "",
+    returning: tuple[str, ...] = (),
 ) -> RecordKind:
     # Only what the schema supplies is written; other columns rely on db_default.
     supplied = set(schema.model_fields) | {"received_at"}
     columns = tuple(f.column for f in model._meta.concrete_fields if f.name in supplied)
-    kind = RecordKind(name=name, model=model, schema=schema, enrich=enrich, columns=columns)
+    kind = RecordKind(
+        name=name,
+        model=model,
+        schema=schema,
+        enrich=enrich,
+        columns=columns,
+        after_insert=after_insert,
+        returning=returning,
+    )
     _kinds[name] = kind
     return kind
 

@@ -50,33 +50,31 @@ def outbox_enqueue(*, ids: list[int]) -> bool:
     return True
 
 
-def _insert_sql(kind: RecordKind) -> str:
-    model = kind.model
-    columns = [f for f in model._meta.concrete_fields if f.column in kind.columns]
-    names = ", ".join(connection.ops.quote_name(f.column) for f in columns)
-    defs = ", ".join(
-        f"{connection.ops.quote_name(f.column)} {f.db_type(connection)}" for f in columns
-    )
-    return (
-        f"INSERT INTO {model._meta.db_table} ({names}) "
-        f"SELECT {names} FROM jsonb_to_recordset(%s::jsonb) AS r({defs}) "
+def _insert_sql(kind: RecordKind, *, from_outbox: bool) -> str:
+    """One statement: rows from the outbox row (or a JSON parameter) into the kind's table.
+
+    From the outbox, the outbox row is deleted by the same statement, so the
+    move is atomic; `ON CONFLICT (event_id) DO NOTHING` makes it idempotent.
+    """
+    columns = [f for f in kind.model._meta.concrete_fields if f.column in kind.columns]
+    quote = connection.ops.quote_name
+    names = ", ".join(quote(f.column) for f in columns)
+    defs = ", ".join(f"{quote(f.column)} {f.db_type(connection)}" for f in columns)
+    if from_outbox:
+        source = (
+            f"batch AS (DELETE FROM {_OUTBOX} WHERE id = %s RETURNING payload), "
+            f"rows AS (SELECT r.* FROM batch, jsonb_to_recordset(batch.payload) AS r({defs}))"
+        )
+    else:
+        source = f"rows AS (SELECT * FROM jsonb_to_recordset(%s::jsonb) AS r({defs}))"
+    insert = (
+        f"INSERT INTO {kind.model._meta.db_table} ({names}) SELECT {names} FROM rows "
         f"ON CONFLICT (event_id) DO NOTHING"
     )
-
-
-def _insert_from_outbox_sql(kind: RecordKind) -> str:
-    model = kind.model
-    columns = [f for f in model._meta.concrete_fields if f.column in kind.columns]
-    names = ", ".join(connection.ops.quote_name(f.column) for f in columns)
-    defs = ", ".join(
-        f"{connection.ops.quote_name(f.column)} {f.db_type(connection)}" for f in columns
-    )
-    return (
-        f"WITH batch AS (DELETE FROM {_OUTBOX} WHERE id = %s RETURNING payload) "
-        f"INSERT INTO {model._meta.db_table} ({names}) "
-        f"SELECT {names} FROM batch, jsonb_to_recordset(batch.payload) AS r({defs}) "
-        f"ON CONFLICT (event_id) DO NOTHING"
-    )
+    if not kind.after_insert:
+        return f"WITH {source} {insert}"
+    returning = ", ".join(quote(c) for c in kind.returning)
+    return f"WITH {source}, inserted AS ({insert} RETURNING {returning}) {kind.after_insert}"
 
 
 def outbox_process(*, outbox_id: int) -> int:
@@ -98,7 +96,7 @@ def outbox_process(*, outbox_id: int) -> int:
             kind = get_kind(row[0])
             try:
                 with transaction.atomic():
-                    cursor.execute(_insert_from_outbox_sql(kind), [outbox_id])
+                    cursor.execute(_insert_sql(kind, from_outbox=True), [outbox_id])
                     return cursor.rowcount
             except (DataError, IntegrityError) as exc:
                 # A batch the database refuses will never succeed: park it, visibly.
@@ -115,7 +113,9 @@ def records_insert(*, kind_name: str, rows: list[dict]) -> int:
     if not rows:
         return 0
     with connection.cursor() as cursor:
-        cursor.execute(_insert_sql(get_kind(kind_name)), [orjson.dumps(rows).decode()])
+        cursor.execute(
+            _insert_sql(get_kind(kind_name), from_outbox=False), [orjson.dumps(rows).decode()]
+        )
         return cursor.rowcount
 
 

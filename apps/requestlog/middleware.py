@@ -1,15 +1,12 @@
 """AnalyticsMiddleware: log every request to this service, without slowing it down.
 
-A request only appends a small dict to an in-process buffer (microseconds);
-a background thread flushes the buffer through the write pipeline about
-once a second and at exit. A hard crash may lose up to one flush interval
-of this service's own request logs.
+A request only appends a small dict to the in-process ingest buffer
+(microseconds); the buffer's thread flushes it through the write pipeline
+about once a second and at exit. A hard crash may lose up to one flush
+interval of this service's own request logs.
 """
 
-import atexit
 import logging
-import os
-import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -18,71 +15,12 @@ from datetime import UTC, datetime
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
+from apps.ingest.buffer import buffer
 from apps.ingest.fields import anonymize_ip
 
 logger = logging.getLogger(__name__)
 
-MAX_BUFFER = 50_000  # past this, new log lines are counted and dropped, not queued
 REQUEST_ID_HEADER = "X-Request-ID"
-
-
-class RequestLogBuffer:
-    def __init__(self, flush_seconds: float):
-        self.flush_seconds = flush_seconds
-        self._items: list[dict] = []
-        self._lock = threading.Lock()
-        self._pid: int | None = None
-        self._wake = threading.Event()
-        self.dropped = 0
-
-    def add(self, row: dict) -> None:
-        if self._pid != os.getpid():
-            self._start()
-        with self._lock:
-            if len(self._items) >= MAX_BUFFER:
-                self.dropped += 1
-                return
-            self._items.append(row)
-
-    def _start(self) -> None:
-        # Per process: a forked worker starts its own flusher.
-        self._pid = os.getpid()
-        self._items = []
-        threading.Thread(target=self._run, name="request-log-flusher", daemon=True).start()
-        atexit.register(self.flush)
-
-    def _run(self) -> None:
-        from django.db import connection
-
-        while True:
-            self._wake.wait(self.flush_seconds)
-            self._wake.clear()
-            self.flush()
-            # The flusher's own connection: closed so it never pins the database.
-            connection.close()
-
-    def take(self) -> list[dict]:
-        with self._lock:
-            items, self._items = self._items, []
-        return items
-
-    def flush(self) -> int:
-        items = self.take()
-        if not items:
-            return 0
-        from apps.ingest.services import outbox_write
-
-        try:
-            outbox_write(batches={"request_log": items})
-        except Exception:
-            logger.warning("could not flush %d request log(s); keeping them", len(items))
-            with self._lock:
-                self._items = (items + self._items)[:MAX_BUFFER]
-            return 0
-        return len(items)
-
-
-buffer = RequestLogBuffer(flush_seconds=settings.ANALYTICS_LOG_FLUSH_SECONDS)
 
 
 def _client_ip(request: HttpRequest) -> str | None:
@@ -116,7 +54,7 @@ class AnalyticsMiddleware:
         elapsed_ms = (time.perf_counter() - started) * 1000
         response[REQUEST_ID_HEADER] = request_id
         try:
-            buffer.add(self._row(request, response, elapsed_ms, request_id))
+            buffer.add("request_log", self._row(request, response, elapsed_ms, request_id))
         except Exception:  # logging must never fail the request
             logger.exception("request logging failed")
         return response
