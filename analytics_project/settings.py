@@ -26,6 +26,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.postgres",
     "rest_framework",
     "rest_framework_api_key",
     "django_filters",
@@ -40,6 +41,7 @@ INSTALLED_APPS = [
     "apps.devices",
     "apps.jobs",
     "apps.errors",
+    "apps.metrics",
 ]
 
 MIDDLEWARE = [
@@ -166,6 +168,7 @@ CELERY_TIMEZONE = "UTC"
 # Every periodic job, in one table; `manage.py setup_schedules` syncs it.
 PERIODIC_TASKS = {
     "sweep-outbox": {"task": "ingest.sweep_outbox", "every_seconds": 30},
+    "rollup-metrics": {"task": "metrics.rollup_pending", "every_seconds": 10},
     "purge-analytics": {"task": "core.purge_expired", "crontab": "30 3 * * *"},
 }
 
@@ -175,7 +178,16 @@ ANALYTICS_RETENTION_DAYS = env_int("ANALYTICS_RETENTION_DAYS", 90, minimum=1)
 # Per-kind overrides: ANALYTICS_RETENTION_DAYS_<KIND>, e.g. ..._REQUEST_LOG=30.
 ANALYTICS_RETENTION_BY_KIND = {
     kind: env_int(f"ANALYTICS_RETENTION_DAYS_{kind.upper()}", ANALYTICS_RETENTION_DAYS, minimum=1)
-    for kind in ("request_log", "user_activity", "error", "device_state", "job_outcome")
+    for kind in (
+        "request_log",
+        "user_activity",
+        "error",
+        "device_state",
+        "job_outcome",
+        "event",
+        "metric",
+        "device_metric",
+    )
 }
 ANALYTICS_ANONYMIZE_IP = env_bool("ANALYTICS_ANONYMIZE_IP", True)
 ANALYTICS_LOG_FLUSH_SECONDS = float(env_int("ANALYTICS_LOG_FLUSH_MS", 1000, minimum=10)) / 1000

@@ -8,6 +8,7 @@ from apps.errors.api import ErrorIngestView, ErrorTrendsView
 from apps.events.api import UserActivityIngestView
 from apps.ingest.api import MixedBatchIngestView
 from apps.jobs.api import JobOutcomeIngestView, JobOutcomesView
+from apps.metrics.api import MetricRecordView, MetricStatisticsView, MetricTimeSeriesView
 from apps.requestlog.api import ApiPerformanceView, RequestLogIngestView
 
 handler400 = "apps.core.errors.json_400"
@@ -23,6 +24,11 @@ analytics = [
     path("job-outcome", JobOutcomeIngestView.as_view(), name="ingest-job-outcome"),
     path("requests", RequestLogIngestView.as_view(), name="ingest-requests"),
     path("batch", MixedBatchIngestView.as_view(), name="ingest-batch"),
+    path("metrics/record", MetricRecordView.as_view(), name="metric-record"),
+    path("metrics/<str:name>/statistics", MetricStatisticsView.as_view(), name="metric-statistics"),
+    path(
+        "metrics/<str:name>/time-series", MetricTimeSeriesView.as_view(), name="metric-time-series"
+    ),
 ]
 
 metrics = [

@@ -52,8 +52,12 @@ def anonymize_ip(value: str | None) -> str | None:
         raise ValueError("not an IP address") from None
     if not settings.ANALYTICS_ANONYMIZE_IP:
         return str(ip)
-    prefix = 24 if ip.version == 4 else 48
-    return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False).network_address)
+    mask = _V4_MASK if ip.version == 4 else _V6_MASK
+    return str(type(ip)(int(ip) & mask))
+
+
+_V4_MASK = ((1 << 32) - 1) ^ ((1 << 8) - 1)  # keep /24
+_V6_MASK = ((1 << 128) - 1) ^ ((1 << 80) - 1)  # keep /48
 
 
 def as_utc(value: datetime) -> datetime:

@@ -96,6 +96,7 @@ def validate_items(items: list, *, resolve_kind, request) -> Outcome:
     received_at = now.isoformat()
     newest = now + timedelta(seconds=settings.INGEST_FUTURE_TOLERANCE_SECONDS)
     retention = settings.ANALYTICS_RETENTION_BY_KIND
+    oldest_by_kind: dict[str, datetime] = {}
     max_item_bytes = settings.INGEST_MAX_ITEM_BYTES
     for index, item in enumerate(items):
         if not isinstance(item, dict):
@@ -123,7 +124,10 @@ def validate_items(items: list, *, resolve_kind, request) -> Outcome:
             outcome.rejected.append({"index": index, "errors": _errors_from(exc)})
             continue
         ts = record.timestamp or now
-        oldest = now - timedelta(days=retention.get(kind.name, settings.ANALYTICS_RETENTION_DAYS))
+        oldest = oldest_by_kind.get(kind.name)
+        if oldest is None:
+            days = retention.get(kind.name, settings.ANALYTICS_RETENTION_DAYS)
+            oldest = oldest_by_kind[kind.name] = now - timedelta(days=days)
         if ts > newest:
             outcome.rejected.append(
                 {"index": index, "errors": {"timestamp": ["More than 1 hour in the future."]}}

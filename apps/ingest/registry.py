@@ -38,9 +38,10 @@ def register(
     enrich: Callable[[dict, object], None] | None = None,
     after_insert: str = "",
     returning: tuple[str, ...] = (),
+    enriched: tuple[str, ...] = (),
 ) -> RecordKind:
-    # Only what the schema supplies is written; other columns rely on db_default.
-    supplied = set(schema.model_fields) | {"received_at"}
+    # Only what the schema (or `enrich`) supplies is written; others rely on db_default.
+    supplied = set(schema.model_fields) | {"received_at"} | set(enriched)
     columns = tuple(f.column for f in model._meta.concrete_fields if f.name in supplied)
     kind = RecordKind(
         name=name,

@@ -21,7 +21,7 @@ def outbox_write(*, batches: dict[str, list[dict]]) -> list[int]:
     """
     if not batches:
         return []
-    values = ", ".join(["(%s, %s::jsonb, %s, now(), now())"] * len(batches))
+    values = ", ".join(["(%s, %s, %s, now(), now())"] * len(batches))
     params: list = []
     for kind, items in batches.items():
         params += [kind, orjson.dumps(items).decode(), len(items)]
@@ -63,7 +63,7 @@ def _insert_sql(kind: RecordKind, *, from_outbox: bool) -> str:
     if from_outbox:
         source = (
             f"batch AS (DELETE FROM {_OUTBOX} WHERE id = %s RETURNING payload), "
-            f"rows AS (SELECT r.* FROM batch, jsonb_to_recordset(batch.payload) AS r({defs}))"
+            f"rows AS (SELECT r.* FROM batch, json_to_recordset(batch.payload::json) AS r({defs}))"
         )
     else:
         source = f"rows AS (SELECT * FROM jsonb_to_recordset(%s::jsonb) AS r({defs}))"

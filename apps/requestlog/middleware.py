@@ -7,6 +7,7 @@ interval of this service's own request logs.
 """
 
 import logging
+import os
 import time
 import uuid
 from collections.abc import Callable
@@ -43,7 +44,7 @@ class AnalyticsMiddleware:
         self.skip = settings.ANALYTICS_MIDDLEWARE_SKIP_PREFIXES
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        request_id = request.META.get("HTTP_X_REQUEST_ID", "")[:64] or uuid.uuid4().hex
+        request_id = request.META.get("HTTP_X_REQUEST_ID", "")[:64] or os.urandom(16).hex()
         request.request_id = request_id
         if not self.enabled or request.path.startswith(self.skip):
             response = self.get_response(request)

@@ -79,11 +79,8 @@ def test_unknown_scope_cannot_be_created(db):
 
 
 def test_per_key_throttle_answers_429_with_retry_after(monkeypatch, db):
-    from django.core.cache import cache
-
     from apps.keys.throttling import KeyRateThrottle
 
-    cache.clear()
     monkeypatch.setattr(KeyRateThrottle, "THROTTLE_RATES", {"ingest": "2/min", "read": "9/min"})
     first = APIClient()
     first.credentials(HTTP_X_API_KEY=api_key_create(name="a", scope="ingest")[1])
@@ -98,4 +95,3 @@ def test_per_key_throttle_answers_429_with_retry_after(monkeypatch, db):
     assert throttled.json()["error"] == "throttled"
     assert 0 < int(throttled["Retry-After"]) <= 60
     assert post_json(other, WRITE, ITEM).status_code == 202  # the limit is per key
-    cache.clear()

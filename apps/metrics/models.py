@@ -1,0 +1,113 @@
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+
+from apps.core.models import IngestedRecord
+
+
+class MetricType(models.TextChoices):
+    COUNTER = "counter"
+    GAUGE = "gauge"
+    HISTOGRAM = "histogram"
+    TIMER = "timer"
+
+
+class MetricEvent(IngestedRecord):
+    """One recorded metric point. `tags_hash` names its label set (see MetricSeries)."""
+
+    metric_name = models.CharField(max_length=200)
+    metric_type = models.CharField(max_length=16, choices=MetricType.choices)
+    value = models.FloatField()
+    unit = models.CharField(max_length=32, blank=True, default="")
+    tags = models.JSONField(default=dict, blank=True)
+    tags_hash = models.BigIntegerField()
+    source = models.CharField(max_length=100, blank=True, default="")
+
+    class Meta(IngestedRecord.Meta):
+        verbose_name = "metric point"
+        indexes = [
+            # Raw edges of statistics/time series and minute re-rolls: index-only scans.
+            models.Index(
+                fields=["metric_name", "timestamp"],
+                name="metric_name_ts",
+                include=["value", "tags_hash"],
+            ),
+            models.Index(fields=["timestamp"], name="metric_ts"),  # retention
+        ]
+
+
+class MetricSeries(models.Model):
+    """A (metric, label set) pair, so tag filters find their series without scanning points."""
+
+    metric_name = models.CharField(max_length=200)
+    tags_hash = models.BigIntegerField()
+    tags = models.JSONField(default=dict)
+    metric_type = models.CharField(max_length=16, choices=MetricType.choices)
+    unit = models.CharField(max_length=32, blank=True, default="")
+    first_seen = models.DateTimeField(auto_now_add=True, db_default=models.functions.Now())
+
+    class Meta:
+        verbose_name_plural = "metric series"
+        constraints = [
+            models.UniqueConstraint(fields=["metric_name", "tags_hash"], name="series_unique")
+        ]
+        indexes = [
+            models.Index(fields=["metric_name"], name="series_name"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.metric_name}{self.tags}"
+
+
+class Resolution(models.TextChoices):
+    MINUTE = "m", "minute"
+    HOUR = "h", "hour"
+    DAY = "d", "day"
+
+
+class MetricRollup(models.Model):
+    """count/sum/min/max and a DDSketch of one series over one bucket.
+
+    tags_hash 0 is the metric over all its label sets, so unfiltered reads
+    touch one series.
+    """
+
+    resolution = models.CharField(max_length=1, choices=Resolution.choices)
+    metric_name = models.CharField(max_length=200)
+    tags_hash = models.BigIntegerField()
+    bucket_start = models.DateTimeField()
+    count = models.BigIntegerField()
+    sum = models.FloatField()
+    min = models.FloatField()
+    max = models.FloatField()
+    sketch_keys = ArrayField(models.IntegerField())
+    sketch_counts = ArrayField(models.BigIntegerField())
+
+    class Meta:
+        constraints = [
+            # Upserts of re-rolled buckets, and every read (name, series, resolution, range).
+            models.UniqueConstraint(
+                fields=["metric_name", "tags_hash", "resolution", "bucket_start"],
+                name="rollup_unique",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.metric_name}/{self.tags_hash} {self.resolution} {self.bucket_start}"
+
+
+class DirtyMinute(models.Model):
+    """A minute whose points changed since it was rolled up.
+
+    Written in the same statement that inserts the points; the roller claims
+    committed marks, so a point that commits late leaves its own mark.
+    """
+
+    metric_name = models.CharField(max_length=200)
+    bucket_start = models.DateTimeField()
+
+    class Meta:
+        # The oldest dirty minute of a metric bounds what reads may take from rollups.
+        indexes = [models.Index(fields=["metric_name", "bucket_start"], name="dirty_name_bucket")]
+
+    def __str__(self) -> str:
+        return f"{self.metric_name} {self.bucket_start}"

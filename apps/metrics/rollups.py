@@ -1,0 +1,157 @@
+"""Rolling metric points into minute, hour and day buckets, all in SQL.
+
+A minute is re-rolled from its raw points; an hour from its minutes; a day
+from its hours. Each re-roll recomputes the whole bucket and upserts it, so
+rolling is idempotent and a late point only needs its minute marked dirty.
+"""
+
+from datetime import datetime
+
+from django.db import connection, transaction
+
+from .sketch import key_sql
+
+ROLLUP = "metrics_metricrollup"
+POINTS = "metrics_metricevent"
+DIRTY = "metrics_dirtyminute"
+
+_UPSERT = (
+    "ON CONFLICT (metric_name, tags_hash, resolution, bucket_start) DO UPDATE SET "
+    "count = EXCLUDED.count, sum = EXCLUDED.sum, min = EXCLUDED.min, max = EXCLUDED.max, "
+    "sketch_keys = EXCLUDED.sketch_keys, sketch_counts = EXCLUDED.sketch_counts"
+)
+_COLUMNS = (
+    "resolution, metric_name, tags_hash, bucket_start, count, sum, min, max, "
+    "sketch_keys, sketch_counts"
+)
+
+# Buckets to (re)build, as (metric_name, b): from explicit lists or a time range.
+_FROM_LISTS = "SELECT DISTINCT * FROM unnest(%s::text[], %s::timestamptz[]) AS d(metric_name, b)"
+
+
+def _minutes_sql(targets: str) -> str:
+    return f"""
+WITH d AS ({targets}),
+pts AS (
+    SELECT e.metric_name, e.tags_hash, d.b, e.value, {key_sql("e.value")} AS k
+    FROM d JOIN {POINTS} e ON e.metric_name = d.metric_name
+     AND e."timestamp" >= d.b AND e."timestamp" < d.b + interval '1 minute'
+),
+keyed AS (
+    SELECT metric_name, CASE WHEN GROUPING(tags_hash) = 1 THEN 0 ELSE tags_hash END AS tags_hash,
+           b, k, count(*) AS c, sum(value) AS s, min(value) AS mn, max(value) AS mx
+    FROM pts GROUP BY GROUPING SETS ((metric_name, tags_hash, b, k), (metric_name, b, k))
+)
+INSERT INTO {ROLLUP} ({_COLUMNS})
+SELECT 'm', metric_name, tags_hash, b, sum(c)::bigint, sum(s), min(mn), max(mx),
+       array_agg(k ORDER BY k), array_agg(c ORDER BY k)
+FROM keyed GROUP BY metric_name, tags_hash, b
+{_UPSERT}
+"""
+
+
+def _derived_sql(targets: str, *, source: str, target: str, span: str) -> str:
+    return f"""
+WITH d AS ({targets}),
+src AS (
+    SELECT r.metric_name, r.tags_hash, d.b, r.count, r.sum, r.min, r.max,
+           r.sketch_keys, r.sketch_counts
+    FROM d JOIN {ROLLUP} r ON r.metric_name = d.metric_name AND r.resolution = '{source}'
+     AND r.bucket_start >= d.b AND r.bucket_start < d.b + interval '{span}'
+),
+stats AS (
+    SELECT metric_name, tags_hash, b, sum(count)::bigint AS c, sum(sum) AS s,
+           min(min) AS mn, max(max) AS mx
+    FROM src GROUP BY metric_name, tags_hash, b
+),
+keyed AS (
+    SELECT metric_name, tags_hash, b, u.k, sum(u.c)::bigint AS c
+    FROM src, unnest(src.sketch_keys, src.sketch_counts) AS u(k, c)
+    GROUP BY metric_name, tags_hash, b, u.k
+),
+sketches AS (
+    SELECT metric_name, tags_hash, b, array_agg(k ORDER BY k) AS ks, array_agg(c ORDER BY k) AS cs
+    FROM keyed GROUP BY metric_name, tags_hash, b
+)
+INSERT INTO {ROLLUP} ({_COLUMNS})
+SELECT '{target}', s.metric_name, s.tags_hash, s.b, s.c, s.s, s.mn, s.mx, k.ks, k.cs
+FROM stats s JOIN sketches k USING (metric_name, tags_hash, b)
+{_UPSERT}
+"""
+
+
+def _rebuild(cursor, pairs: list[tuple[str, datetime]]) -> None:
+    """Re-roll these (metric, minute) buckets and the hours and days holding them."""
+    names = [p[0] for p in pairs]
+    cursor.execute(_minutes_sql(_FROM_LISTS), [names, [p[1] for p in pairs]])
+    hours = sorted({(n, m.replace(minute=0, second=0, microsecond=0)) for n, m in pairs})
+    cursor.execute(
+        _derived_sql(_FROM_LISTS, source="m", target="h", span="1 hour"),
+        [[h[0] for h in hours], [h[1] for h in hours]],
+    )
+    days = sorted({(n, h.replace(hour=0)) for n, h in hours})
+    cursor.execute(
+        _derived_sql(_FROM_LISTS, source="h", target="d", span="1 day"),
+        [[d[0] for d in days], [d[1] for d in days]],
+    )
+
+
+ROLLER_LOCK = 724_311_001  # pg advisory lock: one roller at a time
+
+
+def rollup_pending(*, batch: int = 20_000, max_batches: int = 50) -> int:
+    """Re-roll every dirty minute (and its hour and day). Returns minutes re-rolled.
+
+    Marks are claimed and buckets rebuilt in one transaction, so a crash
+    leaves the marks in place for the next run.
+    """
+    rolled = 0
+    for _ in range(max_batches):
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [ROLLER_LOCK])
+            if not cursor.fetchone()[0]:
+                return rolled
+            cursor.execute(
+                f"DELETE FROM {DIRTY} WHERE id IN (SELECT id FROM {DIRTY} ORDER BY id LIMIT %s) "
+                "RETURNING metric_name, bucket_start",
+                [batch],
+            )
+            claimed = cursor.fetchall()
+            if not claimed:
+                return rolled
+            pairs = sorted(set(claimed))
+            _rebuild(cursor, pairs)
+            rolled += len(pairs)
+        if len(claimed) < batch:
+            return rolled
+    return rolled
+
+
+def rollup_range(*, start: datetime, end: datetime) -> None:
+    """Rebuild every bucket between start and end from raw points (backfill).
+
+    The range is widened to whole days so derived hours and days are complete.
+    """
+    day_start = start.replace(hour=0, minute=0, second=0, microsecond=0)
+    params = [day_start, end]
+    minutes = (
+        f"SELECT DISTINCT metric_name, date_trunc('minute', \"timestamp\") AS b FROM {POINTS} "
+        'WHERE "timestamp" >= %s AND "timestamp" < %s'
+    )
+
+    def derived(unit: str) -> str:
+        return (
+            f"SELECT DISTINCT metric_name, date_trunc('{unit}', bucket_start) AS b FROM {ROLLUP} "
+            "WHERE resolution = %s AND bucket_start >= %s AND bucket_start < %s"
+        )
+
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(_minutes_sql(minutes), params)
+        cursor.execute(
+            _derived_sql(derived("hour"), source="m", target="h", span="1 hour"),
+            ["m", *params],
+        )
+        cursor.execute(
+            _derived_sql(derived("day"), source="h", target="d", span="1 day"),
+            ["h", *params],
+        )

@@ -1,0 +1,76 @@
+"""A mergeable quantile sketch (DDSketch) with 1% relative accuracy, kept in SQL arrays.
+
+A value v > 0 falls in bucket ceil(log_gamma(v)) with gamma = (1 + a) / (1 - a);
+every value of a bucket is within a (1%) of the bucket's representative, so a
+quantile read from merged bucket counts is within 1% of a true order statistic.
+Buckets are signed, ordered indexes: negatives mirror positives, 0 holds
+|v| < MIN_MAGNITUDE. Binning happens in PostgreSQL (`KEY_SQL`), so rollups and
+raw edges use the very same arithmetic; Python only walks the counts.
+"""
+
+import math
+from collections.abc import Iterable, Sequence
+
+RELATIVE_ACCURACY = 0.01
+GAMMA = (1 + RELATIVE_ACCURACY) / (1 - RELATIVE_ACCURACY)
+LN_GAMMA = math.log(GAMMA)
+MIN_MAGNITUDE = 1e-9
+OFFSET = 1 << 20  # keeps positive indexes > 0 for every |v| >= MIN_MAGNITUDE
+
+
+def key_sql(column: str = "value") -> str:
+    ln_gamma = repr(LN_GAMMA)
+    return (
+        f"(CASE WHEN {column} >= {MIN_MAGNITUDE!r} "
+        f"THEN ceil(ln({column}) / {ln_gamma})::int + {OFFSET} "
+        f"WHEN {column} <= -{MIN_MAGNITUDE!r} "
+        f"THEN -(ceil(ln(-{column}) / {ln_gamma})::int + {OFFSET}) ELSE 0 END)"
+    )
+
+
+def key_of(value: float) -> int:
+    """Python twin of key_sql, for tests and tools."""
+    if value >= MIN_MAGNITUDE:
+        return math.ceil(math.log(value) / LN_GAMMA) + OFFSET
+    if value <= -MIN_MAGNITUDE:
+        return -(math.ceil(math.log(-value) / LN_GAMMA) + OFFSET)
+    return 0
+
+
+def value_of(key: int) -> float:
+    """The bucket's representative: within RELATIVE_ACCURACY of every value in it."""
+    if key == 0:
+        return 0.0
+    magnitude = 2 * GAMMA ** (abs(key) - OFFSET) / (GAMMA + 1)
+    return magnitude if key > 0 else -magnitude
+
+
+def quantiles(
+    keys: Sequence[int],
+    counts: Sequence[int],
+    qs: Iterable[float],
+    *,
+    low: float | None = None,
+    high: float | None = None,
+) -> dict[float, float | None]:
+    """Quantiles from merged bucket counts (keys ascending); clamped to the exact min/max."""
+    total = sum(counts)
+    wanted = sorted(set(qs))
+    if total == 0:
+        return {q: None for q in wanted}
+    result: dict[float, float | None] = {}
+    seen = 0
+    i = 0
+    for key, count in zip(keys, counts, strict=True):
+        seen += count
+        while i < len(wanted) and wanted[i] * (total - 1) < seen:
+            value = value_of(key)
+            if low is not None:
+                value = max(value, low)
+            if high is not None:
+                value = min(value, high)
+            result[wanted[i]] = value
+            i += 1
+        if i == len(wanted):
+            break
+    return result
