@@ -1,5 +1,4 @@
 import pytest
-from django.utils import timezone
 
 from apps.metrics.models import DirtyMinute, MetricEvent, MetricRollup, MetricSeries
 from apps.metrics.rollups import rollup_pending
