@@ -4,7 +4,15 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
-from .env import database_from_url, env_bool, env_int, env_list, env_str, load_dotenv
+from .env import (
+    database_from_url,
+    env_bool,
+    env_float,
+    env_int,
+    env_list,
+    env_str,
+    load_dotenv,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 load_dotenv(BASE_DIR / ".env")  # `make run` writes one with a generated SECRET_KEY
@@ -205,6 +213,9 @@ INGEST_MAX_ITEMS = env_int("INGEST_MAX_ITEMS", 1000, minimum=1)
 INGEST_MAX_ITEM_BYTES = env_int("INGEST_MAX_ITEM_BYTES", 32 * 1024, minimum=256)
 INGEST_OUTBOX_STALE_SECONDS = env_int("INGEST_OUTBOX_STALE_SECONDS", 60, minimum=1)
 INGEST_FUTURE_TOLERANCE_SECONDS = 3600
+# Smart Data Filter for device metrics (seed 000).
+SMART_FILTER_THRESHOLD_PERCENT = env_float("SMART_FILTER_THRESHOLD_PERCENT", 5.0)
+SMART_FILTER_SNAPSHOT_SECONDS = env_int("SMART_FILTER_SNAPSHOT_SECONDS", 300, minimum=1)
 PURGE_BATCH_SIZE = env_int("PURGE_BATCH_SIZE", 10_000, minimum=1)
 RETRY_AFTER_SECONDS = 5
 # Own Celery tasks whose outcomes are not recorded as JobOutcome rows: the

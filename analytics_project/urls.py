@@ -3,9 +3,13 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from apps.core.views import HealthView
-from apps.devices.api import DeviceStateChangeIngestView, DeviceStateHistoryView
+from apps.devices.api import (
+    DeviceMetricsIngestView,
+    DeviceStateChangeIngestView,
+    DeviceStateHistoryView,
+)
 from apps.errors.api import ErrorIngestView, ErrorTrendsView
-from apps.events.api import UserActivityIngestView
+from apps.events.api import EventsView, UserActivityIngestView
 from apps.ingest.api import MixedBatchIngestView
 from apps.jobs.api import JobOutcomeIngestView, JobOutcomesView
 from apps.metrics.api import MetricRecordView, MetricStatisticsView, MetricTimeSeriesView
@@ -21,9 +25,11 @@ analytics = [
     path("user-activity", UserActivityIngestView.as_view(), name="ingest-user-activity"),
     path("error", ErrorIngestView.as_view(), name="ingest-error"),
     path("device-state-change", DeviceStateChangeIngestView.as_view(), name="ingest-device-state"),
+    path("device-metrics", DeviceMetricsIngestView.as_view(), name="ingest-device-metrics"),
     path("job-outcome", JobOutcomeIngestView.as_view(), name="ingest-job-outcome"),
     path("requests", RequestLogIngestView.as_view(), name="ingest-requests"),
     path("batch", MixedBatchIngestView.as_view(), name="ingest-batch"),
+    path("events", EventsView.as_view(), name="events"),
     path("metrics/record", MetricRecordView.as_view(), name="metric-record"),
     path("metrics/<str:name>/statistics", MetricStatisticsView.as_view(), name="metric-statistics"),
     path(

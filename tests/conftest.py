@@ -1,3 +1,5 @@
+import os
+
 import pytest
 from rest_framework.test import APIClient
 
@@ -9,6 +11,15 @@ def _no_request_logging(settings):
     # The middleware's flusher thread writes through its own connection; tests
     # that exercise it switch it on explicitly.
     settings.ANALYTICS_ENABLED = False
+
+
+@pytest.fixture(autouse=True)
+def _manual_buffer_flush(monkeypatch):
+    # No background flusher in tests: they call buffer.flush() when they mean it.
+    from apps.ingest.buffer import buffer
+
+    monkeypatch.setattr(buffer, "_pid", os.getpid())
+    buffer.take()
 
 
 @pytest.fixture

@@ -31,3 +31,9 @@ class DeviceStateHistoryView(APIView):
         query = DeviceHistoryQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
         return Response(selectors.device_state_history(device_id=device_id, **query.validated_data))
+
+
+class DeviceMetricsIngestView(IngestView):
+    """Placeholder until the smart filter lands (being written in this module)."""
+
+    kind = "device_metric"

@@ -1,6 +1,14 @@
-from apps.ingest.api import IngestView, ingest_schema
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.pagination import CursorPagination
 
-from .schemas import UserActivityIn
+from apps.ingest.api import IngestView, ingest_schema
+from apps.keys.models import Scope
+from apps.keys.permissions import CanIngest, CanRead
+
+from . import selectors
+from .models import STANDARD_EVENT_TYPES, Event
+from .schemas import EventIn, UserActivityIn
 
 
 class UserActivityIngestView(IngestView):
@@ -9,3 +17,72 @@ class UserActivityIngestView(IngestView):
     @ingest_schema(UserActivityIn, "Log user activity (frontend)")
     def post(self, request, *args, **kwargs):
         return super().post(request, *args, **kwargs)
+
+
+class EventOut(serializers.ModelSerializer):
+    class Meta:
+        model = Event
+        fields = [
+            "id",
+            "event_id",
+            "event_type",
+            "timestamp",
+            "user_id",
+            "family_unit_id",
+            "session_id",
+            "metadata",
+            "created_at",
+        ]
+
+
+class EventQuery(serializers.Serializer):
+    event_type = serializers.CharField(required=False, max_length=100)
+    user_id = serializers.CharField(required=False, max_length=255)
+    family_unit_id = serializers.CharField(required=False, max_length=255)
+    session_id = serializers.CharField(required=False, max_length=255)
+    since = serializers.DateTimeField(required=False, help_text="ISO 8601, inclusive.")
+    until = serializers.DateTimeField(required=False, help_text="ISO 8601, exclusive.")
+
+
+class EventPagination(CursorPagination):
+    ordering = ("-timestamp", "-id")
+    page_size = 100
+    page_size_query_param = "page_size"
+    max_page_size = 1000
+
+
+STANDARD_TYPES_DOC = "Standard event types: " + "; ".join(
+    f"{group}: {', '.join(types)}" for group, types in STANDARD_EVENT_TYPES.items()
+)
+
+
+class EventsView(IngestView):
+    """POST events (ingest key); GET them back filtered and paginated (read key or staff)."""
+
+    kind = "event"
+    pagination_class = EventPagination
+
+    @property
+    def required_scope(self) -> str:
+        return Scope.READ if self.request.method == "GET" else Scope.INGEST
+
+    def get_permissions(self):
+        return [CanRead()] if self.request.method == "GET" else [CanIngest()]
+
+    @ingest_schema(EventIn, "Emit product events (single or batch)")
+    def post(self, request, *args, **kwargs):
+        return super().post(request, *args, **kwargs)
+
+    @extend_schema(
+        summary="List events by type, user, group and time range",
+        description=STANDARD_TYPES_DOC,
+        parameters=[EventQuery],
+        responses={200: EventOut(many=True)},
+        tags=["events"],
+    )
+    def get(self, request, *args, **kwargs):
+        query = EventQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(selectors.event_list(**query.validated_data), request)
+        return paginator.get_paginated_response(EventOut(page, many=True).data)

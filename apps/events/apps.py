@@ -8,9 +8,10 @@ class EventsConfig(AppConfig):
     def ready(self) -> None:
         from apps.ingest.registry import register
 
-        from .models import UserActivity
-        from .schemas import UserActivityIn, enrich_user_activity
+        from .models import Event, UserActivity
+        from .schemas import EventIn, UserActivityIn, enrich_user_activity
 
         register(
             "user_activity", model=UserActivity, schema=UserActivityIn, enrich=enrich_user_activity
         )
+        register("event", model=Event, schema=EventIn)

@@ -30,3 +30,42 @@ class UserActivity(IngestedRecord):
             models.Index(fields=["user_id", "timestamp"], name="activity_user_ts"),  # per user
             models.Index(fields=["session_id"], name="activity_session"),  # one session
         ]
+
+
+# The standard event types the replaced system emitted (seed 001); any snake_case
+# type is accepted, these are documented so clients agree on names.
+STANDARD_EVENT_TYPES = {
+    "authentication": ["user_registered", "user_logged_in", "user_logged_out"],
+    "memories": ["memory_posted", "memory_updated", "memory_deleted", "memory_viewed"],
+    "interactions": [
+        "reaction_created",
+        "reaction_deleted",
+        "comment_created",
+        "comment_updated",
+        "comment_deleted",
+    ],
+    "feed": ["feed_viewed"],
+    "family_management": ["invite_created", "invite_accepted", "child_provisioned", "pet_created"],
+}
+
+
+class Event(IngestedRecord):
+    """A discrete product or system event (seed 001's analytics_events)."""
+
+    event_type = models.CharField(max_length=100)
+    user_id = models.CharField(max_length=255, blank=True, default="")
+    family_unit_id = models.CharField(max_length=255, blank=True, default="")
+    session_id = models.CharField(max_length=255, blank=True, default="")
+    metadata = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_default=models.functions.Now())
+
+    class Meta(IngestedRecord.Meta):
+        indexes = [
+            models.Index(fields=["timestamp"], name="event_ts"),  # time ranges, retention
+            models.Index(fields=["event_type", "timestamp"], name="event_type_ts"),
+            models.Index(fields=["user_id", "timestamp"], name="event_user_ts"),
+            models.Index(fields=["family_unit_id", "timestamp"], name="event_group_ts"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.timestamp:%Y-%m-%d %H:%M:%S}"

@@ -1,4 +1,7 @@
-from pydantic import Field
+import re
+from typing import Annotated
+
+from pydantic import AfterValidator, Field, StringConstraints, field_validator
 
 from apps.ingest.fields import ItemSchema, PositiveInt, Secretless, Text
 
@@ -21,3 +24,26 @@ def enrich_user_activity(row: dict, request) -> None:
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
         row["user_id"] = str(user.pk)
+
+
+SNAKE_CASE = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
+
+
+def _snake_case(value: str) -> str:
+    if not SNAKE_CASE.match(value):
+        raise ValueError("must be snake_case, e.g. memory_posted")
+    return value
+
+
+class EventIn(ItemSchema):
+    event_type: Annotated[str, StringConstraints(max_length=100), AfterValidator(_snake_case)]
+    user_id: Text(255) = ""
+    family_unit_id: Text(255) = ""
+    session_id: Text(255) = ""
+    metadata: Secretless = Field(default_factory=dict)
+
+    @field_validator("user_id", "family_unit_id", "session_id", mode="before")
+    @classmethod
+    def _ids_as_text(cls, value):
+        # The seed's ids are UUIDs; any id is stored as text.
+        return "" if value is None else str(value)

@@ -82,3 +82,25 @@ class IngestBuffer:
 
 
 buffer = IngestBuffer(flush_seconds=settings.ANALYTICS_LOG_FLUSH_SECONDS)
+
+
+def record_later(kind: str, item: dict) -> bool:
+    """Validate one item like the API would and buffer it; never raises, never blocks.
+
+    Returns False (and logs why) when the item is invalid or anything fails:
+    analytics must not break the code that reports it.
+    """
+    try:
+        from .pipeline import validate_items
+        from .registry import get_kind
+
+        record_kind = get_kind(kind)
+        outcome = validate_items([item], resolve_kind=lambda _: record_kind, request=None)
+        if outcome.rejected:
+            logger.warning("dropped invalid %s: %s", kind, outcome.rejected[0]["errors"])
+            return False
+        buffer.add(kind, outcome.accepted[kind][0])
+        return True
+    except Exception:
+        logger.warning("could not record %s", kind, exc_info=True)
+        return False
