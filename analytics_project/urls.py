@@ -12,7 +12,13 @@ from apps.errors.api import ErrorIngestView, ErrorTrendsView
 from apps.events.api import EventsView, UserActivityIngestView
 from apps.ingest.api import MixedBatchIngestView
 from apps.jobs.api import JobOutcomeIngestView, JobOutcomesView
-from apps.metrics.api import MetricRecordView, MetricStatisticsView, MetricTimeSeriesView
+from apps.metrics.api import (
+    MetricRecordView,
+    MetricStatisticsView,
+    MetricTimeSeriesView,
+    PerformanceView,
+    PrometheusView,
+)
 from apps.requestlog.api import ApiPerformanceView, RequestLogIngestView
 
 handler400 = "apps.core.errors.json_400"
@@ -30,6 +36,7 @@ analytics = [
     path("requests", RequestLogIngestView.as_view(), name="ingest-requests"),
     path("batch", MixedBatchIngestView.as_view(), name="ingest-batch"),
     path("events", EventsView.as_view(), name="events"),
+    path("performance", PerformanceView.as_view(), name="performance"),
     path("metrics/record", MetricRecordView.as_view(), name="metric-record"),
     path("metrics/<str:name>/statistics", MetricStatisticsView.as_view(), name="metric-statistics"),
     path(
@@ -50,6 +57,7 @@ metrics = [
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("metrics", PrometheusView.as_view(), name="prometheus"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("api/v1/analytics/", include(analytics)),

@@ -11,7 +11,7 @@ from apps.keys.permissions import CanIngest
 
 from .pipeline import parse_items, read_body, validate_items
 from .registry import get_kind
-from .services import outbox_write
+from .services import ingest_counts_add, outbox_write
 
 IngestResponse = inline_serializer(
     "IngestResponse",
@@ -69,6 +69,10 @@ class IngestView(APIView):
     def post(self, request, *args, **kwargs):
         items = parse_items(read_body(request))
         outcome = validate_items(items, resolve_kind=self.resolve_kind, request=request)
+        ingest_counts_add(
+            accepted={kind: len(rows) for kind, rows in outcome.accepted.items()},
+            rejected={self.kind or "batch": len(outcome.rejected)} if outcome.rejected else {},
+        )
         if not outcome.accepted:
             return Response(
                 {

@@ -136,3 +136,33 @@ def outbox_sweep(*, stale_seconds: int | None = None, limit: int = 1000) -> int:
     if ids and not outbox_enqueue(ids=ids):
         return 0
     return len(ids)
+
+
+COUNTS_KEY = "analytics:ingest:items"
+
+
+def ingest_counts_add(*, accepted: dict[str, int], rejected: dict[str, int]) -> None:
+    """Count accepted/rejected items per kind in Redis, for /metrics. Never raises."""
+    from apps.core.redis import get_redis
+
+    try:
+        pipe = get_redis().pipeline(transaction=False)
+        for kind, n in accepted.items():
+            pipe.hincrby(COUNTS_KEY, f"{kind}:accepted", n)
+        for kind, n in rejected.items():
+            pipe.hincrby(COUNTS_KEY, f"{kind}:rejected", n)
+        pipe.execute()
+    except Exception:
+        logger.debug("ingest counters unavailable", exc_info=True)
+
+
+def ingest_counts() -> dict[tuple[str, str], int]:
+    """{(kind, "accepted"|"rejected"): items} since Redis last started."""
+    from apps.core.redis import get_redis
+
+    raw = get_redis().hgetall(COUNTS_KEY)
+    counts = {}
+    for field, value in raw.items():
+        kind, _, outcome = field.decode().rpartition(":")
+        counts[(kind, outcome)] = int(value)
+    return counts

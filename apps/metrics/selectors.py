@@ -245,3 +245,59 @@ def metric_time_series(
             value = quantiles(keys, counts, [q], low=low, high=high)[q]
         body["buckets"].append({"start": b, "count": count, "value": value})
     return body
+
+
+def performance_summary(*, hours: int) -> dict:
+    """API response times, error rate and throughput from the request log, plus metric volume."""
+    from django.db.models import Avg, Count, Q
+
+    from apps.core.query import Percentile, ratio, rounded
+    from apps.requestlog.models import APIRequestLog
+
+    since = timezone.now() - timedelta(hours=hours)
+    logs = APIRequestLog.objects.filter(timestamp__gte=since)
+    api = logs.aggregate(
+        total=Count("id"),
+        avg=Avg("response_time_ms"),
+        p50=Percentile("response_time_ms", 0.5),
+        p95=Percentile("response_time_ms", 0.95),
+        p99=Percentile("response_time_ms", 0.99),
+        errors=Count("id", filter=Q(status_code__gte=400)),
+        server_errors=Count("id", filter=Q(status_code__gte=500)),
+    )
+    slowest = (
+        logs.values("endpoint")
+        .annotate(n=Count("id"), p95=Percentile("response_time_ms", 0.95))
+        .order_by("-p95")[:10]
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT metric_name, sum(count)::bigint FROM {ROLLUP} "
+            "WHERE resolution = 'h' AND tags_hash = 0 AND bucket_start >= %s "
+            "GROUP BY metric_name ORDER BY 2 DESC LIMIT 50",
+            [since.replace(minute=0, second=0, microsecond=0)],
+        )
+        volume = cursor.fetchall()
+    return {
+        "period_hours": hours,
+        "since": since,
+        "api": {
+            "total_requests": api["total"],
+            "requests_per_minute": round(api["total"] / (hours * 60), 3),
+            "avg_response_time_ms": rounded(api["avg"]),
+            "p50_response_time_ms": rounded(api["p50"]),
+            "p95_response_time_ms": rounded(api["p95"]),
+            "p99_response_time_ms": rounded(api["p99"]),
+            "error_rate": ratio(api["errors"], api["total"]),
+            "server_error_rate": ratio(api["server_errors"], api["total"]),
+            "slowest_endpoints": [
+                {
+                    "endpoint": row["endpoint"],
+                    "request_count": row["n"],
+                    "p95_response_time_ms": rounded(row["p95"]),
+                }
+                for row in slowest
+            ],
+        },
+        "metrics": [{"metric_name": name, "count": count} for name, count in volume],
+    }

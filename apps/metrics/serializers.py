@@ -32,3 +32,33 @@ class TimeSeriesOut(serializers.Serializer):
     since = serializers.DateTimeField()
     tags = serializers.DictField(child=serializers.CharField())
     buckets = Bucket(many=True)
+
+
+class EndpointLatency(serializers.Serializer):
+    endpoint = serializers.CharField()
+    request_count = serializers.IntegerField()
+    p95_response_time_ms = serializers.FloatField(allow_null=True)
+
+
+class ApiSummary(serializers.Serializer):
+    total_requests = serializers.IntegerField()
+    requests_per_minute = serializers.FloatField()
+    avg_response_time_ms = serializers.FloatField(allow_null=True)
+    p50_response_time_ms = serializers.FloatField(allow_null=True)
+    p95_response_time_ms = serializers.FloatField(allow_null=True)
+    p99_response_time_ms = serializers.FloatField(allow_null=True)
+    error_rate = serializers.FloatField(help_text="Share of responses with status >= 400.")
+    server_error_rate = serializers.FloatField(help_text="Share of responses with status >= 500.")
+    slowest_endpoints = EndpointLatency(many=True)
+
+
+class MetricVolume(serializers.Serializer):
+    metric_name = serializers.CharField()
+    count = serializers.IntegerField()
+
+
+class PerformanceOut(serializers.Serializer):
+    period_hours = serializers.IntegerField()
+    since = serializers.DateTimeField()
+    api = ApiSummary()
+    metrics = MetricVolume(many=True, help_text="Points recorded per metric (whole hours).")
