@@ -60,8 +60,12 @@ def retention_cutoff(kind: str, *, now=None):
     return (now or timezone.now()) - timedelta(days=days)
 
 
-def expired_count(*, model, cutoff) -> int:
-    return model.objects.filter(timestamp__lt=cutoff).count()
+# Derived tables that follow a kind's retention: (kind, "app_label.Model", time column).
+RETENTION_FOLLOWERS = [("metric", "metrics.MetricRollup", "bucket_start")]
+
+
+def expired_count(*, model, cutoff, column: str = "timestamp") -> int:
+    return model.objects.filter(**{f"{column}__lt": cutoff}).count()
 
 
 def expired_purge(
@@ -70,16 +74,18 @@ def expired_purge(
     cutoff,
     batch_size: int | None = None,
     progress: Callable[[int], None] | None = None,
+    column: str = "timestamp",
 ) -> int:
     """Delete rows older than `cutoff` in batches (at most `batch_size` rows per statement)."""
     size = batch_size or settings.PURGE_BATCH_SIZE
     table = model._meta.db_table
+    moment = connection.ops.quote_name(column)
     total = 0
     while True:
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(
                 f"DELETE FROM {table} WHERE id IN ("
-                f"  SELECT id FROM {table} WHERE timestamp < %s LIMIT %s)",
+                f"  SELECT id FROM {table} WHERE {moment} < %s LIMIT %s)",
                 [cutoff, size],
             )
             deleted = cursor.rowcount
@@ -90,15 +96,26 @@ def expired_purge(
             return total
 
 
-def analytics_purge(*, dry_run: bool = False) -> dict[str, int]:
-    """Apply every registered kind's retention. Returns rows deleted (or due) per kind."""
+def retention_targets() -> list[tuple[str, type, str]]:
+    """(label, model, time column) for every table retention applies to."""
+    from django.apps import apps
+
     from apps.ingest.registry import all_kinds
 
+    targets = [(kind.name, kind.model, "timestamp") for kind in all_kinds()]
+    for kind, model_name, column in RETENTION_FOLLOWERS:
+        model = apps.get_model(model_name)
+        targets.append((f"{kind}:{model._meta.model_name}", model, column))
+    return targets
+
+
+def analytics_purge(*, dry_run: bool = False) -> dict[str, int]:
+    """Apply every kind's retention. Returns rows deleted (or due) per table."""
     result = {}
-    for kind in all_kinds():
-        cutoff = retention_cutoff(kind.name)
+    for label, model, column in retention_targets():
+        cutoff = retention_cutoff(label.split(":")[0])
         if dry_run:
-            result[kind.name] = expired_count(model=kind.model, cutoff=cutoff)
+            result[label] = expired_count(model=model, cutoff=cutoff, column=column)
         else:
-            result[kind.name] = expired_purge(model=kind.model, cutoff=cutoff)
+            result[label] = expired_purge(model=model, cutoff=cutoff, column=column)
     return result

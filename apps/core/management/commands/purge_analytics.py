@@ -3,8 +3,12 @@ import sys
 from django.core.management.base import BaseCommand
 from tqdm import tqdm
 
-from apps.core.services import expired_count, expired_purge, retention_cutoff
-from apps.ingest.registry import all_kinds
+from apps.core.services import (
+    expired_count,
+    expired_purge,
+    retention_cutoff,
+    retention_targets,
+)
 
 
 class Command(BaseCommand):
@@ -16,13 +20,15 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, dry_run: bool = False, **options):
-        for kind in all_kinds():
-            cutoff = retention_cutoff(kind.name)
-            due = expired_count(model=kind.model, cutoff=cutoff)
+        for label, model, column in retention_targets():
+            cutoff = retention_cutoff(label.split(":")[0])
+            due = expired_count(model=model, cutoff=cutoff, column=column)
             if dry_run or not due:
                 verb = "would delete" if dry_run else "deleted"
-                self.stdout.write(f"{kind.name}: {verb} {due} rows older than {cutoff:%Y-%m-%d}")
+                self.stdout.write(f"{label}: {verb} {due} rows older than {cutoff:%Y-%m-%d}")
                 continue
-            with tqdm(total=due, desc=kind.name, unit="rows", file=sys.stderr) as bar:
-                deleted = expired_purge(model=kind.model, cutoff=cutoff, progress=bar.update)
-            self.stdout.write(f"{kind.name}: deleted {deleted} rows older than {cutoff:%Y-%m-%d}")
+            with tqdm(total=due, desc=label, unit="rows", file=sys.stderr) as bar:
+                deleted = expired_purge(
+                    model=model, cutoff=cutoff, progress=bar.update, column=column
+                )
+            self.stdout.write(f"{label}: deleted {deleted} rows older than {cutoff:%Y-%m-%d}")

@@ -1,0 +1,70 @@
+from django.contrib import admin
+
+from apps.core.admin import RecordAdmin
+
+from .models import DirtyMinute, MetricEvent, MetricRollup, MetricSeries
+
+
+@admin.register(MetricEvent)
+class MetricEventAdmin(RecordAdmin):
+    """The metrics browser: points by name, type and tags (search `key:value` or a value)."""
+
+    list_display = ["timestamp", "metric_name", "metric_type", "value", "unit", "tags", "source"]
+    list_filter = ["metric_type", "unit", "source"]
+    search_fields = ["=metric_name", "metric_name", "tags__icontains"]
+
+    def get_search_results(self, request, queryset, search_term):
+        # `key:value` finds points whose tags contain exactly that label.
+        key, sep, value = search_term.partition(":")
+        if sep and key and " " not in key:
+            return queryset.filter(tags__contains={key: value}), False
+        return super().get_search_results(request, queryset, search_term)
+
+
+@admin.register(MetricSeries)
+class MetricSeriesAdmin(admin.ModelAdmin):
+    list_display = ["metric_name", "tags", "metric_type", "unit", "first_seen"]
+    list_filter = ["metric_type"]
+    search_fields = ["metric_name"]
+    readonly_fields = [f.name for f in MetricSeries._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(MetricRollup)
+class MetricRollupAdmin(admin.ModelAdmin):
+    """Rollup inspection: what a bucket holds (tags_hash 0 = all label sets)."""
+
+    list_display = [
+        "bucket_start",
+        "resolution",
+        "metric_name",
+        "tags_hash",
+        "count",
+        "sum",
+        "min",
+        "max",
+        "sketch_size",
+    ]
+    list_filter = ["resolution"]
+    search_fields = ["=metric_name"]
+    date_hierarchy = "bucket_start"
+    show_full_result_count = False
+    readonly_fields = [f.name for f in MetricRollup._meta.fields]
+
+    @admin.display(description="sketch buckets")
+    def sketch_size(self, obj: MetricRollup) -> int:
+        return len(obj.sketch_keys)
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(DirtyMinute)
+class DirtyMinuteAdmin(admin.ModelAdmin):
+    list_display = ["metric_name", "bucket_start"]
+    readonly_fields = ["metric_name", "bucket_start"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
