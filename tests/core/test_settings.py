@@ -76,4 +76,5 @@ def test_registered_task_names_are_stable():
         "core.purge_expired",
         "ingest.process_outbox",
         "ingest.sweep_outbox",
+        "metrics.rollup_pending",
     ]
