@@ -198,6 +198,8 @@ ANALYTICS_RETENTION_BY_KIND = {
     )
 }
 ANALYTICS_ANONYMIZE_IP = env_bool("ANALYTICS_ANONYMIZE_IP", True)
+# Only behind a proxy that sets it: otherwise any client could choose its logged IP.
+TRUST_X_FORWARDED_FOR = env_bool("TRUST_X_FORWARDED_FOR", False)
 ANALYTICS_LOG_FLUSH_SECONDS = float(env_int("ANALYTICS_LOG_FLUSH_MS", 1000, minimum=10)) / 1000
 ANALYTICS_MIDDLEWARE_SKIP_PREFIXES = (
     "/api/v1/analytics/health",

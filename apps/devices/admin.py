@@ -2,7 +2,7 @@ from django.contrib import admin
 
 from apps.core.admin import RecordAdmin
 
-from .models import DeviceStateHistory
+from .models import DeviceMetric, DeviceStateHistory
 
 
 @admin.register(DeviceStateHistory)
@@ -10,3 +10,10 @@ class DeviceStateHistoryAdmin(RecordAdmin):
     list_display = ["timestamp", "device_id", "previous_state", "new_state", "changed_by"]
     list_filter = ["new_state", "changed_by"]
     search_fields = ["=device_id", "reason", "=event_id"]
+
+
+@admin.register(DeviceMetric)
+class DeviceMetricAdmin(RecordAdmin):
+    list_display = ["timestamp", "device_id", "stored_reason"]
+    list_filter = ["stored_reason"]
+    search_fields = ["=device_id", "=event_id"]

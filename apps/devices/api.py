@@ -1,13 +1,18 @@
-from drf_spectacular.utils import extend_schema
+import copy
+
+from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
+from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.core.query import hours_query
-from apps.ingest.api import IngestView, ingest_schema
+from apps.ingest.api import INGEST_DESCRIPTION, IngestResponse, IngestView, ingest_schema
+from apps.ingest.pipeline import parse_items, read_body, validate_items
+from apps.ingest.services import outbox_write
 
-from . import selectors
+from . import selectors, smartfilter
 from . import serializers as out
-from .schemas import DeviceStateChangeIn
+from .schemas import DeviceMetricsIn, DeviceStateChangeIn
 
 DeviceHistoryQuery = hours_query(max_hours=720)
 
@@ -18,6 +23,105 @@ class DeviceStateChangeIngestView(IngestView):
     @ingest_schema(DeviceStateChangeIn, "Log device state changes")
     def post(self, request, *args, **kwargs):
         return super().post(request, *args, **kwargs)
+
+
+DeviceMetricsIngestResponse = inline_serializer(
+    "DeviceMetricsIngestResponse",
+    {
+        "accepted": serializers.IntegerField(help_text="Valid items (stored + filtered)."),
+        "rejected": copy.deepcopy(IngestResponse.fields["rejected"]),
+        "stored": serializers.IntegerField(),
+        "filtered": serializers.IntegerField(),
+        "results": serializers.ListField(
+            child=inline_serializer(
+                "SmartFilterResult",
+                {
+                    "index": serializers.IntegerField(help_text="Position in the request body."),
+                    "stored": serializers.BooleanField(),
+                    "reason": serializers.ChoiceField(
+                        choices=["first", "changed", "snapshot", "filtered", "filter_unavailable"]
+                    ),
+                },
+            )
+        ),
+    },
+)
+
+
+class DeviceMetricsIngestView(IngestView):
+    """Device metrics through the Smart Data Filter: only significant points get a row."""
+
+    kind = "device_metric"
+
+    @extend_schema(
+        summary="Report device metrics (Smart Data Filter)",
+        description=INGEST_DESCRIPTION
+        + " A point is stored on first contact, when a metric moved more than the"
+        " threshold (5 %) from the last stored value, or when the snapshot interval"
+        " (300 s, by the items' timestamps) passed; other valid points are counted as"
+        " `filtered`. `results` gives each valid item's decision by index.",
+        request=DeviceMetricsIn,
+        responses={202: DeviceMetricsIngestResponse, 400: IngestResponse},
+        examples=[
+            OpenApiExample(
+                "stored",
+                value={
+                    "accepted": 1,
+                    "rejected": [],
+                    "stored": 1,
+                    "filtered": 0,
+                    "results": [{"index": 0, "stored": True, "reason": "first"}],
+                },
+                response_only=True,
+                status_codes=["202"],
+            )
+        ],
+        tags=["ingest"],
+    )
+    def post(self, request, *args, **kwargs):
+        items = parse_items(read_body(request))
+        outcome = validate_items(items, resolve_kind=self.resolve_kind, request=request)
+        if not outcome.accepted:
+            return Response(
+                {
+                    "error": "invalid",
+                    "detail": "No item was accepted.",
+                    "accepted": 0,
+                    "rejected": outcome.rejected,
+                },
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        rows = outcome.accepted[self.kind]
+        rejected = {entry["index"] for entry in outcome.rejected}
+        indices = [i for i in range(len(items)) if i not in rejected]  # rows keep body order
+        reasons = smartfilter.decide(rows)
+        keep = []
+        for row, reason in zip(rows, reasons, strict=True):
+            if reason != smartfilter.FILTERED:
+                row["stored_reason"] = reason
+                keep.append(row)
+        if keep:
+            try:
+                outbox_write(batches={self.kind: keep})
+            except BaseException:
+                # The state now claims points that were never written: rebuild it
+                # from the table on the next point instead of filtering against it.
+                smartfilter.forget(row["device_id"] for row in keep)
+                raise
+        smartfilter.record_counts(reasons)
+        return Response(
+            {
+                "accepted": len(rows),
+                "rejected": outcome.rejected,
+                "stored": len(keep),
+                "filtered": len(rows) - len(keep),
+                "results": [
+                    {"index": index, "stored": reason != smartfilter.FILTERED, "reason": reason}
+                    for index, reason in zip(indices, reasons, strict=True)
+                ],
+            },
+            status=status.HTTP_202_ACCEPTED,
+        )
 
 
 class DeviceStateHistoryView(APIView):
@@ -31,9 +135,3 @@ class DeviceStateHistoryView(APIView):
         query = DeviceHistoryQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
         return Response(selectors.device_state_history(device_id=device_id, **query.validated_data))
-
-
-class DeviceMetricsIngestView(IngestView):
-    """Placeholder until the smart filter lands (being written in this module)."""
-
-    kind = "device_metric"

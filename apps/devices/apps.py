@@ -8,7 +8,14 @@ class DevicesConfig(AppConfig):
     def ready(self) -> None:
         from apps.ingest.registry import register
 
-        from .models import DeviceStateHistory
-        from .schemas import DeviceStateChangeIn
+        from .models import DeviceMetric, DeviceStateHistory
+        from .schemas import DeviceMetricsIn, DeviceStateChangeIn, enrich_device_metric
 
         register("device_state", model=DeviceStateHistory, schema=DeviceStateChangeIn)
+        register(
+            "device_metric",
+            model=DeviceMetric,
+            schema=DeviceMetricsIn,
+            enrich=enrich_device_metric,
+            enriched=("stored_reason",),
+        )

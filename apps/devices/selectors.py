@@ -1,3 +1,4 @@
+from django.db import connection
 from django.utils import timezone
 
 from apps.core.query import window_start
@@ -6,44 +7,55 @@ from .models import DeviceStateHistory
 
 TIMELINE_LIMIT = 5000
 
+# Seconds spent in each state from each change to the next (or to `now`), in SQL,
+# so the answer covers every change in the window however many there are.
+_TIME_IN_STATE = """
+WITH w AS (
+    SELECT new_state, "timestamp",
+           lead("timestamp", 1, %(now)s) OVER (ORDER BY "timestamp", id) AS next_ts
+    FROM devices_devicestatehistory
+    WHERE device_id = %(device)s AND "timestamp" >= %(since)s AND "timestamp" <= %(now)s
+)
+SELECT new_state, sum(extract(epoch FROM next_ts - "timestamp")), count(*),
+       min("timestamp")
+FROM w GROUP BY new_state
+"""
+
 
 def device_state_history(*, device_id: str, hours: int) -> dict:
     """The device's state changes in the window and how long it spent in each state.
 
     The last change before the window tells the state the window opened in,
-    so time-in-state covers the whole window, not just from the first change.
+    so time-in-state covers the whole window. The timeline holds the newest
+    TIMELINE_LIMIT changes; the totals always cover all of them.
     """
     now = timezone.now()
     since = window_start(hours, now=now)
     history = DeviceStateHistory.objects.filter(device_id=device_id)
-    before = history.filter(timestamp__lt=since).order_by("-timestamp").first()
-    changes = list(
-        history.filter(timestamp__gte=since, timestamp__lte=now).order_by("timestamp", "id")[
-            : TIMELINE_LIMIT + 1
-        ]
-    )
-    truncated = len(changes) > TIMELINE_LIMIT
-    changes = changes[:TIMELINE_LIMIT]
+    before = history.filter(timestamp__lt=since).order_by("-timestamp", "-id").first()
+    in_window = history.filter(timestamp__gte=since, timestamp__lte=now)
+    newest = list(in_window.order_by("-timestamp", "-id")[: TIMELINE_LIMIT + 1])
+    truncated = len(newest) > TIMELINE_LIMIT
+    timeline = newest[:TIMELINE_LIMIT][::-1]
 
-    time_in_state: dict[str, float] = {}
-    state = before.new_state if before else None
-    cursor = since
-    for change in changes:
-        if state is not None:
-            time_in_state[state] = (
-                time_in_state.get(state, 0.0) + (change.timestamp - cursor).total_seconds()
-            )
-        state, cursor = change.new_state, change.timestamp
-    if state is not None and not truncated:
-        time_in_state[state] = time_in_state.get(state, 0.0) + (now - cursor).total_seconds()
+    with connection.cursor() as cursor:
+        cursor.execute(_TIME_IN_STATE, {"now": now, "device": device_id, "since": since})
+        rows = cursor.fetchall()
+    time_in_state = {state: float(seconds) for state, seconds, _, _ in rows}
+    total_changes = sum(count for _, _, count, _ in rows)
+    first_change = min((first for _, _, _, first in rows), default=now)
+    if before is not None:
+        opening = (first_change - since).total_seconds()
+        time_in_state[before.new_state] = time_in_state.get(before.new_state, 0.0) + opening
+    current = newest[0].new_state if newest else (before.new_state if before else None)
 
     return {
         "device_id": device_id,
         "period_hours": hours,
         "since": since,
         "state_at_start": before.new_state if before else None,
-        "current_state": state,
-        "total_changes": len(changes),
+        "current_state": current,
+        "total_changes": total_changes,
         "truncated": truncated,
         "time_in_state_seconds": {k: round(v, 3) for k, v in time_in_state.items()},
         "timeline": [
@@ -56,6 +68,6 @@ def device_state_history(*, device_id: str, hours: int) -> dict:
                 "reason": c.reason,
                 "extra_data": c.extra_data,
             }
-            for c in changes
+            for c in timeline
         ],
     }

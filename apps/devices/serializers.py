@@ -20,6 +20,8 @@ class DeviceHistoryOut(serializers.Serializer):
     state_at_start = serializers.CharField(allow_null=True)
     current_state = serializers.CharField(allow_null=True)
     total_changes = serializers.IntegerField()
-    truncated = serializers.BooleanField(help_text="More than 5000 changes; timeline cut.")
+    truncated = serializers.BooleanField(
+        help_text="More than 5000 changes: the timeline holds the newest 5000."
+    )
     time_in_state_seconds = serializers.DictField(child=serializers.FloatField())
     timeline = StateChange(many=True)

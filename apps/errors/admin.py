@@ -24,16 +24,15 @@ class ErrorLogAdmin(RecordAdmin):
     def short_message(self, obj: ErrorLog) -> str:
         return obj.error_message[:120]
 
-    @admin.action(description="Mark selected errors resolved")
+    @admin.action(description="Mark selected errors resolved", permissions=["resolve"])
     def mark_resolved(self, request, queryset):
         n = services.errors_resolve(errors=queryset, resolved_by=request.user.get_username())
         self.message_user(request, f"{n} error(s) marked resolved.")
 
-    @admin.action(description="Reopen selected errors")
+    @admin.action(description="Reopen selected errors", permissions=["resolve"])
     def reopen(self, request, queryset):
         n = services.errors_reopen(errors=queryset)
         self.message_user(request, f"{n} error(s) reopened.")
 
-    def has_change_permission(self, request, obj=None) -> bool:
-        # Actions post to the changelist; rows themselves stay read-only.
-        return self.has_view_permission(request, obj)
+    def has_resolve_permission(self, request) -> bool:
+        return request.user.has_perm("errors.change_errorlog")

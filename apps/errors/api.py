@@ -12,7 +12,9 @@ from .models import ErrorCategory
 from .schemas import ErrorIn
 
 ErrorTrendsQuery = hours_query(
-    category=serializers.ChoiceField(choices=ErrorCategory.choices, required=False)
+    category=serializers.ChoiceField(
+        choices=ErrorCategory.choices, required=False, allow_blank=True
+    )
 )
 
 

@@ -99,13 +99,33 @@ def outbox_process(*, outbox_id: int) -> int:
                     cursor.execute(_insert_sql(kind, from_outbox=True), [outbox_id])
                     return cursor.rowcount
             except (DataError, IntegrityError) as exc:
-                # A batch the database refuses will never succeed: park it, visibly.
-                logger.error("outbox %s (%s) refused: %s", outbox_id, kind.name, exc)
-                cursor.execute(
-                    f"UPDATE {_OUTBOX} SET failed_at = now(), last_error = %s WHERE id = %s",
-                    [str(exc)[:2000], outbox_id],
-                )
-                return 0
+                # One bad row must not sink the others: insert row by row and
+                # park only the rows the database refuses, visibly.
+                logger.error("outbox %s (%s) refused as a batch: %s", outbox_id, kind.name, exc)
+                return _outbox_isolate(cursor, kind, outbox_id)
+
+
+def _outbox_isolate(cursor, kind: RecordKind, outbox_id: int) -> int:
+    cursor.execute(f"SELECT payload FROM {_OUTBOX} WHERE id = %s", [outbox_id])
+    rows = orjson.loads(cursor.fetchone()[0])
+    refused: list[dict] = []
+    errors: list[str] = []
+    inserted = 0
+    for row in rows:
+        try:
+            with transaction.atomic():
+                inserted += records_insert(kind_name=kind.name, rows=[row])
+        except (DataError, IntegrityError) as exc:
+            refused.append(row)
+            errors.append(str(exc).splitlines()[0])
+    cursor.execute(f"DELETE FROM {_OUTBOX} WHERE id = %s", [outbox_id])
+    if refused:
+        cursor.execute(
+            f"INSERT INTO {_OUTBOX} (kind, payload, item_count, created_at, enqueued_at, "
+            "failed_at, last_error) VALUES (%s, %s, %s, now(), now(), now(), %s)",
+            [kind.name, orjson.dumps(refused).decode(), len(refused), "; ".join(errors)[:2000]],
+        )
+    return inserted
 
 
 def records_insert(*, kind_name: str, rows: list[dict]) -> int:

@@ -6,7 +6,7 @@ from .models import APIKey
 
 @admin.register(APIKey)
 class ScopedAPIKeyAdmin(APIKeyModelAdmin):
-    list_display = [*APIKeyModelAdmin.list_display, "scope"]
+    list_display = [*APIKeyModelAdmin.list_display, "scope", "last_used_at"]
     list_filter = [*APIKeyModelAdmin.list_filter, "scope"]
     actions = ["revoke_keys"]
 

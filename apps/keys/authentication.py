@@ -1,6 +1,8 @@
 import time
+from datetime import timedelta
 
 from django.contrib.auth.models import AnonymousUser
+from django.utils import timezone
 from rest_framework import authentication, exceptions
 
 from .models import APIKey
@@ -8,6 +10,7 @@ from .models import APIKey
 # Hashing a presented key and looking it up costs a query per request; a
 # valid key is remembered for a few seconds so revocation still bites fast.
 _CACHE_SECONDS = 5.0
+LAST_USED_PRECISION = timedelta(minutes=1)  # one UPDATE a minute per key, not per request
 _valid_keys: dict[str, tuple[float, APIKey]] = {}
 
 
@@ -32,6 +35,10 @@ def lookup_key(raw: str) -> APIKey | None:
         return None
     if key.has_expired or key.revoked:
         return None
+    seen = timezone.now()
+    if key.last_used_at is None or seen - key.last_used_at > LAST_USED_PRECISION:
+        APIKey.objects.filter(pk=key.pk).update(last_used_at=seen)
+        key.last_used_at = seen
     if len(_valid_keys) > 10_000:
         _valid_keys.clear()
     _valid_keys[raw] = (now, key)

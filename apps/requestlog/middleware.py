@@ -24,8 +24,13 @@ logger = logging.getLogger(__name__)
 REQUEST_ID_HEADER = "X-Request-ID"
 
 
+def _text(value: str, limit: int) -> str:
+    # PostgreSQL text cannot hold NUL; a `%00` in a URL must not sink the batch.
+    return value[:limit].replace("\x00", "\ufffd")
+
+
 def _client_ip(request: HttpRequest) -> str | None:
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR")
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR") if settings.TRUST_X_FORWARDED_FOR else None
     raw = forwarded.split(",")[0].strip() if forwarded else request.META.get("REMOTE_ADDR")
     try:
         return anonymize_ip(raw)
@@ -44,7 +49,7 @@ class AnalyticsMiddleware:
         self.skip = settings.ANALYTICS_MIDDLEWARE_SKIP_PREFIXES
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        request_id = request.META.get("HTTP_X_REQUEST_ID", "")[:64] or os.urandom(16).hex()
+        request_id = _text(request.META.get("HTTP_X_REQUEST_ID", ""), 64) or os.urandom(16).hex()
         request.request_id = request_id
         if not self.enabled or request.path.startswith(self.skip):
             response = self.get_response(request)
@@ -71,21 +76,21 @@ class AnalyticsMiddleware:
             error = getattr(response, "reason_phrase", "")
             data = getattr(response, "data", None)
             if isinstance(data, dict):
-                error = str(data.get("detail", error))[:2000]
+                error = _text(str(data.get("detail", error)), 2000)
         now = datetime.now(UTC).isoformat()
         return {
             "event_id": str(uuid.uuid4()),
             "timestamp": now,
             "received_at": now,
             "service": "self",
-            "endpoint": request.path[:500],
+            "endpoint": _text(request.path, 500),
             "method": request.method[:10],
             "status_code": status,
             "response_time_ms": round(elapsed_ms, 3),
             "user_id": user_id,
             "api_key_prefix": getattr(key, "prefix", "") or "",
             "client_ip": _client_ip(request),
-            "user_agent": request.META.get("HTTP_USER_AGENT", "")[:500],
+            "user_agent": _text(request.META.get("HTTP_USER_AGENT", ""), 500),
             "request_size": int(request.META.get("CONTENT_LENGTH") or 0),
             "response_size": len(response.content) if not response.streaming else 0,
             "error_message": error,

@@ -137,11 +137,6 @@ def test_mark_resolved_keeps_the_first_resolution(admin_client):
     assert error.resolved_at == earlier
 
 
-@pytest.mark.xfail(
-    reason="BUG: ErrorLogAdmin.has_change_permission returns has_view_permission, and the "
-    "actions declare no permissions, so view-only staff can resolve and reopen errors",
-    strict=True,
-)
 def test_view_only_staff_cannot_mark_errors_resolved(client, django_user_model):
     viewer = django_user_model.objects.create_user(username="viewer", is_staff=True)
     viewer.user_permissions.add(Permission.objects.get(codename="view_errorlog"))

@@ -272,3 +272,22 @@ def test_request_logs_from_other_services_have_their_ips_anonymized(ingest_clien
         "198.51.100.0",
         "2001:db8:1234::",
     ]
+
+
+def test_a_row_the_database_refuses_is_parked_alone(ingest_client):
+    from apps.ingest.services import outbox_process
+
+    post_json(ingest_client, JOBS, [job(job_id="good-1"), job(job_id="bad"), job(job_id="good-2")])
+    batch = OutboxBatch.objects.get()
+    # Simulate a row that passed validation but that the database refuses.
+    rows = orjson.loads(batch.payload)
+    rows[1]["status"] = None
+    batch.payload = orjson.dumps(rows).decode()
+    batch.save()
+
+    assert outbox_process(outbox_id=batch.pk) == 2
+
+    assert sorted(JobOutcome.objects.values_list("job_id", flat=True)) == ["good-1", "good-2"]
+    parked = OutboxBatch.objects.get()
+    assert parked.failed_at is not None and parked.item_count == 1
+    assert "bad" in parked.payload and "null" in parked.last_error

@@ -95,3 +95,12 @@ def test_per_key_throttle_answers_429_with_retry_after(monkeypatch, db):
     assert throttled.json()["error"] == "throttled"
     assert 0 < int(throttled["Retry-After"]) <= 60
     assert post_json(other, WRITE, ITEM).status_code == 202  # the limit is per key
+
+
+def test_a_used_key_records_when_it_was_last_used(read_client, read_key):
+    _valid_keys.clear()
+    assert APIKey.objects.get().last_used_at is None
+
+    read_client.get(READ)
+
+    assert APIKey.objects.get().last_used_at is not None

@@ -1,0 +1,321 @@
+"""Smart Data Filter (seed 000): which device metrics points are worth a row.
+
+A point is stored when it is the device's first (no known state), when any
+metric moved more than SMART_FILTER_THRESHOLD_PERCENT from the last STORED
+value, or when SMART_FILTER_SNAPSHOT_SECONDS passed (by the items' own
+timestamps) since the last stored point. Everything else is counted and dropped.
+
+The "last stored" state of a device is shared by every web worker: one Redis
+hash per device, read, compared and updated by ONE Lua script call, so two
+workers evaluating the same device at once serialise on Redis and cannot both
+decide from the same old state. The hash holds `ts` (epoch microseconds of the
+newest stored point) and `m:<name>` = typed value (`n:<number>`, `b:1`/`b:0`,
+`s:<text>`), all written from strings so no precision is lost in Lua.
+
+The state is a cache of the table: when a device's hash is missing (expired,
+evicted, Redis restarted, or deleted after a failed write) it is rebuilt from
+the device's latest DeviceMetric row, installed only if still missing, and the
+points are evaluated against it, in the same script call. When Redis cannot be
+reached every point is stored ("filter_unavailable"): data is never dropped
+because the filter is down.
+
+TTL: each evaluation refreshes the hash to 3 x the snapshot interval. A device
+silent that long would have its next point stored as a snapshot anyway, so
+expiry never changes a decision (the database rebuild even keeps the reason
+right) while Redis only holds the devices that are actually reporting.
+"""
+
+import logging
+from collections import Counter
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+
+import orjson
+from django.conf import settings
+from redis import RedisError
+from redis.commands.core import Script
+
+from apps.core.redis import get_redis
+
+logger = logging.getLogger(__name__)
+
+FILTERED = "filtered"
+FIRST = "first"
+CHANGED = "changed"
+SNAPSHOT = "snapshot"
+FILTER_UNAVAILABLE = "filter_unavailable"
+REASONS = (FIRST, CHANGED, SNAPSHOT, FILTERED, FILTER_UNAVAILABLE)
+
+DEFAULT_KEY_PREFIX = "analytics:smartfilter"
+TTL_SNAPSHOTS = 3  # the state lives this many snapshot intervals after the last point
+MAX_STATE_METRICS = 1000  # metric names remembered per device (10 points' worth)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+# KEYS[1]: the device's state hash. ARGV[1]: JSON
+#   {mode: "probe" | "load", threshold: percent, snapshot: "us", ttl: seconds, max_fields: n,
+#    points: [{ts: "us", m: [field, encoded, ...]}, ...],
+#    seed: {ts: "us", m: [...]}  (only in "load" mode, when the database had a row)}
+# "probe" answers {"missing"} and changes nothing when there is no state; "load"
+# installs `seed` (or, without one, treats the first point as first contact).
+# Returns one reason per point, in order.
+_LUA = r"""
+local key = KEYS[1]
+local req = cjson.decode(ARGV[1])
+local threshold = tonumber(req.threshold)
+local snapshot = tonumber(req.snapshot)
+local max_fields = tonumber(req.max_fields)
+local fields, nfields, last_ts = {}, 0, nil
+
+local function hset_all(list)  -- in chunks: unpack() has a stack limit
+  for i = 1, #list, 200 do
+    redis.call('HSET', key, unpack(list, i, math.min(i + 199, #list)))
+  end
+end
+
+if redis.call('EXISTS', key) == 1 then
+  local flat = redis.call('HGETALL', key)
+  for i = 1, #flat, 2 do fields[flat[i]] = flat[i + 1] end
+  nfields = #flat / 2 - 1
+  last_ts = tonumber(fields['ts'])
+elseif req.mode == 'probe' then
+  return {'missing'}
+elseif type(req.seed) == 'table' then
+  local m = req.seed.m
+  fields['ts'] = req.seed.ts
+  for i = 1, #m, 2 do fields[m[i]] = m[i + 1] end
+  nfields = #m / 2
+  last_ts = tonumber(req.seed.ts)
+  local list = {'ts', req.seed.ts}
+  for i = 1, #m do list[#list + 1] = m[i] end
+  hset_all(list)
+end
+
+local function moved(old, new)
+  if not old then return true end                 -- a metric not seen before
+  if old == new then return false end
+  if string.sub(old, 1, 1) ~= 'n' or string.sub(new, 1, 1) ~= 'n' then
+    return true                                   -- other type, other text or bool
+  end
+  local ov, nv = tonumber(string.sub(old, 3)), tonumber(string.sub(new, 3))
+  if ov == 0 then return nv ~= 0 end
+  return math.abs(nv - ov) * 100 > threshold * math.abs(ov)
+end
+
+local reasons, dirty, reset = {}, {}, false
+for p = 1, #req.points do
+  local point = req.points[p]
+  local ts, m = tonumber(point.ts), point.m
+  local reason
+  if last_ts == nil then
+    reason = 'first'
+  else
+    for i = 1, #m, 2 do
+      if moved(fields[m[i]], m[i + 1]) then reason = 'changed'; break end
+    end
+    if reason == nil and ts - last_ts >= snapshot then reason = 'snapshot' end
+  end
+  if reason == nil then
+    reason = 'filtered'
+  elseif last_ts == nil or ts >= last_ts then
+    -- The state is the newest stored point merged over older values; a late
+    -- point is stored but does not roll the state back.
+    local new = 0
+    for i = 1, #m, 2 do if not fields[m[i]] then new = new + 1 end end
+    if nfields + new > max_fields then
+      -- A device inventing metric names without end: restart from this point.
+      fields, dirty, nfields, reset = {}, {}, 0, true
+    end
+    last_ts = ts
+    fields['ts'] = point.ts
+    dirty['ts'] = true
+    for i = 1, #m, 2 do
+      if not fields[m[i]] then nfields = nfields + 1 end
+      fields[m[i]] = m[i + 1]
+      dirty[m[i]] = true
+    end
+  end
+  reasons[p] = reason
+end
+
+if reset then redis.call('DEL', key) end
+local list = {}
+for field in pairs(dirty) do
+  list[#list + 1] = field
+  list[#list + 1] = fields[field]
+end
+hset_all(list)
+redis.call('EXPIRE', key, tonumber(req.ttl))
+return reasons
+"""
+
+
+def key_prefix() -> str:
+    return getattr(settings, "SMART_FILTER_KEY_PREFIX", DEFAULT_KEY_PREFIX)
+
+
+def state_key(device_id: str) -> str:
+    return f"{key_prefix()}:state:{device_id}"
+
+
+@lru_cache(maxsize=1)
+def _script() -> Script:
+    return get_redis().register_script(_LUA)
+
+
+def _micros(moment: datetime | str) -> str:
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    return str((moment - _EPOCH) // _MICROSECOND)
+
+
+def _encode(value) -> str:
+    if isinstance(value, bool):
+        return "b:1" if value else "b:0"
+    if isinstance(value, int | float):
+        return f"n:{value!r}"
+    return f"s:{value}"
+
+
+def _flat(metrics: dict) -> list[str]:
+    out: list[str] = []
+    for name, value in metrics.items():
+        out += (f"m:{name}", _encode(value))
+    return out
+
+
+def _latest_stored(device_ids: list[str]) -> dict[str, dict]:
+    """The newest stored point of each device, as a seed for its state."""
+    from .models import DeviceMetric
+
+    rows = (
+        DeviceMetric.objects.filter(device_id__in=device_ids)
+        .order_by("device_id", "-timestamp", "-id")
+        .distinct("device_id")
+        .values_list("device_id", "timestamp", "metrics")
+    )
+    return {
+        device_id: {"ts": _micros(ts), "m": _flat(metrics or {})} for device_id, ts, metrics in rows
+    }
+
+
+def _run(groups: dict[str, list[dict]], *, mode: str, seeds=None) -> dict[str, list[str]]:
+    """One atomic script call per device, all in one round trip."""
+    snapshot = int(settings.SMART_FILTER_SNAPSHOT_SECONDS)
+    common = {
+        "mode": mode,
+        "threshold": float(settings.SMART_FILTER_THRESHOLD_PERCENT),
+        "snapshot": str(snapshot * 1_000_000),
+        "ttl": max(1, TTL_SNAPSHOTS * snapshot),
+        "max_fields": MAX_STATE_METRICS,
+    }
+    script = _script()
+    pipe = get_redis().pipeline(transaction=False)
+    devices = list(groups)
+    for device_id in devices:
+        request = {
+            **common,
+            "points": [
+                {"ts": _micros(row["timestamp"]), "m": _flat(row["metrics"])}
+                for row in groups[device_id]
+            ],
+        }
+        if seeds and device_id in seeds:
+            request["seed"] = seeds[device_id]
+        script(keys=[state_key(device_id)], args=[orjson.dumps(request)], client=pipe)
+    replies = pipe.execute()
+    return {
+        device_id: [r.decode() if isinstance(r, bytes) else r for r in reply]
+        for device_id, reply in zip(devices, replies, strict=True)
+    }
+
+
+def decide(rows: list[dict]) -> list[str]:
+    """A reason per row, in order: "first" | "changed" | "snapshot" | "filter_unavailable"
+    to store it, "filtered" to drop it. Rows are validated items (device_id, timestamp
+    as ISO 8601, metrics); the points of one device are evaluated in the given order.
+    """
+    reasons: list[str | None] = [None] * len(rows)
+    positions: dict[str, list[int]] = {}
+    for index, row in enumerate(rows):
+        positions.setdefault(row["device_id"], []).append(index)
+
+    def assign(results: dict[str, list[str]]) -> list[str]:
+        missing = []
+        for device_id, device_reasons in results.items():
+            if device_reasons == ["missing"]:
+                missing.append(device_id)
+                continue
+            for index, reason in zip(positions[device_id], device_reasons, strict=True):
+                reasons[index] = reason
+        return missing
+
+    def group(device_ids: Iterable[str]) -> dict[str, list[dict]]:
+        return {d: [rows[i] for i in positions[d]] for d in device_ids}
+
+    try:
+        missing = assign(_run(group(positions), mode="probe"))
+        if missing:
+            seeds = _latest_stored(missing)
+            # "load" installs the seed only if the state is still missing (another
+            # worker may have built it meanwhile), then evaluates, atomically.
+            assign(_run(group(missing), mode="load", seeds=seeds))
+    except RedisError:
+        logger.warning("smart filter unavailable (Redis); storing every point", exc_info=True)
+    return [FILTER_UNAVAILABLE if reason is None else reason for reason in reasons]
+
+
+def forget(device_ids: Iterable[str]) -> None:
+    """Drop devices' state so the next point rebuilds it from the database."""
+    keys = [state_key(d) for d in set(device_ids)]
+    if not keys:
+        return
+    try:
+        get_redis().delete(*keys)
+    except RedisError:
+        logger.warning("could not drop smart filter state of %d device(s)", len(keys))
+
+
+def record_counts(reasons: Iterable[str]) -> None:
+    """Add decisions to the shared counters; a Redis failure only loses the count."""
+    by_reason = Counter(reasons)
+    if not by_reason:
+        return
+    filtered = by_reason.get(FILTERED, 0)
+    stored = sum(by_reason.values()) - filtered
+    prefix = key_prefix()
+    try:
+        pipe = get_redis().pipeline(transaction=False)
+        if stored:
+            pipe.incrby(f"{prefix}:stored", stored)
+        if filtered:
+            pipe.incrby(f"{prefix}:filtered", filtered)
+        for reason, count in by_reason.items():
+            pipe.hincrby(f"{prefix}:reasons", reason, count)
+        pipe.execute()
+    except RedisError:
+        logger.warning("smart filter counters unavailable; %d decision(s) not counted", stored)
+
+
+def smart_filter_counts() -> dict:
+    """{"stored": n, "filtered": n} since the counters began (the Prometheus exporter's
+    `decision` label); {} when Redis cannot be reached, so the sample is skipped."""
+    prefix = key_prefix()
+    try:
+        stored, filtered = get_redis().mget(f"{prefix}:stored", f"{prefix}:filtered")
+    except RedisError:
+        logger.warning("smart filter counters unavailable")
+        return {}
+    return {"stored": int(stored or 0), "filtered": int(filtered or 0)}
+
+
+def smart_filter_reason_counts() -> dict:
+    """Decisions by reason ("first", "changed", "snapshot", "filtered",
+    "filter_unavailable"); {} when Redis cannot be reached."""
+    try:
+        by_reason = get_redis().hgetall(f"{key_prefix()}:reasons")
+    except RedisError:
+        logger.warning("smart filter counters unavailable")
+        return {}
+    return {reason: int(by_reason.get(reason.encode(), 0)) for reason in REASONS}
