@@ -33,6 +33,7 @@ from functools import lru_cache
 
 import orjson
 from django.conf import settings
+from django.db import DatabaseError
 from redis import RedisError
 from redis.commands.core import Script
 
@@ -257,10 +258,17 @@ def decide(rows: list[dict]) -> list[str]:
     try:
         missing = assign(_run(group(positions), mode="probe"))
         if missing:
-            seeds = _latest_stored(missing)
-            # "load" installs the seed only if the state is still missing (another
-            # worker may have built it meanwhile), then evaluates, atomically.
-            assign(_run(group(missing), mode="load", seeds=seeds))
+            try:
+                seeds = _latest_stored(missing)
+            except DatabaseError:
+                # Store them unjudged; if the database is really down, the outbox
+                # write fails next and the caller drops the states it just moved.
+                logger.warning("smart filter cannot rebuild state; storing", exc_info=True)
+                missing = []
+            if missing:
+                # "load" installs the seed only if the state is still missing (another
+                # worker may have built it meanwhile), then evaluates, atomically.
+                assign(_run(group(missing), mode="load", seeds=seeds))
     except RedisError:
         logger.warning("smart filter unavailable (Redis); storing every point", exc_info=True)
     return [FILTER_UNAVAILABLE if reason is None else reason for reason in reasons]
