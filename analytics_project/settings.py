@@ -142,6 +142,7 @@ SPECTACULAR_SETTINGS = {
         "endpoints a `read` key or a staff session."
     ),
     "VERSION": "1.0.0",
+    "OAS_VERSION": "3.1.0",  # pydantic's optional fields are `type: 'null'`, valid in 3.1
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

@@ -102,12 +102,21 @@ KIND_ALIASES = {
 
 
 class MixedBatchIngestView(IngestView):
+    # Kinds with per-item server decisions have their own endpoint.
+    refused_kinds = {
+        "device_metric": "Send device metrics to /api/v1/analytics/device-metrics "
+        "(the smart filter decides what is stored)."
+    }
+
     def resolve_kind(self, item: dict):
         name = item.get("kind")
         if not isinstance(name, str):
             raise KeyError("Each item needs a string `kind`.")
+        name = KIND_ALIASES.get(name, name)
+        if name in self.refused_kinds:
+            raise KeyError(self.refused_kinds[name])
         try:
-            return get_kind(KIND_ALIASES.get(name, name))
+            return get_kind(name)
         except KeyError:
             raise KeyError(f"Unknown kind {name!r}.") from None
 

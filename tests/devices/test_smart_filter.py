@@ -402,11 +402,14 @@ def test_read_key_cannot_post(read_client):
     assert post_json(read_client, URL, point({"temp": 1})).status_code == 403
 
 
-def test_mixed_batch_items_are_stored_unfiltered(ingest_client):
+def test_mixed_batch_refuses_device_metrics_so_the_filter_cannot_be_bypassed(ingest_client):
     item = {"kind": "device_metric", **point({"temp": 1})}
-    response = post_json(ingest_client, "/api/v1/analytics/batch", [item, item])
-    assert response.status_code == 202, response.content
-    assert [r.stored_reason for r in stored_rows()] == ["unfiltered", "unfiltered"]
+    ok = {"kind": "error", "category": "api", "error_message": "x"}
+    response = post_json(ingest_client, "/api/v1/analytics/batch", [item, ok])
+
+    body = response.json()
+    assert body["accepted"] == 1
+    assert "device-metrics" in body["rejected"][0]["errors"]["kind"][0]
 
 
 def test_admin_lists_points_read_only(django_user_model, ingest_client):
