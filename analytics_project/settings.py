@@ -55,6 +55,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "apps.requestlog.middleware.AnalyticsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -105,7 +106,9 @@ USE_I18N = False
 USE_TZ = True
 
 STATIC_URL = "/static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# gunicorn serves the admin's and the API docs' assets itself through WhiteNoise
+# (no CDN, no extra web server), straight from the apps: no collectstatic step.
+WHITENOISE_USE_FINDERS = True
 
 LOGGING = {
     "version": 1,

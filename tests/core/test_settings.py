@@ -78,3 +78,15 @@ def test_registered_task_names_are_stable():
         "ingest.sweep_outbox",
         "metrics.rollup_pending",
     ]
+
+
+def test_api_docs_assets_are_served_locally(client, settings):
+    settings.DEBUG = False  # as under gunicorn: no runserver static handling
+    page = client.get("/api/docs/")
+    assert page.status_code == 200
+    import re
+
+    scripts = re.findall(r'src="(/static/[^"]+\.js)"', page.content.decode())
+    assert scripts, "the docs page should load its scripts from this server"
+    for src in scripts:
+        assert client.get(src).status_code == 200, src
