@@ -29,14 +29,27 @@ _COLUMNS = (
 _FROM_LISTS = "SELECT DISTINCT * FROM unnest(%s::text[], %s::timestamptz[]) AS d(metric_name, b)"
 
 
-def _minutes_sql(targets: str) -> str:
-    return f"""
-WITH d AS ({targets}),
+# Points of the listed (metric, minute) pairs: one index range scan per pair.
+_POINTS_OF_PAIRS = f"""
+d AS ({_FROM_LISTS}),
 pts AS (
     SELECT e.metric_name, e.tags_hash, d.b, e.value, {key_sql("e.value")} AS k
     FROM d JOIN {POINTS} e ON e.metric_name = d.metric_name
      AND e."timestamp" >= d.b AND e."timestamp" < d.b + interval '1 minute'
-),
+)"""
+
+# Every point of a time range, grouped straight into minutes (backfill).
+_POINTS_OF_RANGE = f"""
+pts AS (
+    SELECT metric_name, tags_hash, date_trunc('minute', "timestamp") AS b, value,
+           {key_sql("value")} AS k
+    FROM {POINTS} WHERE "timestamp" >= %s AND "timestamp" < %s
+)"""
+
+
+def _minutes_sql(points: str) -> str:
+    return f"""
+WITH {points},
 keyed AS (
     SELECT metric_name, CASE WHEN GROUPING(tags_hash) = 1 THEN 0 ELSE tags_hash END AS tags_hash,
            b, k, count(*) AS c, sum(value) AS s, min(value) AS mn, max(value) AS mx
@@ -50,15 +63,31 @@ FROM keyed GROUP BY metric_name, tags_hash, b
 """
 
 
-def _derived_sql(targets: str, *, source: str, target: str, span: str) -> str:
+def _buckets_of_pairs(*, source: str, span: str) -> str:
+    """Finer buckets inside the listed (metric, coarse bucket) pairs."""
     return f"""
-WITH d AS ({targets}),
+d AS ({_FROM_LISTS}),
 src AS (
     SELECT r.metric_name, r.tags_hash, d.b, r.count, r.sum, r.min, r.max,
            r.sketch_keys, r.sketch_counts
     FROM d JOIN {ROLLUP} r ON r.metric_name = d.metric_name AND r.resolution = '{source}'
      AND r.bucket_start >= d.b AND r.bucket_start < d.b + interval '{span}'
-),
+)"""
+
+
+def _buckets_of_range(*, source: str, unit: str) -> str:
+    """Finer buckets of a time range, grouped into their coarse bucket (backfill)."""
+    return f"""
+src AS (
+    SELECT metric_name, tags_hash, date_trunc('{unit}', bucket_start) AS b, count, sum, min,
+           max, sketch_keys, sketch_counts
+    FROM {ROLLUP} WHERE resolution = '{source}' AND bucket_start >= %s AND bucket_start < %s
+)"""
+
+
+def _derived_sql(source_rows: str, *, target: str) -> str:
+    return f"""
+WITH {source_rows},
 stats AS (
     SELECT metric_name, tags_hash, b, sum(count)::bigint AS c, sum(sum) AS s,
            min(min) AS mn, max(max) AS mx
@@ -83,15 +112,15 @@ FROM stats s JOIN sketches k USING (metric_name, tags_hash, b)
 def _rebuild(cursor, pairs: list[tuple[str, datetime]]) -> None:
     """Re-roll these (metric, minute) buckets and the hours and days holding them."""
     names = [p[0] for p in pairs]
-    cursor.execute(_minutes_sql(_FROM_LISTS), [names, [p[1] for p in pairs]])
+    cursor.execute(_minutes_sql(_POINTS_OF_PAIRS), [names, [p[1] for p in pairs]])
     hours = sorted({(n, m.replace(minute=0, second=0, microsecond=0)) for n, m in pairs})
     cursor.execute(
-        _derived_sql(_FROM_LISTS, source="m", target="h", span="1 hour"),
+        _derived_sql(_buckets_of_pairs(source="m", span="1 hour"), target="h"),
         [[h[0] for h in hours], [h[1] for h in hours]],
     )
     days = sorted({(n, h.replace(hour=0)) for n, h in hours})
     cursor.execute(
-        _derived_sql(_FROM_LISTS, source="h", target="d", span="1 day"),
+        _derived_sql(_buckets_of_pairs(source="h", span="1 day"), target="d"),
         [[d[0] for d in days], [d[1] for d in days]],
     )
 
@@ -130,28 +159,15 @@ def rollup_pending(*, batch: int = 20_000, max_batches: int = 50) -> int:
 def rollup_range(*, start: datetime, end: datetime) -> None:
     """Rebuild every bucket between start and end from raw points (backfill).
 
-    The range is widened to whole days so derived hours and days are complete.
+    The range is widened to whole days, so derived hours and days are complete;
+    points are grouped straight into minutes (no per-bucket lookups).
     """
     day_start = start.replace(hour=0, minute=0, second=0, microsecond=0)
-    params = [day_start, end]
-    minutes = (
-        f"SELECT DISTINCT metric_name, date_trunc('minute', \"timestamp\") AS b FROM {POINTS} "
-        'WHERE "timestamp" >= %s AND "timestamp" < %s'
-    )
-
-    def derived(unit: str) -> str:
-        return (
-            f"SELECT DISTINCT metric_name, date_trunc('{unit}', bucket_start) AS b FROM {ROLLUP} "
-            "WHERE resolution = %s AND bucket_start >= %s AND bucket_start < %s"
-        )
-
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(_minutes_sql(minutes), params)
+        cursor.execute(_minutes_sql(_POINTS_OF_RANGE), [day_start, end])
         cursor.execute(
-            _derived_sql(derived("hour"), source="m", target="h", span="1 hour"),
-            ["m", *params],
+            _derived_sql(_buckets_of_range(source="m", unit="hour"), target="h"), [day_start, end]
         )
         cursor.execute(
-            _derived_sql(derived("day"), source="h", target="d", span="1 day"),
-            ["h", *params],
+            _derived_sql(_buckets_of_range(source="h", unit="day"), target="d"), [day_start, end]
         )
