@@ -23,7 +23,8 @@ def schedules_sync() -> tuple[int, int, int]:
                     every=spec["every_seconds"], period=IntervalSchedule.SECONDS
                 )
                 defaults["interval"] = interval
-                defaults["expires"] = None
+                # A backlog must not run an interval job many times over.
+                defaults["expire_seconds"] = spec["every_seconds"]
             else:
                 minute, hour, day, month, weekday = spec["crontab"].split()
                 crontab, _ = CrontabSchedule.objects.get_or_create(
