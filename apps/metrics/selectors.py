@@ -12,11 +12,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import psycopg
 from django.db import connection, transaction
 from django.utils import timezone
 
 from .rollups import DIRTY, POINTS, ROLLUP
-from .sketch import key_sql, quantiles
+from .sketch import key_sql, merge_sketches, quantiles
 
 UNITS = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1)}
 INTERVALS = {"1m": "m", "5m": "m", "1h": "h", "1d": "d"}
@@ -132,6 +133,17 @@ def _snapshot():
         yield cursor
 
 
+def _fetch_binary(sql: str, params: list) -> list[tuple]:
+    """Rows in PostgreSQL's binary format, on the current transaction.
+
+    Django's cursors bind client-side and read text; int arrays parse ~3x faster
+    in binary, which is most of the cost of a percentile time series.
+    """
+    with psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, params, binary=True)
+        return cursor.fetchall()
+
+
 def _dirty_from(cursor, name: str) -> datetime | None:
     cursor.execute(f"SELECT min(bucket_start) FROM {DIRTY} WHERE metric_name = %s", [name])
     return cursor.fetchone()[0]
@@ -219,15 +231,14 @@ def metric_time_series(
         stats = cursor.fetchall()
         sketches: dict[datetime, tuple[list, list]] = {}
         if agg.startswith("p"):
-            cursor.execute(
-                f"WITH src AS ({sql}) SELECT {bucket} AS b, u.k, sum(u.c)::bigint "
-                f"FROM src, unnest(src.ks, src.cs) AS u(k, c) GROUP BY b, u.k ORDER BY b, u.k",
-                params,
-            )
-            for b, k, c in cursor.fetchall():
-                keys, counts = sketches.setdefault(b, ([], []))
-                keys.append(k)
-                counts.append(c)
+            # Sketch arrays come back whole and merge here: most output buckets are
+            # one rollup row, and unnesting them all in SQL cost ~100x more.
+            parts: dict[datetime, list[tuple[list, list]]] = {}
+            for b, keys, counts in _fetch_binary(
+                f"WITH src AS ({sql}) SELECT {bucket} AS b, ks, cs FROM src", params
+            ):
+                parts.setdefault(b, []).append((keys, counts))
+            sketches = {b: merge_sketches(p) for b, p in parts.items()}
     q = int(agg[1:]) / 100 if agg.startswith("p") else None
     for b, count, total, low, high in stats:
         if agg == "avg":

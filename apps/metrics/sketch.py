@@ -9,7 +9,9 @@ raw edges use the very same arithmetic; Python only walks the counts.
 """
 
 import math
+from bisect import bisect_right
 from collections.abc import Iterable, Sequence
+from itertools import accumulate
 
 RELATIVE_ACCURACY = 0.01
 GAMMA = (1 + RELATIVE_ACCURACY) / (1 - RELATIVE_ACCURACY)
@@ -53,24 +55,34 @@ def quantiles(
     low: float | None = None,
     high: float | None = None,
 ) -> dict[float, float | None]:
-    """Quantiles from merged bucket counts (keys ascending); clamped to the exact min/max."""
-    total = sum(counts)
-    wanted = sorted(set(qs))
-    if total == 0:
-        return {q: None for q in wanted}
+    """Quantiles from merged bucket counts (keys ascending); clamped to the exact min/max.
+
+    The q-quantile is the bucket holding the item of rank floor(q * (n - 1)).
+    """
+    cumulative = list(accumulate(counts))
+    total = cumulative[-1] if cumulative else 0
     result: dict[float, float | None] = {}
-    seen = 0
-    i = 0
-    for key, count in zip(keys, counts, strict=True):
-        seen += count
-        while i < len(wanted) and wanted[i] * (total - 1) < seen:
-            value = value_of(key)
-            if low is not None:
-                value = max(value, low)
-            if high is not None:
-                value = min(value, high)
-            result[wanted[i]] = value
-            i += 1
-        if i == len(wanted):
-            break
+    for q in qs:
+        if total == 0:
+            result[q] = None
+            continue
+        rank = math.floor(q * (total - 1))
+        value = value_of(keys[bisect_right(cumulative, rank)])
+        if low is not None:
+            value = max(value, low)
+        if high is not None:
+            value = min(value, high)
+        result[q] = value
     return result
+
+
+def merge_sketches(parts: list[tuple[Sequence[int], Sequence[int]]]) -> tuple[list, list]:
+    """Add bucket counts of several sketches; keys ascending."""
+    if len(parts) == 1:
+        return list(parts[0][0]), list(parts[0][1])
+    merged: dict[int, int] = {}
+    for keys, counts in parts:
+        for key, count in zip(keys, counts, strict=True):
+            merged[key] = merged.get(key, 0) + count
+    ordered = sorted(merged)
+    return ordered, [merged[k] for k in ordered]
