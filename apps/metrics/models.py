@@ -84,11 +84,16 @@ class MetricRollup(models.Model):
 
     class Meta:
         constraints = [
-            # Upserts of re-rolled buckets, and every read (name, series, resolution, range).
+            # Upserts of re-rolled buckets; reads and re-rolls take a bucket range
+            # of one metric and resolution, so tags_hash comes last.
             models.UniqueConstraint(
-                fields=["metric_name", "tags_hash", "resolution", "bucket_start"],
+                fields=["metric_name", "resolution", "bucket_start", "tags_hash"],
                 name="rollup_unique",
             )
+        ]
+        indexes = [
+            # Backfill: every metric's buckets of one resolution in a time range.
+            models.Index(fields=["resolution", "bucket_start"], name="rollup_resolution_bucket"),
         ]
 
     def __str__(self) -> str:

@@ -16,7 +16,7 @@ POINTS = "metrics_metricevent"
 DIRTY = "metrics_dirtyminute"
 
 _UPSERT = (
-    "ON CONFLICT (metric_name, tags_hash, resolution, bucket_start) DO UPDATE SET "
+    "ON CONFLICT (metric_name, resolution, bucket_start, tags_hash) DO UPDATE SET "
     "count = EXCLUDED.count, sum = EXCLUDED.sum, min = EXCLUDED.min, max = EXCLUDED.max, "
     "sketch_keys = EXCLUDED.sketch_keys, sketch_counts = EXCLUDED.sketch_counts"
 )
