@@ -5,7 +5,7 @@ from its hours. Each re-roll recomputes the whole bucket and upserts it, so
 rolling is idempotent and a late point only needs its minute marked dirty.
 """
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import connection, transaction
 
@@ -33,21 +33,29 @@ _FROM_LISTS = "SELECT DISTINCT * FROM unnest(%s::text[], %s::timestamptz[]) AS d
 _POINTS_OF_PAIRS = f"""
 d AS ({_FROM_LISTS}),
 pts AS (
-    SELECT e.metric_name, e.tags_hash, d.b, e.value, {key_sql("e.value")} AS k
-    FROM d JOIN {POINTS} e ON e.metric_name = d.metric_name
-     AND e."timestamp" >= d.b AND e."timestamp" < d.b + interval '1 minute'
+    SELECT d.metric_name, e.tags_hash, d.b, e.value, {key_sql("e.value")} AS k
+    FROM d CROSS JOIN LATERAL (
+        -- OFFSET 0 keeps this a per-pair index scan: flattened into a join, the
+        -- planner may merge-join on metric_name alone and compare every point.
+        SELECT p.tags_hash, p.value FROM {POINTS} p
+        WHERE p.metric_name = d.metric_name
+          AND p."timestamp" >= d.b AND p."timestamp" < d.b + interval '1 minute'
+        OFFSET 0
+    ) e
 )"""
 
-# Every point of a time range, grouped straight into minutes (backfill).
-_POINTS_OF_RANGE = f"""
+
+def _points_of_range(unit: str) -> str:
+    """Every point of a time range, grouped straight into `unit` buckets (backfill)."""
+    return f"""
 pts AS (
-    SELECT metric_name, tags_hash, date_trunc('minute', "timestamp") AS b, value,
+    SELECT metric_name, tags_hash, date_trunc('{unit}', "timestamp") AS b, value,
            {key_sql("value")} AS k
     FROM {POINTS} WHERE "timestamp" >= %s AND "timestamp" < %s
 )"""
 
 
-def _minutes_sql(points: str) -> str:
+def _minutes_sql(points: str, *, target: str = "m", upsert: bool = True) -> str:
     return f"""
 WITH {points},
 keyed AS (
@@ -56,10 +64,10 @@ keyed AS (
     FROM pts GROUP BY GROUPING SETS ((metric_name, tags_hash, b, k), (metric_name, b, k))
 )
 INSERT INTO {ROLLUP} ({_COLUMNS})
-SELECT 'm', metric_name, tags_hash, b, sum(c)::bigint, sum(s), min(mn), max(mx),
+SELECT '{target}', metric_name, tags_hash, b, sum(c)::bigint, sum(s), min(mn), max(mx),
        array_agg(k ORDER BY k), array_agg(c ORDER BY k)
-FROM keyed GROUP BY metric_name, tags_hash, b
-{_UPSERT}
+FROM keyed GROUP BY metric_name, b, tags_hash
+{_UPSERT if upsert else ""}
 """
 
 
@@ -68,10 +76,15 @@ def _buckets_of_pairs(*, source: str, span: str) -> str:
     return f"""
 d AS ({_FROM_LISTS}),
 src AS (
-    SELECT r.metric_name, r.tags_hash, d.b, r.count, r.sum, r.min, r.max,
+    SELECT d.metric_name, r.tags_hash, d.b, r.count, r.sum, r.min, r.max,
            r.sketch_keys, r.sketch_counts
-    FROM d JOIN {ROLLUP} r ON r.metric_name = d.metric_name AND r.resolution = '{source}'
-     AND r.bucket_start >= d.b AND r.bucket_start < d.b + interval '{span}'
+    FROM d CROSS JOIN LATERAL (
+        SELECT x.tags_hash, x.count, x.sum, x.min, x.max, x.sketch_keys, x.sketch_counts
+        FROM {ROLLUP} x
+        WHERE x.metric_name = d.metric_name AND x.resolution = '{source}'
+          AND x.bucket_start >= d.b AND x.bucket_start < d.b + interval '{span}'
+        OFFSET 0
+    ) r
 )"""
 
 
@@ -85,7 +98,7 @@ src AS (
 )"""
 
 
-def _derived_sql(source_rows: str, *, target: str) -> str:
+def _derived_sql(source_rows: str, *, target: str, upsert: bool = True) -> str:
     return f"""
 WITH {source_rows},
 stats AS (
@@ -100,12 +113,12 @@ keyed AS (
 ),
 sketches AS (
     SELECT metric_name, tags_hash, b, array_agg(k ORDER BY k) AS ks, array_agg(c ORDER BY k) AS cs
-    FROM keyed GROUP BY metric_name, tags_hash, b
+    FROM keyed GROUP BY metric_name, b, tags_hash
 )
 INSERT INTO {ROLLUP} ({_COLUMNS})
 SELECT '{target}', s.metric_name, s.tags_hash, s.b, s.c, s.s, s.mn, s.mx, k.ks, k.cs
 FROM stats s JOIN sketches k USING (metric_name, tags_hash, b)
-{_UPSERT}
+{_UPSERT if upsert else ""}
 """
 
 
@@ -137,6 +150,7 @@ def rollup_pending(*, batch: int = 20_000, max_batches: int = 50) -> int:
     rolled = 0
     for _ in range(max_batches):
         with transaction.atomic(), connection.cursor() as cursor:
+            # Exclusive: backfills (shared holders) rebuild whole days meanwhile.
             cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [ROLLER_LOCK])
             if not cursor.fetchone()[0]:
                 return rolled
@@ -157,17 +171,31 @@ def rollup_pending(*, batch: int = 20_000, max_batches: int = 50) -> int:
 
 
 def rollup_range(*, start: datetime, end: datetime) -> None:
-    """Rebuild every bucket between start and end from raw points (backfill).
+    """Rebuild every bucket of the whole UTC days between start and end from raw points.
 
-    The range is widened to whole days, so derived hours and days are complete;
-    points are grouped straight into minutes (no per-bucket lookups).
+    Per day: the day's buckets are deleted, minutes and hours are grouped
+    straight from the points (no per-bucket lookups, no upserts), and the day
+    from its hours. Backfills of different days may run in parallel; the
+    incremental roller waits for them.
     """
-    day_start = start.replace(hour=0, minute=0, second=0, microsecond=0)
+    day = start.replace(hour=0, minute=0, second=0, microsecond=0)
+    while day < end:
+        _rebuild_day(day)
+        day += timedelta(days=1)
+
+
+def _rebuild_day(day: datetime) -> None:
+    end = day + timedelta(days=1)
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(_minutes_sql(_POINTS_OF_RANGE), [day_start, end])
+        cursor.execute("SELECT pg_advisory_xact_lock_shared(%s)", [ROLLER_LOCK])
         cursor.execute(
-            _derived_sql(_buckets_of_range(source="m", unit="hour"), target="h"), [day_start, end]
+            f"DELETE FROM {ROLLUP} WHERE resolution = ANY(%s) "
+            "AND bucket_start >= %s AND bucket_start < %s",
+            [["m", "h", "d"], day, end],
         )
+        cursor.execute(_minutes_sql(_points_of_range("minute"), upsert=False), [day, end])
+        cursor.execute(_minutes_sql(_points_of_range("hour"), target="h", upsert=False), [day, end])
         cursor.execute(
-            _derived_sql(_buckets_of_range(source="h", unit="day"), target="d"), [day_start, end]
+            _derived_sql(_buckets_of_range(source="h", unit="day"), target="d", upsert=False),
+            [day, end],
         )

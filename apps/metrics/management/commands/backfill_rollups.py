@@ -1,7 +1,9 @@
 import sys
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import UTC, datetime, timedelta
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from tqdm import tqdm
@@ -9,14 +11,25 @@ from tqdm import tqdm
 from apps.metrics.rollups import rollup_range
 
 
+def _rebuild(day: datetime) -> datetime:
+    try:
+        rollup_range(start=day, end=day + timedelta(days=1))
+    finally:
+        connection.close()  # each worker thread has its own connection
+    return day
+
+
 class Command(BaseCommand):
-    help = "Rebuild metric rollups from raw points since a moment, one day at a time."
+    help = "Rebuild metric rollups from raw points, whole UTC days, in parallel."
 
     def add_arguments(self, parser):
         parser.add_argument("--since", required=True, help="ISO 8601 moment, or e.g. 30d / 12h.")
         parser.add_argument("--until", help="ISO 8601 moment (default now).")
+        parser.add_argument(
+            "--jobs", type=int, default=2, help="days rebuilt at once (default 2, one per core)"
+        )
 
-    def handle(self, *args, since: str, until: str | None = None, **options):
+    def handle(self, *args, since: str, until: str | None = None, jobs: int = 2, **options):
         end = self._moment(until) if until else timezone.now()
         start = self._moment(since, relative_to=end)
         day = start.replace(hour=0, minute=0, second=0, microsecond=0)
@@ -24,16 +37,20 @@ class Command(BaseCommand):
         while day < end:
             days.append(day)
             day += timedelta(days=1)
-        for day in tqdm(days, desc="rollups", unit="day", file=sys.stderr):
-            rollup_range(start=day, end=min(day + timedelta(days=1), end))
-        self.stdout.write(f"Rebuilt rollups for {len(days)} day(s) from {start:%Y-%m-%d %H:%M}.")
+        with (
+            ThreadPoolExecutor(max_workers=max(1, jobs)) as pool,
+            tqdm(total=len(days), desc="rollups", unit="day", file=sys.stderr) as bar,
+        ):
+            for future in as_completed([pool.submit(_rebuild, d) for d in days]):
+                future.result()
+                bar.update(1)
+        self.stdout.write(f"Rebuilt rollups for {len(days)} day(s) from {days[0]:%Y-%m-%d}.")
 
     def _moment(self, raw: str, relative_to: datetime | None = None) -> datetime:
         if relative_to is not None and raw[:-1].isdigit() and raw[-1] in "dh":
             amount = int(raw[:-1])
-            return relative_to - (
-                timedelta(days=amount) if raw[-1] == "d" else timedelta(hours=amount)
-            )
+            delta = timedelta(days=amount) if raw[-1] == "d" else timedelta(hours=amount)
+            return relative_to - delta
         moment = parse_datetime(raw)
         if moment is None:
             raise CommandError(f"{raw!r} is not an ISO 8601 moment (or Nd / Nh).")
