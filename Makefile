@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export DJANGO_SETTINGS_MODULE := analytics_project.settings
 
-.PHONY: run test lint format install install-dev services migrate bench clean
+.PHONY: run test lint format install install-dev services migrate bench bench-metrics clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found; set PYTHON=/path/to/python3.11"; exit 1; }
@@ -53,6 +53,9 @@ test: install-dev lint
 
 bench: install-dev
 	DEBUG=true $(BIN)/python bench/ingest.py
+
+bench-metrics: install-dev
+	DEBUG=true $(BIN)/python bench/metrics.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

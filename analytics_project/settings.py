@@ -217,6 +217,9 @@ ANALYTICS_MIDDLEWARE_SKIP_PREFIXES = (
 INGEST_MAX_BODY_BYTES = env_int("INGEST_MAX_BODY_BYTES", 1024 * 1024, minimum=1024)
 INGEST_MAX_ITEMS = env_int("INGEST_MAX_ITEMS", 1000, minimum=1)
 INGEST_MAX_ITEM_BYTES = env_int("INGEST_MAX_ITEM_BYTES", 32 * 1024, minimum=256)
+# Tell the broker about committed outbox rows from a background thread, so a
+# request never waits on Redis (the sweeper covers a process that dies first).
+INGEST_PUBLISH_IN_BACKGROUND = env_bool("INGEST_PUBLISH_IN_BACKGROUND", True)
 INGEST_OUTBOX_STALE_SECONDS = env_int("INGEST_OUTBOX_STALE_SECONDS", 60, minimum=1)
 INGEST_FUTURE_TOLERANCE_SECONDS = 3600
 # Smart Data Filter for device metrics (seed 000).

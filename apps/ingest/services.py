@@ -33,8 +33,17 @@ def outbox_write(*, batches: dict[str, list[dict]]) -> list[int]:
                 params,
             )
             ids = [row[0] for row in cursor.fetchall()]
-        transaction.on_commit(lambda: outbox_enqueue(ids=ids))
+        transaction.on_commit(lambda: _publish(ids))
     return ids
+
+
+def _publish(ids: list[int]) -> None:
+    if settings.INGEST_PUBLISH_IN_BACKGROUND:
+        from .publisher import publisher
+
+        publisher.submit(ids)
+    else:
+        outbox_enqueue(ids=ids)
 
 
 def outbox_enqueue(*, ids: list[int]) -> bool:
