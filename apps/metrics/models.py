@@ -91,10 +91,6 @@ class MetricRollup(models.Model):
                 name="rollup_unique",
             )
         ]
-        indexes = [
-            # Backfill: every metric's buckets of one resolution in a time range.
-            models.Index(fields=["resolution", "bucket_start"], name="rollup_resolution_bucket"),
-        ]
 
     def __str__(self) -> str:
         return f"{self.metric_name}/{self.tags_hash} {self.resolution} {self.bucket_start}"

@@ -51,7 +51,8 @@ def _points_of_range(unit: str) -> str:
 pts AS (
     SELECT metric_name, tags_hash, date_trunc('{unit}', "timestamp") AS b, value,
            {key_sql("value")} AS k
-    FROM {POINTS} WHERE "timestamp" >= %s AND "timestamp" < %s
+    FROM {POINTS}
+    WHERE metric_name = ANY(%s) AND "timestamp" >= %s AND "timestamp" < %s
 )"""
 
 
@@ -94,7 +95,9 @@ def _buckets_of_range(*, source: str, unit: str) -> str:
 src AS (
     SELECT metric_name, tags_hash, date_trunc('{unit}', bucket_start) AS b, count, sum, min,
            max, sketch_keys, sketch_counts
-    FROM {ROLLUP} WHERE resolution = '{source}' AND bucket_start >= %s AND bucket_start < %s
+    FROM {ROLLUP}
+    WHERE metric_name = ANY(%s) AND resolution = '{source}'
+      AND bucket_start >= %s AND bucket_start < %s
 )"""
 
 
@@ -170,32 +173,43 @@ def rollup_pending(*, batch: int = 20_000, max_batches: int = 50) -> int:
     return rolled
 
 
-def rollup_range(*, start: datetime, end: datetime) -> None:
+def rollup_range(*, start: datetime, end: datetime, metrics: list[str] | None = None) -> None:
     """Rebuild every bucket of the whole UTC days between start and end from raw points.
 
     Per day: the day's buckets are deleted, minutes and hours are grouped
     straight from the points (no per-bucket lookups, no upserts), and the day
-    from its hours. Backfills of different days may run in parallel; the
-    incremental roller waits for them.
+    from its hours. Every statement names its metrics, so it walks the
+    (metric, time) indexes, and backfills of different metrics or days may
+    run in parallel; the incremental roller waits for them.
     """
+    names = metrics if metrics is not None else metric_names()
+    if not names:
+        return
     day = start.replace(hour=0, minute=0, second=0, microsecond=0)
     while day < end:
-        _rebuild_day(day)
+        _rebuild_day(day, names)
         day += timedelta(days=1)
 
 
-def _rebuild_day(day: datetime) -> None:
+def metric_names() -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT DISTINCT metric_name FROM metrics_metricseries ORDER BY 1")
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _rebuild_day(day: datetime, names: list[str]) -> None:
     end = day + timedelta(days=1)
+    window = [names, day, end]
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock_shared(%s)", [ROLLER_LOCK])
         cursor.execute(
-            f"DELETE FROM {ROLLUP} WHERE resolution = ANY(%s) "
+            f"DELETE FROM {ROLLUP} WHERE metric_name = ANY(%s) AND resolution = ANY(%s) "
             "AND bucket_start >= %s AND bucket_start < %s",
-            [["m", "h", "d"], day, end],
+            [names, ["m", "h", "d"], day, end],
         )
-        cursor.execute(_minutes_sql(_points_of_range("minute"), upsert=False), [day, end])
-        cursor.execute(_minutes_sql(_points_of_range("hour"), target="h", upsert=False), [day, end])
+        cursor.execute(_minutes_sql(_points_of_range("minute"), upsert=False), window)
+        cursor.execute(_minutes_sql(_points_of_range("hour"), target="h", upsert=False), window)
         cursor.execute(
             _derived_sql(_buckets_of_range(source="h", unit="day"), target="d", upsert=False),
-            [day, end],
+            window,
         )
