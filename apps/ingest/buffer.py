@@ -25,7 +25,15 @@ class IngestBuffer:
         self._size = 0
         self._lock = threading.Lock()
         self._pid: int | None = None
+        self._counts: dict[str, int] = {}
         self.dropped = 0
+
+    def count(self, field: str, n: int) -> None:
+        """Add to a counter pushed to Redis at the next flush (for /metrics)."""
+        if self._pid != os.getpid():
+            self._start()
+        with self._lock:
+            self._counts[field] = self._counts.get(field, 0) + n
 
     def add(self, kind: str, row: dict) -> None:
         if self._pid != os.getpid():
@@ -43,7 +51,7 @@ class IngestBuffer:
             if self._pid == os.getpid():
                 return
             self._pid = os.getpid()
-            self._items, self._size = {}, 0
+            self._items, self._size, self._counts = {}, 0, {}
         threading.Thread(target=self._run, name="ingest-buffer-flusher", daemon=True).start()
         atexit.register(self.flush)
 
@@ -56,12 +64,28 @@ class IngestBuffer:
             # The flusher's own connection: closed so it never pins the database.
             connection.close()
 
+    def _flush_counts(self) -> None:
+        from .services import ingest_counts_push
+
+        with self._lock:
+            counts, self._counts = self._counts, {}
+        if not counts:
+            return
+        try:
+            ingest_counts_push(counts)
+        except Exception:
+            logger.debug("counters unavailable; keeping them", exc_info=True)
+            with self._lock:
+                for field, n in counts.items():
+                    self._counts[field] = self._counts.get(field, 0) + n
+
     def take(self) -> dict[str, list[dict]]:
         with self._lock:
             items, self._items, self._size = self._items, {}, 0
         return items
 
     def flush(self) -> int:
+        self._flush_counts()
         batches = self.take()
         if not batches:
             return 0
