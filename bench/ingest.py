@@ -22,12 +22,10 @@ import argparse
 import gc
 import http.client
 import itertools
-import math
 import os
 import platform
 import random
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -36,11 +34,12 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import orjson
 import psutil
 import psycopg
+from common import BenchError, free_port, pct, purge_queues, with_dbname
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = ROOT / ".venv" / "bin"
@@ -53,34 +52,9 @@ MARKER = "bench"  # initiated_by of measured items; the worker's own outcomes sa
 WARMUP_MARKER = "bench-warmup"
 JOB_TYPES = ("device_restart", "firmware_update", "config_push", "log_upload", "reboot_check")
 ERROR_CODES = ("E_TIMEOUT", "E_OFFLINE", "E_CHECKSUM")
-QUEUES = ("ingest", "default", "alerts")
-
-
-class BenchError(Exception):
-    """A check failed: printed as FAIL, exit status 1."""
 
 
 # --- helpers ------------------------------------------------------------------
-
-
-def pct(values: list[float], q: float) -> float:
-    """Nearest-rank percentile of an unsorted list (q in 0..100)."""
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    rank = min(len(ordered), max(1, math.ceil(q / 100 * len(ordered))))
-    return ordered[rank - 1]
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def with_dbname(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=f"/{name}"))
 
 
 def base_env(args, *, analytics_enabled: bool, port: int | None = None) -> dict[str, str]:
@@ -145,23 +119,6 @@ def setup(args) -> str:
         raise BenchError("create_api_key printed no key")
     print(f"setup: database {name!r} recreated and migrated in {time.perf_counter() - t0:.1f} s")
     return lines[-1]
-
-
-def purge_queues(redis_url: str) -> None:
-    """Drop leftover Celery messages of an earlier (aborted) run from the bench's Redis db."""
-    import redis
-
-    client = redis.Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=5)
-    if (client.connection_pool.connection_kwargs.get("db") or 0) == 0:
-        return  # a shared db: leave other people's queues alone
-    doomed = [
-        key
-        for key in client.scan_iter(count=1000)
-        if key.split(b"\x06")[0].decode(errors="replace") in QUEUES
-        or key.startswith((b"unacked", b"_kombu.binding."))
-    ]
-    if doomed:
-        client.delete(*doomed)
 
 
 # --- the server -----------------------------------------------------------------

@@ -39,7 +39,6 @@ import os
 import platform
 import random
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -50,10 +49,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import orjson
 import psycopg
+from common import BenchError, free_port, pct, purge_queues, with_dbname
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = ROOT / ".venv" / "bin"
@@ -73,30 +73,7 @@ SOURCE = "bench"
 QS = (0.5, 0.95, 0.99)
 
 
-class BenchError(Exception):
-    """A check failed: printed as FAIL, exit status 1."""
-
-
 # --- helpers ------------------------------------------------------------------
-
-
-def pct(values: list[float], q: float) -> float:
-    """Nearest-rank percentile of an unsorted list (q in 0..100)."""
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    rank = min(len(ordered), max(1, math.ceil(q / 100 * len(ordered))))
-    return ordered[rank - 1]
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def with_dbname(url: str, name: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
 
 
 def floor_minute(moment: datetime) -> datetime:
@@ -1143,23 +1120,6 @@ def bench_post(args) -> dict:
         f"{result['connect_p99']:.2f} ms); machine {result['busy']:.0%} busy meanwhile"
     )
     return result
-
-
-def purge_queues(redis_url: str) -> None:
-    """Drop the Celery messages the POSTs queued (no worker runs) from the bench's Redis db."""
-    import redis
-
-    client = redis.Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=5)
-    if (client.connection_pool.connection_kwargs.get("db") or 0) == 0:
-        return  # a shared db: leave other people's queues alone
-    doomed = [
-        key
-        for key in client.scan_iter(count=1000)
-        if key.split(b"\x06")[0] in (b"ingest", b"default", b"alerts")
-        or key.startswith((b"unacked", b"_kombu.binding."))
-    ]
-    if doomed:
-        client.delete(*doomed)
 
 
 # --- summary -------------------------------------------------------------------------------
