@@ -976,6 +976,8 @@ class Gunicorn:
             [
                 GUNICORN,
                 "analytics_project.wsgi:application",
+                "--config",
+                "python:analytics_project.gunicorn_conf",
                 "--bind",
                 f"127.0.0.1:{self.port}",
                 "--workers",

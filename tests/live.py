@@ -144,6 +144,8 @@ class Stack:
             [
                 str(BIN / "gunicorn"),
                 "analytics_project.wsgi:application",
+                "--config",
+                "python:analytics_project.gunicorn_conf",
                 "--bind",
                 f"127.0.0.1:{self.web_port}",
                 "--workers",
