@@ -45,3 +45,27 @@ def purge_queues(redis_url: str) -> None:
     ]
     if doomed:
         client.delete(*doomed)
+
+
+def health_ok(port: int, path: str = "/api/v1/analytics/health") -> bool:
+    """True when the server on 127.0.0.1:port answers its health check with 200."""
+    import http.client
+
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+        conn.request("GET", path)
+        resp = conn.getresponse()
+        resp.read()
+        conn.close()
+        return resp.status == 200
+    except OSError:
+        return False
+
+
+def log_tail(log, title: str, lines: int) -> str:
+    """The last lines of a process's log file, framed for an error message."""
+    from pathlib import Path
+
+    log.flush()
+    text = Path(log.name).read_text(errors="replace").splitlines()
+    return "\n".join([f"--- {title} log (tail) ---", *text[-lines:], f"--- {log.name}"])

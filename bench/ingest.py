@@ -39,7 +39,7 @@ from urllib.parse import urlsplit
 import orjson
 import psutil
 import psycopg
-from common import BenchError, free_port, pct, purge_queues, with_dbname
+from common import BenchError, free_port, health_ok, log_tail, pct, purge_queues, with_dbname
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = ROOT / ".venv" / "bin"
@@ -162,25 +162,15 @@ class Server:
         while True:
             if self.proc is not None and self.proc.poll() is not None:
                 raise BenchError(f"honcho exited with {self.proc.returncode}\n{self.log_tail()}")
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
-                conn.request("GET", HEALTH_PATH)
-                resp = conn.getresponse()
-                resp.read()
-                conn.close()
-                if resp.status == 200:
-                    self.descendants()
-                    return
-            except OSError:
-                pass
+            if health_ok(self.port, HEALTH_PATH):
+                self.descendants()
+                return
             if time.monotonic() > deadline:
                 raise BenchError(f"server not healthy in time\n{self.log_tail()}")
             time.sleep(0.2)
 
     def log_tail(self, lines: int = 40) -> str:
-        self.log.flush()
-        text = Path(self.log.name).read_text(errors="replace").splitlines()
-        return "\n".join(["--- server log (tail) ---", *text[-lines:], f"--- {self.log.name}"])
+        return log_tail(self.log, "server", lines)
 
     def stop(self) -> None:
         if self.proc is None:

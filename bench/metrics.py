@@ -53,7 +53,7 @@ from urllib.parse import urlsplit
 
 import orjson
 import psycopg
-from common import BenchError, free_port, pct, purge_queues, with_dbname
+from common import BenchError, free_port, health_ok, log_tail, pct, purge_queues, with_dbname
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = ROOT / ".venv" / "bin"
@@ -996,24 +996,14 @@ class Gunicorn:
         while True:
             if self.proc is not None and self.proc.poll() is not None:
                 raise BenchError(f"gunicorn exited with {self.proc.returncode}\n{self.tail()}")
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
-                conn.request("GET", HEALTH_PATH)
-                resp = conn.getresponse()
-                resp.read()
-                conn.close()
-                if resp.status == 200:
-                    return
-            except OSError:
-                pass
+            if health_ok(self.port, HEALTH_PATH):
+                return
             if time.monotonic() > deadline:
                 raise BenchError(f"gunicorn not healthy in {timeout:.0f} s\n{self.tail()}")
             time.sleep(0.2)
 
     def tail(self, lines: int = 30) -> str:
-        self.log.flush()
-        text = Path(self.log.name).read_text(errors="replace").splitlines()
-        return "\n".join(["--- gunicorn log (tail) ---", *text[-lines:], f"--- {self.log.name}"])
+        return log_tail(self.log, "gunicorn", lines)
 
     def stop(self) -> None:
         if self.proc is None:
