@@ -12,9 +12,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import orjson
 import psycopg
 from django.db import connection, transaction
 from django.utils import timezone
+
+from apps.core.query import window_start
 
 from .rollups import DIRTY, POINTS, ROLLUP
 from .sketch import key_sql, merge_sketches, quantiles
@@ -72,15 +75,9 @@ def _series_hashes(cursor, name: str, tags: dict[str, str]) -> list[int] | None:
         return None
     cursor.execute(
         "SELECT tags_hash FROM metrics_metricseries WHERE metric_name = %s AND tags @> %s::jsonb",
-        [name, _json(tags)],
+        [name, orjson.dumps(tags).decode()],
     )
     return [row[0] for row in cursor.fetchall()]
-
-
-def _json(value) -> str:
-    import orjson
-
-    return orjson.dumps(value).decode()
 
 
 def _sources(name: str, start: datetime, end: datetime, hashes, dirty_from, levels):
@@ -157,7 +154,7 @@ def metric_statistics(
 ) -> dict:
     """count, avg, min, max, sum, p50, p95, p99 of a metric over the last `hours`."""
     end = now or timezone.now()
-    start = end - timedelta(hours=hours)
+    start = window_start(hours, now=end)
     body = {"metric_name": name, "period_hours": hours, "tags": tags or {}, "since": start}
     empty = {"count": 0, "avg": None, "min": None, "max": None, "sum": 0.0}
     with _snapshot() as cursor:
@@ -204,7 +201,7 @@ def metric_time_series(
 ) -> dict:
     """Buckets aligned to `interval`, each with its start, count and the aggregate's value."""
     end = now or timezone.now()
-    start = end - timedelta(hours=hours)
+    start = window_start(hours, now=end)
     step = INTERVAL_SQL[interval]
     coarsest = INTERVALS[interval]
     levels = tuple(r for r in ("d", "h", "m") if UNITS[r] <= UNITS[coarsest])
@@ -265,7 +262,7 @@ def performance_summary(*, hours: int) -> dict:
     from apps.core.query import Percentile, ratio, rounded
     from apps.requestlog.models import APIRequestLog
 
-    since = timezone.now() - timedelta(hours=hours)
+    since = window_start(hours)
     logs = APIRequestLog.objects.filter(timestamp__gte=since)
     api = logs.aggregate(
         total=Count("id"),
