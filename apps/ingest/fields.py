@@ -1,63 +1,16 @@
 """Field types shared by every kind's schema: bounded, scrubbed, UTC."""
 
-import ipaddress
-import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from django.conf import settings
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-SECRET_KEY_PATTERN = re.compile(
-    r"pass(word|wd)?|secret|token|authorization|cookie|api[_-]?key|session[_-]?key|credential",
-    re.IGNORECASE,
-)
-# `password=hunter2`, `"token": "abc"`, `Authorization: Bearer x` inside free text.
-_SECRET_IN_TEXT = re.compile(
-    r"(?P<key>(?:pass(?:word|wd)?|secret|token|authorization|cookie|api[_-]?key)[\"']?\s*[:=]\s*)"
-    r"(?P<value>[\"']?(?:bearer\s+|basic\s+)?[^\s\"',;&]+)",
-    re.IGNORECASE,
-)
-REDACTED = "[redacted]"
+from .privacy import anonymize_ip, scrub, scrub_text
 
-
-def scrub(value: Any) -> Any:
-    """Replace the values of secret-looking keys, at any depth."""
-    if isinstance(value, dict):
-        return {
-            k: (REDACTED if SECRET_KEY_PATTERN.search(str(k)) else scrub(v))
-            for k, v in value.items()
-        }
-    if isinstance(value, list):
-        return [scrub(v) for v in value]
-    if isinstance(value, str):
-        return scrub_text(value)
-    return value
-
-
-def scrub_text(text: str) -> str:
-    if not text:
-        return text
-    return _SECRET_IN_TEXT.sub(lambda m: m.group("key") + REDACTED, text)
-
-
-def anonymize_ip(value: str | None) -> str | None:
-    """Zero the host part (IPv4 /24, IPv6 /48) unless ANALYTICS_ANONYMIZE_IP is off."""
-    if not value:
-        return None
-    try:
-        ip = ipaddress.ip_address(value.strip())
-    except ValueError:
-        raise ValueError("not an IP address") from None
-    if not settings.ANALYTICS_ANONYMIZE_IP:
-        return str(ip)
-    mask = _V4_MASK if ip.version == 4 else _V6_MASK
-    return str(type(ip)(int(ip) & mask))
-
-
-_V4_MASK = ((1 << 32) - 1) ^ ((1 << 8) - 1)  # keep /24
-_V6_MASK = ((1 << 128) - 1) ^ ((1 << 80) - 1)  # keep /48
+# Every number a client sends for a metric lies within this range, so no sum,
+# difference or percentage computed over them can overflow a float (1.7e308).
+MAX_ABS_NUMBER = 1e18
 
 
 def as_utc(value: datetime) -> datetime:
