@@ -1,9 +1,50 @@
 import os
 
+import psycopg
 import pytest
 from rest_framework.test import APIClient
 
 from apps.keys.services import api_key_create
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix) -> None:
+    """A test database of this run's own (test_analytics_run<pid>), so two test runs on one
+    machine (two checkouts, an editor's runner beside CI) never drop each other's tables."""
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    base = db.get("TEST", {}).get("NAME") or f"test_{db['NAME']}"
+    _drop_databases_of_dead_runs(db, prefix=f"{base}_run")
+    db.setdefault("TEST", {})["NAME"] = f"{base}_run{os.getpid()}"
+
+
+def _drop_databases_of_dead_runs(db: dict, *, prefix: str) -> None:
+    """A run killed before its teardown leaves its database behind: drop those."""
+    params = {"host": db["HOST"], "port": db["PORT"], "user": db["USER"], "dbname": "postgres"}
+    if db["PASSWORD"]:
+        params["password"] = db["PASSWORD"]
+    with psycopg.connect(autocommit=True, connect_timeout=3, **params) as conn:
+        names = [
+            row[0]
+            for row in conn.execute(
+                "SELECT datname FROM pg_database WHERE starts_with(datname, %s)", [prefix]
+            )
+        ]
+        for name in names:
+            pid = name.removeprefix(prefix)
+            if pid.isdigit() and not _alive(int(pid)):
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 @pytest.fixture(autouse=True)

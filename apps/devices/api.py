@@ -7,8 +7,8 @@ from rest_framework.views import APIView
 
 from apps.core.query import hours_query
 from apps.ingest.api import INGEST_DESCRIPTION, IngestResponse, IngestView, ingest_schema
-from apps.ingest.pipeline import parse_items, read_body, validate_items
-from apps.ingest.services import outbox_write
+from apps.ingest.pipeline import validate_items
+from apps.ingest.services import ingest_counts_add, outbox_write
 
 from . import selectors, smartfilter
 from . import serializers as out
@@ -29,6 +29,7 @@ DeviceMetricsIngestResponse = inline_serializer(
     "DeviceMetricsIngestResponse",
     {
         "accepted": serializers.IntegerField(help_text="Valid items (stored + filtered)."),
+        "duplicates": copy.deepcopy(IngestResponse.fields["duplicates"]),
         "rejected": copy.deepcopy(IngestResponse.fields["rejected"]),
         "stored": serializers.IntegerField(),
         "filtered": serializers.IntegerField(),
@@ -67,6 +68,7 @@ class DeviceMetricsIngestView(IngestView):
                 "stored",
                 value={
                     "accepted": 1,
+                    "duplicates": 0,
                     "rejected": [],
                     "stored": 1,
                     "filtered": 0,
@@ -79,21 +81,22 @@ class DeviceMetricsIngestView(IngestView):
         tags=["ingest"],
     )
     def post(self, request, *args, **kwargs):
-        items = parse_items(read_body(request))
+        items = self.read_items(request)
         outcome = validate_items(items, resolve_kind=self.resolve_kind, request=request)
+        ingest_counts_add(outcome=outcome, label=self.kind)
         if not outcome.accepted:
             return Response(
                 {
                     "error": "invalid",
                     "detail": "No item was accepted.",
                     "accepted": 0,
+                    "duplicates": 0,
                     "rejected": outcome.rejected,
                 },
                 status=status.HTTP_400_BAD_REQUEST,
             )
         rows = outcome.accepted[self.kind]
-        rejected = {entry["index"] for entry in outcome.rejected}
-        indices = [i for i in range(len(items)) if i not in rejected]  # rows keep body order
+        indices = outcome.accepted_indices[self.kind]
         reasons = smartfilter.decide(rows)
         keep = []
         for row, reason in zip(rows, reasons, strict=True):
@@ -112,6 +115,7 @@ class DeviceMetricsIngestView(IngestView):
         return Response(
             {
                 "accepted": len(rows),
+                "duplicates": outcome.duplicates,
                 "rejected": outcome.rejected,
                 "stored": len(keep),
                 "filtered": len(rows) - len(keep),

@@ -1,26 +1,24 @@
 import math
 from typing import Annotated
 
-from pydantic import Field, PlainValidator, StringConstraints
+from pydantic import Field, PlainValidator, StringConstraints, field_validator
 
-from apps.ingest.fields import ItemSchema, Secretless, Text, scrub_text
+from apps.ingest.fields import MAX_ABS_NUMBER, ItemSchema, Scrubbed, Text, WithExtraData
+from apps.ingest.privacy import REDACTED, is_secret_key, scrub_text
 
 MAX_METRICS = 100
 MAX_METRIC_TEXT = 200
-_INT64 = (-(2**63), 2**63 - 1)
 
 
 def _metric_value(value):
-    """number (finite, 64-bit if integral) | bool | string; one clear error otherwise."""
+    """number (finite, within +/-1e18) | bool | string; one clear error otherwise."""
     if isinstance(value, bool):
         return value
-    if isinstance(value, int):
-        if not _INT64[0] <= value <= _INT64[1]:
-            raise ValueError("integer outside the signed 64-bit range")
-        return value
-    if isinstance(value, float):
+    if isinstance(value, int | float):
         if not math.isfinite(value):
             raise ValueError("number must be finite")
+        if abs(value) > MAX_ABS_NUMBER:
+            raise ValueError(f"number outside -{MAX_ABS_NUMBER:g}..{MAX_ABS_NUMBER:g}")
         return value
     if isinstance(value, str):
         if len(value) > MAX_METRIC_TEXT:
@@ -36,13 +34,12 @@ MetricValue = Annotated[
 ]
 
 
-class DeviceStateChangeIn(ItemSchema):
+class DeviceStateChangeIn(WithExtraData):
     device_id: Text(255) = Field(min_length=1)
     previous_state: Text(100) = ""
     new_state: Text(100) = Field(min_length=1)
-    changed_by: Text(255) = "system"
-    reason: Text(1000) = ""
-    extra_data: Secretless = Field(default_factory=dict)
+    changed_by: Scrubbed(255) = "system"
+    reason: Scrubbed(1000) = ""
 
 
 class DeviceMetricsIn(ItemSchema):
@@ -50,6 +47,12 @@ class DeviceMetricsIn(ItemSchema):
 
     device_id: Text(255) = Field(min_length=1)
     metrics: dict[MetricName, MetricValue] = Field(max_length=MAX_METRICS)
+
+    @field_validator("metrics")
+    @classmethod
+    def _no_secrets(cls, metrics: dict) -> dict:
+        # A "metric" named like a credential (api_key, token) is kept, its value is not.
+        return {k: REDACTED if is_secret_key(k) else v for k, v in metrics.items()}
 
 
 def enrich_device_metric(row: dict, request) -> None:

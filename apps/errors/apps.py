@@ -11,4 +11,4 @@ class ErrorsConfig(AppConfig):
         from .models import ErrorLog
         from .schemas import ErrorIn
 
-        register("error", model=ErrorLog, schema=ErrorIn)
+        register("error", model=ErrorLog, schema=ErrorIn, session_writable=True)

@@ -9,9 +9,7 @@ class EventsConfig(AppConfig):
         from apps.ingest.registry import register
 
         from .models import Event, UserActivity
-        from .schemas import EventIn, UserActivityIn, enrich_user_activity
+        from .schemas import EventIn, UserActivityIn
 
-        register(
-            "user_activity", model=UserActivity, schema=UserActivityIn, enrich=enrich_user_activity
-        )
-        register("event", model=Event, schema=EventIn)
+        register("user_activity", model=UserActivity, schema=UserActivityIn, session_writable=True)
+        register("event", model=Event, schema=EventIn, session_writable=True)

@@ -3,27 +3,19 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field, StringConstraints, field_validator
 
-from apps.ingest.fields import ItemSchema, PositiveInt, Secretless, Text
+from apps.ingest.fields import ItemSchema, PositiveInt, Scrubbed, Secretless, Text, WithExtraData
 
 from .models import ActivityType
 
 
-class UserActivityIn(ItemSchema):
+class UserActivityIn(WithExtraData):
     activity_type: ActivityType
     user_id: Text(255) = ""
-    page_url: Text(2000) = ""
-    element_id: Text(255) = ""
-    search_query: Text(1000) = ""
+    page_url: Scrubbed(2000) = ""
+    element_id: Scrubbed(255) = ""
+    search_query: Scrubbed(1000) = ""
     session_id: Text(255) = ""
     duration_ms: PositiveInt | None = None
-    extra_data: Secretless = Field(default_factory=dict)
-
-
-def enrich_user_activity(row: dict, request) -> None:
-    """A signed-in frontend user is the activity's user, whatever the body claims."""
-    user = getattr(request, "user", None)
-    if user is not None and user.is_authenticated:
-        row["user_id"] = str(user.pk)
 
 
 SNAKE_CASE = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")

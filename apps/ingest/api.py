@@ -1,7 +1,7 @@
 """The one write endpoint shape every kind shares."""
 
 from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
-from rest_framework import serializers, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -9,7 +9,15 @@ from rest_framework.views import APIView
 from apps.keys.models import Scope
 from apps.keys.permissions import CanIngest
 
-from .pipeline import parse_items, read_body, validate_items
+from .pipeline import (
+    NDJSON_TYPES,
+    SESSION_KINDS_DETAIL,
+    media_type,
+    parse_items,
+    read_body,
+    session_user,
+    validate_items,
+)
 from .registry import get_kind
 from .services import ingest_counts_add, outbox_write
 
@@ -17,6 +25,9 @@ IngestResponse = inline_serializer(
     "IngestResponse",
     {
         "accepted": serializers.IntegerField(),
+        "duplicates": serializers.IntegerField(
+            help_text="Items whose event_id appeared earlier in the same request (stored once)."
+        ),
         "rejected": serializers.ListField(
             child=inline_serializer(
                 "RejectedItem",
@@ -27,11 +38,14 @@ IngestResponse = inline_serializer(
 )
 
 INGEST_DESCRIPTION = (
-    'Body: one object, a JSON list, or `{"batch": [...]}`; `Content-Type: '
-    "application/json`, optionally `Content-Encoding: gzip`. Limits: body 1 MiB "
-    "(inflated), 1000 items, 32 KiB per item. Every item may carry `event_id` (UUID, "
-    "the idempotency key) and `timestamp` (ISO 8601, UTC; not more than 1 h ahead "
-    "nor older than retention). 202 means committed; invalid items are listed by index."
+    'Body: one object, a JSON list, or `{"batch": [...]}` with `Content-Type: '
+    "application/json`, or one object per line with `application/x-ndjson`; optionally "
+    "`Content-Encoding: gzip`, or chunked. Limits: body 1 MiB (inflated), 1000 items, "
+    "32 KiB per item, JSON objects nested at most 32 deep. Every item may carry `event_id` "
+    "(UUID, the idempotency key: the same id again is stored once, the first one wins, and "
+    "counts as `duplicates` within one request) and `timestamp` (ISO 8601, UTC; not more "
+    "than 1 h ahead nor older than retention). Unknown fields are refused per item. 202 "
+    "means committed; invalid items are listed by index."
 )
 
 
@@ -44,7 +58,7 @@ def ingest_schema(schema, summary: str):
         examples=[
             OpenApiExample(
                 "accepted",
-                value={"accepted": 1, "rejected": []},
+                value={"accepted": 1, "duplicates": 0, "rejected": []},
                 response_only=True,
                 status_codes=["202"],
             )
@@ -66,26 +80,41 @@ class IngestView(APIView):
     def resolve_kind(self, item: dict):
         return get_kind(self.kind)
 
+    # The item field that routes a mixed batch's items; not part of the item.
+    kind_key: str | None = None
+
+    def check_session_may_write(self, request) -> None:
+        if self.kind and session_user(request) and not get_kind(self.kind).session_writable:
+            raise exceptions.PermissionDenied(SESSION_KINDS_DETAIL)
+
+    def read_items(self, request) -> list:
+        self.check_session_may_write(request)
+        return parse_items(read_body(request), ndjson=media_type(request) in NDJSON_TYPES)
+
     def post(self, request, *args, **kwargs):
-        items = parse_items(read_body(request))
-        outcome = validate_items(items, resolve_kind=self.resolve_kind, request=request)
-        ingest_counts_add(
-            accepted={kind: len(rows) for kind, rows in outcome.accepted.items()},
-            rejected={self.kind or "batch": len(outcome.rejected)} if outcome.rejected else {},
+        items = self.read_items(request)
+        outcome = validate_items(
+            items, resolve_kind=self.resolve_kind, request=request, kind_key=self.kind_key
         )
+        ingest_counts_add(outcome=outcome, label=self.kind or "batch")
         if not outcome.accepted:
             return Response(
                 {
                     "error": "invalid",
                     "detail": "No item was accepted.",
                     "accepted": 0,
+                    "duplicates": 0,
                     "rejected": outcome.rejected,
                 },
                 status=status.HTTP_400_BAD_REQUEST,
             )
         outbox_write(batches=outcome.accepted)
         return Response(
-            {"accepted": outcome.accepted_count, "rejected": outcome.rejected},
+            {
+                "accepted": outcome.accepted_count,
+                "duplicates": outcome.duplicates,
+                "rejected": outcome.rejected,
+            },
             status=status.HTTP_202_ACCEPTED,
         )
 
@@ -102,6 +131,7 @@ KIND_ALIASES = {
 
 
 class MixedBatchIngestView(IngestView):
+    kind_key = "kind"
     # Kinds with per-item server decisions have their own endpoint.
     refused_kinds = {
         "device_metric": "Send device metrics to /api/v1/analytics/device-metrics "

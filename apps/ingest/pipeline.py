@@ -17,24 +17,65 @@ from apps.core.errors import PayloadTooLarge
 
 from .registry import RecordKind
 
-_JSON_TYPES = ("application/json", "application/x-ndjson", "text/plain")
+JSON_TYPES = ("application/json", "text/plain")
+NDJSON_TYPES = ("application/x-ndjson", "application/jsonl", "application/json-seq")
+_READ_STEP = 64 * 1024
 
 
 @dataclass
 class Outcome:
     accepted: dict[str, list[dict]] = field(default_factory=dict)  # kind -> items
+    # kind -> each accepted item's position in the request body, in order.
+    accepted_indices: dict[str, list[int]] = field(default_factory=dict)
     rejected: list[dict] = field(default_factory=list)
+    # Items whose event_id appeared earlier in the same request: stored once.
+    duplicates: int = 0
 
     @property
     def accepted_count(self) -> int:
         return sum(len(items) for items in self.accepted.values())
 
+    def reject(self, index: int, errors: dict[str, list[str]]) -> None:
+        self.rejected.append({"index": index, "errors": errors})
+
+
+@dataclass(frozen=True)
+class Unparsable:
+    """An NDJSON line that is not JSON: rejected by index like any invalid item."""
+
+    reason: str
+
+
+def media_type(request) -> str:
+    return request.META.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
+
+
+def _body_stream(request):
+    """Where the body comes from. Django's WSGI request reads CONTENT_LENGTH bytes and a
+    chunked body has none, so that one is read from the server's own (de-chunking) input."""
+    chunked = "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
+    if chunked and not request.META.get("CONTENT_LENGTH") and "wsgi.input" in request.META:
+        return request.META["wsgi.input"]
+    return request
+
+
+def _read_at_most(stream, limit: int) -> bytes:
+    """Read until the end of the body or `limit + 1` bytes, whichever comes first."""
+    parts, size = [], 0
+    while size <= limit:
+        part = stream.read(min(_READ_STEP, limit + 1 - size))
+        if not part:
+            break
+        parts.append(part)
+        size += len(part)
+    return b"".join(parts)
+
 
 def read_body(request) -> bytes:
-    """Read at most the body limit, inflating gzip/deflate within the same limit."""
+    """Read at most the body limit (chunked or not); gzip/deflate inflate within the same limit."""
     limit = settings.INGEST_MAX_BODY_BYTES
-    content_type = request.META.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
-    if content_type not in _JSON_TYPES:
+    content_type = media_type(request)
+    if content_type not in JSON_TYPES + NDJSON_TYPES:
         raise exceptions.UnsupportedMediaType(content_type or "(none)")
     try:
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
@@ -42,7 +83,7 @@ def read_body(request) -> bytes:
         declared = 0
     if declared > limit:
         raise PayloadTooLarge(f"Request body is larger than {limit} bytes.")
-    raw = request.read(limit + 1)
+    raw = _read_at_most(_body_stream(request), limit)
     if len(raw) > limit:
         raise PayloadTooLarge(f"Request body is larger than {limit} bytes.")
     encoding = request.META.get("HTTP_CONTENT_ENCODING", "identity").strip().lower()
@@ -61,19 +102,22 @@ def read_body(request) -> bytes:
     return body
 
 
-def parse_items(body: bytes) -> list:
-    """One object, a JSON list, or {"batch": [...]} -> list of items."""
+def parse_items(body: bytes, *, ndjson: bool = False) -> list:
+    """One object, a JSON list, or {"batch": [...]} -> list of items; NDJSON: one per line."""
     if not body.strip():
         raise exceptions.ParseError("Request body is empty.")
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise exceptions.ParseError(f"Malformed JSON: {exc}") from None
-    if isinstance(data, dict) and "batch" in data and len(data) == 1:
-        data = data["batch"]
-        if not isinstance(data, list):
-            raise exceptions.ParseError('"batch" must be a list of objects.')
-    items = data if isinstance(data, list) else [data]
+    if ndjson:
+        items = _parse_lines(body)
+    else:
+        try:
+            data = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise exceptions.ParseError(f"Malformed JSON: {exc}") from None
+        if isinstance(data, dict) and "batch" in data and len(data) == 1:
+            data = data["batch"]
+            if not isinstance(data, list):
+                raise exceptions.ParseError('"batch" must be a list of objects.')
+        items = data if isinstance(data, list) else [data]
     if not items:
         raise exceptions.ParseError("The batch is empty.")
     if len(items) > settings.INGEST_MAX_ITEMS:
@@ -81,16 +125,57 @@ def parse_items(body: bytes) -> list:
     return items
 
 
+def _parse_lines(body: bytes) -> list:
+    items: list = []
+    for line in body.splitlines():
+        line = line.strip().lstrip(b"\x1e")  # json-seq records start with RS
+        if not line:
+            continue
+        if len(items) >= settings.INGEST_MAX_ITEMS:
+            raise PayloadTooLarge(f"A batch holds at most {settings.INGEST_MAX_ITEMS} items.")
+        try:
+            items.append(orjson.loads(line))
+        except orjson.JSONDecodeError as exc:
+            items.append(Unparsable(f"Malformed JSON: {exc}"))
+    return items
+
+
+_UNKNOWN_FIELD = (
+    "Unknown field. Free-form data goes in the kind's JSON object "
+    "(extra_data, metadata or context)."
+)
+
+
 def _errors_from(exc: ValidationError) -> dict[str, list[str]]:
     fields: dict[str, list[str]] = {}
     for error in exc.errors(include_url=False, include_input=False):
         loc = ".".join(str(part) for part in error["loc"]) or "non_field_errors"
-        fields.setdefault(loc, []).append(error["msg"])
+        message = _UNKNOWN_FIELD if error["type"] == "extra_forbidden" else error["msg"]
+        fields.setdefault(loc, []).append(message)
     return fields
 
 
-def validate_items(items: list, *, resolve_kind, request) -> Outcome:
-    """Validate each item against its kind; `resolve_kind(item)` raises KeyError if unknown."""
+def session_user(request):
+    """The signed-in user when the request is authenticated by a session, not by a key."""
+    if request is None or getattr(request, "auth", None) is not None:
+        return None
+    user = getattr(request, "user", None)
+    return user if user is not None and user.is_authenticated else None
+
+
+SESSION_KINDS_DETAIL = (
+    "A signed-in session may write user activity, errors and events only (as itself); "
+    "other kinds need an ingest key."
+)
+
+
+def validate_items(items: list, *, resolve_kind, request, kind_key: str | None = None) -> Outcome:
+    """Validate each item against its kind; `resolve_kind(item)` raises KeyError if unknown.
+
+    `kind_key` names an item field that only routes the item (the mixed batch's
+    `kind`); it is not part of the item. An event_id seen earlier in the same
+    request makes the item a duplicate: counted, not stored twice.
+    """
     outcome = Outcome()
     now = datetime.now(UTC)
     received_at = now.isoformat()
@@ -98,30 +183,40 @@ def validate_items(items: list, *, resolve_kind, request) -> Outcome:
     retention = settings.ANALYTICS_RETENTION_BY_KIND
     oldest_by_kind: dict[str, datetime] = {}
     max_item_bytes = settings.INGEST_MAX_ITEM_BYTES
+    seen: set[str] = set()
+    user = session_user(request)
     for index, item in enumerate(items):
-        if not isinstance(item, dict):
-            outcome.rejected.append({"index": index, "errors": {"item": ["Must be an object."]}})
+        if isinstance(item, Unparsable):
+            outcome.reject(index, {"item": [item.reason]})
             continue
-        encoded = orjson.dumps(item)
+        if not isinstance(item, dict):
+            outcome.reject(index, {"item": ["Must be an object."]})
+            continue
+        try:
+            encoded = orjson.dumps(item)
+        except orjson.JSONEncodeError:  # nested deeper than any encoder will go
+            outcome.reject(index, {"item": ["Nested too deeply."]})
+            continue
         if len(encoded) > max_item_bytes:
-            outcome.rejected.append(
-                {"index": index, "errors": {"item": [f"Larger than {max_item_bytes} bytes."]}}
-            )
+            outcome.reject(index, {"item": [f"Larger than {max_item_bytes} bytes."]})
             continue
         if b"\\u0000" in encoded:
-            outcome.rejected.append(
-                {"index": index, "errors": {"item": ["Strings may not contain NUL characters."]}}
-            )
+            outcome.reject(index, {"item": ["Strings may not contain NUL characters."]})
             continue
         try:
             kind: RecordKind = resolve_kind(item)
         except KeyError as exc:
-            outcome.rejected.append({"index": index, "errors": {"kind": [str(exc.args[0])]}})
+            outcome.reject(index, {"kind": [str(exc.args[0])]})
             continue
+        if user is not None and not kind.session_writable:
+            outcome.reject(index, {"kind": [SESSION_KINDS_DETAIL]})
+            continue
+        if kind_key is not None:
+            item = {k: v for k, v in item.items() if k != kind_key}
         try:
             record = kind.schema.model_validate(item)
         except ValidationError as exc:
-            outcome.rejected.append({"index": index, "errors": _errors_from(exc)})
+            outcome.reject(index, _errors_from(exc))
             continue
         ts = record.timestamp or now
         oldest = oldest_by_kind.get(kind.name)
@@ -129,20 +224,24 @@ def validate_items(items: list, *, resolve_kind, request) -> Outcome:
             days = retention.get(kind.name, settings.ANALYTICS_RETENTION_DAYS)
             oldest = oldest_by_kind[kind.name] = now - timedelta(days=days)
         if ts > newest:
-            outcome.rejected.append(
-                {"index": index, "errors": {"timestamp": ["More than 1 hour in the future."]}}
-            )
+            outcome.reject(index, {"timestamp": ["More than 1 hour in the future."]})
             continue
         if ts < oldest:
-            outcome.rejected.append(
-                {"index": index, "errors": {"timestamp": ["Older than the retention window."]}}
-            )
+            outcome.reject(index, {"timestamp": ["Older than the retention window."]})
             continue
         row = record.model_dump(mode="json")
+        if row["event_id"] is None:
+            row["event_id"] = str(uuid.uuid4())
+        elif row["event_id"] in seen:
+            outcome.duplicates += 1
+            continue
+        seen.add(row["event_id"])
         row["timestamp"] = ts.isoformat()
-        row["event_id"] = row["event_id"] or str(uuid.uuid4())
         row["received_at"] = received_at
         if kind.enrich is not None:
             kind.enrich(row, request)
+        if user is not None and "user_id" in row:
+            row["user_id"] = str(user.pk)  # a session writes as itself, whatever the body says
         outcome.accepted.setdefault(kind.name, []).append(row)
+        outcome.accepted_indices.setdefault(kind.name, []).append(index)
     return outcome

@@ -43,7 +43,8 @@ _KEY_SEPARATORS = re.compile(r"[\s_.\-]+")
 
 def is_secret_key(key: object) -> bool:
     """Whether a JSON key or tag name names a secret (its value is never stored)."""
-    name = _KEY_SEPARATORS.sub("", str(key).lower())
+    # Counts are not credentials: tokens_in, total_tokens, token_count.
+    name = _KEY_SEPARATORS.sub("", str(key).lower()).replace("tokens", "").replace("tokencount", "")
     if not name:
         return False
     return name in _SECRET_KEY_EXACT or any(part in name for part in _SECRET_KEY_PARTS)

@@ -21,10 +21,12 @@ class RecordKind:
     # Fills server-side fields from the request (signed-in user, client IP ...).
     enrich: Callable[[dict, object], None] | None = None
     columns: tuple[str, ...] = field(default=())
-    # SQL run in the same statement as the insert: `inserted` names the rows
-    # actually inserted (conflicts excluded), with the columns in `returning`.
-    after_insert: str = ""
+    # Statements run in the same statement as the insert, each reading `inserted`:
+    # the rows actually inserted (conflicts excluded), with the columns in `returning`.
+    after_insert: tuple[str, ...] | str = ()
     returning: tuple[str, ...] = field(default=())
+    # Whether a signed-in session (a frontend with its cookie) may write it, as itself.
+    session_writable: bool = False
 
 
 _kinds: dict[str, RecordKind] = {}
@@ -36,9 +38,10 @@ def register(
     model: type[models.Model],
     schema: type[BaseModel],
     enrich: Callable[[dict, object], None] | None = None,
-    after_insert: str = "",
+    after_insert: tuple[str, ...] | str = (),
     returning: tuple[str, ...] = (),
     enriched: tuple[str, ...] = (),
+    session_writable: bool = False,
 ) -> RecordKind:
     # Only what the schema (or `enrich`) supplies is written; others rely on db_default.
     supplied = set(schema.model_fields) | {"received_at"} | set(enriched)
@@ -51,6 +54,7 @@ def register(
         columns=columns,
         after_insert=after_insert,
         returning=returning,
+        session_writable=session_writable,
     )
     _kinds[name] = kind
     return kind

@@ -1,12 +1,16 @@
 """The durable half of the write pipeline: outbox in, typed rows out."""
 
 import logging
+from typing import TYPE_CHECKING
 
 import orjson
 from django.conf import settings
 from django.db import DataError, IntegrityError, connection, transaction
 
 from .registry import RecordKind, get_kind
+
+if TYPE_CHECKING:
+    from .pipeline import Outcome
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +68,7 @@ def _insert_sql(kind: RecordKind, *, from_outbox: bool) -> str:
 
     From the outbox, the outbox row is deleted by the same statement, so the
     move is atomic; `ON CONFLICT (event_id) DO NOTHING` makes it idempotent.
+    The statement's result tells how many rows were inserted (`_inserted_count`).
     """
     columns = [f for f in kind.model._meta.concrete_fields if f.column in kind.columns]
     quote = connection.ops.quote_name
@@ -83,35 +88,60 @@ def _insert_sql(kind: RecordKind, *, from_outbox: bool) -> str:
     if not kind.after_insert:
         return f"WITH {source} {insert}"
     returning = ", ".join(quote(c) for c in kind.returning)
-    return f"WITH {source}, inserted AS ({insert} RETURNING {returning}) {kind.after_insert}"
+    if isinstance(kind.after_insert, str):
+        return f"WITH {source}, inserted AS ({insert} RETURNING {returning}) {kind.after_insert}"
+    derived = "".join(
+        f", derived_{i} AS ({statement})" for i, statement in enumerate(kind.after_insert)
+    )
+    # Data-modifying CTEs run to completion whether or not the final SELECT reads them.
+    return (
+        f"WITH {source}, inserted AS ({insert} RETURNING {returning}){derived} "
+        "SELECT count(*) FROM inserted"
+    )
+
+
+def _inserted_count(cursor, kind: RecordKind) -> int | None:
+    """Rows the statement of `_insert_sql` inserted; None when it cannot tell."""
+    if not kind.after_insert:
+        return cursor.rowcount
+    if isinstance(kind.after_insert, str):
+        return None
+    return cursor.fetchone()[0]
 
 
 def outbox_process(*, outbox_id: int) -> int:
     """Move one outbox row into its table and delete it, atomically. Returns rows inserted.
 
     Safe to run twice or concurrently: a row being processed elsewhere is
-    skipped, a processed row is gone, and `event_id` makes inserts idempotent.
+    skipped, a processed row is gone, and `event_id` makes inserts idempotent:
+    an item whose event_id is already stored is a duplicate (counted for
+    /metrics as `outcome="duplicate"`), the stored one wins.
     """
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute(
-                f"SELECT kind FROM {_OUTBOX} WHERE id = %s AND failed_at IS NULL "
+                f"SELECT kind, item_count FROM {_OUTBOX} WHERE id = %s AND failed_at IS NULL "
                 f"FOR UPDATE SKIP LOCKED",
                 [outbox_id],
             )
             row = cursor.fetchone()
             if row is None:
                 return 0
-            kind = get_kind(row[0])
+            kind, item_count = get_kind(row[0]), row[1]
             try:
                 with transaction.atomic():
                     cursor.execute(_insert_sql(kind, from_outbox=True), [outbox_id])
-                    return cursor.rowcount
+                    inserted = _inserted_count(cursor, kind)
             except (DataError, IntegrityError) as exc:
                 # One bad row must not sink the others: insert row by row and
                 # park only the rows the database refuses, visibly.
                 logger.error("outbox %s (%s) refused as a batch: %s", outbox_id, kind.name, exc)
                 return _outbox_isolate(cursor, kind, outbox_id)
+    if inserted is None:
+        return item_count
+    if inserted < item_count:
+        duplicates_count(kind_name=kind.name, n=item_count - inserted)
+    return inserted
 
 
 def _outbox_isolate(cursor, kind: RecordKind, outbox_id: int) -> int:
@@ -141,11 +171,11 @@ def records_insert(*, kind_name: str, rows: list[dict]) -> int:
     """Insert already-validated rows of one kind directly (used inside workers)."""
     if not rows:
         return 0
+    kind = get_kind(kind_name)
     with connection.cursor() as cursor:
-        cursor.execute(
-            _insert_sql(get_kind(kind_name), from_outbox=False), [orjson.dumps(rows).decode()]
-        )
-        return cursor.rowcount
+        cursor.execute(_insert_sql(kind, from_outbox=False), [orjson.dumps(rows).decode()])
+        inserted = _inserted_count(cursor, kind)
+    return len(rows) if inserted is None else inserted
 
 
 def outbox_sweep(*, stale_seconds: int | None = None, limit: int = 1000) -> int:
@@ -170,18 +200,30 @@ def outbox_sweep(*, stale_seconds: int | None = None, limit: int = 1000) -> int:
 COUNTS_KEY = "analytics:ingest:items"
 
 
-def ingest_counts_add(*, accepted: dict[str, int], rejected: dict[str, int]) -> None:
-    """Count accepted/rejected items per kind, for /metrics.
+def ingest_counts_add(*, outcome: "Outcome", label: str) -> None:
+    """Count accepted items per kind, and rejected or duplicate ones under `label`, for /metrics.
 
     Counted in process and added to Redis by the buffer's flusher about once a
     second, so a request spends no Redis round trip on it.
     """
     from .buffer import buffer
 
-    for kind, n in accepted.items():
-        buffer.count(f"{kind}:accepted", n)
-    for kind, n in rejected.items():
-        buffer.count(f"{kind}:rejected", n)
+    for kind, rows in outcome.accepted.items():
+        buffer.count(f"{kind}:accepted", len(rows))
+    if outcome.rejected:
+        buffer.count(f"{label}:rejected", len(outcome.rejected))
+    if outcome.duplicates:
+        buffer.count(f"{label}:duplicate", outcome.duplicates)
+
+
+def duplicates_count(*, kind_name: str, n: int) -> None:
+    """Count items dropped as already stored (same event_id); Redis down only loses the count."""
+    from apps.core.redis import get_redis
+
+    try:
+        get_redis().hincrby(COUNTS_KEY, f"{kind_name}:duplicate", n)
+    except Exception:
+        logger.warning("ingest counters unavailable; %d duplicate(s) not counted", n)
 
 
 def ingest_counts_push(counts: dict[str, int]) -> None:

@@ -1,11 +1,11 @@
 from pydantic import Field
 
-from apps.ingest.fields import ItemSchema, LongText, PositiveInt, Secretless, Text
+from apps.ingest.fields import LongText, PositiveInt, Scrubbed, Text, WithExtraData
 
 from .models import JobStatus
 
 
-class JobOutcomeIn(ItemSchema):
+class JobOutcomeIn(WithExtraData):
     job_id: Text(255) = ""
     job_type: Text(255) = Field(min_length=1)
     device_id: Text(255) = ""
@@ -14,5 +14,4 @@ class JobOutcomeIn(ItemSchema):
     error_code: Text(100) = ""
     error_message: LongText = ""
     retry_count: PositiveInt = 0
-    initiated_by: Text(255) = ""
-    extra_data: Secretless = Field(default_factory=dict)
+    initiated_by: Scrubbed(255) = ""

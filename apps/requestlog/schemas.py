@@ -2,7 +2,15 @@ from typing import Literal
 
 from pydantic import Field
 
-from apps.ingest.fields import IPAddress, ItemSchema, LongText, Milliseconds, PositiveInt, Text
+from apps.ingest.fields import (
+    IPAddress,
+    ItemSchema,
+    LongText,
+    Milliseconds,
+    PositiveInt,
+    Scrubbed,
+    Text,
+)
 
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE", "CONNECT"]
 
@@ -11,14 +19,14 @@ class RequestLogIn(ItemSchema):
     """A request log line shipped by another service (or written by our middleware)."""
 
     service: Text(100) = ""
-    endpoint: Text(500) = Field(min_length=1)
+    endpoint: Scrubbed(500) = Field(min_length=1)
     method: Method
     status_code: int = Field(ge=100, le=599)
     response_time_ms: Milliseconds
     user_id: Text(255) = ""
     api_key_prefix: Text(16) = ""
     client_ip: IPAddress = None
-    user_agent: Text(500) = ""
+    user_agent: Scrubbed(500) = ""
     request_size: PositiveInt = 0
     response_size: PositiveInt = 0
     error_message: LongText = ""

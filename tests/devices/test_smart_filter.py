@@ -77,6 +77,7 @@ def test_first_point_of_a_device_is_stored(ingest_client):
     body = send(ingest_client, point({"temp": 21.5, "online": True}, event_id=event_id))
     assert body == {
         "accepted": 1,
+        "duplicates": 0,
         "rejected": [],
         "stored": 1,
         "filtered": 0,

@@ -27,7 +27,7 @@ SEARCH = {
 def test_seed_page_view_example_is_stored(ingest_client):
     response = post_json(ingest_client, URL, PAGE_VIEW)
     assert response.status_code == 202
-    assert response.json() == {"accepted": 1, "rejected": []}
+    assert response.json() == {"accepted": 1, "duplicates": 0, "rejected": []}
     drain_outbox()
     row = UserActivity.objects.get()
     assert row.activity_type == "page_view"
@@ -50,7 +50,7 @@ def test_seed_search_example_is_stored_with_extra_data(ingest_client):
 
 def test_both_examples_in_one_batch(ingest_client):
     response = post_json(ingest_client, URL, {"batch": [PAGE_VIEW, SEARCH]})
-    assert response.json() == {"accepted": 2, "rejected": []}
+    assert response.json() == {"accepted": 2, "duplicates": 0, "rejected": []}
     drain_outbox()
     assert sorted(UserActivity.objects.values_list("activity_type", flat=True)) == [
         "page_view",

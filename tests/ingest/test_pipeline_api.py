@@ -23,7 +23,7 @@ def test_single_object_is_committed_to_the_outbox_then_stored(ingest_client):
     response = post_json(ingest_client, JOBS, job(job_id="job-456", device_id="device-123"))
 
     assert response.status_code == 202
-    assert response.json() == {"accepted": 1, "rejected": []}
+    assert response.json() == {"accepted": 1, "duplicates": 0, "rejected": []}
     assert OutboxBatch.objects.get().item_count == 1  # durable before the 202
     drain_outbox()
     stored = JobOutcome.objects.get()
@@ -38,7 +38,7 @@ def test_list_and_batch_bodies_are_one_outbox_row(ingest_client, shape):
 
     response = post_json(ingest_client, JOBS, body)
 
-    assert response.json() == {"accepted": 3, "rejected": []}
+    assert response.json() == {"accepted": 3, "duplicates": 0, "rejected": []}
     assert OutboxBatch.objects.count() == 1
     drain_outbox()
     assert sorted(JobOutcome.objects.values_list("job_id", flat=True)) == ["j0", "j1", "j2"]
@@ -108,7 +108,7 @@ def test_body_over_one_mib_is_413(ingest_client):
 def test_gzip_body_is_inflated_and_accepted(ingest_client):
     response = post_json(ingest_client, JOBS, [job(), job()], gzip_body=True)
 
-    assert response.json() == {"accepted": 2, "rejected": []}
+    assert response.json() == {"accepted": 2, "duplicates": 0, "rejected": []}
 
 
 def test_gzip_bomb_is_413_on_the_inflated_size(ingest_client):

@@ -39,7 +39,7 @@ def log_line(endpoint: str, ms: float, status: int = 200, method: str = "GET", *
 def ship(client, lines: list[dict]) -> None:
     response = post_json(client, INGEST_URL, lines)
     assert response.status_code == 202, response.content
-    assert response.json() == {"accepted": len(lines), "rejected": []}
+    assert response.json() == {"accepted": len(lines), "duplicates": 0, "rejected": []}
     assert drain_outbox() == len(lines)
 
 
