@@ -1,9 +1,17 @@
 """Smart Data Filter (seed 000): which device metrics points are worth a row.
 
-A point is stored when it is the device's first (no known state), when any
-metric moved more than SMART_FILTER_THRESHOLD_PERCENT from the last STORED
-value, or when SMART_FILTER_SNAPSHOT_SECONDS passed (by the items' own
-timestamps) since the last stored point. Everything else is counted and dropped.
+A point is stored when it is the device's first (no known state) or its first
+since this service started ("first contact"), when any metric moved more than
+SMART_FILTER_THRESHOLD_PERCENT from the last STORED value, or when
+SMART_FILTER_SNAPSHOT_SECONDS passed (by the items' own timestamps) since the
+last stored point. Everything else is counted and dropped. A snapshot stores
+the device's full set of last-known metrics, not only the arriving point's.
+
+"Since this service started": the web server's master process writes a new
+service epoch to Redis when it starts (`epoch_start`); a device whose state
+was judged under another epoch has its next point stored as "first". A state
+rebuilt from the database belongs to the current epoch (a cache refill is not
+a restart).
 
 The "last stored" state of a device is shared by every web worker: one Redis
 hash per device, read, compared and updated by ONE Lua script call, so two
@@ -26,6 +34,7 @@ right) while Redis only holds the devices that are actually reporting.
 """
 
 import logging
+import time
 from collections import Counter
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
@@ -54,15 +63,17 @@ MAX_STATE_METRICS = 1000  # metric names remembered per device (10 points' worth
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
-# KEYS[1]: the device's state hash. ARGV[1]: JSON
+# KEYS[1]: the device's state hash; KEYS[2]: the service epoch. ARGV[1]: JSON
 #   {mode: "probe" | "load", threshold: percent, snapshot: "us", ttl: seconds, max_fields: n,
 #    points: [{ts: "us", m: [field, encoded, ...]}, ...],
 #    seed: {ts: "us", m: [...]}  (only in "load" mode, when the database had a row)}
 # "probe" answers {"missing"} and changes nothing when there is no state; "load"
 # installs `seed` (or, without one, treats the first point as first contact).
-# Returns one reason per point, in order.
+# Returns {reasons, snapshots}: one reason per point, in order, and for each
+# "snapshot" point {position, field, value, ...} of the device's whole state.
 _LUA = r"""
 local key = KEYS[1]
+local epoch = redis.call('GET', KEYS[2]) or ''
 local req = cjson.decode(ARGV[1])
 local threshold = tonumber(req.threshold)
 local snapshot = tonumber(req.snapshot)
@@ -75,11 +86,14 @@ local function hset_all(list)  -- in chunks: unpack() has a stack limit
   end
 end
 
+local new_epoch = false  -- judged under another service epoch: first contact
 if redis.call('EXISTS', key) == 1 then
   local flat = redis.call('HGETALL', key)
   for i = 1, #flat, 2 do fields[flat[i]] = flat[i + 1] end
   nfields = #flat / 2 - 1
+  if fields['epoch'] then nfields = nfields - 1 end
   last_ts = tonumber(fields['ts'])
+  new_epoch = (fields['epoch'] or '') ~= epoch
 elseif req.mode == 'probe' then
   return {'missing'}
 elseif type(req.seed) == 'table' then
@@ -92,6 +106,7 @@ elseif type(req.seed) == 'table' then
   for i = 1, #m do list[#list + 1] = m[i] end
   hset_all(list)
 end
+fields['epoch'] = epoch
 
 local function moved(old, new)
   if not old then return true end                 -- a metric not seen before
@@ -104,13 +119,14 @@ local function moved(old, new)
   return math.abs(nv - ov) * 100 > threshold * math.abs(ov)
 end
 
-local reasons, dirty, reset = {}, {}, false
+local reasons, snapshots, dirty, reset = {}, {}, {epoch = true}, false
 for p = 1, #req.points do
   local point = req.points[p]
   local ts, m = tonumber(point.ts), point.m
   local reason
-  if last_ts == nil then
+  if last_ts == nil or new_epoch then
     reason = 'first'
+    new_epoch = false
   else
     for i = 1, #m, 2 do
       if moved(fields[m[i]], m[i + 1]) then reason = 'changed'; break end
@@ -137,6 +153,19 @@ for p = 1, #req.points do
       dirty[m[i]] = true
     end
   end
+  if reason == 'snapshot' then
+    -- The stored row is the device's whole known state with this point over it.
+    local whole, seen = {p}, {}
+    for i = 1, #m, 2 do
+      whole[#whole + 1] = m[i]; whole[#whole + 1] = m[i + 1]; seen[m[i]] = true
+    end
+    for field, value in pairs(fields) do
+      if string.sub(field, 1, 2) == 'm:' and not seen[field] then
+        whole[#whole + 1] = field; whole[#whole + 1] = value
+      end
+    end
+    snapshots[#snapshots + 1] = whole
+  end
   reasons[p] = reason
 end
 
@@ -148,7 +177,7 @@ for field in pairs(dirty) do
 end
 hset_all(list)
 redis.call('EXPIRE', key, tonumber(req.ttl))
-return reasons
+return {reasons, snapshots}
 """
 
 
@@ -158,6 +187,20 @@ def key_prefix() -> str:
 
 def state_key(device_id: str) -> str:
     return f"{key_prefix()}:state:{device_id}"
+
+
+def epoch_key() -> str:
+    return f"{key_prefix()}:epoch"
+
+
+def epoch_start() -> str:
+    """Begin a new service epoch: every device's next point is stored as first contact.
+
+    Called once when the web server starts (its master process), not per worker.
+    """
+    epoch = f"{time.time_ns():x}"
+    get_redis().set(epoch_key(), epoch)
+    return epoch
 
 
 @lru_cache(maxsize=1)
@@ -186,6 +229,22 @@ def _flat(metrics: dict) -> list[str]:
     return out
 
 
+def _decode(encoded: str):
+    kind, _, text = encoded.partition(":")
+    if kind == "b":
+        return text == "1"
+    if kind == "n":
+        try:
+            return int(text)
+        except ValueError:
+            return float(text)
+    return text
+
+
+def _metrics_of(flat: list[str]) -> dict:
+    return {flat[i][2:]: _decode(flat[i + 1]) for i in range(0, len(flat), 2)}
+
+
 def _latest_stored(device_ids: list[str]) -> dict[str, dict]:
     """The newest stored point of each device, as a seed for its state."""
     from .models import DeviceMetric
@@ -201,8 +260,16 @@ def _latest_stored(device_ids: list[str]) -> dict[str, dict]:
     }
 
 
-def _run(groups: dict[str, list[dict]], *, mode: str, seeds=None) -> dict[str, list[str]]:
-    """One atomic script call per device, all in one round trip."""
+def _text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _run(groups: dict[str, list[dict]], *, mode: str, seeds=None) -> dict[str, tuple | None]:
+    """One atomic script call per device, all in one round trip.
+
+    Per device: None when its state is missing (probe), else (reasons, {position: metrics})
+    with the full metrics of each snapshot point.
+    """
     snapshot = int(settings.SMART_FILTER_SNAPSHOT_SECONDS)
     common = {
         "mode": mode,
@@ -224,32 +291,44 @@ def _run(groups: dict[str, list[dict]], *, mode: str, seeds=None) -> dict[str, l
         }
         if seeds and device_id in seeds:
             request["seed"] = seeds[device_id]
-        script(keys=[state_key(device_id)], args=[orjson.dumps(request)], client=pipe)
-    replies = pipe.execute()
-    return {
-        device_id: [r.decode() if isinstance(r, bytes) else r for r in reply]
-        for device_id, reply in zip(devices, replies, strict=True)
-    }
+        script(keys=[state_key(device_id), epoch_key()], args=[orjson.dumps(request)], client=pipe)
+    results: dict[str, tuple | None] = {}
+    for device_id, reply in zip(devices, pipe.execute(), strict=True):
+        if _text(reply[0]) == "missing":
+            results[device_id] = None
+            continue
+        reasons, snapshots = reply
+        full = {}
+        for whole in snapshots:
+            full[int(whole[0]) - 1] = _metrics_of([_text(v) for v in whole[1:]])
+        results[device_id] = ([_text(r) for r in reasons], full)
+    return results
 
 
 def decide(rows: list[dict]) -> list[str]:
     """A reason per row, in order: "first" | "changed" | "snapshot" | "filter_unavailable"
     to store it, "filtered" to drop it. Rows are validated items (device_id, timestamp
     as ISO 8601, metrics); the points of one device are evaluated in the given order.
+    A "snapshot" row's `metrics` become the device's full set of last-known metrics.
     """
     reasons: list[str | None] = [None] * len(rows)
     positions: dict[str, list[int]] = {}
     for index, row in enumerate(rows):
         positions.setdefault(row["device_id"], []).append(index)
 
-    def assign(results: dict[str, list[str]]) -> list[str]:
+    def assign(results: dict[str, tuple | None]) -> list[str]:
         missing = []
-        for device_id, device_reasons in results.items():
-            if device_reasons == ["missing"]:
+        for device_id, result in results.items():
+            if result is None:
                 missing.append(device_id)
                 continue
-            for index, reason in zip(positions[device_id], device_reasons, strict=True):
+            device_reasons, snapshots = result
+            for position, (index, reason) in enumerate(
+                zip(positions[device_id], device_reasons, strict=True)
+            ):
                 reasons[index] = reason
+                if position in snapshots:
+                    rows[index]["metrics"] = snapshots[position]
         return missing
 
     def group(device_ids: Iterable[str]) -> dict[str, list[dict]]:

@@ -14,8 +14,13 @@ def error_trends(*, hours: int, category: str | None = None) -> dict:
     errors = ErrorLog.objects.filter(timestamp__gte=since)
     if category:
         errors = errors.filter(category=category)
-    by_category = dict(errors.values_list("category").annotate(n=Count("id")).order_by())
-    by_severity = dict(errors.values_list("severity").annotate(n=Count("id")).order_by())
+    matrix = {c: dict.fromkeys(Severity.values, 0) for c in ErrorCategory.values}
+    for cat, severity, n in (
+        errors.values_list("category", "severity").annotate(n=Count("id")).order_by()
+    ):
+        matrix.setdefault(cat, dict.fromkeys(Severity.values, 0))[severity] = n
+    by_category = {c: sum(row.values()) for c, row in matrix.items()}
+    by_severity = {s: sum(row.get(s, 0) for row in matrix.values()) for s in Severity.values}
     hourly = dict(
         errors.annotate(hour=TruncHour("timestamp"))
         .values_list("hour")
@@ -36,7 +41,8 @@ def error_trends(*, hours: int, category: str | None = None) -> dict:
         "category": category,
         "total_errors": sum(by_category.values()),
         "unresolved_count": errors.filter(resolved=False).count(),
-        "by_category": {c: by_category.get(c, 0) for c in ErrorCategory.values},
-        "by_severity": {s: by_severity.get(s, 0) for s in Severity.values},
+        "by_category": by_category,
+        "by_severity": by_severity,
+        "by_category_severity": matrix,
         "hourly": series,
     }

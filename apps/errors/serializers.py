@@ -16,4 +16,8 @@ class ErrorTrendsOut(serializers.Serializer):
     unresolved_count = serializers.IntegerField()
     by_category = serializers.DictField(child=serializers.IntegerField())
     by_severity = serializers.DictField(child=serializers.IntegerField())
+    by_category_severity = serializers.DictField(
+        child=serializers.DictField(child=serializers.IntegerField()),
+        help_text="Counts per category, then per severity (every pair, zeros included).",
+    )
     hourly = HourCount(many=True)

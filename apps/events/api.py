@@ -1,5 +1,7 @@
+from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
+from rest_framework.exceptions import NotFound
 from rest_framework.pagination import CursorPagination
 
 from apps.ingest.api import IngestView, ingest_schema
@@ -49,6 +51,19 @@ class EventPagination(CursorPagination):
     page_size = 100
     page_size_query_param = "page_size"
     max_page_size = 1000
+
+    def decode_cursor(self, request):
+        # A cursor is opaque but client-held: one that decodes to a position that
+        # is not a timestamp is as invalid as one that does not decode at all.
+        cursor = super().decode_cursor(request)
+        if cursor is not None and cursor.position is not None:
+            try:
+                valid = parse_datetime(cursor.position) is not None
+            except ValueError:
+                valid = False
+            if not valid:
+                raise NotFound(self.invalid_cursor_message)
+        return cursor
 
 
 STANDARD_TYPES_DOC = "Standard event types: " + "; ".join(

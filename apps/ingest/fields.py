@@ -62,8 +62,15 @@ def Text(max_length: int):  # noqa: N802 - reads like a type in schemas
 
 
 def Scrubbed(max_length: int):  # noqa: N802 - reads like a type in schemas
-    """Free text that may carry a URL, a header or a log line: secrets are redacted."""
-    return Annotated[str, StringConstraints(max_length=max_length), AfterValidator(scrub_text)]
+    """Free text that may carry a URL, a header or a log line: secrets are redacted.
+
+    A redaction may lengthen the text; it is cut back to the column's length.
+    """
+    return Annotated[
+        str,
+        StringConstraints(max_length=max_length),
+        AfterValidator(lambda text: scrub_text(text)[:max_length]),
+    ]
 
 
 ShortText = Text(255)

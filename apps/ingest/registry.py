@@ -27,6 +27,10 @@ class RecordKind:
     returning: tuple[str, ...] = field(default=())
     # Whether a signed-in session (a frontend with its cookie) may write it, as itself.
     session_writable: bool = False
+    # Items of other kinds computed from stored rows, in the worker that stores them:
+    # rows -> {kind name: [items]}. They are validated like client items and carry
+    # event_ids derived from their source, so a re-run stores them once.
+    derive: Callable[[list[dict]], dict[str, list[dict]]] | None = None
 
 
 _kinds: dict[str, RecordKind] = {}
@@ -42,6 +46,7 @@ def register(
     returning: tuple[str, ...] = (),
     enriched: tuple[str, ...] = (),
     session_writable: bool = False,
+    derive: Callable[[list[dict]], dict[str, list[dict]]] | None = None,
 ) -> RecordKind:
     # Only what the schema (or `enrich`) supplies is written; others rely on db_default.
     supplied = set(schema.model_fields) | {"received_at"} | set(enriched)
@@ -55,6 +60,7 @@ def register(
         after_insert=after_insert,
         returning=returning,
         session_writable=session_writable,
+        derive=derive,
     )
     _kinds[name] = kind
     return kind

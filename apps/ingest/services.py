@@ -128,6 +128,10 @@ def outbox_process(*, outbox_id: int) -> int:
             if row is None:
                 return 0
             kind, item_count = get_kind(row[0]), row[1]
+            payload = None
+            if kind.derive is not None:
+                cursor.execute(f"SELECT payload FROM {_OUTBOX} WHERE id = %s", [outbox_id])
+                payload = cursor.fetchone()[0]
             try:
                 with transaction.atomic():
                     cursor.execute(_insert_sql(kind, from_outbox=True), [outbox_id])
@@ -136,12 +140,37 @@ def outbox_process(*, outbox_id: int) -> int:
                 # One bad row must not sink the others: insert row by row and
                 # park only the rows the database refuses, visibly.
                 logger.error("outbox %s (%s) refused as a batch: %s", outbox_id, kind.name, exc)
-                return _outbox_isolate(cursor, kind, outbox_id)
+                inserted = _outbox_isolate(cursor, kind, outbox_id)
+                item_count = inserted  # the refused rows are parked, not duplicates
+            if payload is not None:
+                _derived_insert(kind, orjson.loads(payload))
     if inserted is None:
         return item_count
     if inserted < item_count:
         duplicates_count(kind_name=kind.name, n=item_count - inserted)
     return inserted
+
+
+def _derived_insert(kind: RecordKind, rows: list[dict]) -> None:
+    """Store what `kind.derive` computes from these rows; never fails the rows themselves."""
+    from .pipeline import validate_items
+
+    for name, items in kind.derive(rows).items():
+        derived = get_kind(name)
+        outcome = validate_items(items, resolve_kind=lambda _, k=derived: k, request=None)
+        if outcome.rejected:
+            logger.warning(
+                "%d %s item(s) derived from %s refused: %s",
+                len(outcome.rejected),
+                name,
+                kind.name,
+                outcome.rejected[0]["errors"],
+            )
+        try:
+            with transaction.atomic():
+                records_insert(kind_name=name, rows=outcome.accepted.get(name, []))
+        except (DataError, IntegrityError):
+            logger.exception("%s derived from %s not stored", name, kind.name)
 
 
 def _outbox_isolate(cursor, kind: RecordKind, outbox_id: int) -> int:

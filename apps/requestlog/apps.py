@@ -8,7 +8,8 @@ class RequestlogConfig(AppConfig):
     def ready(self) -> None:
         from apps.ingest.registry import register
 
+        from .derive import request_metrics
         from .models import APIRequestLog
         from .schemas import RequestLogIn
 
-        register("request_log", model=APIRequestLog, schema=RequestLogIn)
+        register("request_log", model=APIRequestLog, schema=RequestLogIn, derive=request_metrics)

@@ -17,16 +17,30 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 from apps.ingest.buffer import buffer
-from apps.ingest.fields import anonymize_ip
+from apps.ingest.privacy import anonymize_ip, scrub_text
 
 logger = logging.getLogger(__name__)
 
 REQUEST_ID_HEADER = "X-Request-ID"
+_MAX_SIZE = 2_147_483_647  # the size columns are 32-bit
 
 
 def _text(value: str, limit: int) -> str:
     # PostgreSQL text cannot hold NUL; a `%00` in a URL must not sink the batch.
     return value[:limit].replace("\x00", "\ufffd")
+
+
+def _size(raw) -> int:
+    """A byte count the client declared: whatever it says, a number the column holds."""
+    try:
+        return min(max(int(raw or 0), 0), _MAX_SIZE)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _route(request: HttpRequest) -> str:
+    match = getattr(request, "resolver_match", None)
+    return _text("/" + match.route.lstrip("^").rstrip("$"), 500) if match and match.route else ""
 
 
 def _client_ip(request: HttpRequest) -> str | None:
@@ -83,16 +97,17 @@ class AnalyticsMiddleware:
             "timestamp": now,
             "received_at": now,
             "service": "self",
-            "endpoint": _text(request.path, 500),
-            "method": request.method[:10],
+            "endpoint": _text(scrub_text(request.path), 500),
+            "route": _route(request),
+            "method": _text(request.method, 10),
             "status_code": status,
             "response_time_ms": round(elapsed_ms, 3),
             "user_id": user_id,
             "api_key_prefix": getattr(key, "prefix", "") or "",
             "client_ip": _client_ip(request),
-            "user_agent": _text(request.META.get("HTTP_USER_AGENT", ""), 500),
-            "request_size": int(request.META.get("CONTENT_LENGTH") or 0),
-            "response_size": len(response.content) if not response.streaming else 0,
+            "user_agent": _text(scrub_text(request.META.get("HTTP_USER_AGENT", "")[:600]), 500),
+            "request_size": _size(request.META.get("CONTENT_LENGTH")),
+            "response_size": _size(len(response.content)) if not response.streaming else 0,
             "error_message": error,
             "request_id": request_id,
         }

@@ -8,6 +8,9 @@ class APIRequestLog(IngestedRecord):
 
     service = models.CharField(max_length=100, blank=True, default="")
     endpoint = models.CharField(max_length=500)
+    # The URL pattern that served it (`/api/v1/items/<int:pk>`) when known: the
+    # endpoint tag of its metric points, so one route is one series.
+    route = models.CharField(max_length=500, blank=True, default="", db_default="")
     method = models.CharField(max_length=10)
     status_code = models.PositiveSmallIntegerField()
     response_time_ms = models.FloatField()

@@ -20,6 +20,11 @@ class RequestLogIn(ItemSchema):
 
     service: Text(100) = ""
     endpoint: Scrubbed(500) = Field(min_length=1)
+    route: Scrubbed(500) = Field(
+        default="",
+        description="The URL pattern that served the request, e.g. /items/{id}; metric "
+        "points are tagged with it instead of the endpoint when given.",
+    )
     method: Method
     status_code: int = Field(ge=100, le=599)
     response_time_ms: Milliseconds

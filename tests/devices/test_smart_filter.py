@@ -256,6 +256,62 @@ def test_snapshot_interval_comes_from_settings(ingest_client, settings):
     assert 0 < ttl <= 3 * 60
 
 
+def test_a_snapshot_stores_the_full_set_of_last_known_metrics(ingest_client):
+    got = reasons(
+        ingest_client,
+        point({"temp": 100, "fan": 1000, "mode": "eco", "door": False}),
+        point({"fan": 1500}, 10),  # changed: the row holds what was sent
+        point({"temp": 100}, 400),  # snapshot: the row holds everything known
+    )
+    assert got == ["first", "changed", "snapshot"]
+    rows = stored_rows()
+    assert rows[1].metrics == {"fan": 1500}
+    assert rows[2].metrics == {"temp": 100, "fan": 1500, "mode": "eco", "door": False}
+
+
+def test_the_first_point_after_the_service_restarts_is_stored_as_first_contact(ingest_client):
+    smartfilter.epoch_start()
+    assert reasons(ingest_client, point({"temp": 100}), point({"temp": 100}, 10)) == [
+        "first",
+        "filtered",
+    ]
+
+    smartfilter.epoch_start()  # what the web server's master does when it starts
+
+    got = reasons(ingest_client, point({"temp": 100}, 20), point({"temp": 100}, 30))
+    assert got == ["first", "filtered"]
+    assert [r.stored_reason for r in stored_rows()] == ["first", "first"]
+
+
+def test_a_state_rebuilt_from_the_database_is_not_a_restart(ingest_client):
+    smartfilter.epoch_start()
+    assert reasons(ingest_client, point({"temp": 100})) == ["first"]
+    drain_outbox()
+    get_redis().delete(smartfilter.state_key("dev-1"))  # evicted, expired
+
+    assert reasons(ingest_client, point({"temp": 100}, 10)) == ["filtered"]
+
+
+@pytest.mark.parametrize("huge", [1.7e308, 1e18 + 1e3, -1.7e308])
+def test_values_beyond_the_documented_range_are_per_item_errors(ingest_client, huge):
+    body = send(ingest_client, [point({"temp": huge}), point({"temp": 1e18}, 1)])
+
+    assert body["accepted"] == 1
+    assert body["rejected"][0]["errors"].keys() == {"metrics.temp"}
+    assert body["results"] == [{"index": 1, "stored": True, "reason": "first"}]
+
+
+def test_a_move_across_the_whole_range_is_a_change(ingest_client):
+    got = reasons(ingest_client, point({"v": 1e18}), point({"v": -1e18}, 10))
+    assert got == ["first", "changed"]
+
+
+def test_a_metric_named_like_a_credential_keeps_its_name_not_its_value(ingest_client):
+    send(ingest_client, point({"api_key": "sk_live_abcdefghijklmnop", "temp": 1}))
+
+    assert stored_rows()[0].metrics == {"api_key": "[redacted]", "temp": 1}
+
+
 # --- shared state: rebuild, failures ---------------------------------------
 
 

@@ -145,6 +145,17 @@ def test_counts_by_category_and_severity_in_the_window(shipped, read_client):
     assert set(body["by_severity"]) == set(Severity.values)
 
 
+def test_counts_per_category_and_severity_pair(shipped, read_client):
+    body = read_client.get(URL, {"hours": 6}).json()
+
+    matrix = body["by_category_severity"]
+    assert set(matrix) == set(ErrorCategory.values)
+    assert all(set(row) == set(Severity.values) for row in matrix.values())
+    assert matrix["api"] == {"critical": 1, "error": 1, "warning": 0, "info": 0}
+    assert matrix["frontend"]["error"] == matrix["database"]["warning"] == 1
+    assert sum(sum(row.values()) for row in matrix.values()) == body["total_errors"] == 5
+
+
 def test_hourly_series_has_hours_plus_one_buckets_with_counts_in_the_right_hour(
     shipped, read_client
 ):

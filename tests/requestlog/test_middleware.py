@@ -249,3 +249,28 @@ def test_a_url_with_a_nul_byte_does_not_lose_the_other_request_logs(
     drain_outbox()
     # Flushed together with the bad one, the good request must still be logged.
     assert APIRequestLog.objects.filter(request_id=good_id).exists()
+
+
+def test_a_huge_declared_content_length_is_clamped_and_never_parks_a_batch(logging_on):
+    from apps.ingest.models import OutboxBatch
+
+    client = APIClient()  # no key: anyone on the internet can send this
+    response = client.get(PERF_URL, CONTENT_LENGTH="3000000000", HTTP_USER_AGENT="x" * 5000)
+    request_id = response["X-Request-ID"]
+
+    row = wait_for_logs(request_id)[request_id]
+    assert row.status_code == 401
+    assert row.request_size == 2_147_483_647
+    assert len(row.user_agent) == 500
+    assert not OutboxBatch.objects.filter(failed_at__isnull=False).exists()
+
+
+def test_a_request_log_names_the_route_that_served_it(logging_on, read_key):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {read_key}")
+    response = client.get("/api/v1/metrics/device-state-history/dev-42")
+    request_id = response["X-Request-ID"]
+
+    row = wait_for_logs(request_id)[request_id]
+    assert row.endpoint == "/api/v1/metrics/device-state-history/dev-42"
+    assert row.route == "/api/v1/metrics/device-state-history/<str:device_id>"
