@@ -25,7 +25,11 @@ def seed_event(**extra) -> dict:
 
 
 def test_seed_event_is_stored_with_its_fields(ingest_client):
-    assert post_json(ingest_client, EVENTS, seed_event()).json() == {"accepted": 1, "duplicates": 0, "rejected": []}
+    assert post_json(ingest_client, EVENTS, seed_event()).json() == {
+        "accepted": 1,
+        "duplicates": 0,
+        "rejected": [],
+    }
     drain_outbox()
 
     event = Event.objects.get()
