@@ -1,53 +1,187 @@
-import logging
-import time
+"""Rate limits kept in Redis: one Lua call (one round trip) per check.
 
+A sliding log: the times of the requests admitted during the last period are
+kept in a sorted set per identity and scope, so no window of that length, wherever
+its edges fall, ever admits more than the rate (a fixed window let 2x through
+across its edge). Refused requests are not logged, so a client that keeps
+hammering gets through again at the rate, not never. Redis being unavailable
+lets traffic through, with one warning per outage.
+"""
+
+import ipaddress
+import itertools
+import logging
+import math
+import os
+import time
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from django.conf import settings
 from redis import RedisError
-from rest_framework.throttling import SimpleRateThrottle
+from redis.commands.core import Script
+from rest_framework.request import Request
+from rest_framework.settings import api_settings
+from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 
 from apps.core.redis import get_redis
 
 from .models import APIKey, Scope
 
+if TYPE_CHECKING:  # at run time it would import this module back, via the auth classes
+    from rest_framework.views import APIView
+
 logger = logging.getLogger(__name__)
 
+KEY_PREFIX = "analytics:ratelimit"  # tests give each test its own
+# After a Redis error, requests skip Redis this long: a blackholed Redis would
+# otherwise cost every request the client's 1 s timeout.
+REDIS_RETRY_SECONDS = 1.0
 
-class KeyRateThrottle(SimpleRateThrottle):
-    """Per key (per user for sessions, per IP otherwise), one counter per fixed window.
+# KEYS[1]: sorted set of admitted request times (microseconds).
+# ARGV: now (us), period (us), limit, member to add ('' = look only, record nothing).
+# Returns 0 when admitted, else the microseconds until a slot frees.
+_LUA = """
+local now = tonumber(ARGV[1])
+local period = tonumber(ARGV[2])
+local limit = tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - period)
+local count = redis.call('ZCARD', KEYS[1])
+if count < limit then
+  if ARGV[4] ~= '' then
+    redis.call('ZADD', KEYS[1], now, ARGV[4])
+    redis.call('PEXPIRE', KEYS[1], math.ceil(period / 1000))
+  end
+  return 0
+end
+-- Full: a slot frees when the oldest entry that keeps it full leaves the window.
+local entry = redis.call('ZRANGE', KEYS[1], count - limit, count - limit, 'WITHSCORES')
+if entry[2] == nil then return period end
+return math.max(1, tonumber(entry[2]) + period - now)
+"""
 
-    One pipelined INCR per request whatever the rate, where DRF's default keeps
-    every request's timestamp. Redis being down lets traffic through.
+_clock = time.monotonic  # for the outage pause; tests replace it
+_redis_paused_until = 0.0
+_redis_failing = False
+# Members must be unique per admitted request: time, process and a counter.
+_pid = os.getpid()
+_sequence = itertools.count()
+
+
+def _after_fork() -> None:
+    global _pid
+    _pid = os.getpid()
+
+
+os.register_at_fork(after_in_child=_after_fork)
+
+
+@lru_cache(maxsize=1)
+def _script() -> Script:
+    # Registered once; each call passes the current client (get_redis can be reset).
+    return get_redis().register_script(_LUA)
+
+
+@lru_cache(maxsize=32)
+def parse_rate(rate: str) -> tuple[int, int]:
+    """`"6000/min"` -> (6000, 60), DRF's syntax."""
+    return SimpleRateThrottle.parse_rate(None, rate)
+
+
+def hit(key: str, limit: int, period: int, *, record: bool = True) -> int:
+    """Count one request under `key`: 0 if admitted, else whole seconds to wait (>= 1).
+
+    `record=False` only looks (nothing is counted). Redis unavailable: 0.
     """
+    global _redis_paused_until, _redis_failing
+    if _redis_paused_until and _clock() < _redis_paused_until:
+        return 0
+    now_us = int(time.time() * 1_000_000)
+    member = f"{now_us}:{_pid}:{next(_sequence)}" if record else ""
+    try:
+        wait_us = _script()(
+            keys=[f"{KEY_PREFIX}:{key}"],
+            args=[now_us, period * 1_000_000, limit, member],
+            client=get_redis(),
+        )
+    except RedisError as exc:
+        _redis_paused_until = _clock() + REDIS_RETRY_SECONDS
+        if not _redis_failing:
+            _redis_failing = True
+            logger.warning("rate limits unavailable (%s); allowing requests", exc)
+        return 0
+    if _redis_failing:
+        _redis_failing, _redis_paused_until = False, 0.0
+        logger.warning("rate limits available again")
+    return math.ceil(wait_us / 1_000_000) if wait_us else 0
 
-    def __init__(self):  # rates are chosen per request, in allow_request
-        self._wait = None
 
-    def allow_request(self, request, view) -> bool:
+@lru_cache(maxsize=4096)
+def _address_bucket(address: str) -> str:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address[:64] or "unknown"
+    if ip.version == 6:
+        if ip.ipv4_mapped:
+            return str(ip.ipv4_mapped)
+        # One host owns a whole /64; counting single addresses would let it rotate.
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
+
+
+def client_ip(request: Request) -> str:
+    """The address limits are counted by: REMOTE_ADDR, or behind a trusted proxy
+    (TRUST_X_FORWARDED_FOR) the last X-Forwarded-For entry, the one that proxy
+    added; earlier entries are whatever the client sent. IPv6 counts per /64."""
+    meta = request.META
+    address = meta.get("REMOTE_ADDR") or ""
+    if settings.TRUST_X_FORWARDED_FOR:
+        last = meta.get("HTTP_X_FORWARDED_FOR", "").rpartition(",")[2].strip()
+        if last:
+            address = last
+    return _address_bucket(address)
+
+
+def auth_failure_wait(request: Request, *, record: bool) -> int:
+    """Failed key authentications of this client IP (THROTTLE_RATE_AUTH_FAILURES).
+
+    0 if within the budget, else seconds to wait; `record=True` counts one failure.
+    """
+    limit, period = parse_rate(settings.THROTTLE_RATE_AUTH_FAILURES)
+    return hit(f"auth_failures:ip:{client_ip(request)}", limit, period, record=record)
+
+
+class KeyRateThrottle(BaseThrottle):
+    """Per key (per user for sessions, per IP otherwise), scope `ingest` or `read`."""
+
+    THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
+
+    def __init__(self):
+        self._wait: int | None = None
+        self.scope = "read"
+
+    def allow_request(self, request: Request, view: "APIView") -> bool:
         is_ingest = getattr(view, "required_scope", Scope.READ) == Scope.INGEST
         self.scope = "ingest" if is_ingest else "read"
         rate = self.THROTTLE_RATES.get(self.scope)
         if rate is None:
             return True
-        limit, duration = self.parse_rate(rate)
-        now = time.time()
-        window = int(now // duration)
-        key = f"analytics:throttle:{self.get_cache_key(request, view)}:{window}"
-        try:
-            pipe = get_redis().pipeline(transaction=False)
-            pipe.incr(key)
-            pipe.expire(key, duration + 1)
-            count = pipe.execute()[0]
-        except RedisError:
-            logger.warning("throttle counters unavailable; allowing request")
-            return True
-        if count > limit:
-            self._wait = (window + 1) * duration - now
+        limit, period = parse_rate(rate)
+        wait = hit(self.get_cache_key(request, view), limit, period)
+        if wait:
+            self._wait = wait
             return False
         return True
 
-    def wait(self):
+    def wait(self) -> int | None:
         return self._wait
 
-    def get_cache_key(self, request, view) -> str:
+    def get_ident(self, request: Request) -> str:
+        # DRF's own get_ident believes any X-Forwarded-For unless NUM_PROXIES is set.
+        return client_ip(request)
+
+    def get_cache_key(self, request: Request, view: "APIView") -> str:
         if isinstance(request.auth, APIKey):
             ident = f"key:{request.auth.pk}"
         elif request.user and request.user.is_authenticated:

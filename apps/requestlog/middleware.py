@@ -45,7 +45,8 @@ def _route(request: HttpRequest) -> str:
 
 def _client_ip(request: HttpRequest) -> str | None:
     forwarded = request.META.get("HTTP_X_FORWARDED_FOR") if settings.TRUST_X_FORWARDED_FOR else None
-    raw = forwarded.split(",")[0].strip() if forwarded else request.META.get("REMOTE_ADDR")
+    # The last entry is the one our proxy added; earlier ones are whatever the client sent.
+    raw = forwarded.split(",")[-1].strip() if forwarded else request.META.get("REMOTE_ADDR")
     try:
         return anonymize_ip(raw)
     except ValueError:

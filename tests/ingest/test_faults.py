@@ -155,7 +155,11 @@ def test_database_down_answers_503_with_retry_after(tmp_path, db):
         ]:
             conn = http.client.HTTPConnection("127.0.0.1", stack.web_port, timeout=30)
             conn.request(
-                method, path, body, {"Content-Type": "application/json", "X-API-Key": "a.b"}
+                method,
+                path,
+                body,
+                # Well formed, so it is looked up in the (unreachable) database.
+                {"Content-Type": "application/json", "X-API-Key": "abcdefgh." + "x" * 32},
             )
             response = conn.getresponse()
             assert response.status == 503

@@ -274,3 +274,14 @@ def test_a_request_log_names_the_route_that_served_it(logging_on, read_key):
     row = wait_for_logs(request_id)[request_id]
     assert row.endpoint == "/api/v1/metrics/device-state-history/dev-42"
     assert row.route == "/api/v1/metrics/device-state-history/<str:device_id>"
+
+
+def test_behind_a_trusted_proxy_the_ip_the_proxy_added_is_logged(logging_on, settings, read_key):
+    settings.TRUST_X_FORWARDED_FOR = True
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {read_key}")
+    # The client wrote the first entry itself; the proxy appended the address it saw.
+    response = client.get(PERF_URL, HTTP_X_FORWARDED_FOR="6.6.6.6, 203.0.113.77")
+
+    row = wait_for_logs(response["X-Request-ID"])[response["X-Request-ID"]]
+    assert row.client_ip == "203.0.113.0"
