@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export DJANGO_SETTINGS_MODULE := analytics_project.settings
 
-.PHONY: run test lint format install install-dev services migrate bench bench-metrics clean
+.PHONY: run test lint format install install-dev services migrate bench bench-metrics bench-slow-clients clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found; set PYTHON=/path/to/python3.11"; exit 1; }
@@ -23,10 +23,11 @@ $(VENV)/.dev-installed: requirements/dev.txt requirements/base.txt | $(BIN)/pyth
 install: $(VENV)/.base-installed
 install-dev: $(VENV)/.dev-installed
 
-# A local secret, made once; settings.py and honcho both read .env.
+# A local secret, made once; settings.py and honcho both read .env. Mode 0600
+# (umask in the same shell as the write): other users must not read the key.
 .env:
-	@echo "SECRET_KEY=$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))')" > .env
-	@echo "Wrote .env with a generated SECRET_KEY."
+	@umask 077 && echo "SECRET_KEY=$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))')" > .env
+	@echo "Wrote .env (mode 0600) with a generated SECRET_KEY."
 
 # Says in one sentence what to start when PostgreSQL or Redis is not answering.
 services: install .env
@@ -56,6 +57,10 @@ bench: install-dev
 
 bench-metrics: install-dev
 	DEBUG=true $(BIN)/python bench/metrics.py
+
+# Health latency and ingest items/s with and without 50 slow clients.
+bench-slow-clients: install-dev
+	DEBUG=true $(BIN)/python bench/slow_clients.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

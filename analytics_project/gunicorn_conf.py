@@ -1,6 +1,25 @@
-"""gunicorn settings (`-c python:analytics_project.gunicorn_conf`)."""
+"""gunicorn settings (`-c python:analytics_project.gunicorn_conf`).
+
+The Procfile (`make run`), deploy/systemd/analytics-web.service, the benches
+and the live tests all start gunicorn with this file, so all of them serve the
+same way; the command lines only add the address and the process count.
+"""
 
 import gc
+
+from analytics_project.env import env_int
+
+# Threads that only ever run complete requests: the worker reads headers and
+# bodies in its event loop, so slow clients cost a socket, not a thread
+# (analytics_project/serving.py; the sync worker stalled on two of them).
+worker_class = "analytics_project.serving.BufferedThreadWorker"
+threads = env_int("WEB_THREADS", 4, minimum=1)
+keepalive = 5  # seconds an idle connection is kept for its next request
+timeout = 30  # a worker whose event loop is stuck this long is restarted
+graceful_timeout = 10
+# Several gunicorns share a machine (make run, benches, tests): one control
+# socket path for all of them would be taken over by whichever started last.
+control_socket_disable = True
 
 
 def post_worker_init(worker) -> None:
@@ -8,3 +27,17 @@ def post_worker_init(worker) -> None:
     # GC from re-scanning it, which showed as multi-ms pauses in request p99.
     gc.collect()
     gc.freeze()
+
+
+def when_ready(server) -> None:
+    # Once per start of the service (the master, not each worker): a new smart-filter
+    # epoch, so every device's next metrics point is stored as first contact.
+    import django
+
+    django.setup()
+    from apps.devices.smartfilter import epoch_start
+
+    try:
+        epoch_start()
+    except Exception as exc:  # Redis down: the filter stores every point anyway
+        server.log.warning("smart filter epoch not started: %s", exc)

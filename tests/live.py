@@ -139,21 +139,27 @@ class Stack:
 
     # --- web
     def start_web(self, workers: int = 2) -> str:
-        self._spawn(
-            "web",
-            [
-                str(BIN / "gunicorn"),
-                "analytics_project.wsgi:application",
-                "--config",
-                "python:analytics_project.gunicorn_conf",
-                "--bind",
-                f"127.0.0.1:{self.web_port}",
-                "--workers",
-                str(workers),
-                "--timeout",
-                "30",
-            ],
+        """Start the Procfile's web command as it stands, on this stack's port with `workers`.
+
+        Read from the Procfile so the tests serve exactly what `make run` serves:
+        worker class, threads and timeouts come with it (and its gunicorn_conf).
+        """
+        import re
+        import shlex
+
+        line = next(
+            entry.partition(":")[2]
+            for entry in (ROOT / "Procfile").read_text().splitlines()
+            if entry.startswith("web:")
         )
+        values = {"PORT": str(self.web_port), "WEB_CONCURRENCY": str(workers)}
+        # ${NAME:-default} as honcho's shell expands it, with this stack's values.
+        expanded = re.sub(
+            r"\$\{(\w+):-([^}]*)\}", lambda m: values.get(m[1]) or self.env.get(m[1]) or m[2], line
+        )
+        args = shlex.split(expanded)
+        args[0] = str(BIN / Path(args[0]).name)  # .venv/bin/gunicorn: this interpreter's venv
+        self._spawn("web", args)
         wait_until(lambda: port_open(self.web_port), timeout=30, what="gunicorn")
         return f"http://127.0.0.1:{self.web_port}"
 

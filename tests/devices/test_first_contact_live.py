@@ -1,0 +1,31 @@
+"""First contact after a restart, with the real web server: its master opens the epoch."""
+
+import pytest
+import redis
+
+from tests.live import Stack, wait_until
+
+pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
+
+EPOCH_KEY = "analytics:smartfilter:epoch"
+
+
+def test_each_start_of_the_web_server_opens_a_new_epoch(tmp_path):
+    stack = Stack(tmp_path)
+    try:
+        stack.start_redis()
+        client = redis.Redis(port=stack.redis_port)
+        stack.start_web(workers=2)
+        first = wait_until(lambda: client.get(EPOCH_KEY), timeout=30, what="epoch")
+
+        stack.stop("web")
+        stack.start_web(workers=2)
+        second = wait_until(
+            lambda: (value := client.get(EPOCH_KEY)) != first and value,
+            timeout=30,
+            what="a new epoch",
+        )
+
+        assert first and second and first != second
+    finally:
+        stack.close()

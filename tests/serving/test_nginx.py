@@ -1,0 +1,190 @@
+"""deploy/nginx in front of the web process, both as shipped (ports, certificate and
+upstream address aside), with the settings of deploy/production.env.example.
+
+nginx must be installed (.ci/run installs it); outside CI the test is skipped without it.
+"""
+
+import gzip
+import http.client
+import os
+import re
+import shutil
+import socket
+import ssl
+import subprocess
+from pathlib import Path
+
+import orjson
+import pytest
+
+from apps.keys.services import api_key_create
+from tests.live import ROOT, Stack, free_port, port_open, wait_until
+
+from .test_security_settings import production_env
+
+NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+if NGINX is None and os.environ.get("CI") == "true":
+    pytest.fail("nginx is not installed; .ci/run should have installed it", pytrace=False)
+
+pytestmark = [
+    pytest.mark.live,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.timeout(120),
+    pytest.mark.skipif(NGINX is None, reason="nginx is not installed (.ci/run installs it)"),
+]
+DEPLOY = ROOT / "deploy" / "nginx"
+TLS = ssl.create_default_context()
+TLS.check_hostname = False
+TLS.verify_mode = ssl.CERT_NONE  # the test's own self-signed certificate
+
+
+class ProductionStack(Stack):
+    """The web process with the production env file's settings (TLS behind nginx)."""
+
+    @property
+    def env(self) -> dict[str, str]:
+        env = super().env
+        own = {"DATABASE_URL", "REDIS_URL", "PORT"}
+        env.update({k: v for k, v in production_env().items() if k not in own})
+        return env
+
+
+def render(tmp: Path, http_port: int, https_port: int, web_port: int) -> Path:
+    """The shipped config with this test's ports, certificate and paths; returns nginx.conf."""
+    (tmp / "snippets").mkdir(parents=True)
+    shutil.copy(DEPLOY / "analytics-errors.conf", tmp / "snippets")
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj"]
+        + ["/CN=localhost", "-keyout", str(tmp / "key.pem"), "-out", str(tmp / "cert.pem")],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    site = (DEPLOY / "analytics.conf").read_text()
+    for old, new in [
+        ("listen 80 default_server;", f"listen 127.0.0.1:{http_port} default_server;"),
+        ("listen 443 ssl default_server;", f"listen 127.0.0.1:{https_port} ssl default_server;"),
+        ("server 127.0.0.1:8000;", f"server 127.0.0.1:{web_port};"),
+    ]:
+        assert site.count(old) == 1, f"deploy/nginx/analytics.conf no longer says {old!r}"
+        site = site.replace(old, new)
+    site = re.sub(r"\n\s*listen \[::\]:\d+.*;", "", site)  # no IPv6 needed here
+    site = re.sub(r"ssl_certificate /\S+;", f"ssl_certificate {tmp}/cert.pem;", site)
+    site = re.sub(r"ssl_certificate_key /\S+;", f"ssl_certificate_key {tmp}/key.pem;", site)
+    (tmp / "analytics.conf").write_text(site)
+    conf = tmp / "nginx.conf"
+    temp = "\n".join(
+        f"    {kind}_temp_path {tmp}/{kind};"
+        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
+    conf.write_text(
+        f"daemon off;\nworker_processes 1;\npid {tmp}/nginx.pid;\n"
+        f"error_log {tmp}/error.log info;\nevents {{ worker_connections 256; }}\n"
+        f"http {{\n    include /etc/nginx/mime.types;\n    access_log {tmp}/access.log;\n"
+        f"{temp}\n    include analytics.conf;\n}}\n"
+    )
+    return conf
+
+
+def tls_raw(port: int, data: bytes) -> tuple[int, dict, bytes]:
+    """Bytes as they are, over TLS; the answer up to the server closing."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as plain:
+        with TLS.wrap_socket(plain, server_hostname="localhost") as sock:
+            sock.sendall(data)
+            answer = b""
+            try:
+                while chunk := sock.recv(65536):
+                    answer += chunk
+            except (ssl.SSLError, ConnectionResetError):
+                pass
+    head, _, body = answer.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {n.strip().lower(): v.strip() for n, _, v in (x.partition(":") for x in lines[1:])}
+    return int(lines[0].split()[1]), headers, body
+
+
+def request(conn_class, port: int, method: str, path: str, body=None, headers=None):
+    kwargs = {"context": TLS} if conn_class is http.client.HTTPSConnection else {}
+    conn = conn_class("127.0.0.1", port, timeout=10, **kwargs)
+    try:
+        conn.request(method, path, body, headers or {})
+        response = conn.getresponse()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
+    finally:
+        conn.close()
+
+
+def json_error(status: int, headers: dict, body: bytes) -> tuple[int, str]:
+    assert headers["content-type"] == "application/json", body[:200]
+    error = orjson.loads(body)
+    assert set(error) == {"error", "detail"}
+    return status, error["error"]
+
+
+def test_nginx_in_front_buffers_redirects_and_answers_errors_in_json(tmp_path):
+    stack = ProductionStack(tmp_path)
+    http_port, https_port = free_port(), free_port()
+    try:
+        stack.start_redis()
+        stack.start_web(workers=1)
+        conf = render(tmp_path / "nginx", http_port, https_port, stack.web_port)
+        checked = subprocess.run(
+            [NGINX, "-t", "-p", str(conf.parent), "-c", str(conf)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert checked.returncode == 0, checked.stderr
+        stack._spawn("nginx", [NGINX, "-p", str(conf.parent), "-c", str(conf)])
+        wait_until(lambda: port_open(https_port), timeout=15, what="nginx")
+        key = api_key_create(name="edge", scope="ingest")[1]
+        https, plain = http.client.HTTPSConnection, http.client.HTTPConnection
+
+        # Probes: health over plain HTTP on the host; everything else moves to https.
+        status, _, body = request(plain, http_port, "GET", "/api/v1/analytics/health")
+        assert (status, orjson.loads(body)["status"]) == (200, "ok")
+        status, headers, _ = request(plain, http_port, "GET", "/api/docs/")
+        assert status == 301
+        assert headers["location"].startswith("https://")
+
+        # Over https the service sees https (no redirect loop) and says so with HSTS.
+        status, headers, _ = request(https, https_port, "GET", "/api/docs/")
+        assert status == 200
+        assert "max-age=31536000" in headers["strict-transport-security"]
+        status, headers, body = request(
+            https,
+            https_port,
+            "POST",
+            "/api/v1/analytics/job-outcome",
+            orjson.dumps({"job_type": "sync", "status": "success"}),
+            {"Content-Type": "application/json", "X-API-Key": key, "X-Request-ID": "edge-1"},
+        )
+        assert (status, headers["x-request-id"]) == (202, "edge-1")
+        status, headers, body = request(
+            https, https_port, "GET", "/api/schema/?format=json", None, {"Accept-Encoding": "gzip"}
+        )
+        assert (status, headers.get("content-encoding")) == (200, "gzip")
+        assert orjson.loads(gzip.decompress(body))["openapi"]
+        assert re.fullmatch(r"[0-9a-f]{32}", headers["x-request-id"])  # made by nginx
+
+        # What nginx refuses itself, in the API's error shape.
+        long_uri = b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: localhost\r\n\r\n"
+        big_header = b"GET / HTTP/1.1\r\nHost: localhost\r\nX-Big: " + b"v" * 9000 + b"\r\n\r\n"
+        too_large = (
+            f"POST /api/v1/analytics/job-outcome HTTP/1.1\r\nHost: localhost\r\n"
+            f"Content-Length: {1024 * 1024 + 1}\r\n\r\n"
+        ).encode()
+        assert json_error(*tls_raw(https_port, b"GARBAGE\r\n\r\n")) == (400, "bad_request")
+        assert json_error(*tls_raw(https_port, long_uri)) == (414, "uri_too_long")
+        assert json_error(*tls_raw(https_port, big_header)) == (
+            431,
+            "request_header_fields_too_large",
+        )
+        assert json_error(*tls_raw(https_port, too_large)) == (413, "payload_too_large")
+
+        stack.stop("web")
+        status, headers, body = request(https, https_port, "GET", "/api/v1/analytics/health")
+        assert json_error(status, headers, body) == (502, "bad_gateway")
+        assert headers["retry-after"] == "5"
+    finally:
+        stack.close()
