@@ -62,6 +62,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "apps.core.middleware.RejectNulMiddleware",
 ]
 
 ROOT_URLCONF = "analytics_project.urls"
@@ -110,6 +111,23 @@ STATIC_URL = "/static/"
 # (no CDN, no extra web server), straight from the apps: no collectstatic step.
 WHITENOISE_USE_FINDERS = True
 
+# --- Security (production) ------------------------------------------------
+# Off by default so `make run` keeps serving plain HTTP on 127.0.0.1; the
+# production values are in deploy/production.env.example (`check --deploy` clean).
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+# Load balancers and probes check health over plain HTTP on the host itself.
+SECURE_REDIRECT_EXEMPT = [r"^api/v1/analytics/health$"]
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", False)
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+# Only behind a proxy that sets X-Forwarded-Proto itself (deploy/nginx): otherwise
+# any client could claim https, and redirects, HSTS and secure cookies would follow it.
+if env_bool("TRUST_X_FORWARDED_PROTO", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -120,6 +138,13 @@ LOGGING = {
 # --- REST framework -------------------------------------------------------
 THROTTLE_RATE_INGEST = env_str("THROTTLE_RATE_INGEST", "6000/min")
 THROTTLE_RATE_READ = env_str("THROTTLE_RATE_READ", "1200/min")
+# Requests with an invalid, revoked or expired key, per client IP.
+THROTTLE_RATE_AUTH_FAILURES = env_str("THROTTLE_RATE_AUTH_FAILURES", "30/min")
+# DRF syntax (N/sec|min|hour|day); a typo fails start-up, not every request.
+for _name in ("THROTTLE_RATE_INGEST", "THROTTLE_RATE_READ", "THROTTLE_RATE_AUTH_FAILURES"):
+    _count, _, _period = globals()[_name].partition("/")
+    if not _count.isdigit() or _period[:1] not in {"s", "m", "h", "d"} or "/" in _period:
+        raise ImproperlyConfigured(f"{_name}={globals()[_name]!r} is not a rate; use e.g. 100/min.")
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "apps.keys.authentication.APIKeyAuthentication",
@@ -133,7 +158,7 @@ REST_FRAMEWORK = {
     },
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "apps.core.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "apps.core.errors.api_exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
@@ -142,7 +167,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": (
         "Ingest request logs, events, device state, job outcomes and errors; "
         "query statistics. Write endpoints need an `ingest` key, read "
-        "endpoints a `read` key or a staff session."
+        "endpoints a `read` key or a staff session. Every error is "
+        '`{"error": code, "detail": text, "fields": {name: [messages]}}` (`fields` when the '
+        "input named them); 429 and 503 carry `Retry-After`."
     ),
     "VERSION": "1.0.0",
     "OAS_VERSION": "3.1.0",  # pydantic's optional fields are `type: 'null'`, valid in 3.1
@@ -152,6 +179,12 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
+    # Names for choice sets that would otherwise be called after their field (StatusEnum).
+    "ENUM_NAME_OVERRIDES": {
+        "HealthStatusEnum": ["ok", "degraded"],
+        "HealthCheckEnum": ["ok", "unavailable"],
+        "RejectionErrorEnum": ["invalid"],
+    },
 }
 
 # --- Celery ---------------------------------------------------------------

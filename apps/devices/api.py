@@ -6,7 +6,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.core.query import hours_query
-from apps.ingest.api import INGEST_DESCRIPTION, IngestResponse, IngestView, ingest_schema
+from apps.ingest.api import (
+    INGEST_DESCRIPTION,
+    IngestResponse,
+    IngestView,
+    RejectedItem,
+    ingest_schema,
+)
 from apps.ingest.pipeline import validate_items
 from apps.ingest.services import ingest_counts_add, outbox_write
 
@@ -30,7 +36,7 @@ DeviceMetricsIngestResponse = inline_serializer(
     {
         "accepted": serializers.IntegerField(help_text="Valid items (stored + filtered)."),
         "duplicates": copy.deepcopy(IngestResponse.fields["duplicates"]),
-        "rejected": copy.deepcopy(IngestResponse.fields["rejected"]),
+        "rejected": RejectedItem(many=True),
         "stored": serializers.IntegerField(),
         "filtered": serializers.IntegerField(),
         "results": serializers.ListField(
@@ -62,7 +68,7 @@ class DeviceMetricsIngestView(IngestView):
         " (300 s, by the items' timestamps) passed; other valid points are counted as"
         " `filtered`. `results` gives each valid item's decision by index.",
         request=DeviceMetricsIn,
-        responses={202: DeviceMetricsIngestResponse, 400: IngestResponse},
+        responses={202: DeviceMetricsIngestResponse},
         examples=[
             OpenApiExample(
                 "stored",

@@ -3,6 +3,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.core.params import NonEmptyQuery
 from apps.core.query import hours_query
 from apps.ingest.api import IngestView, ingest_schema
 
@@ -11,11 +12,16 @@ from . import serializers as out
 from .models import ErrorCategory
 from .schemas import ErrorIn
 
-ErrorTrendsQuery = hours_query(
-    category=serializers.ChoiceField(
-        choices=ErrorCategory.choices, required=False, allow_blank=True
-    )
-)
+
+class ErrorTrendsQuery(
+    NonEmptyQuery,
+    hours_query(
+        category=serializers.ChoiceField(
+            choices=ErrorCategory.choices, required=False, help_text="Only this category."
+        )
+    ),
+):
+    pass
 
 
 class ErrorIngestView(IngestView):

@@ -4,6 +4,8 @@ from rest_framework import serializers
 from rest_framework.exceptions import NotFound
 from rest_framework.pagination import CursorPagination
 
+from apps.core.params import NonEmptyQuery
+from apps.core.query import StrictIntegerField
 from apps.ingest.api import IngestView, ingest_schema
 from apps.keys.models import Scope
 from apps.keys.permissions import CanIngest, CanRead
@@ -37,20 +39,41 @@ class EventOut(serializers.ModelSerializer):
         ]
 
 
-class EventQuery(serializers.Serializer):
+PAGE_SIZE = 100
+MAX_PAGE_SIZE = 1000
+
+
+class EventQuery(NonEmptyQuery):
     event_type = serializers.CharField(required=False, max_length=100)
     user_id = serializers.CharField(required=False, max_length=255)
     family_unit_id = serializers.CharField(required=False, max_length=255)
     session_id = serializers.CharField(required=False, max_length=255)
     since = serializers.DateTimeField(required=False, help_text="ISO 8601, inclusive.")
     until = serializers.DateTimeField(required=False, help_text="ISO 8601, exclusive.")
+    # Read by the paginator; declared here because DRF's pagination ignores a page_size
+    # that is not a positive integer (and caps one that is too big) instead of refusing it.
+    page_size = StrictIntegerField(
+        required=False,
+        min_value=1,
+        max_value=MAX_PAGE_SIZE,
+        help_text=f"Events per page, 1-{MAX_PAGE_SIZE} (default {PAGE_SIZE}).",
+    )
+    cursor = serializers.CharField(
+        required=False,
+        help_text="From a previous page's `next` or `previous` link; one this endpoint did "
+        "not hand out is a 404.",
+    )
+
+    def filters(self) -> dict:
+        """The validated filters, for selectors.event_list."""
+        return {k: v for k, v in self.validated_data.items() if k not in ("page_size", "cursor")}
 
 
 class EventPagination(CursorPagination):
     ordering = ("-timestamp", "-id")
-    page_size = 100
+    page_size = PAGE_SIZE
     page_size_query_param = "page_size"
-    max_page_size = 1000
+    max_page_size = MAX_PAGE_SIZE
 
     def decode_cursor(self, request):
         # A cursor is opaque but client-held: one that decodes to a position that
@@ -99,5 +122,5 @@ class EventsView(IngestView):
         query = EventQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
         paginator = self.pagination_class()
-        page = paginator.paginate_queryset(selectors.event_list(**query.validated_data), request)
+        page = paginator.paginate_queryset(selectors.event_list(**query.filters()), request)
         return paginator.get_paginated_response(EventOut(page, many=True).data)

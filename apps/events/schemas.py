@@ -1,7 +1,7 @@
 import re
 from typing import Annotated
 
-from pydantic import AfterValidator, Field, StringConstraints, field_validator
+from pydantic import AfterValidator, Field, StringConstraints, WithJsonSchema, field_validator
 
 from apps.ingest.fields import ItemSchema, PositiveInt, Scrubbed, Secretless, Text, WithExtraData
 
@@ -22,13 +22,20 @@ SNAKE_CASE = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
 
 
 def _snake_case(value: str) -> str:
-    if not SNAKE_CASE.match(value):
+    # fullmatch: `$` alone would let a trailing newline through.
+    if not SNAKE_CASE.fullmatch(value):
         raise ValueError("must be snake_case, e.g. memory_posted")
     return value
 
 
 class EventIn(ItemSchema):
-    event_type: Annotated[str, StringConstraints(max_length=100), AfterValidator(_snake_case)]
+    event_type: Annotated[
+        str,
+        StringConstraints(max_length=100),
+        AfterValidator(_snake_case),
+        # The check above, for the document (our message beats pydantic's pattern one).
+        WithJsonSchema({"type": "string", "maxLength": 100, "pattern": SNAKE_CASE.pattern}),
+    ]
     user_id: Text(255) = ""
     family_unit_id: Text(255) = ""
     session_id: Text(255) = ""

@@ -3,6 +3,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.core.params import NonEmptyQuery
 from apps.core.query import hours_query
 from apps.ingest.api import IngestView, ingest_schema
 
@@ -10,9 +11,16 @@ from . import selectors
 from . import serializers as out
 from .schemas import RequestLogIn
 
-ApiPerformanceQuery = hours_query(
-    endpoint=serializers.CharField(required=False, max_length=500, allow_blank=True)
-)
+
+class ApiPerformanceQuery(
+    NonEmptyQuery,
+    hours_query(
+        endpoint=serializers.CharField(
+            required=False, max_length=500, help_text="Only this endpoint (exact path)."
+        )
+    ),
+):
+    pass
 
 
 class RequestLogIngestView(IngestView):

@@ -224,6 +224,12 @@ def test_invalid_category_is_a_400_naming_category(read_client):
     assert "category" in body["fields"]
 
 
+def test_empty_category_is_a_400_not_every_category(shipped, read_client):
+    response = read_client.get(f"{URL}?category=")
+    assert response.status_code == 400
+    assert response.json()["fields"] == {"category": ["May not be empty."]}
+
+
 @pytest.mark.parametrize("hours", ["0", "169", "abc"])
 def test_hours_out_of_bounds_is_a_400_naming_hours(read_client, hours):
     response = read_client.get(URL, {"hours": hours})

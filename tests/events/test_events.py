@@ -39,7 +39,9 @@ def test_seed_event_is_stored_with_its_fields(ingest_client):
     assert event.created_at is not None
 
 
-@pytest.mark.parametrize("bad", ["MemoryPosted", "memory-posted", "1st_event", "", "a" * 101])
+@pytest.mark.parametrize(
+    "bad", ["MemoryPosted", "memory-posted", "1st_event", "", "a" * 101, "memory_posted\n"]
+)
 def test_event_type_must_be_snake_case(ingest_client, bad):
     body = post_json(ingest_client, EVENTS, seed_event(event_type=bad)).json()
 
@@ -85,6 +87,39 @@ def test_event_list_is_paginated_without_extra_queries(
 
     assert len(first["results"]) == len(second["results"]) == 10
     assert not {e["id"] for e in first["results"]} & {e["id"] for e in second["results"]}
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "event_type=",
+        "user_id=",
+        "since=",
+        "until=",
+        "cursor=",
+        "page_size=",
+        "page_size=0",
+        "page_size=1001",
+        "page_size=ten",
+        "page_size=true",
+    ],
+)
+def test_an_empty_or_invalid_filter_is_a_400_naming_it(ingest_client, read_client, query):
+    post_json(ingest_client, EVENTS, seed_event())
+    drain_outbox()
+
+    response = read_client.get(f"{EVENTS}?{query}")
+
+    assert response.status_code == 400
+    assert list(response.json()["fields"]) == [query.split("=")[0]]
+
+
+def test_page_size_bounds_are_accepted(ingest_client, read_client):
+    post_json(ingest_client, EVENTS, [seed_event(event_id=new_id()) for _ in range(3)])
+    drain_outbox()
+
+    assert len(read_client.get(EVENTS, {"page_size": 1}).json()["results"]) == 1
+    assert len(read_client.get(EVENTS, {"page_size": 1000}).json()["results"]) == 3
 
 
 def test_reading_events_needs_read_access_and_writing_needs_ingest(ingest_client, read_client):

@@ -210,6 +210,14 @@ def test_hours_out_of_bounds_is_a_400_naming_hours(read_client, hours):
     assert "hours" in body["fields"]
 
 
+@pytest.mark.parametrize("query", ["job_type=", "hours=", "hours=24&job_type=", "hours=true"])
+def test_an_empty_or_boolean_parameter_is_a_400_naming_it(shipped, read_client, query):
+    response = read_client.get(f"{URL}?{query}")
+    assert response.status_code == 400
+    name = "job_type" if "job_type" in query else "hours"
+    assert list(response.json()["fields"]) == [name]
+
+
 def test_hours_168_is_accepted(read_client):
     assert read_client.get(URL, {"hours": 168}).status_code == 200
 

@@ -189,6 +189,12 @@ def test_endpoint_filter_with_unknown_endpoint_returns_empty_stats(shipped, read
     assert body["error_rate"] == 0.0
 
 
+def test_empty_endpoint_filter_is_a_400_not_every_endpoint(shipped, read_client):
+    response = read_client.get(f"{URL}?endpoint=")
+    assert response.status_code == 400
+    assert response.json()["fields"] == {"endpoint": ["May not be empty."]}
+
+
 def test_empty_window_returns_zero_requests(read_client):
     response = read_client.get(URL)
     assert response.status_code == 200
