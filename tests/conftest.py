@@ -48,6 +48,22 @@ def _alive(pid: int) -> bool:
 
 
 @pytest.fixture(autouse=True)
+def _own_ingest_counters(settings):
+    # Counters live in Redis, which concurrent runs on one machine share: each run
+    # counts into a hash of its own, so a test comparing counts sees only its run's.
+    settings.INGEST_COUNTS_KEY = f"test:ingest:items:{os.getpid()}"
+    yield
+    from redis import RedisError
+
+    from apps.core.redis import get_redis
+
+    try:
+        get_redis().delete(settings.INGEST_COUNTS_KEY)
+    except RedisError:
+        pass
+
+
+@pytest.fixture(autouse=True)
 def _no_request_logging(settings):
     # The middleware's flusher thread writes through its own connection; tests
     # that exercise it switch it on explicitly.

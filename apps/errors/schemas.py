@@ -1,13 +1,30 @@
 from typing import Any
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
-from apps.ingest.fields import ItemSchema, LongText, Scrubbed, Secretless, Text
+from apps.ingest.fields import (
+    ItemSchema,
+    LongText,
+    Scrubbed,
+    Secretless,
+    Text,
+    document_metadata,
+)
 
 from .models import ErrorCategory, Severity
 
 
+def _document_bags(schema: dict) -> None:
+    document_metadata(schema)
+    schema["properties"]["extra_data"] = {
+        **schema["properties"]["metadata"],
+        "description": "Accepted as other kinds name their object: merged into `context`.",
+    }
+
+
 class ErrorIn(ItemSchema):
+    model_config = ConfigDict(json_schema_extra=_document_bags)
+
     category: ErrorCategory
     severity: Severity = Severity.ERROR
     error_message: LongText = Field(min_length=1)

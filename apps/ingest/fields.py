@@ -7,6 +7,7 @@ from uuid import UUID
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -73,14 +74,25 @@ def Scrubbed(max_length: int):  # noqa: N802 - reads like a type in schemas
     ]
 
 
+def _not_bool(value: Any) -> Any:
+    # JSON true is not 1: pydantic's lax mode would store it as one.
+    if isinstance(value, bool):
+        raise ValueError("must be a number, not a boolean")
+    return value
+
+
+NotBool = BeforeValidator(_not_bool)
 ShortText = Text(255)
 LongText = Scrubbed(20_000)
 Secretless = Annotated[dict[str, Any], AfterValidator(_bounded_bag)]
 UtcDatetime = Annotated[datetime, AfterValidator(as_utc)]
 IPAddress = Annotated[str | None, AfterValidator(anonymize_ip)]
-PositiveInt = Annotated[int, Field(ge=0, le=2_147_483_647)]
-Milliseconds = Annotated[float, Field(ge=0, le=86_400_000 * 7, allow_inf_nan=False)]
-BoundedNumber = Annotated[float, Field(ge=-MAX_ABS_NUMBER, le=MAX_ABS_NUMBER, allow_inf_nan=False)]
+PositiveInt = Annotated[int, NotBool, Field(ge=0, le=2_147_483_647)]
+Milliseconds = Annotated[float, NotBool, Field(ge=0, le=86_400_000 * 7, allow_inf_nan=False)]
+BoundedNumber = Annotated[
+    float, NotBool, Field(ge=-MAX_ABS_NUMBER, le=MAX_ABS_NUMBER, allow_inf_nan=False)
+]
+HttpStatus = Annotated[int, NotBool, Field(ge=100, le=599)]
 
 
 class ItemSchema(BaseModel):
@@ -111,8 +123,19 @@ class ItemSchema(BaseModel):
         return value
 
 
+def document_metadata(schema: dict) -> None:
+    """JSON schema: `metadata` is accepted though it is not a field of its own."""
+    schema.setdefault("properties", {})["metadata"] = {
+        "type": "object",
+        "description": "Accepted for older clients: merged into this kind's JSON object "
+        "(its own keys win).",
+    }
+
+
 class WithExtraData(ItemSchema):
     """Kinds whose free-form bag is `extra_data`: the old clients' `metadata` lands there too."""
+
+    model_config = ConfigDict(json_schema_extra=document_metadata)
 
     extra_data: Secretless = Field(default_factory=dict)
 

@@ -226,7 +226,9 @@ def outbox_sweep(*, stale_seconds: int | None = None, limit: int = 1000) -> int:
     return len(ids)
 
 
-COUNTS_KEY = "analytics:ingest:items"
+def counts_key() -> str:
+    """The Redis hash of item counts (a setting, so runs sharing one Redis keep apart)."""
+    return settings.INGEST_COUNTS_KEY
 
 
 def ingest_counts_add(*, outcome: "Outcome", label: str) -> None:
@@ -250,7 +252,7 @@ def duplicates_count(*, kind_name: str, n: int) -> None:
     from apps.core.redis import get_redis
 
     try:
-        get_redis().hincrby(COUNTS_KEY, f"{kind_name}:duplicate", n)
+        get_redis().hincrby(counts_key(), f"{kind_name}:duplicate", n)
     except Exception:
         logger.warning("ingest counters unavailable; %d duplicate(s) not counted", n)
 
@@ -261,7 +263,7 @@ def ingest_counts_push(counts: dict[str, int]) -> None:
 
     pipe = get_redis().pipeline(transaction=False)
     for field, n in counts.items():
-        pipe.hincrby(COUNTS_KEY, field, n)
+        pipe.hincrby(counts_key(), field, n)
     pipe.execute()
 
 
@@ -269,7 +271,7 @@ def ingest_counts() -> dict[tuple[str, str], int]:
     """{(kind, "accepted"|"rejected"): items} since Redis last started."""
     from apps.core.redis import get_redis
 
-    raw = get_redis().hgetall(COUNTS_KEY)
+    raw = get_redis().hgetall(counts_key())
     counts = {}
     for field, value in raw.items():
         kind, _, outcome = field.decode().rpartition(":")

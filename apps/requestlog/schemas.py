@@ -3,6 +3,7 @@ from typing import Literal
 from pydantic import Field
 
 from apps.ingest.fields import (
+    HttpStatus,
     IPAddress,
     ItemSchema,
     LongText,
@@ -26,7 +27,7 @@ class RequestLogIn(ItemSchema):
         "points are tagged with it instead of the endpoint when given.",
     )
     method: Method
-    status_code: int = Field(ge=100, le=599)
+    status_code: HttpStatus
     response_time_ms: Milliseconds
     user_id: Text(255) = ""
     api_key_prefix: Text(16) = ""

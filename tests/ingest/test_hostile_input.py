@@ -381,3 +381,34 @@ def test_a_session_batch_keeps_only_the_kinds_a_session_may_write(outsider):
     assert answer["accepted"] == 1
     assert answer["rejected"][0]["index"] == 1
     assert "ingest key" in answer["rejected"][0]["errors"]["kind"][0]
+
+
+@pytest.mark.parametrize(
+    "path, item, field",
+    [
+        (JOBS, job(duration_ms=True), "duration_ms"),
+        (JOBS, job(retry_count=False), "retry_count"),
+        (
+            "/api/v1/analytics/requests",
+            {"endpoint": "/x", "method": "GET", "status_code": 200, "response_time_ms": True},
+            "response_time_ms",
+        ),
+        (
+            "/api/v1/analytics/user-activity",
+            {"activity_type": "click", "duration_ms": True},
+            "duration_ms",
+        ),
+    ],
+)
+def test_a_boolean_is_not_a_number(ingest_client, path, item, field):
+    answer = post_json(ingest_client, path, item).json()
+
+    assert answer["accepted"] == 0
+    assert answer["rejected"][0]["errors"].keys() == {field}
+
+
+def test_the_document_shows_that_metadata_is_accepted(read_client):
+    schema = read_client.get("/api/schema/?format=json").json()["components"]["schemas"]
+
+    for name in ("JobOutcomeIn", "UserActivityIn", "DeviceStateChangeIn", "ErrorIn"):
+        assert "metadata" in schema[name]["properties"], name
