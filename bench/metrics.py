@@ -18,11 +18,13 @@
    p50/p99, without Django's debug cursor), each against the same answer computed
    from raw points with percentile_cont, at a `now` that is not minute-aligned so
    raw edges are read. Every answer is verified: count/sum/min/max/avg exact,
-   percentiles within 1% of the exact order statistic they stand for.
+   percentiles within 1% of the exact order statistic they stand for; a group_by
+   read group by group, against raw points grouped by tags->>'<tag>'.
    --explain prints EXPLAIN (ANALYZE, BUFFERS) of every query a read runs.
 4. POST /api/v1/analytics/metrics/record, one metric per request, against gunicorn
-   (2 sync workers) on the bench database; sync workers close the connection after
-   every response, so each request includes a (loopback) TCP connect.
+   (2 workers, the project's gunicorn config) on the bench database; a request after
+   the server closed the connection includes a (loopback) TCP connect, and the
+   summary says which way the server went.
 
     DEBUG=true .venv/bin/python bench/metrics.py [--points 10000000] [--skip-load]
 
@@ -691,25 +693,44 @@ class ReadCase:
     params: list
     step: str | None = None  # a series' bucket width (SQL interval); None for statistics
     agg: str = "avg"
+    group_by: str | None = None  # a tag: raw answers GROUP BY tags->>tag, as the old systems did
 
     def bucket(self) -> str:
         return f"date_bin(interval '{self.step}', \"timestamp\", timestamptz '2000-01-01')"
 
     @property
     def raw_sql(self) -> str:
-        """The same answer straight from raw points, as one would without rollups."""
+        """The same answer straight from raw points, as one would without rollups.
+
+        With group_by, every row starts with the group's value (rows ordered by it).
+        """
+        group = f"tags->>'{self.group_by}'" if self.group_by else ""
+        select = f"{group} AS g, " if group else ""
         if self.step is None:
             return (
-                "SELECT count(*), avg(value), min(value), max(value), sum(value), "
+                f"SELECT {select}count(*), avg(value), min(value), max(value), sum(value), "
                 "percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY value) "
-                f"FROM {EVENTS} WHERE {self.where}"
+                f"FROM {EVENTS} WHERE {self.where}" + (" GROUP BY g ORDER BY g" if group else "")
             )
         value = "avg(value)"
         if self.agg != "avg":
             value = f"percentile_cont({int(self.agg[1:]) / 100}) WITHIN GROUP (ORDER BY value)"
+        by = "g, b" if group else "b"
         return (
-            f"SELECT {self.bucket()} AS b, count(*), {value} FROM {EVENTS} "
-            f"WHERE {self.where} GROUP BY b ORDER BY b"
+            f"SELECT {select}{self.bucket()} AS b, count(*), {value} FROM {EVENTS} "
+            f"WHERE {self.where} GROUP BY {by} ORDER BY {by}"
+        )
+
+    def of_group(self, value: str | None) -> "ReadCase":
+        """The same read narrowed to one group, for the verifying SQL."""
+        return ReadCase(
+            self.label,
+            self.goal_ms,
+            self.call,
+            f"{self.where} AND tags->>'{self.group_by}' IS NOT DISTINCT FROM %s",
+            [*self.params, value],
+            self.step,
+            self.agg,
         )
 
 
@@ -739,6 +760,8 @@ def verify(case: ReadCase, res: dict, rows: list, cursor) -> str:
     fraction inside that rank), which the DDSketch must be within 1% of.
     percentile_cont interpolates between neighbours, so it is only reported.
     """
+    if case.group_by:
+        return verify_groups(case, res, rows, cursor)
     from apps.metrics.sketch import RELATIVE_ACCURACY
 
     limit = RELATIVE_ACCURACY * (1 + 1e-9)
@@ -799,6 +822,24 @@ def verify(case: ReadCase, res: dict, rows: list, cursor) -> str:
     )
 
 
+def verify_groups(case: ReadCase, res: dict, rows: list, cursor) -> str:
+    """Each group of a group_by answer against the raw rows of its value, as `verify` does."""
+    raw: dict[str | None, list] = {}
+    for row in rows:
+        raw.setdefault(row[0], []).append(row[1:])
+    groups = {g["value"]: g for g in res["groups"]}
+    if set(groups) != set(raw) or res["groups_truncated"]:
+        raise BenchError(f"groups {sorted(groups, key=str)} != raw {sorted(raw, key=str)}")
+    notes = []
+    for value, group_rows in raw.items():
+        answer = groups[value] if case.step is None else {"buckets": groups[value]["buckets"]}
+        try:
+            notes.append(verify(case.of_group(value), answer, group_rows, cursor))
+        except BenchError as exc:
+            raise BenchError(f"group {value!r}: {exc}") from None
+    return f"{len(raw)} groups ({case.group_by}), each: " + notes[0].split("; ", 1)[1]
+
+
 def read_cases(now: datetime, hashes: list[int]) -> list[ReadCase]:
     from apps.metrics.selectors import metric_statistics, metric_time_series
 
@@ -845,6 +886,25 @@ def read_cases(now: datetime, hashes: list[int]) -> list[ReadCase]:
             last30,
             step="1 hour",
             agg="p95",
+        ),
+        ReadCase(
+            "statistics 30 d, group_by endpoint",
+            None,
+            lambda: metric_statistics(name=name, hours=h30, group_by="endpoint", now=now),
+            where,
+            last30,
+            group_by="endpoint",
+        ),
+        ReadCase(
+            "time series 720 h, 1h, avg, group_by endpoint",
+            None,
+            lambda: metric_time_series(
+                name=name, hours=h30, interval="1h", agg="avg", group_by="endpoint", now=now
+            ),
+            where,
+            last30,
+            step="1 hour",
+            group_by="endpoint",
         ),
         ReadCase(
             "time series 24 h, 5m, avg",
@@ -1167,9 +1227,11 @@ def print_summary(args, load_result, rollup, reads, post) -> None:
             f"{times(row['ratio'])} ({row['raw_p50']:,.1f} ms) |"
         )
     if post:
+        # What the server did, not what it was once configured to do.
+        reuse = "new connection each" if post["reconnects"] else "one kept-alive connection"
         print(
-            f"| POST metrics/record, 1 metric, sequential, new connection each (2 gunicorn sync "
-            f"workers) | < 10 ms p99 | {post['p50']:.1f} ms p50, {post['p99']:.1f} ms p99 | - |"
+            f"| POST metrics/record, 1 metric, sequential, {reuse} (2 gunicorn workers) | "
+            f"< 10 ms p99 | {post['p50']:.1f} ms p50, {post['p99']:.1f} ms p99 | - |"
         )
 
 

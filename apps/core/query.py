@@ -5,6 +5,7 @@ from datetime import datetime, timedelta
 from django.db.models import Aggregate, FloatField
 from django.utils import timezone
 from rest_framework import serializers
+from rest_framework.utils import html
 
 
 class Percentile(Aggregate):
@@ -21,10 +22,25 @@ class Percentile(Aggregate):
         super().__init__(expression, fraction=float(fraction), **extra)
 
 
+class StrictIntegerField(serializers.IntegerField):
+    """An integer that is there or not: `?hours=` (present, empty) and booleans are
+    errors, never the default."""
+
+    def get_value(self, dictionary):
+        if html.is_html_input(dictionary) and dictionary.get(self.field_name) == "":
+            return ""  # DRF would hand an optional field's default instead
+        return super().get_value(dictionary)
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or data == "":
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 def hours_query(max_hours: int = 168, default: int = 24, **extra_fields) -> type:
     """An input serializer for `?hours=` (bounded) plus optional string filters."""
     fields = {
-        "hours": serializers.IntegerField(
+        "hours": StrictIntegerField(
             min_value=1,
             max_value=max_hours,
             default=default,

@@ -2,7 +2,8 @@ from django.contrib import admin
 
 from apps.core.admin import RecordAdmin
 
-from .models import DirtyMinute, MetricEvent, MetricRollup, MetricSeries
+from .models import DirtyMinute, MetricEvent, MetricRollup, MetricSeries, RollupFailure
+from .rollups import rollup_retry
 
 
 @admin.register(MetricEvent)
@@ -68,3 +69,27 @@ class DirtyMinuteAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False
+
+
+@admin.register(RollupFailure)
+class RollupFailureAdmin(admin.ModelAdmin):
+    """Minutes the roller parked: reads take them raw meanwhile. Fix the cause, then retry."""
+
+    list_display = ["metric_name", "bucket_start", "failed_at", "attempts", "error"]
+    list_filter = ["metric_name"]
+    search_fields = ["=metric_name", "error"]
+    date_hierarchy = "bucket_start"
+    ordering = ["-failed_at"]
+    readonly_fields = [f.name for f in RollupFailure._meta.fields]
+    actions = ["retry"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    @admin.action(description="Retry selected minutes (the roller re-rolls them within 10 s)")
+    def retry(self, request, queryset) -> None:
+        pairs = list(queryset.values_list("metric_name", "bucket_start"))
+        queued = rollup_retry(pairs)
+        self.message_user(
+            request, f"{queued} minute(s) marked dirty; they are parked again if they still fail."
+        )

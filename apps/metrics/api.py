@@ -1,17 +1,23 @@
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
 from django.http import HttpResponse
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from prometheus_client import CONTENT_TYPE_LATEST
 from rest_framework import serializers
+from rest_framework.exceptions import APIException
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.core.query import hours_query
+from apps.core.query import StrictIntegerField, hours_query
 from apps.ingest.api import IngestView, ingest_schema
 
 from . import exposition, selectors
 from . import serializers as out
-from .schemas import MetricIn
+from .schemas import LABEL_PATTERN, MetricIn
 
 
 def parse_tags(values: list[str]) -> dict[str, str]:
@@ -32,10 +38,165 @@ TAG_PARAMETER = OpenApiParameter(
     explode=True,
     description="key:value; repeat the parameter for more tags (all must match).",
 )
-StatisticsQuery = hours_query()
-TimeSeriesQuery = hours_query(
-    interval=serializers.ChoiceField(choices=list(selectors.INTERVALS), default="1h"),
+
+# `+01:00` sent unencoded in a query string arrives as ` 01:00`.
+_UNENCODED_OFFSET = re.compile(r"(T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) (\d{2}(?::?\d{2})?)$")
+
+
+class QueryDateTimeField(serializers.DateTimeField):
+    """ISO 8601 in a query string; UTC unless an offset is given."""
+
+    def to_internal_value(self, value):
+        if isinstance(value, str):
+            value = _UNENCODED_OFFSET.sub(r"\1+\2", value.strip())
+        return super().to_internal_value(value)
+
+
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+
+
+def longest_retention_days() -> int:
+    return max(settings.ANALYTICS_RETENTION_DAYS, *settings.ANALYTICS_RETENTION_BY_KIND.values())
+
+
+class WindowQuery(serializers.Serializer):
+    """`hours` or `from`/`to`, and `group_by`. A parameter given empty is an error."""
+
+    def to_internal_value(self, data):
+        blank = {
+            name: ["May not be empty."]
+            for name in self.fields
+            if hasattr(data, "get") and data.get(name) == ""
+        }
+        if blank:
+            raise serializers.ValidationError(blank)
+        return super().to_internal_value(data)
+
+    def validate(self, attrs: dict) -> dict:
+        since, until = attrs.get("from"), attrs.get("to")
+        if since is None and until is None:
+            return attrs
+        if "hours" in attrs:
+            raise serializers.ValidationError({"hours": ["Give either hours or from/to."]})
+        if since is None or until is None:
+            missing = "from" if since is None else "to"
+            raise serializers.ValidationError({missing: ["from and to go together."]})
+        for field, moment in (("from", since), ("to", until)):
+            if not EARLIEST <= moment <= LATEST:  # keeps bucket arithmetic inside datetime
+                raise serializers.ValidationError(
+                    {field: [f"Must be within {EARLIEST:%Y-%m-%d} .. {LATEST:%Y-%m-%d} UTC."]}
+                )
+        if since >= until:
+            raise serializers.ValidationError({"to": ["Must be later than from."]})
+        days = longest_retention_days()
+        if until - since > timedelta(days=days):
+            raise serializers.ValidationError(
+                {"from": [f"from..to may span at most {days} days (the longest retention)."]}
+            )
+        return attrs
+
+    def selector_kwargs(self) -> dict:
+        data = dict(self.validated_data)
+        return {
+            "hours": data.pop("hours", None),
+            "since": data.pop("from", None),
+            "until": data.pop("to", None),
+            "group_by": data.pop("group_by", None),
+            **data,
+        }
+
+
+def window_query(name: str, base: type[WindowQuery] = WindowQuery, **extra_fields) -> type:
+    fields = {
+        "hours": StrictIntegerField(
+            min_value=1,
+            max_value=selectors.MAX_HOURS,
+            required=False,
+            help_text=f"Window length in hours, 1-{selectors.MAX_HOURS}, ending now (default "
+            f"{selectors.DEFAULT_HOURS}). Or give from and to instead.",
+        ),
+        "from": QueryDateTimeField(
+            required=False,
+            help_text="Window start, ISO 8601 (UTC unless an offset is given), with `to`; "
+            "from..to spans at most the longest retention (ANALYTICS_RETENTION_DAYS*, 90 days "
+            "by default).",
+        ),
+        "to": QueryDateTimeField(
+            required=False, help_text="Window end (exclusive), ISO 8601, later than `from`."
+        ),
+        "group_by": serializers.RegexField(
+            LABEL_PATTERN,
+            required=False,
+            help_text="A tag name: the answer also splits per value of that tag (series "
+            f"without it under null), the {selectors.MAX_GROUPS} biggest groups by count.",
+        ),
+        **extra_fields,
+    }
+    return type(name, (base,), fields)
+
+
+StatisticsQuery = window_query("MetricStatisticsQuery")
+
+
+class TimeSeriesWindowQuery(WindowQuery):
+    def validate(self, attrs: dict) -> dict:
+        attrs = super().validate(attrs)
+        if "from" in attrs:
+            length = attrs["to"] - attrs["from"]
+        else:
+            length = timedelta(hours=attrs.get("hours", selectors.DEFAULT_HOURS))
+        grouped = "group_by" in attrs
+        limit = selectors.MAX_GROUPED_BUCKETS if grouped else selectors.MAX_BUCKETS
+        if length / selectors.INTERVAL_STEPS[attrs["interval"]] > limit:
+            per = " per group (with group_by)" if grouped else ""
+            raise serializers.ValidationError(
+                {
+                    "interval": [
+                        f"At most {limit} buckets{per}: choose a coarser interval or a "
+                        "shorter window."
+                    ]
+                }
+            )
+        return attrs
+
+
+TimeSeriesQuery = window_query(
+    "MetricTimeSeriesQuery",
+    base=TimeSeriesWindowQuery,
+    interval=serializers.ChoiceField(
+        choices=list(selectors.INTERVALS),
+        default="1h",
+        help_text="Bucket width; 1w buckets start on Monday 00:00 UTC. At most "
+        f"{selectors.MAX_BUCKETS} buckets ({selectors.MAX_GROUPED_BUCKETS} with group_by).",
+    ),
     agg=serializers.ChoiceField(choices=selectors.AGGREGATES, default="avg"),
+)
+
+
+class NotComputable(APIException):
+    status_code = 422
+    default_detail = "The answer cannot be computed from the stored points."
+    default_code = "not_computable"
+
+
+def _computed(selector: Callable[..., dict], **kwargs) -> dict:
+    try:
+        return selector(**kwargs)
+    except selectors.NotComputableError as exc:
+        raise NotComputable(str(exc)) from exc
+
+
+ERRORS = {
+    400: OpenApiResponse(description="A parameter is invalid: `fields` names it."),
+    422: OpenApiResponse(
+        description="The window's points cannot be aggregated (error `not_computable`)."
+    ),
+}
+WINDOW_DESCRIPTION = (
+    "Served from minute/hour/day rollups plus raw points at the edges: count, sum, min and "
+    "max exact, percentiles within 1%. The window is `hours` (ending now) or `from`/`to`. "
+    "With `group_by=<tag>` the answer also holds `groups`, one per value of that tag."
 )
 
 
@@ -50,29 +211,37 @@ class MetricRecordView(IngestView):
 class MetricStatisticsView(APIView):
     @extend_schema(
         summary="Statistics of one metric over a window",
+        description=WINDOW_DESCRIPTION,
         parameters=[StatisticsQuery, TAG_PARAMETER],
-        responses={200: out.StatisticsOut},
+        responses={200: out.StatisticsOut, **ERRORS},
         tags=["metrics"],
     )
     def get(self, request, name: str):
         query = StatisticsQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
         tags = parse_tags(request.query_params.getlist("tag"))
-        return Response(selectors.metric_statistics(name=name, tags=tags, **query.validated_data))
+        answer = _computed(
+            selectors.metric_statistics, name=name, tags=tags, **query.selector_kwargs()
+        )
+        return Response(out.StatisticsOut(answer).data)
 
 
 class MetricTimeSeriesView(APIView):
     @extend_schema(
         summary="Time series of one metric: aligned buckets with count and the aggregate",
+        description=WINDOW_DESCRIPTION,
         parameters=[TimeSeriesQuery, TAG_PARAMETER],
-        responses={200: out.TimeSeriesOut},
+        responses={200: out.TimeSeriesOut, **ERRORS},
         tags=["metrics"],
     )
     def get(self, request, name: str):
         query = TimeSeriesQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
         tags = parse_tags(request.query_params.getlist("tag"))
-        return Response(selectors.metric_time_series(name=name, tags=tags, **query.validated_data))
+        answer = _computed(
+            selectors.metric_time_series, name=name, tags=tags, **query.selector_kwargs()
+        )
+        return Response(out.TimeSeriesOut(answer).data)
 
 
 class FirstRendererNegotiation(BaseContentNegotiation):

@@ -5,7 +5,7 @@ import re
 
 import orjson
 from django.conf import settings
-from django.db import connection
+from django.db import DatabaseError, connection, transaction
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
@@ -30,72 +30,111 @@ def _labels(tags) -> dict[str, str]:
     return {prometheus_name(k).lstrip(":") or "_": str(v) for k, v in tags.items()}
 
 
+def _connection_lost() -> bool:
+    raw = connection.connection
+    return connection.needs_rollback or raw is None or raw.closed or raw.broken
+
+
+# `{only}` is where the per-metric fallback narrows a query to one metric.
+GAUGES = (
+    "SELECT DISTINCT ON (metric_name, tags_hash) metric_name, tags, value "
+    "FROM metrics_metricevent WHERE metric_type = 'gauge' "
+    f"AND \"timestamp\" > now() - interval '{GAUGE_WINDOW}' {{only}}"
+    'ORDER BY metric_name, tags_hash, "timestamp" DESC'
+)
+# Day rollups hold every rolled point: their sum is the running total.
+COUNTERS = (
+    "SELECT r.metric_name, s.tags, sum(r.sum) FROM metrics_metricrollup r "
+    "JOIN metrics_metricseries s USING (metric_name, tags_hash) "
+    "WHERE r.resolution = 'd' AND s.metric_type = 'counter' {only}"
+    "GROUP BY r.metric_name, s.tags ORDER BY r.metric_name"
+)
+SUMMARIES = (
+    "SELECT metric_name, tags, count(*), sum(value), "
+    "percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY value) "
+    "FROM metrics_metricevent WHERE metric_type IN ('timer', 'histogram') "
+    f"AND \"timestamp\" > now() - interval '{SUMMARY_WINDOW}' {{only}}"
+    "GROUP BY metric_name, tags_hash, tags ORDER BY metric_name"
+)
+
+
 class RecordedMetricsCollector:
-    """Gauges: last value (15 min); counters: running total; timers/histograms: 5-min summary."""
+    """Gauges: last value (15 min); counters: running total; timers/histograms: 5-min summary.
+
+    One metric whose figures cannot be computed (a sum overflowing) is left out
+    and logged, never the whole scrape: `skipped` names it for ServiceCollector.
+    """
+
+    def __init__(self) -> None:
+        self.skipped: set[str] = set()
 
     def collect(self):
+        yield from self._families(GAUGES, "metric_name", self._gauge)
+        yield from self._families(COUNTERS, "r.metric_name", self._counter)
+        yield from self._families(SUMMARIES, "metric_name", self._summary)
+
+    def _rows(self, sql: str, column: str) -> list[tuple]:
+        """Rows of `sql` over every metric; if that fails, metric by metric, skipping
+        the metrics that fail on their own."""
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(sql.format(only=""))
+                return cursor.fetchall()
+        except DatabaseError:
+            if _connection_lost():
+                raise
+            logger.warning("/metrics: a query failed; retrying it metric by metric", exc_info=True)
         with connection.cursor() as cursor:
-            yield from self._gauges(cursor)
-            yield from self._counters(cursor)
-            yield from self._summaries(cursor)
+            cursor.execute("SELECT DISTINCT metric_name FROM metrics_metricseries ORDER BY 1")
+            names = [row[0] for row in cursor.fetchall()]
+        rows: list[tuple] = []
+        for name in names:
+            try:
+                with transaction.atomic(), connection.cursor() as cursor:
+                    cursor.execute(sql.format(only=f"AND {column} = %s "), [name])
+                    rows += cursor.fetchall()
+            except DatabaseError as exc:
+                if _connection_lost():
+                    raise
+                self.skipped.add(name)
+                logger.error("/metrics: metric %r left out: %s", name, str(exc).strip())
+        return rows
 
-    def _gauges(self, cursor):
-        cursor.execute(
-            "SELECT DISTINCT ON (metric_name, tags_hash) metric_name, tags, value "
-            "FROM metrics_metricevent WHERE metric_type = 'gauge' "
-            f"AND \"timestamp\" > now() - interval '{GAUGE_WINDOW}' "
-            'ORDER BY metric_name, tags_hash, "timestamp" DESC'
-        )
+    def _families(self, sql: str, column: str, add) -> list[Metric]:
         families: dict[str, Metric] = {}
-        for name, tags, value in cursor.fetchall():
-            base = prometheus_name(name)
-            family = families.get(name)
-            if family is None:
-                family = families[name] = Metric(base, f"{name} (last value)", "gauge")
-            family.add_sample(base, _labels(tags), value)
-        yield from families.values()
+        for row in self._rows(sql, column):
+            add(families, *row)
+        return list(families.values())
 
-    def _counters(self, cursor):
-        # Day rollups hold every rolled point: their sum is the running total.
-        cursor.execute(
-            "SELECT r.metric_name, s.tags, sum(r.sum) FROM metrics_metricrollup r "
-            "JOIN metrics_metricseries s USING (metric_name, tags_hash) "
-            "WHERE r.resolution = 'd' AND s.metric_type = 'counter' "
-            "GROUP BY r.metric_name, s.tags ORDER BY r.metric_name"
-        )
-        families: dict[str, Metric] = {}
-        for name, tags, total in cursor.fetchall():
-            base = prometheus_name(name)
-            family = families.get(name)
-            if family is None:
-                family = families[name] = Metric(base, f"{name} (sum of increments)", "counter")
-            family.add_sample(f"{base}_total", _labels(tags), total)
-        yield from families.values()
+    @staticmethod
+    def _family(families: dict, name: str, help_text: str, kind: str) -> Metric:
+        family = families.get(name)
+        if family is None:
+            family = families[name] = Metric(prometheus_name(name), help_text, kind)
+        return family
 
-    def _summaries(self, cursor):
-        cursor.execute(
-            "SELECT metric_name, tags, count(*), sum(value), "
-            "percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY value) "
-            "FROM metrics_metricevent WHERE metric_type IN ('timer', 'histogram') "
-            f"AND \"timestamp\" > now() - interval '{SUMMARY_WINDOW}' "
-            "GROUP BY metric_name, tags_hash, tags ORDER BY metric_name"
-        )
-        families: dict[str, Metric] = {}
-        for name, tags, count, total, quantiles in cursor.fetchall():
-            base = prometheus_name(name)
-            family = families.get(name)
-            if family is None:
-                family = families[name] = Metric(base, f"{name} over {SUMMARY_WINDOW}", "summary")
-            labels = _labels(tags)
-            for q, value in zip((0.5, 0.95, 0.99), quantiles, strict=True):
-                family.add_sample(base, {**labels, "quantile": str(q)}, value)
-            family.add_sample(f"{base}_count", labels, count)
-            family.add_sample(f"{base}_sum", labels, total)
-        yield from families.values()
+    def _gauge(self, families: dict, name: str, tags, value: float) -> None:
+        family = self._family(families, name, f"{name} (last value)", "gauge")
+        family.add_sample(prometheus_name(name), _labels(tags), value)
+
+    def _counter(self, families: dict, name: str, tags, total: float) -> None:
+        family = self._family(families, name, f"{name} (sum of increments)", "counter")
+        family.add_sample(f"{prometheus_name(name)}_total", _labels(tags), total)
+
+    def _summary(self, families: dict, name: str, tags, count, total, quantiles) -> None:
+        family = self._family(families, name, f"{name} over {SUMMARY_WINDOW}", "summary")
+        base, labels = prometheus_name(name), _labels(tags)
+        for q, value in zip((0.5, 0.95, 0.99), quantiles, strict=True):
+            family.add_sample(base, {**labels, "quantile": str(q)}, value)
+        family.add_sample(f"{base}_count", labels, count)
+        family.add_sample(f"{base}_sum", labels, total)
 
 
 class ServiceCollector:
     """This service's own figures: ingest counts, outbox and queue depth, rollup lag."""
+
+    def __init__(self, recorded: RecordedMetricsCollector | None = None) -> None:
+        self.recorded = recorded  # collected first: what it had to leave out
 
     def collect(self):
         from apps.ingest.services import ingest_counts
@@ -120,6 +159,10 @@ class ServiceCollector:
             batches, pending_items, failed = cursor.fetchone()
             cursor.execute("SELECT count(*) FROM metrics_dirtyminute")
             dirty = cursor.fetchone()[0]
+            cursor.execute(
+                "SELECT metric_name, count(*) FROM metrics_rollupfailure GROUP BY 1 ORDER BY 1"
+            )
+            parked = cursor.fetchall()
         yield GaugeMetricFamily("analytics_outbox_batches", "Outbox batches waiting", value=batches)
         yield GaugeMetricFamily(
             "analytics_outbox_items", "Items waiting in the outbox", value=pending_items
@@ -130,6 +173,27 @@ class ServiceCollector:
         yield GaugeMetricFamily(
             "analytics_rollup_dirty_minutes", "Metric minutes waiting to be rolled up", value=dirty
         )
+        yield GaugeMetricFamily(
+            "analytics_rollup_failed_minutes",
+            "Metric minutes the roller could not roll (parked; retry them in the admin)",
+            value=sum(n for _, n in parked),
+        )
+        by_metric = GaugeMetricFamily(
+            "analytics_rollup_failed_metric_minutes",
+            "Parked metric minutes, per metric",
+            labels=["metric"],
+        )
+        for name, n in parked:
+            by_metric.add_metric([name], n)
+        yield by_metric
+        skipped = GaugeMetricFamily(
+            "analytics_exposition_skipped_metrics",
+            "Recorded metrics left out of this scrape: their figures cannot be computed",
+            labels=["metric"],
+        )
+        for name in sorted(self.recorded.skipped if self.recorded else ()):
+            skipped.add_metric([name], 1)
+        yield skipped
 
         depth = GaugeMetricFamily(
             "analytics_queue_depth", "Celery messages queued", labels=["queue"]
@@ -163,6 +227,7 @@ def render() -> bytes:
     from prometheus_client import CollectorRegistry, generate_latest
 
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(RecordedMetricsCollector())
-    registry.register(ServiceCollector())
+    recorded = RecordedMetricsCollector()
+    registry.register(recorded)  # registration order is collection order
+    registry.register(ServiceCollector(recorded))
     return generate_latest(registry)

@@ -2,6 +2,7 @@ from django.contrib.postgres.fields import ArrayField
 from django.db import models
 
 from apps.core.models import IngestedRecord
+from apps.ingest.fields import MAX_ABS_NUMBER
 
 
 class MetricType(models.TextChoices):
@@ -32,6 +33,14 @@ class MetricEvent(IngestedRecord):
                 include=["value", "tags_hash"],
             ),
             models.Index(fields=["timestamp"], name="metric_ts"),  # retention
+        ]
+        constraints = [
+            # The ingest bound, enforced where sums are taken: with |v| <= 1e18 a
+            # float sum needs ~1e290 points to overflow. NaN fails it too.
+            models.CheckConstraint(
+                condition=models.Q(value__gte=-MAX_ABS_NUMBER, value__lte=MAX_ABS_NUMBER),
+                name="metric_value_range",
+            )
         ]
 
 
@@ -109,6 +118,28 @@ class DirtyMinute(models.Model):
     class Meta:
         # The oldest dirty minute of a metric bounds what reads may take from rollups.
         indexes = [models.Index(fields=["metric_name", "bucket_start"], name="dirty_name_bucket")]
+
+    def __str__(self) -> str:
+        return f"{self.metric_name} {self.bucket_start}"
+
+
+class RollupFailure(models.Model):
+    """A (metric, minute) the roller could not roll: parked so every other minute still rolls.
+
+    Reads take a parked minute from raw points (like a dirty one) and never use
+    the hour or day holding it. Retrying (admin action) marks it dirty again.
+    """
+
+    metric_name = models.CharField(max_length=200)
+    bucket_start = models.DateTimeField()
+    error = models.TextField()
+    failed_at = models.DateTimeField()
+    attempts = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["metric_name", "bucket_start"], name="failure_unique")
+        ]
 
     def __str__(self) -> str:
         return f"{self.metric_name} {self.bucket_start}"

@@ -3,17 +3,30 @@
 A minute is re-rolled from its raw points; an hour from its minutes; a day
 from its hours. Each re-roll recomputes the whole bucket and upserts it, so
 rolling is idempotent and a late point only needs its minute marked dirty.
+
+One bad minute never stops the others: a batch that fails is retried per
+metric and then in halves, inside savepoints, down to single minutes; a
+minute that fails on its own is parked in RollupFailure (logged, counted in
+/metrics, retried from the admin) and everything else rolls.
 """
 
+import logging
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from itertools import groupby
+from typing import TypeVar
 
-from django.db import connection, transaction
+from django.conf import settings
+from django.db import DatabaseError, connection, transaction
 
 from .sketch import key_sql
+
+logger = logging.getLogger(__name__)
 
 ROLLUP = "metrics_metricrollup"
 POINTS = "metrics_metricevent"
 DIRTY = "metrics_dirtyminute"
+FAILED = "metrics_rollupfailure"
 
 _UPSERT = (
     "ON CONFLICT (metric_name, resolution, bucket_start, tags_hash) DO UPDATE SET "
@@ -143,12 +156,84 @@ def _rebuild(cursor, pairs: list[tuple[str, datetime]]) -> None:
 
 ROLLER_LOCK = 724_311_001  # pg advisory lock: one roller at a time
 
+Unit = TypeVar("Unit")
+Pair = tuple[str, datetime]
+
+
+def _connection_lost() -> bool:
+    raw = connection.connection
+    return connection.needs_rollback or raw is None or raw.closed or raw.broken
+
+
+def _message(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:500]
+
+
+def isolate(
+    run: Callable[[list[Unit]], None],
+    units: list[Unit],
+    split: Callable[[list[Unit]], list[list[Unit]]],
+) -> list[tuple[Unit, str]]:
+    """Run `units` in a savepoint; on a database error split them and retry each part.
+
+    Returns the units that failed on their own, with the error. A lost
+    connection is raised, never parked: nothing about the data is known then.
+    """
+    try:
+        with transaction.atomic():
+            run(units)
+        return []
+    except DatabaseError as exc:
+        if _connection_lost():
+            raise
+        if len(units) == 1:
+            return [(units[0], _message(exc))]
+        return [failure for part in split(units) for failure in isolate(run, part, split)]
+
+
+def _split_pairs(pairs: list[Pair]) -> list[list[Pair]]:
+    """Per metric first (one metric's bad minute spares the others), then in halves."""
+    metrics = [list(group) for _, group in groupby(pairs, key=lambda p: p[0])]
+    if len(metrics) > 1:
+        return metrics
+    middle = len(pairs) // 2
+    return [pairs[:middle], pairs[middle:]]
+
+
+def _park(cursor, failures: Sequence[tuple[Pair, str]]) -> None:
+    cursor.execute(
+        f"INSERT INTO {FAILED} (metric_name, bucket_start, error, failed_at, attempts) "
+        "SELECT n, b, e, now(), 1 FROM unnest(%s::text[], %s::timestamptz[], %s::text[]) "
+        "AS f(n, b, e) ON CONFLICT (metric_name, bucket_start) DO UPDATE SET "
+        f"error = EXCLUDED.error, failed_at = EXCLUDED.failed_at, attempts = {FAILED}.attempts + 1",
+        [[p[0] for p, _ in failures], [p[1] for p, _ in failures], [e for _, e in failures]],
+    )
+    for metric, group in groupby(failures, key=lambda f: f[0][0]):
+        parked = list(group)
+        logger.error(
+            "rollup of metric %r failed for %d minute(s) from %s; parked in RollupFailure "
+            "(retry from the admin): %s",
+            metric,
+            len(parked),
+            parked[0][0][1].isoformat(),
+            parked[0][1],
+        )
+
+
+def _unpark(cursor, pairs: list[Pair]) -> None:
+    cursor.execute(
+        f"DELETE FROM {FAILED} f USING unnest(%s::text[], %s::timestamptz[]) AS d(n, b) "
+        "WHERE f.metric_name = d.n AND f.bucket_start = d.b",
+        [[p[0] for p in pairs], [p[1] for p in pairs]],
+    )
+
 
 def rollup_pending(*, batch: int = 20_000, max_batches: int = 50) -> int:
     """Re-roll every dirty minute (and its hour and day). Returns minutes re-rolled.
 
     Marks are claimed and buckets rebuilt in one transaction, so a crash
-    leaves the marks in place for the next run.
+    leaves the marks in place for the next run. A minute that cannot be
+    rolled is parked (its mark consumed), so it is not retried every run.
     """
     rolled = 0
     for _ in range(max_batches):
@@ -164,13 +249,40 @@ def rollup_pending(*, batch: int = 20_000, max_batches: int = 50) -> int:
             )
             claimed = cursor.fetchall()
             if not claimed:
+                _forget_expired(cursor)
                 return rolled
             pairs = sorted(set(claimed))
-            _rebuild(cursor, pairs)
-            rolled += len(pairs)
+            failures = isolate(lambda units: _rebuild(cursor, units), pairs, _split_pairs)
+            if failures:
+                _park(cursor, failures)
+            failed = {pair for pair, _ in failures}
+            _unpark(cursor, [p for p in pairs if p not in failed])
+            rolled += len(pairs) - len(failed)
         if len(claimed) < batch:
             return rolled
     return rolled
+
+
+def _forget_expired(cursor) -> None:
+    """Parked minutes past metric retention: their points are gone, so is the failure."""
+    days = settings.ANALYTICS_RETENTION_BY_KIND.get("metric", settings.ANALYTICS_RETENTION_DAYS)
+    cursor.execute(
+        f"DELETE FROM {FAILED} WHERE bucket_start < now() - %s * interval '1 day'", [days]
+    )
+
+
+def rollup_retry(pairs: list[Pair]) -> int:
+    """Mark parked minutes dirty again: the roller retries them on its next run, unparks
+    those that roll and counts one more attempt on those that still fail."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {DIRTY} (metric_name, bucket_start) "
+            f"SELECT f.metric_name, f.bucket_start FROM {FAILED} f "
+            "JOIN unnest(%s::text[], %s::timestamptz[]) AS p(n, b) "
+            "ON f.metric_name = p.n AND f.bucket_start = p.b",
+            [[p[0] for p in pairs], [p[1] for p in pairs]],
+        )
+        return cursor.rowcount
 
 
 def rollup_range(*, start: datetime, end: datetime, metrics: list[str] | None = None) -> None:
@@ -199,17 +311,47 @@ def metric_names() -> list[str]:
 
 def _rebuild_day(day: datetime, names: list[str]) -> None:
     end = day + timedelta(days=1)
-    window = [names, day, end]
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock_shared(%s)", [ROLLER_LOCK])
-        cursor.execute(
-            f"DELETE FROM {ROLLUP} WHERE metric_name = ANY(%s) AND resolution = ANY(%s) "
-            "AND bucket_start >= %s AND bucket_start < %s",
-            [names, ["m", "h", "d"], day, end],
+        failures = isolate(
+            lambda group: _rebuild_day_sql(cursor, day, end, group),
+            names,
+            lambda group: [[name] for name in group],
         )
-        cursor.execute(_minutes_sql(_points_of_range("minute"), upsert=False), window)
-        cursor.execute(_minutes_sql(_points_of_range("hour"), target="h", upsert=False), window)
+        failed = [name for name, _ in failures]
+        # A day rebuilt whole from its points holds no failure any more.
         cursor.execute(
-            _derived_sql(_buckets_of_range(source="h", unit="day"), target="d", upsert=False),
-            window,
+            f"DELETE FROM {FAILED} WHERE metric_name = ANY(%s) AND bucket_start >= %s "
+            "AND bucket_start < %s",
+            [[n for n in names if n not in failed], day, end],
         )
+        if failures:
+            # Handed to the incremental roller, which narrows each failure down to
+            # its minute and parks only that; the metric's old rollups stay meanwhile.
+            logger.warning(
+                "backfill of %s for %s failed (%s); its minutes are marked dirty",
+                failed,
+                day.date(),
+                failures[0][1],
+            )
+            cursor.execute(
+                f"INSERT INTO {DIRTY} (metric_name, bucket_start) "
+                f"SELECT DISTINCT metric_name, date_trunc('minute', \"timestamp\") FROM {POINTS} "
+                'WHERE metric_name = ANY(%s) AND "timestamp" >= %s AND "timestamp" < %s',
+                [failed, day, end],
+            )
+
+
+def _rebuild_day_sql(cursor, day: datetime, end: datetime, names: list[str]) -> None:
+    window = [names, day, end]
+    cursor.execute(
+        f"DELETE FROM {ROLLUP} WHERE metric_name = ANY(%s) AND resolution = ANY(%s) "
+        "AND bucket_start >= %s AND bucket_start < %s",
+        [names, ["m", "h", "d"], day, end],
+    )
+    cursor.execute(_minutes_sql(_points_of_range("minute"), upsert=False), window)
+    cursor.execute(_minutes_sql(_points_of_range("hour"), target="h", upsert=False), window)
+    cursor.execute(
+        _derived_sql(_buckets_of_range(source="h", unit="day"), target="d", upsert=False),
+        window,
+    )

@@ -3,15 +3,25 @@ import re
 from typing import Annotated
 
 import orjson
-from pydantic import AfterValidator, AliasChoices, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
 
-from apps.ingest.fields import ItemSchema, Text
+from apps.ingest.fields import MAX_ABS_NUMBER, ItemSchema, Text
+from apps.ingest.privacy import REDACTED, is_secret_key, scrub_text
 
 from .models import MetricType
 
 NAME_PATTERN = re.compile(r"^[A-Za-z_:][A-Za-z0-9_:.\-]{0,199}$")
 LABEL_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]{0,99}$")
 MAX_LABELS = 20
+MAX_TAG_VALUE = 200
+MAX_SOURCE = 100
 
 
 def tags_hash(tags: dict[str, str]) -> int:
@@ -32,8 +42,19 @@ def _check_name(name: str) -> str:
 MetricName = Annotated[str, AfterValidator(_check_name)]
 
 
+def _scrubbed(text: str, max_length: int) -> str:
+    # A redaction can be longer than the secret it hides; the column still holds it.
+    return scrub_text(text)[:max_length]
+
+
 def clean_tags(raw: dict) -> dict[str, str]:
-    """Label values become strings (Prometheus labels are strings); secrets are refused."""
+    """Label values become strings (Prometheus labels are strings); secrets are never stored.
+
+    The value of a secret-looking tag (`token`, `password`, `api_key` ...) is
+    replaced by REDACTED, and credentials inside any value (a URL with a
+    password, a bearer token) are redacted in place, so the label set (and
+    its series) is the same whatever secret was sent.
+    """
     if len(raw) > MAX_LABELS:
         raise ValueError(f"at most {MAX_LABELS} tags")
     tags = {}
@@ -45,21 +66,48 @@ def clean_tags(raw: dict) -> dict[str, str]:
         if not isinstance(value, str | int | float):
             raise ValueError(f"tag {key!r} must be a string or number")
         text = str(value)
-        if len(text) > 200:
-            raise ValueError(f"tag {key!r} is longer than 200 characters")
-        tags[key] = text
+        if len(text) > MAX_TAG_VALUE:
+            raise ValueError(f"tag {key!r} is longer than {MAX_TAG_VALUE} characters")
+        tags[key] = REDACTED if is_secret_key(key) else _scrubbed(text, MAX_TAG_VALUE)
     return tags
+
+
+Source = Annotated[
+    str,
+    StringConstraints(max_length=MAX_SOURCE),
+    AfterValidator(lambda text: _scrubbed(text, MAX_SOURCE)),
+]
 
 
 class MetricIn(ItemSchema):
     """POST /analytics/metrics/record: the seed-004 body; `labels` is accepted for `tags`."""
 
     metric_name: MetricName
-    value: float = Field(allow_inf_nan=False)
+    # Before `value`, so the counter check below sees it.
     metric_type: MetricType = MetricType.GAUGE
+    value: float = Field(
+        allow_inf_nan=False,
+        ge=-MAX_ABS_NUMBER,
+        le=MAX_ABS_NUMBER,
+        description=f"Finite, within -{MAX_ABS_NUMBER:g}..{MAX_ABS_NUMBER:g} (so no sum over "
+        "points can overflow); a counter's increment is >= 0.",
+    )
     unit: Text(32) = ""
-    tags: dict = Field(default_factory=dict, validation_alias=AliasChoices("tags", "labels"))
-    source: Text(100) = ""
+    tags: dict = Field(
+        default_factory=dict,
+        validation_alias=AliasChoices("tags", "labels"),
+        description=f"At most {MAX_LABELS} labels, string or number values of at most "
+        f"{MAX_TAG_VALUE} characters. Values of secret-looking labels (token, password, "
+        "api_key ...) and credentials inside values are stored as [redacted].",
+    )
+    source: Source = Field(default="", description="Credentials inside it are redacted.")
+
+    @field_validator("value")
+    @classmethod
+    def _counter_not_negative(cls, value: float, info: ValidationInfo) -> float:
+        if info.data.get("metric_type") == MetricType.COUNTER and value < 0:
+            raise ValueError("a counter's increment cannot be negative")
+        return value
 
     @field_validator("tags")
     @classmethod

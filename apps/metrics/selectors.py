@@ -4,27 +4,59 @@ percentiles within 1%.
 A window is covered by the coarsest buckets that fit inside it (days, then
 hours, then minutes) and raw points for the sub-minute edges. Minutes with
 points newer than their rollup (dirty) and everything after them are read
-raw, and the read runs in one REPEATABLE READ snapshot, so answers are exact
-whatever the roller is doing.
+raw; so are parked minutes (RollupFailure), and the hours and days holding
+them are never used. The read runs in one REPEATABLE READ snapshot, so
+answers are exact whatever the roller is doing.
+
+`group_by=<tag>` reads the per-series rollups (one row per label set and
+bucket) of every matching series and merges them per value of that tag.
 """
 
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import orjson
 import psycopg
-from django.db import connection, transaction
+from django.db import DataError, connection, transaction
 from django.utils import timezone
 
 from apps.core.query import window_start
 
-from .rollups import DIRTY, POINTS, ROLLUP
+from .rollups import DIRTY, FAILED, POINTS, ROLLUP
 from .sketch import key_sql, merge_sketches, quantiles
 
 UNITS = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1)}
-INTERVALS = {"1m": "m", "5m": "m", "1h": "h", "1d": "d"}
-INTERVAL_SQL = {"1m": "1 minute", "5m": "5 minutes", "1h": "1 hour", "1d": "1 day"}
+INTERVALS = {"1m": "m", "5m": "m", "1h": "h", "1d": "d", "1w": "d"}
+INTERVAL_SQL = {
+    "1m": "1 minute",
+    "5m": "5 minutes",
+    "1h": "1 hour",
+    "1d": "1 day",
+    "1w": "7 days",
+}
+INTERVAL_STEPS = {
+    "1m": timedelta(minutes=1),
+    "5m": timedelta(minutes=5),
+    "1h": timedelta(hours=1),
+    "1d": timedelta(days=1),
+    "1w": timedelta(days=7),
+}
+# date_bin origins: 2000-01-03 was a Monday, so weeks start at ISO Monday 00:00 UTC.
+ORIGINS = {"1w": "2000-01-03"}
+DEFAULT_ORIGIN = "2000-01-01"
+
+DEFAULT_HOURS = 24
+MAX_HOURS = 720
+MAX_BUCKETS = 10_080  # 1m over 7 days, the largest series the old 168 h bound allowed
+MAX_GROUPED_BUCKETS = 1_000  # per group: 100 groups x 1000 buckets per answer at most
+MAX_GROUPS = 100
+MAX_PARKED = 200  # parked minutes read one by one; past this, raw from the first one
+
+
+class NotComputableError(Exception):
+    """The points of the window cannot be aggregated (e.g. a sum overflows a float)."""
 
 
 def _floor(moment: datetime, res: str) -> datetime:
@@ -69,6 +101,82 @@ def cover(start: datetime, end: datetime, *, levels: tuple[str, ...] = ("d", "h"
     return result
 
 
+def plan(
+    start: datetime,
+    end: datetime,
+    *,
+    dirty_from: datetime | None = None,
+    parked: Sequence[datetime] = (),
+    levels: tuple[str, ...] = ("d", "h", "m"),
+) -> Cover:
+    """What to read from rollups and what raw: everything from the first dirty minute
+    on is raw, and each parked minute is raw with rollups only on either side of it."""
+    rolled_end = max(start, min(end, dirty_from)) if dirty_from else end
+    minute = UNITS["m"]
+    parked = sorted(p for p in parked if p + minute > start and p < rolled_end)
+    if len(parked) > MAX_PARKED:
+        rolled_end, parked = max(start, parked[0]), []
+    result = Cover(rollups=[], raw=[])
+    lo = start
+    for moment in parked:
+        if moment > lo:
+            part = cover(lo, moment, levels=levels)
+            result.rollups += part.rollups
+            result.raw += part.raw
+        hi = min(moment + minute, rolled_end)
+        result.raw.append((max(lo, moment), hi))
+        lo = hi
+    part = cover(lo, rolled_end, levels=levels)
+    result.rollups += part.rollups
+    result.raw += part.raw
+    if rolled_end < end:
+        result.raw.append((rolled_end, end))
+    result.raw = _merged(result.raw)
+    return result
+
+
+def _merged(ranges: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+    merged: list[tuple[datetime, datetime]] = []
+    for lo, hi in sorted(r for r in ranges if r[0] < r[1]):
+        if merged and lo <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(hi, merged[-1][1]))
+        else:
+            merged.append((lo, hi))
+    return merged
+
+
+@dataclass(frozen=True)
+class Window:
+    """[start, end): the last `hours` before now, or an explicit from/to."""
+
+    start: datetime
+    end: datetime
+    hours: int | None = None
+
+    @classmethod
+    def of(
+        cls,
+        *,
+        hours: int | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        now: datetime | None = None,
+    ) -> "Window":
+        if since is not None and until is not None:
+            return cls(start=since, end=until)
+        end = now or timezone.now()
+        hours = DEFAULT_HOURS if hours is None else hours
+        return cls(start=window_start(hours, now=end), end=end, hours=hours)
+
+    def fields(self) -> dict:
+        """The answer's window fields; an ?hours= answer keeps its old shape."""
+        if self.hours is not None:
+            return {"period_hours": self.hours, "since": self.start}
+        length = (self.end - self.start).total_seconds() / 3600
+        hours = int(length) if length.is_integer() else length
+        return {"period_hours": hours, "since": self.start, "until": self.end}
+
+
 def _series_hashes(cursor, name: str, tags: dict[str, str]) -> list[int] | None:
     """The label sets matching every tag; None means 'all series' (no filter)."""
     if not tags:
@@ -80,45 +188,86 @@ def _series_hashes(cursor, name: str, tags: dict[str, str]) -> list[int] | None:
     return [row[0] for row in cursor.fetchall()]
 
 
-def _sources(name: str, start: datetime, end: datetime, hashes, dirty_from, levels):
-    """SQL selecting (t, count, sum, min, max, keys, counts) rows covering the window."""
-    rolled_end = min(end, dirty_from) if dirty_from else end
-    plan = cover(start, max(start, rolled_end), levels=levels)
-    raw = list(plan.raw)
-    if rolled_end < end:
-        raw.append((max(start, rolled_end), end))
+Series = list[tuple[int, str | None]]
+
+
+def _series_groups(cursor, name: str, tags: dict[str, str], key: str) -> Series:
+    """(tags_hash, value of tag `key` or None) of every label set matching the tags."""
+    sql = "SELECT tags_hash, tags ->> %s FROM metrics_metricseries WHERE metric_name = %s"
+    params: list = [key, name]
+    if tags:
+        sql += " AND tags @> %s::jsonb"
+        params.append(orjson.dumps(tags).decode())
+    cursor.execute(sql, params)
+    return cursor.fetchall()
+
+
+def _pending(cursor, name: str, start: datetime, end: datetime) -> tuple[datetime | None, list]:
+    """The metric's first dirty minute, and its parked minutes touching [start, end)."""
+    cursor.execute(
+        f"SELECT (SELECT min(bucket_start) FROM {DIRTY} WHERE metric_name = %s), "
+        f"ARRAY(SELECT bucket_start FROM {FAILED} WHERE metric_name = %s "
+        "AND bucket_start > %s AND bucket_start < %s ORDER BY 1 LIMIT %s)",
+        [name, name, start - UNITS["m"], end, MAX_PARKED + 1],
+    )
+    dirty_from, parked = cursor.fetchone()
+    return dirty_from, parked or []
+
+
+_NOTHING = (
+    "SELECT NULL::timestamptz AS t, 0::bigint AS count, 0::float8 AS sum, NULL::float8 AS min, "
+    "NULL::float8 AS max, NULL::int[] AS ks, NULL::bigint[] AS cs"
+)
+
+
+def _sources(
+    name: str, cover_: Cover, hashes: list[int] | None, *, per_series: bool = False
+) -> tuple[str, list]:
+    """SQL selecting (t, count, sum, min, max, ks, cs[, h]) rows covering the window.
+
+    `hashes` None reads the all-series rows (tags_hash 0); `per_series` adds the
+    label set of each row as `h`, for group_by.
+    """
+    h = ", tags_hash AS h" if per_series else ""
     parts, params = [], []
-    if plan.rollups:
+    if cover_.rollups:
         ranges = " OR ".join(
-            "(resolution = %s AND bucket_start >= %s AND bucket_start < %s)" for _ in plan.rollups
+            "(resolution = %s AND bucket_start >= %s AND bucket_start < %s)" for _ in cover_.rollups
         )
         parts.append(
             f"SELECT bucket_start AS t, count, sum, min, max, sketch_keys AS ks, "
-            f"sketch_counts AS cs FROM {ROLLUP} "
+            f"sketch_counts AS cs{h} FROM {ROLLUP} "
             f"WHERE metric_name = %s AND tags_hash = ANY(%s) AND ({ranges})"
         )
         params += [name, hashes if hashes is not None else [0]]
-        for piece in plan.rollups:
+        for piece in cover_.rollups:
             params += list(piece)
-    if raw:
-        ranges = " OR ".join('("timestamp" >= %s AND "timestamp" < %s)' for _ in raw)
+    if cover_.raw:
+        ranges = " OR ".join('("timestamp" >= %s AND "timestamp" < %s)' for _ in cover_.raw)
         tag_filter = " AND tags_hash = ANY(%s)" if hashes is not None else ""
         parts.append(
             f'SELECT "timestamp" AS t, 1::bigint AS count, value AS sum, value AS min, '
-            f"value AS max, ARRAY[{key_sql('value')}] AS ks, ARRAY[1::bigint] AS cs "
+            f"value AS max, ARRAY[{key_sql('value')}] AS ks, ARRAY[1::bigint] AS cs{h} "
             f"FROM {POINTS} "
             f"WHERE metric_name = %s{tag_filter} AND ({ranges})"
         )
         params.append(name)
         if hashes is not None:
             params.append(hashes)
-        for lo, hi in raw:
+        for lo, hi in cover_.raw:
             params += [lo, hi]
+    if not parts:  # an empty window reads nothing
+        return _NOTHING + (", NULL::bigint AS h" if per_series else "") + " WHERE false", []
     return " UNION ALL ".join(parts), params
 
 
+def _read_plan(cursor, name: str, window: Window, levels: tuple[str, ...]) -> Cover:
+    dirty_from, parked = _pending(cursor, name, window.start, window.end)
+    return plan(window.start, window.end, dirty_from=dirty_from, parked=parked, levels=levels)
+
+
 @contextmanager
-def _snapshot():
+def _snapshot() -> Iterator:
     """One REPEATABLE READ transaction, so dirty marks, rollups and raw rows agree.
 
     Inside an outer transaction (tests, ATOMIC_REQUESTS) the outer one is used as is.
@@ -128,6 +277,21 @@ def _snapshot():
         if not outer:
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         yield cursor
+
+
+@contextmanager
+def _read(name: str) -> Iterator:
+    """The snapshot, with a failed aggregate (a float sum overflowing) as NotComputableError."""
+    try:
+        with _snapshot() as cursor:
+            yield cursor
+    except (DataError, psycopg.DataError) as exc:
+        reason = (str(exc).strip().splitlines() or ["data error"])[0]
+        raise NotComputableError(
+            f"{name!r} over this window cannot be aggregated ({reason}). Its points hold "
+            "values that cannot be added up; choose a window without them, and see the "
+            "metric's rollup failures in the admin."
+        ) from exc
 
 
 def _fetch_binary(sql: str, params: list) -> list[tuple]:
@@ -141,43 +305,22 @@ def _fetch_binary(sql: str, params: list) -> list[tuple]:
         return cursor.fetchall()
 
 
-def _dirty_from(cursor, name: str) -> datetime | None:
-    cursor.execute(f"SELECT min(bucket_start) FROM {DIRTY} WHERE metric_name = %s", [name])
-    return cursor.fetchone()[0]
-
-
 QS = (0.5, 0.95, 0.99)
+EMPTY = {
+    "count": 0,
+    "avg": None,
+    "min": None,
+    "max": None,
+    "sum": 0.0,
+    **{f"p{int(q * 100)}": None for q in QS},
+}
 
 
-def metric_statistics(
-    *, name: str, hours: int, tags: dict[str, str] | None = None, now: datetime | None = None
-) -> dict:
-    """count, avg, min, max, sum, p50, p95, p99 of a metric over the last `hours`."""
-    end = now or timezone.now()
-    start = window_start(hours, now=end)
-    body = {"metric_name": name, "period_hours": hours, "tags": tags or {}, "since": start}
-    empty = {"count": 0, "avg": None, "min": None, "max": None, "sum": 0.0}
-    with _snapshot() as cursor:
-        hashes = _series_hashes(cursor, name, tags or {})
-        if hashes == []:
-            return {**body, **empty, **{f"p{int(q * 100)}": None for q in QS}}
-        sql, params = _sources(name, start, end, hashes, _dirty_from(cursor, name), ("d", "h", "m"))
-        cursor.execute(
-            f"WITH src AS ({sql}) SELECT sum(count)::bigint, sum(sum), min(min), max(max) FROM src",
-            params,
-        )
-        count, total, low, high = cursor.fetchone()
-        if not count:
-            return {**body, **empty, **{f"p{int(q * 100)}": None for q in QS}}
-        cursor.execute(
-            f"WITH src AS ({sql}) SELECT u.k, sum(u.c)::bigint FROM src, unnest(src.ks, src.cs) "
-            f"AS u(k, c) GROUP BY u.k ORDER BY u.k",
-            params,
-        )
-        rows = cursor.fetchall()
-    qs = quantiles([r[0] for r in rows], [r[1] for r in rows], QS, low=low, high=high)
+def _summary(count: int, total: float, low: float, high: float, keys, counts) -> dict:
+    if not count:
+        return dict(EMPTY)
+    qs = quantiles(keys, counts, QS, low=low, high=high)
     return {
-        **body,
         "count": count,
         "avg": total / count,
         "min": low,
@@ -187,72 +330,276 @@ def metric_statistics(
     }
 
 
+# tags_hash -> group number, as the parameters Groups.params() gives.
+_UNNEST = "unnest(%s::bigint[], %s::int[]) AS g(h, i)"
+_GROUPS = f"g AS (SELECT * FROM {_UNNEST})"
+
+
+class Groups:
+    """The matching label sets, numbered by their group's tag value.
+
+    SQL groups by the number, not the text: sorting ~20k (group, sketch key)
+    rows by a collated text column cost 3x the whole read.
+    """
+
+    def __init__(self, series: Series) -> None:
+        # Numbered in value order, null last, so ranking ties break by value.
+        self.values = sorted({v for _, v in series}, key=lambda v: (v is None, v or ""))
+        number = {v: i for i, v in enumerate(self.values)}
+        self.series = [(h, number[v]) for h, v in series]
+
+    def params(self, keep: set[int] | None = None) -> list:
+        chosen = [(h, i) for h, i in self.series if keep is None or i in keep]
+        return [[h for h, _ in chosen], [i for _, i in chosen]]
+
+    def hashes(self) -> list[int]:
+        return [h for h, _ in self.series]
+
+
+def _ranked(rows: list[tuple]) -> list[tuple]:
+    """(group number, count, ...) rows: biggest count first, then by value (null last)."""
+    return sorted(rows, key=lambda r: (-r[1], r[0]))
+
+
+def _groups_fields(group_by: str, ranked: list, kept: list) -> dict:
+    return {
+        "group_by": group_by,
+        "group_count": len(ranked),
+        "groups_truncated": len(kept) < len(ranked),
+    }
+
+
+def metric_statistics(
+    *,
+    name: str,
+    hours: int | None = None,
+    tags: dict[str, str] | None = None,
+    now: datetime | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    group_by: str | None = None,
+) -> dict:
+    """count, avg, min, max, sum, p50, p95, p99 of a metric over the last `hours` (or
+    since..until); with `group_by`, the same per value of that tag too."""
+    window = Window.of(hours=hours, since=since, until=until, now=now)
+    body = {"metric_name": name, **window.fields(), "tags": tags or {}}
+    with _read(name) as cursor:
+        if group_by is not None:
+            return {**body, **_grouped_statistics(cursor, name, window, tags or {}, group_by)}
+        hashes = _series_hashes(cursor, name, tags or {})
+        if hashes == []:
+            return {**body, **EMPTY}
+        sql, params = _sources(name, _read_plan(cursor, name, window, ("d", "h", "m")), hashes)
+        cursor.execute(
+            f"WITH src AS ({sql}) SELECT sum(count)::bigint, sum(sum), min(min), max(max) FROM src",
+            params,
+        )
+        count, total, low, high = cursor.fetchone()
+        if not count:
+            return {**body, **EMPTY}
+        cursor.execute(
+            f"WITH src AS ({sql}) SELECT u.k, sum(u.c)::bigint FROM src, unnest(src.ks, src.cs) "
+            f"AS u(k, c) GROUP BY u.k ORDER BY u.k",
+            params,
+        )
+        rows = cursor.fetchall()
+    return {**body, **_summary(count, total, low, high, [r[0] for r in rows], [r[1] for r in rows])}
+
+
+def _grouped_statistics(
+    cursor, name: str, window: Window, tags: dict[str, str], group_by: str
+) -> dict:
+    groups = Groups(_series_groups(cursor, name, tags, group_by))
+    cover_ = _read_plan(cursor, name, window, ("d", "h", "m"))
+    sql, params = _sources(name, cover_, groups.hashes(), per_series=True)
+    cursor.execute(
+        f"WITH src AS ({sql}), {_GROUPS} SELECT g.i, sum(src.count)::bigint, sum(src.sum), "
+        "min(src.min), max(src.max) FROM src JOIN g ON g.h = src.h GROUP BY g.i",
+        params + groups.params(),
+    )
+    ranked = _ranked(cursor.fetchall())
+    if not ranked:
+        return {**EMPTY, **_groups_fields(group_by, [], []), "groups": []}
+    kept = ranked[:MAX_GROUPS]
+    # Merged here, as a time series does: grouping ~60k (group, key) rows in SQL
+    # sorted them (on disk past work_mem), 5x slower than this.
+    parts: dict[int, list[tuple[list, list]]] = {}
+    for number, keys, counts in _fetch_binary(
+        f"WITH src AS ({sql}), {_GROUPS} SELECT g.i, src.ks, src.cs FROM src JOIN g ON g.h = src.h",
+        params + groups.params({row[0] for row in kept}),
+    ):
+        parts.setdefault(number, []).append((keys, counts))
+    sketches = {number: merge_sketches(p) for number, p in parts.items()}
+    if len(kept) == len(ranked):
+        total_keys, total_counts = merge_sketches(list(sketches.values()))
+    else:  # the groups left out count in the totals too
+        sql, params = _sources(name, cover_, groups.hashes() if tags else None)
+        cursor.execute(
+            f"WITH src AS ({sql}) SELECT u.k, sum(u.c)::bigint FROM src, "
+            "unnest(src.ks, src.cs) AS u(k, c) GROUP BY u.k ORDER BY u.k",
+            params,
+        )
+        rows = cursor.fetchall()
+        total_keys, total_counts = [r[0] for r in rows], [r[1] for r in rows]
+    totals = _summary(
+        sum(r[1] for r in ranked),
+        sum(r[2] for r in ranked),
+        min(r[3] for r in ranked),
+        max(r[4] for r in ranked),
+        total_keys,
+        total_counts,
+    )
+    listed = [
+        {"value": groups.values[number], **_summary(count, total, low, high, *sketches[number])}
+        for number, count, total, low, high in kept
+    ]
+    return {**totals, **_groups_fields(group_by, ranked, kept), "groups": listed}
+
+
 AGGREGATES = ("avg", "sum", "min", "max", "count", "p50", "p95", "p99")
+
+
+def _bucket_value(agg: str, count: int, total: float, low: float, high: float, sketch) -> float:
+    if agg == "avg":
+        return total / count
+    if agg == "sum":
+        return total
+    if agg == "min":
+        return low
+    if agg == "max":
+        return high
+    if agg == "count":
+        return count
+    q = int(agg[1:]) / 100
+    keys, counts = sketch
+    return quantiles(keys, counts, [q], low=low, high=high)[q]
+
+
+BucketRows = tuple[list[tuple], dict[tuple, tuple[list, list]]]
+
+
+def _bucket_rows(
+    cursor, sql: str, params: list, bucket: str, agg: str, groups: list | None = None
+) -> BucketRows:
+    """(group number or None, bucket start, count, sum, min, max) rows, and for a
+    percentile the merged sketch of each (group, bucket); `groups` are Groups.params()."""
+    if groups is None:
+        group, source, extra = "NULL::int", "src", []
+    else:
+        group, source, extra = "g.i", f"src JOIN {_UNNEST} ON g.h = src.h", groups
+    stats = _fetch_binary(
+        f"WITH src AS ({sql}) SELECT {group} AS v, {bucket} AS b, sum(src.count)::bigint, "
+        f"sum(src.sum), min(src.min), max(src.max) FROM {source} GROUP BY v, b ORDER BY v, b",
+        params + extra,
+    )
+    sketches: dict[tuple, tuple[list, list]] = {}
+    if agg.startswith("p"):
+        # Sketch arrays come back whole and merge here: most output buckets are
+        # one rollup row, and unnesting them all in SQL cost ~100x more.
+        parts: dict[tuple, list[tuple[list, list]]] = {}
+        for v, b, keys, counts in _fetch_binary(
+            f"WITH src AS ({sql}) SELECT {group} AS v, {bucket} AS b, src.ks, src.cs FROM {source}",
+            params + extra,
+        ):
+            parts.setdefault((v, b), []).append((keys, counts))
+        sketches = {vb: merge_sketches(p) for vb, p in parts.items()}
+    return stats, sketches
+
+
+def _merged_groups(rows: list[tuple], sketches: dict) -> BucketRows:
+    """The groups' bucket rows added up into one series (every group is in `rows`)."""
+    totals: dict[datetime, list] = {}
+    parts: dict[datetime, list] = {}
+    for v, b, count, total, low, high in rows:
+        acc = totals.get(b)
+        if acc is None:
+            totals[b] = [None, b, count, total, low, high]
+        else:
+            acc[2] += count
+            acc[3] += total
+            acc[4], acc[5] = min(acc[4], low), max(acc[5], high)
+        if sketches:
+            parts.setdefault(b, []).append(sketches[(v, b)])
+    merged = {(None, b): merge_sketches(p) for b, p in parts.items()}
+    return [tuple(totals[b]) for b in sorted(totals)], merged
+
+
+def _as_buckets(rows: list[tuple], sketches: dict, agg: str) -> dict[int | None, list[dict]]:
+    """{start, count, value} per bucket, per group number."""
+    result: dict[int | None, list[dict]] = {}
+    for v, b, count, total, low, high in rows:
+        value = _bucket_value(agg, count, total, low, high, sketches.get((v, b)))
+        result.setdefault(v, []).append({"start": b, "count": count, "value": value})
+    return result
 
 
 def metric_time_series(
     *,
     name: str,
-    hours: int,
     interval: str,
     agg: str,
+    hours: int | None = None,
     tags: dict[str, str] | None = None,
     now: datetime | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    group_by: str | None = None,
 ) -> dict:
-    """Buckets aligned to `interval`, each with its start, count and the aggregate's value."""
-    end = now or timezone.now()
-    start = window_start(hours, now=end)
-    step = INTERVAL_SQL[interval]
+    """Buckets aligned to `interval` (weeks: ISO Monday 00:00 UTC), each with its start,
+    count and the aggregate's value; with `group_by`, one bucket list per tag value too."""
+    window = Window.of(hours=hours, since=since, until=until, now=now)
     coarsest = INTERVALS[interval]
     levels = tuple(r for r in ("d", "h", "m") if UNITS[r] <= UNITS[coarsest])
+    origin = ORIGINS.get(interval, DEFAULT_ORIGIN)
+    bucket = f"date_bin(interval '{INTERVAL_SQL[interval]}', src.t, timestamptz '{origin}')"
     body = {
         "metric_name": name,
-        "period_hours": hours,
+        **window.fields(),
         "interval": interval,
         "agg": agg,
         "tags": tags or {},
-        "since": start,
         "buckets": [],
     }
-    with _snapshot() as cursor:
-        hashes = _series_hashes(cursor, name, tags or {})
-        if hashes == []:
+    with _read(name) as cursor:
+        if group_by is None:
+            hashes = _series_hashes(cursor, name, tags or {})
+            if hashes == []:
+                return body
+            sql, params = _sources(name, _read_plan(cursor, name, window, levels), hashes)
+            rows, sketches = _bucket_rows(cursor, sql, params, bucket, agg)
+            body["buckets"] = _as_buckets(rows, sketches, agg).get(None, [])
             return body
-        sql, params = _sources(name, start, end, hashes, _dirty_from(cursor, name), levels)
-        bucket = f"date_bin(interval '{step}', src.t, timestamptz '2000-01-01')"
-        cursor.execute(
-            f"WITH src AS ({sql}) SELECT {bucket} AS b, sum(count)::bigint, sum(sum), min(min), "
-            f"max(max) FROM src GROUP BY b ORDER BY b",
-            params,
-        )
-        stats = cursor.fetchall()
-        sketches: dict[datetime, tuple[list, list]] = {}
-        if agg.startswith("p"):
-            # Sketch arrays come back whole and merge here: most output buckets are
-            # one rollup row, and unnesting them all in SQL cost ~100x more.
-            parts: dict[datetime, list[tuple[list, list]]] = {}
-            for b, keys, counts in _fetch_binary(
-                f"WITH src AS ({sql}) SELECT {bucket} AS b, ks, cs FROM src", params
-            ):
-                parts.setdefault(b, []).append((keys, counts))
-            sketches = {b: merge_sketches(p) for b, p in parts.items()}
-    q = int(agg[1:]) / 100 if agg.startswith("p") else None
-    for b, count, total, low, high in stats:
-        if agg == "avg":
-            value = total / count
-        elif agg == "sum":
-            value = total
-        elif agg == "min":
-            value = low
-        elif agg == "max":
-            value = high
-        elif agg == "count":
-            value = count
-        else:
-            keys, counts = sketches[b]
-            value = quantiles(keys, counts, [q], low=low, high=high)[q]
-        body["buckets"].append({"start": b, "count": count, "value": value})
-    return body
+        groups = Groups(_series_groups(cursor, name, tags or {}, group_by))
+        cover_ = _read_plan(cursor, name, window, levels)
+        sql, params = _sources(name, cover_, groups.hashes(), per_series=True)
+        ranked = None
+        keep = None
+        if len(groups.values) > MAX_GROUPS:  # only then can groups be left out
+            cursor.execute(
+                f"WITH src AS ({sql}), {_GROUPS} SELECT g.i, sum(src.count)::bigint "
+                "FROM src JOIN g ON g.h = src.h GROUP BY g.i",
+                params + groups.params(),
+            )
+            ranked = _ranked(cursor.fetchall())
+            keep = {row[0] for row in ranked[:MAX_GROUPS]}
+        rows, sketches = _bucket_rows(cursor, sql, params, bucket, agg, groups.params(keep))
+        if ranked is None:
+            counts: dict[int, int] = {}
+            for row in rows:
+                counts[row[0]] = counts.get(row[0], 0) + row[2]
+            ranked = _ranked(list(counts.items()))
+        kept = ranked[:MAX_GROUPS]
+        if len(kept) == len(ranked):
+            totals = _merged_groups(rows, sketches)
+        else:  # the groups left out count in the totals too
+            sql, params = _sources(name, cover_, groups.hashes() if tags else None)
+            totals = _bucket_rows(cursor, sql, params, bucket, agg)
+    body["buckets"] = _as_buckets(*totals, agg).get(None, [])
+    grouped = _as_buckets(rows, sketches, agg)
+    listed = [
+        {"value": groups.values[number], "buckets": grouped.get(number, [])} for number, _ in kept
+    ]
+    return {**body, **_groups_fields(group_by, ranked, kept), "groups": listed}
 
 
 def performance_summary(*, hours: int) -> dict:

@@ -1,37 +1,123 @@
-"""Response shapes, for the OpenAPI document."""
+"""Response shapes: the views render through them, so the OpenAPI document and the
+answers cannot drift. Fields marked required=False appear only with the
+parameters that produce them (`from`/`to`, `group_by`), so old clients see
+the old shape."""
 
 from rest_framework import serializers
+
+from .selectors import MAX_GROUPS
+
+
+class Number(serializers.FloatField):
+    """A JSON number as computed: an integer stays an integer (a count, whole hours)."""
+
+    def to_representation(self, value):
+        return value if isinstance(value, int) else float(value)
+
+
+def _percentile(q: int) -> serializers.FloatField:
+    return serializers.FloatField(allow_null=True, help_text=f"p{q}, within 1% (DDSketch).")
+
+
+class GroupFigures(serializers.Serializer):
+    value = serializers.CharField(
+        allow_null=True, help_text="The group_by tag's value; null for series without that tag."
+    )
+    count = serializers.IntegerField()
+    sum = serializers.FloatField()
+    avg = serializers.FloatField(allow_null=True)
+    min = serializers.FloatField(allow_null=True)
+    max = serializers.FloatField(allow_null=True)
+    p50 = _percentile(50)
+    p95 = _percentile(95)
+    p99 = _percentile(99)
+
+
+# Factories, not shared instances: DRF orders fields by when they were created.
+def _period_hours() -> Number:
+    return Number(
+        help_text="The window's length in hours (`hours`, or to - from: fractional if not whole)."
+    )
+
+
+def _until() -> serializers.DateTimeField:
+    return serializers.DateTimeField(
+        required=False, help_text="The window's end (only with from/to)."
+    )
+
+
+def _group_by() -> serializers.CharField:
+    return serializers.CharField(
+        required=False, help_text="The tag the groups split by (only with group_by)."
+    )
+
+
+def _group_count() -> serializers.IntegerField:
+    return serializers.IntegerField(
+        required=False, help_text="Groups with points in the window, before truncation."
+    )
+
+
+def _groups_truncated() -> serializers.BooleanField:
+    return serializers.BooleanField(
+        required=False,
+        help_text=f"Whether only the {MAX_GROUPS} biggest groups (by count) are listed; "
+        "the totals still count every group.",
+    )
 
 
 class StatisticsOut(serializers.Serializer):
     metric_name = serializers.CharField()
-    period_hours = serializers.IntegerField()
+    period_hours = _period_hours()
     since = serializers.DateTimeField()
+    until = _until()
     tags = serializers.DictField(child=serializers.CharField())
     count = serializers.IntegerField()
     sum = serializers.FloatField()
     avg = serializers.FloatField(allow_null=True)
     min = serializers.FloatField(allow_null=True)
     max = serializers.FloatField(allow_null=True)
-    p50 = serializers.FloatField(allow_null=True, help_text="Within 1% (DDSketch).")
-    p95 = serializers.FloatField(allow_null=True, help_text="Within 1% (DDSketch).")
-    p99 = serializers.FloatField(allow_null=True, help_text="Within 1% (DDSketch).")
+    p50 = _percentile(50)
+    p95 = _percentile(95)
+    p99 = _percentile(99)
+    group_by = _group_by()
+    group_count = _group_count()
+    groups_truncated = _groups_truncated()
+    groups = GroupFigures(
+        many=True,
+        required=False,
+        help_text="With group_by: the figures per tag value, biggest count first.",
+    )
 
 
 class Bucket(serializers.Serializer):
     start = serializers.DateTimeField()
     count = serializers.IntegerField()
-    value = serializers.FloatField(allow_null=True)
+    value = Number(allow_null=True)
+
+
+class GroupBuckets(serializers.Serializer):
+    value = serializers.CharField(
+        allow_null=True, help_text="The group_by tag's value; null for series without that tag."
+    )
+    buckets = Bucket(many=True)
 
 
 class TimeSeriesOut(serializers.Serializer):
     metric_name = serializers.CharField()
-    period_hours = serializers.IntegerField()
+    period_hours = _period_hours()
     interval = serializers.CharField()
     agg = serializers.CharField()
     since = serializers.DateTimeField()
+    until = _until()
     tags = serializers.DictField(child=serializers.CharField())
-    buckets = Bucket(many=True)
+    buckets = Bucket(many=True, help_text="Every matching series together.")
+    group_by = _group_by()
+    group_count = _group_count()
+    groups_truncated = _groups_truncated()
+    groups = GroupBuckets(
+        many=True, required=False, help_text="With group_by: one bucket list per tag value."
+    )
 
 
 class EndpointLatency(serializers.Serializer):

@@ -43,7 +43,10 @@ def value_of(key: int) -> float:
     """The bucket's representative: within RELATIVE_ACCURACY of every value in it."""
     if key == 0:
         return 0.0
-    magnitude = 2 * GAMMA ** (abs(key) - OFFSET) / (GAMMA + 1)
+    try:
+        magnitude = 2 * GAMMA ** (abs(key) - OFFSET) / (GAMMA + 1)
+    except OverflowError:  # the bucket of values near 1.7e308; callers clamp to the max
+        magnitude = math.inf
     return magnitude if key > 0 else -magnitude
 
 

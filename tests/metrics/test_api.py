@@ -47,15 +47,61 @@ def test_statistics_filter_by_every_tag_given(ingest_client, read_client):
     assert (none["count"], none["p95"]) == (0, None)
 
 
+@pytest.mark.parametrize("path", ["statistics", "time-series"])
 @pytest.mark.parametrize(
     "query, field",
-    [("hours=0", "hours"), ("hours=169", "hours"), ("tag=novalue", "tag")],
+    [
+        ("hours=0", "hours"),
+        ("hours=721", "hours"),
+        ("hours=", "hours"),
+        ("hours=true", "hours"),
+        ("hours=24&from=2026-11-01T00:00:00Z&to=2026-11-02T00:00:00Z", "hours"),
+        ("from=2026-11-01T00:00:00Z", "to"),
+        ("to=2026-11-01T00:00:00Z", "from"),
+        ("from=2026-11-02T00:00:00Z&to=2026-11-01T00:00:00Z", "to"),
+        ("from=2026-11-01T00:00:00Z&to=2026-11-01T00:00:00Z", "to"),
+        ("from=2026-01-01T00:00:00Z&to=2026-12-01T00:00:00Z", "from"),
+        ("from=yesterday&to=2026-11-01T00:00:00Z", "from"),
+        ("from=&to=2026-11-01T00:00:00Z", "from"),
+        ("from=0001-01-01T00:00:00Z&to=0001-01-02T00:00:00Z", "from"),
+        ("from=9999-12-30T00:00:00Z&to=9999-12-31T05:00:00Z", "from"),
+        ("from=9999-12-31T23:59:59-01:00&to=9999-12-31T23:59:59Z", "from"),
+        ("group_by=", "group_by"),
+        ("group_by=bad key", "group_by"),
+        ("tag=novalue", "tag"),
+    ],
 )
-def test_statistics_bounds_are_400_naming_the_field(read_client, query, field):
-    response = read_client.get(f"{BASE}/x/statistics?{query}")
+def test_window_parameters_out_of_bounds_are_400_naming_the_field(read_client, path, query, field):
+    response = read_client.get(f"{BASE}/x/{path}?{query}")
 
     assert response.status_code == 400
+    body = response.json()
+    assert body["error"] == "invalid"
+    assert field in body["fields"]
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["interval=", "agg=", "interval=1m&hours=169", "interval=1m&hours=24&group_by=endpoint"],
+)
+def test_time_series_refuses_empty_choices_and_too_many_buckets(read_client, query):
+    response = read_client.get(f"{BASE}/x/time-series?{query}")
+
+    assert response.status_code == 400
+    field = query.split("=")[0]
     assert field in response.json()["fields"]
+
+
+def test_window_of_the_longest_retention_and_720_hours_are_accepted(read_client, settings):
+    settings.ANALYTICS_RETENTION_DAYS = 90
+    settings.ANALYTICS_RETENTION_BY_KIND = {"metric": 30, "request_log": 120}
+    longest = {"from": "2026-01-01T00:00:00Z", "to": "2026-05-01T00:00:00Z"}  # 120 days
+    assert read_client.get(f"{BASE}/x/statistics", longest).status_code == 200
+    too_long = {"from": "2026-01-01T00:00:00Z", "to": "2026-05-01T00:00:01Z"}
+    assert read_client.get(f"{BASE}/x/statistics", too_long).status_code == 400
+    assert read_client.get(f"{BASE}/x/statistics", {"hours": 720}).status_code == 200
+    series = read_client.get(f"{BASE}/x/time-series", {"hours": 720, "interval": "1h"})
+    assert series.status_code == 200
 
 
 def test_time_series_returns_buckets_with_count_and_value(ingest_client, read_client):
