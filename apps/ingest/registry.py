@@ -23,7 +23,7 @@ class RecordKind:
     columns: tuple[str, ...] = field(default=())
     # Statements run in the same statement as the insert, each reading `inserted`:
     # the rows actually inserted (conflicts excluded), with the columns in `returning`.
-    after_insert: tuple[str, ...] | str = ()
+    after_insert: tuple[str, ...] = ()
     returning: tuple[str, ...] = field(default=())
     # Whether a signed-in session (a frontend with its cookie) may write it, as itself.
     session_writable: bool = False
@@ -42,7 +42,7 @@ def register(
     model: type[models.Model],
     schema: type[BaseModel],
     enrich: Callable[[dict, object], None] | None = None,
-    after_insert: tuple[str, ...] | str = (),
+    after_insert: tuple[str, ...] = (),
     returning: tuple[str, ...] = (),
     enriched: tuple[str, ...] = (),
     session_writable: bool = False,

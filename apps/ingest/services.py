@@ -88,8 +88,6 @@ def _insert_sql(kind: RecordKind, *, from_outbox: bool) -> str:
     if not kind.after_insert:
         return f"WITH {source} {insert}"
     returning = ", ".join(quote(c) for c in kind.returning)
-    if isinstance(kind.after_insert, str):
-        return f"WITH {source}, inserted AS ({insert} RETURNING {returning}) {kind.after_insert}"
     derived = "".join(
         f", derived_{i} AS ({statement})" for i, statement in enumerate(kind.after_insert)
     )
@@ -100,13 +98,9 @@ def _insert_sql(kind: RecordKind, *, from_outbox: bool) -> str:
     )
 
 
-def _inserted_count(cursor, kind: RecordKind) -> int | None:
-    """Rows the statement of `_insert_sql` inserted; None when it cannot tell."""
-    if not kind.after_insert:
-        return cursor.rowcount
-    if isinstance(kind.after_insert, str):
-        return None
-    return cursor.fetchone()[0]
+def _inserted_count(cursor, kind: RecordKind) -> int:
+    """Rows the statement of `_insert_sql` inserted."""
+    return cursor.fetchone()[0] if kind.after_insert else cursor.rowcount
 
 
 def outbox_process(*, outbox_id: int) -> int:
@@ -144,8 +138,6 @@ def outbox_process(*, outbox_id: int) -> int:
                 item_count = inserted  # the refused rows are parked, not duplicates
             if payload is not None:
                 _derived_insert(kind, orjson.loads(payload))
-    if inserted is None:
-        return item_count
     if inserted < item_count:
         duplicates_count(kind_name=kind.name, n=item_count - inserted)
     return inserted
@@ -203,8 +195,7 @@ def records_insert(*, kind_name: str, rows: list[dict]) -> int:
     kind = get_kind(kind_name)
     with connection.cursor() as cursor:
         cursor.execute(_insert_sql(kind, from_outbox=False), [orjson.dumps(rows).decode()])
-        inserted = _inserted_count(cursor, kind)
-    return len(rows) if inserted is None else inserted
+        return _inserted_count(cursor, kind)
 
 
 def outbox_sweep(*, stale_seconds: int | None = None, limit: int = 1000) -> int:

@@ -126,7 +126,7 @@ def window_query(name: str, base: type[WindowQuery] = WindowQuery, **extra_field
             required=False, help_text="Window end (exclusive), ISO 8601, later than `from`."
         ),
         "group_by": serializers.RegexField(
-            LABEL_PATTERN,
+            f"^{LABEL_PATTERN.pattern}$",
             required=False,
             help_text="A tag name: the answer also splits per value of that tag (series "
             f"without it under null), the {selectors.MAX_GROUPS} biggest groups by count.",
@@ -175,7 +175,9 @@ TimeSeriesQuery = window_query(
 
 
 class NotComputable(APIException):
-    status_code = 422
+    # 409: the stored points (not the request) are in a state that cannot be summed;
+    # only rows written past the value range's CHECK constraint can cause it.
+    status_code = 409
     default_detail = "The answer cannot be computed from the stored points."
     default_code = "not_computable"
 
@@ -189,7 +191,7 @@ def _computed(selector: Callable[..., dict], **kwargs) -> dict:
 
 ERRORS = {
     400: OpenApiResponse(description="A parameter is invalid: `fields` names it."),
-    422: OpenApiResponse(
+    409: OpenApiResponse(
         description="The window's points cannot be aggregated (error `not_computable`)."
     ),
 }

@@ -9,16 +9,18 @@ from pydantic import (
     Field,
     StringConstraints,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
 )
 
-from apps.ingest.fields import MAX_ABS_NUMBER, ItemSchema, Text
+from apps.ingest.fields import MAX_ABS_NUMBER, ItemSchema, NotBool, Text
 from apps.ingest.privacy import REDACTED, is_secret_key, scrub_text
 
 from .models import MetricType
 
-NAME_PATTERN = re.compile(r"^[A-Za-z_:][A-Za-z0-9_:.\-]{0,199}$")
-LABEL_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]{0,99}$")
+# Matched whole (fullmatch): `$` alone would let a trailing newline through.
+NAME_PATTERN = re.compile(r"[A-Za-z_:][A-Za-z0-9_:.\-]{0,199}")
+LABEL_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]{0,99}")
 MAX_LABELS = 20
 MAX_TAG_VALUE = 200
 MAX_SOURCE = 100
@@ -32,14 +34,18 @@ def tags_hash(tags: dict[str, str]) -> int:
 
 
 def _check_name(name: str) -> str:
-    if not NAME_PATTERN.match(name):
+    if not NAME_PATTERN.fullmatch(name):
         raise ValueError(
             "must start with a letter, _ or :, then letters, digits, _ : . - (max 200)"
         )
     return name
 
 
-MetricName = Annotated[str, AfterValidator(_check_name)]
+MetricName = Annotated[
+    str,
+    AfterValidator(_check_name),
+    WithJsonSchema({"type": "string", "pattern": f"^{NAME_PATTERN.pattern}$", "maxLength": 200}),
+]
 
 
 def _scrubbed(text: str, max_length: int) -> str:
@@ -59,8 +65,8 @@ def clean_tags(raw: dict) -> dict[str, str]:
         raise ValueError(f"at most {MAX_LABELS} tags")
     tags = {}
     for key, value in raw.items():
-        if not LABEL_PATTERN.match(key):
-            raise ValueError(f"tag name {key!r} must match {LABEL_PATTERN.pattern}")
+        if not LABEL_PATTERN.fullmatch(key):
+            raise ValueError(f"tag name {key!r} must match ^{LABEL_PATTERN.pattern}$")
         if isinstance(value, bool):
             value = "true" if value else "false"
         if not isinstance(value, str | int | float):
@@ -85,7 +91,7 @@ class MetricIn(ItemSchema):
     metric_name: MetricName
     # Before `value`, so the counter check below sees it.
     metric_type: MetricType = MetricType.GAUGE
-    value: float = Field(
+    value: Annotated[float, NotBool] = Field(
         allow_inf_nan=False,
         ge=-MAX_ABS_NUMBER,
         le=MAX_ABS_NUMBER,
@@ -99,6 +105,14 @@ class MetricIn(ItemSchema):
         description=f"At most {MAX_LABELS} labels, string or number values of at most "
         f"{MAX_TAG_VALUE} characters. Values of secret-looking labels (token, password, "
         "api_key ...) and credentials inside values are stored as [redacted].",
+        json_schema_extra={
+            "maxProperties": MAX_LABELS,
+            "propertyNames": {"pattern": f"^{LABEL_PATTERN.pattern}$"},
+            "additionalProperties": {
+                "type": ["string", "number", "boolean"],
+                "maxLength": MAX_TAG_VALUE,
+            },
+        },
     )
     source: Source = Field(default="", description="Credentials inside it are redacted.")
 
@@ -119,16 +133,14 @@ def enrich_metric(row: dict, request) -> None:
     row["tags_hash"] = tags_hash(row["tags"])
 
 
-# Runs in the statement that inserts points: register new series and mark
-# the minutes whose rollups are now stale.
-AFTER_INSERT = """
-, new_series AS (
-    INSERT INTO metrics_metricseries (metric_name, tags_hash, tags, metric_type, unit)
+# Run in the statement that inserts points: register new series and mark the
+# minutes whose rollups are now stale.
+AFTER_INSERT = (
+    """INSERT INTO metrics_metricseries (metric_name, tags_hash, tags, metric_type, unit)
     SELECT DISTINCT ON (metric_name, tags_hash) metric_name, tags_hash, tags, metric_type, unit
     FROM inserted
-    ON CONFLICT (metric_name, tags_hash) DO NOTHING
+    ON CONFLICT (metric_name, tags_hash) DO NOTHING""",
+    """INSERT INTO metrics_dirtyminute (metric_name, bucket_start)
+    SELECT DISTINCT metric_name, date_trunc('minute', "timestamp") FROM inserted""",
 )
-INSERT INTO metrics_dirtyminute (metric_name, bucket_start)
-SELECT DISTINCT metric_name, date_trunc('minute', "timestamp") FROM inserted
-"""
 RETURNING = ("metric_name", "tags_hash", "tags", "metric_type", "unit", "timestamp")

@@ -126,3 +126,32 @@ def test_a_redacted_source_still_fits_its_column(ingest_client):
     assert body["accepted"] == 1
     drain_outbox()
     assert MetricEvent.objects.get().source.startswith(f"x://u:{REDACTED}@h")
+
+
+def test_names_and_tag_names_are_matched_whole_and_true_is_not_a_value(ingest_client):
+    body = post_json(
+        ingest_client,
+        RECORD,
+        [
+            {"metric_name": "cpu\n", "value": 1},
+            {"metric_name": "cpu", "value": 1, "tags": {"env\n": "prod"}},
+            {"metric_name": "cpu", "value": True},
+            {"metric_name": "cpu", "value": 1, "tags": {"env": "prod"}},
+        ],
+    ).json()
+
+    assert rejected_fields(body) == {0: {"metric_name"}, 1: {"tags"}, 2: {"value"}}
+    assert body["accepted"] == 1
+
+
+def test_points_already_stored_are_counted_as_duplicates(ingest_client, read_client):
+    items = [{"event_id": str(uuid.uuid4()), "metric_name": "m", "value": i} for i in range(4)]
+    post_json(ingest_client, RECORD, items)
+    drain_outbox()
+
+    post_json(ingest_client, RECORD, items)
+    drain_outbox()
+
+    assert MetricEvent.objects.count() == 4
+    text = read_client.get("/metrics").content.decode()
+    assert 'analytics_ingest_items_total{kind="metric",outcome="duplicate"} 4.0' in text

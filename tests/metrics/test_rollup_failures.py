@@ -114,11 +114,11 @@ def test_reads_answer_json_never_500(poisoned, read_client):
     assert {g["value"]: g["count"] for g in grouped["groups"]} == {"/x": 2, "/y": 1}
 
     a = read_client.get(f"{BASE}/a/statistics", {"hours": 1})
-    assert a.status_code == 422
+    assert a.status_code == 409
     assert a.json()["error"] == "not_computable"
     assert "'a'" in a.json()["detail"]
     series = read_client.get(f"{BASE}/a/time-series", {"hours": 1, "interval": "1m"})
-    assert series.status_code == 422 and series.json()["error"] == "not_computable"
+    assert series.status_code == 409 and series.json()["error"] == "not_computable"
 
     # A window without the parked minute reads a's rolled minute as usual.
     around = {"from": good.isoformat(), "to": (good + timedelta(minutes=1)).isoformat()}

@@ -177,7 +177,7 @@ def test_openapi_documents_the_new_parameters_and_fields(db):
         assert params["from"]["schema"]["format"] == "date-time"
         assert params["to"]["schema"]["format"] == "date-time"
         assert "pattern" in params["group_by"]["schema"]
-        assert "422" in get["responses"]
+        assert "409" in get["responses"]
     series = schema["paths"]["/api/v1/analytics/metrics/{name}/time-series"]["get"]
     interval = next(p for p in series["parameters"] if p["name"] == "interval")
     assert "1w" in interval["schema"]["enum"]
