@@ -17,7 +17,10 @@ from apps.ingest.api import IngestView, ingest_schema
 
 from . import exposition, selectors
 from . import serializers as out
-from .schemas import LABEL_PATTERN, MetricIn
+from .schemas import LABEL_PATTERN, MAX_TAG_VALUE, MetricIn
+
+# A tag filter as the series store it: a valid tag name, a colon, a value of <= 200 chars.
+TAG_FILTER_PATTERN = rf"^{LABEL_PATTERN.pattern}:[\s\S]{{0,{MAX_TAG_VALUE}}}$"
 
 
 def parse_tags(values: list[str]) -> dict[str, str]:
@@ -25,8 +28,15 @@ def parse_tags(values: list[str]) -> dict[str, str]:
     tags: dict[str, str] = {}
     for raw in values:
         key, sep, value = raw.partition(":")
-        if not sep or not key:
-            raise serializers.ValidationError({"tag": [f"{raw!r} is not key:value."]})
+        if not sep or not LABEL_PATTERN.fullmatch(key) or len(value) > MAX_TAG_VALUE:
+            raise serializers.ValidationError(
+                {
+                    "tag": [
+                        f"{raw!r} is not key:value (a tag name, then a value of at most "
+                        f"{MAX_TAG_VALUE} characters)."
+                    ]
+                }
+            )
         tags[key] = value
     return tags
 
@@ -36,6 +46,7 @@ TAG_PARAMETER = OpenApiParameter(
     str,
     many=True,
     explode=True,
+    pattern=TAG_FILTER_PATTERN,
     description="key:value; repeat the parameter for more tags (all must match).",
 )
 

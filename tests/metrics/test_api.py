@@ -220,3 +220,11 @@ def test_performance_summary_from_request_log(ingest_client, read_client):
     assert (api["error_rate"], api["server_error_rate"]) == (0.5, 0.25)
     assert api["slowest_endpoints"][0]["endpoint"] == "/b"
     assert read_client.get("/api/v1/analytics/performance", {"hours": 500}).status_code == 400
+
+
+@pytest.mark.parametrize("tag", ["bad key:x", ":x", "k:" + "v" * 201, "novalue"])
+def test_a_tag_filter_that_no_series_could_hold_is_a_400(read_client, tag):
+    response = read_client.get("/api/v1/analytics/metrics/cpu/statistics", {"hours": 1, "tag": tag})
+
+    assert response.status_code == 400
+    assert "tag" in response.json()["fields"]
