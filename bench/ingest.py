@@ -649,7 +649,7 @@ def print_summary(args, ingest: dict | None, middleware: dict | None) -> None:
     if ingest:
         print(
             f"| Ingest end to end, job outcomes ({args.items:,} items, batches of "
-            f"{args.batch}, {args.clients} clients; 2 gunicorn sync workers + 1 celery worker) "
+            f"{args.batch}, {args.clients} clients; the Procfile's gunicorn + 1 celery worker) "
             f"| **{ingest['rate']:,.0f} items/s** committed ({ingest['elapsed']:.1f} s) |"
         )
         print(
