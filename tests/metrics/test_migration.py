@@ -13,7 +13,9 @@ from apps.metrics.rollups import _rebuild, rollup_pending
 from apps.metrics.schemas import tags_hash
 from apps.metrics.selectors import metric_statistics
 
-MINUTE = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=30)
+# Ten minutes into the last full hour: the minute after it is in the same hour
+# (and day) whatever the time the test runs at, 50-110 minutes ago.
+MINUTE = datetime.now(UTC).replace(minute=10, second=0, microsecond=0) - timedelta(hours=1)
 
 
 def row(value: float, seconds: int) -> dict:
