@@ -4,6 +4,8 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
+from apps.core.queues import Queue
+
 from .env import (
     database_from_url,
     env_bool,
@@ -193,10 +195,11 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_DEFAULT_QUEUE = Queue.DEFAULT.value
 CELERY_TASK_ROUTES = {
-    "ingest.*": {"queue": "ingest"},
-    "alerts.*": {"queue": "alerts"},
+    "ingest.process_outbox": {"queue": Queue.INGEST.value},
+    "ingest.sweep_outbox": {"queue": Queue.INGEST.value},
+    "alerts.*": {"queue": Queue.ALERTS.value},
 }
 CELERY_BROKER_CONNECTION_TIMEOUT = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -214,7 +217,7 @@ CELERY_TIMEZONE = "UTC"
 PERIODIC_TASKS = {
     "sweep-outbox": {"task": "ingest.sweep_outbox", "every_seconds": 30},
     "rollup-metrics": {"task": "metrics.rollup_pending", "every_seconds": 10},
-    "purge-analytics": {"task": "core.purge_expired", "crontab": "30 3 * * *"},
+    "purge-analytics": {"task": "ingest.purge_expired", "crontab": "30 3 * * *"},
 }
 
 # --- Analytics ------------------------------------------------------------
@@ -257,7 +260,7 @@ INGEST_OUTBOX_STALE_SECONDS = env_int("INGEST_OUTBOX_STALE_SECONDS", 60, minimum
 INGEST_FUTURE_TOLERANCE_SECONDS = 3600
 # Item counts per kind and outcome for /metrics (a Redis hash).
 INGEST_COUNTS_KEY = env_str("INGEST_COUNTS_KEY", "analytics:ingest:items")
-# Smart Data Filter for device metrics (seed 000).
+# Smart Data Filter for device metrics.
 SMART_FILTER_THRESHOLD_PERCENT = env_float("SMART_FILTER_THRESHOLD_PERCENT", 5.0)
 SMART_FILTER_SNAPSHOT_SECONDS = env_int("SMART_FILTER_SNAPSHOT_SECONDS", 300, minimum=1)
 PURGE_BATCH_SIZE = env_int("PURGE_BATCH_SIZE", 10_000, minimum=1)

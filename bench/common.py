@@ -1,14 +1,17 @@
-"""Helpers both benchmarks use: errors, percentiles, ports, databases, queues."""
+"""What every bench shares beyond the stack: its error, percentiles, an ingest key,
+Django in-process."""
 
 import math
-import socket
-from urllib.parse import urlsplit, urlunsplit
+import os
+import sys
 
-QUEUES = ("ingest", "default", "alerts")
+from stack import ROOT, Stack, StackError, service_env
 
+THROTTLE_INGEST = "1000000/min"  # far above what a bench sends: it measures, never throttles
 
-class BenchError(Exception):
-    """A check failed: printed as FAIL, exit status 1."""
+# A failed check, or a process of the stack that did not come up (stack raises those):
+# either is printed as FAIL and makes the bench exit 1.
+BenchError = StackError
 
 
 def pct(values: list[float], q: float) -> float:
@@ -20,52 +23,34 @@ def pct(values: list[float], q: float) -> float:
     return ordered[rank - 1]
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def bench_stack(args) -> Stack:
+    """The processes of one bench, on its --db-url and --redis-url; their logs go to a
+    temporary folder, discarded when the bench went well and named in its error if not."""
+    return Stack(
+        database_url=args.db_url,
+        redis_url=args.redis_url,
+        throttle_ingest=THROTTLE_INGEST,
+    )
 
 
-def with_dbname(url: str, name: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
+def setup_django(args, *, analytics: bool = False) -> None:
+    """Django in this process, configured as the bench's own processes are."""
+    env = service_env(
+        args.db_url, args.redis_url, throttle_ingest=THROTTLE_INGEST, analytics=analytics
+    )
+    os.environ.update(env)
+    os.environ.pop("PORT", None)  # this process serves nothing
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
 
 
-def purge_queues(redis_url: str) -> None:
-    """Drop Celery messages a bench left in its own Redis db (never db 0, which is shared)."""
-    import redis
-
-    client = redis.Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=5)
-    if (client.connection_pool.connection_kwargs.get("db") or 0) == 0:
-        return
-    doomed = [
-        key
-        for key in client.scan_iter(count=1000)
-        if key.split(b"\x06")[0].decode(errors="replace") in QUEUES
-        or key.startswith((b"unacked", b"_kombu.binding."))
-    ]
-    if doomed:
-        client.delete(*doomed)
-
-
-def health_ok(port: int, path: str = "/api/v1/analytics/health") -> bool:
-    """True when the server on 127.0.0.1:port answers its health check with 200."""
-    import http.client
-
-    try:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-        conn.request("GET", path)
-        resp = conn.getresponse()
-        resp.read()
-        conn.close()
-        return resp.status == 200
-    except OSError:
-        return False
-
-
-def log_tail(log, title: str, lines: int) -> str:
-    """The last lines of a process's log file, framed for an error message."""
-    from pathlib import Path
-
-    log.flush()
-    text = Path(log.name).read_text(errors="replace").splitlines()
-    return "\n".join([f"--- {title} log (tail) ---", *text[-lines:], f"--- {log.name}"])
+def ingest_key(stack: Stack, name: str, *, timeout: float) -> str:
+    """A new API key with the ingest scope, made by manage.py create_api_key."""
+    out = stack.manage_ok("create_api_key", name, "--scope", "ingest", timeout=timeout)
+    lines = [line.strip() for line in out.splitlines() if line.strip()]
+    if not lines:
+        raise BenchError("create_api_key printed no key")
+    return lines[-1]

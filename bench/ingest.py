@@ -20,206 +20,50 @@ or a test run's on db 0. Exits non-zero (after printing FAIL) when a POST is not
 
 import argparse
 import gc
-import http.client
-import itertools
 import os
 import platform
-import random
 import signal
-import subprocess
 import sys
-import tempfile
-import threading
 import time
-import uuid
-from dataclasses import dataclass, field
-from pathlib import Path
 from urllib.parse import urlsplit
 
-import orjson
 import psutil
 import psycopg
-from common import BenchError, free_port, health_ok, log_tail, pct, purge_queues, with_dbname
+from common import BenchError, bench_stack, ingest_key, pct
+from ingest_client import check_responses, make_bodies, send_all, wait_committed
+from ingest_middleware import bench_middleware, print_middleware
+from stack import ROOT, Stack, purge_queues, recreate_database
 
-ROOT = Path(__file__).resolve().parent.parent
-BIN = ROOT / ".venv" / "bin"
-PYTHON = str(BIN / "python") if (BIN / "python").exists() else sys.executable
-HONCHO = str(BIN / "honcho")
-INGEST_PATH = "/api/v1/analytics/job-outcome"
-HEALTH_PATH = "/api/v1/analytics/health"
-MIDDLEWARE_PATH = "/api/v1/metrics/api-performance"
 MARKER = "bench"  # initiated_by of measured items; the worker's own outcomes say "celery"
 WARMUP_MARKER = "bench-warmup"
-JOB_TYPES = ("device_restart", "firmware_update", "config_push", "log_upload", "reboot_check")
-ERROR_CODES = ("E_TIMEOUT", "E_OFFLINE", "E_CHECKSUM")
-
-
-# --- helpers ------------------------------------------------------------------
-
-
-def base_env(args, *, analytics_enabled: bool, port: int | None = None) -> dict[str, str]:
-    env = os.environ.copy()
-    env.update(
-        DEBUG="true",
-        DATABASE_URL=args.db_url,
-        REDIS_URL=args.redis_url,
-        ANALYTICS_ENABLED="true" if analytics_enabled else "false",
-        THROTTLE_RATE_INGEST="1000000/min",
-        DJANGO_SETTINGS_MODULE="analytics_project.settings",
-        PYTHONUNBUFFERED="1",
-    )
-    env.pop("CELERY_BROKER_URL", None)  # follow REDIS_URL, so the bench has its own queues
-    if port is not None:
-        env["PORT"] = str(port)
-    return env
-
-
-def manage(args, env: dict[str, str], *cmd: str) -> str:
-    try:
-        done = subprocess.run(
-            [PYTHON, "manage.py", *cmd],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=args.timeout,
-        )
-    except subprocess.TimeoutExpired:
-        raise BenchError(f"manage.py {' '.join(cmd)} took more than {args.timeout} s") from None
-    if done.returncode != 0:
-        raise BenchError(
-            f"manage.py {' '.join(cmd)} exited {done.returncode}:\n{done.stdout}{done.stderr}"
-        )
-    return done.stdout
 
 
 # --- setup --------------------------------------------------------------------
 
 
-def setup(args) -> str:
+def setup(args, stack: Stack) -> str:
     """Fresh bench database, migrations, schedules, clean queues; returns an ingest key."""
-    name = urlsplit(args.db_url).path.lstrip("/")
-    if "bench" not in name or '"' in name:
-        raise BenchError(f"refusing to drop {name!r}: the bench database's name must say bench")
-    with psycopg.connect(
-        with_dbname(args.db_url, "postgres"), autocommit=True, connect_timeout=5
-    ) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
+    name = recreate_database(args.db_url)
     purge_queues(args.redis_url)
-    env = base_env(args, analytics_enabled=False)
     if (ROOT / ".env").exists():
         print("note: .env exists; honcho loads it and its values override the bench's env")
     t0 = time.perf_counter()
-    manage(args, env, "migrate", "--noinput")
-    manage(args, env, "setup_schedules")
-    out = manage(args, env, "create_api_key", "bench", "--scope", "ingest")
-    lines = [line.strip() for line in out.splitlines() if line.strip()]
-    if not lines:
-        raise BenchError("create_api_key printed no key")
+    stack.manage_ok("migrate", "--noinput", timeout=args.timeout)
+    stack.manage_ok("setup_schedules", timeout=args.timeout)
+    key = ingest_key(stack, "bench", timeout=args.timeout)
     print(f"setup: database {name!r} recreated and migrated in {time.perf_counter() - t0:.1f} s")
-    return lines[-1]
-
-
-# --- the server -----------------------------------------------------------------
-
-
-class Server:
-    """`honcho start` in its own process group; stop() takes down everything it started."""
-
-    def __init__(self, args, key: str):
-        self.args = args
-        self.port = free_port()
-        self.key = key
-        self.log = tempfile.NamedTemporaryFile(prefix="bench-honcho-", suffix=".log", delete=False)
-        self.proc: subprocess.Popen | None = None
-        self.known: dict[int, psutil.Process] = {}
-
-    def start(self) -> None:
-        env = base_env(self.args, analytics_enabled=False, port=self.port)
-        self.proc = subprocess.Popen(
-            [HONCHO, "start"],
-            cwd=ROOT,
-            env=env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-
-    def descendants(self) -> list[psutil.Process]:
-        if self.proc is None:
-            return []
-        try:
-            found = psutil.Process(self.proc.pid).children(recursive=True)
-        except psutil.NoSuchProcess:
-            found = []
-        for child in found:
-            self.known.setdefault(child.pid, child)
-        return found
-
-    def wait_healthy(self, deadline: float) -> None:
-        while True:
-            if self.proc is not None and self.proc.poll() is not None:
-                raise BenchError(f"honcho exited with {self.proc.returncode}\n{self.log_tail()}")
-            if health_ok(self.port, HEALTH_PATH):
-                self.descendants()
-                return
-            if time.monotonic() > deadline:
-                raise BenchError(f"server not healthy in time\n{self.log_tail()}")
-            time.sleep(0.2)
-
-    def log_tail(self, lines: int = 40) -> str:
-        return log_tail(self.log, "server", lines)
-
-    def stop(self) -> None:
-        if self.proc is None:
-            return
-        self.descendants()  # remember every child: honcho puts each in its own session
-        try:
-            os.killpg(self.proc.pid, signal.SIGTERM)  # honcho forwards it to its children
-        except ProcessLookupError:
-            pass
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            pass
-        _, alive = psutil.wait_procs(list(self.known.values()), timeout=5)
-        if alive or self.proc.poll() is None:
-            groups = set()
-            for child in alive:
-                try:
-                    groups.add(os.getpgid(child.pid))
-                except ProcessLookupError:
-                    pass
-            if self.proc.poll() is None:
-                groups.add(self.proc.pid)
-            for group in groups:
-                try:
-                    os.killpg(group, signal.SIGKILL)
-                except (ProcessLookupError, PermissionError):
-                    pass
-            for child in alive:
-                try:
-                    child.kill()
-                except psutil.NoSuchProcess:
-                    pass
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                print(f"warning: honcho (pid {self.proc.pid}) did not exit")
-        self.log.close()
+    return key
 
 
 # --- CPU accounting ---------------------------------------------------------------
 
 
-def cpu_snapshot(server: Server, dbname: str) -> dict[int, tuple[str, float]]:
+def cpu_snapshot(stack: Stack, dbname: str) -> dict[int, tuple[str, float]]:
     """pid -> (role, cpu seconds) for the stack, PostgreSQL, Redis and this client."""
     roles: dict[int, str] = {os.getpid(): "bench client"}
-    if server.proc is not None:
-        roles[server.proc.pid] = "honcho"
-    for child in server.descendants():
+    if "honcho" in stack.procs:
+        roles[stack.procs["honcho"].pid] = "honcho"
+    for child in stack.descendants("honcho"):
         try:
             cmd = " ".join(child.cmdline())
         except psutil.Error:
@@ -260,161 +104,7 @@ def cpu_used(before: dict, after: dict) -> dict[str, float]:
 # --- part 1: throughput ---------------------------------------------------------------
 
 
-def make_bodies(total: int, batch: int, marker: str, seed: int) -> list[tuple[int, bytes]]:
-    rng = random.Random(seed)
-    bodies = []
-    for start in range(0, total, batch):
-        items = []
-        for n in range(start, min(total, start + batch)):
-            failed = rng.random() < 0.1
-            item = {
-                "event_id": str(uuid.uuid4()),
-                "job_type": JOB_TYPES[n % len(JOB_TYPES)],
-                "status": "failed" if failed else "success",
-                "duration_ms": rng.randint(50, 30_000),
-                "device_id": f"device-{rng.randint(1, 2000)}",
-                "job_id": f"job-{n}",
-                "initiated_by": marker,
-            }
-            if failed:
-                item["error_code"] = rng.choice(ERROR_CODES)
-                item["error_message"] = "device did not answer within the deadline"
-                item["retry_count"] = rng.randint(0, 3)
-            items.append(item)
-        bodies.append((len(items), orjson.dumps({"batch": items})))
-    return bodies
-
-
-@dataclass
-class PostResult:
-    latency: float
-    status: int
-    body: bytes
-
-
-@dataclass
-class SendReport:
-    results: list[PostResult] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-    started: float = 0.0
-    finished: float = 0.0
-
-
-def send_all(port: int, key: str, bodies: list[tuple[int, bytes]], clients: int, deadline: float):
-    """POST every body once, spread over `clients` threads with one connection each."""
-    report = SendReport()
-    headers = {"X-API-Key": key, "Content-Type": "application/json", "Connection": "keep-alive"}
-    next_index = itertools.count().__next__  # atomic under the GIL
-    go = threading.Event()
-    lock = threading.Lock()
-
-    def client() -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-        mine: list[PostResult] = []
-        go.wait()
-        while True:
-            index = next_index()
-            if index >= len(bodies):
-                break
-            if time.monotonic() > deadline:
-                with lock:
-                    report.errors.append(f"deadline passed before batch {index}")
-                break
-            body = bodies[index][1]
-            started = time.perf_counter()
-            try:
-                conn.request("POST", INGEST_PATH, body=body, headers=headers)
-                resp = conn.getresponse()
-                data = resp.read()
-            except (OSError, http.client.HTTPException) as exc:
-                conn.close()  # http.client reconnects on the next request
-                with lock:
-                    report.errors.append(f"batch {index}: {type(exc).__name__}: {exc}")
-                continue
-            mine.append(PostResult(time.perf_counter() - started, resp.status, data))
-        conn.close()
-        with lock:
-            report.results.extend(mine)
-
-    threads = [
-        threading.Thread(target=client, name=f"client-{i}", daemon=True) for i in range(clients)
-    ]
-    for thread in threads:
-        thread.start()
-    report.started = time.perf_counter()
-    go.set()
-    give_up = max(deadline, time.monotonic()) + 130  # a request may still be under way
-    for thread in threads:
-        thread.join(max(0.0, give_up - time.monotonic()))
-    report.finished = time.perf_counter()
-    if any(thread.is_alive() for thread in threads):
-        report.errors.append("a client thread is still running after the deadline")
-    return report
-
-
-def check_responses(report: SendReport, expected_posts: int, expected_items: int) -> int:
-    """Every POST 202, nothing rejected; returns the accepted count (raises otherwise)."""
-    problems = report.errors[:5]
-    if len(report.errors) > 5:
-        problems.append(f"... and {len(report.errors) - 5} more errors")
-    accepted = 0
-    statuses: dict[int, int] = {}
-    for result in report.results:
-        statuses[result.status] = statuses.get(result.status, 0) + 1
-        if result.status != 202:
-            if len(problems) < 5:
-                problems.append(f"HTTP {result.status}: {result.body[:300]!r}")
-            continue
-        payload = orjson.loads(result.body)
-        accepted += payload["accepted"]
-        if payload["rejected"] and len(problems) < 5:
-            problems.append(f"rejected items: {orjson.dumps(payload['rejected'][:3]).decode()}")
-    if len(report.results) != expected_posts:
-        problems.append(f"{len(report.results)} responses for {expected_posts} POSTs")
-    if statuses.keys() - {202}:
-        problems.append(f"status counts {statuses}")
-    if accepted != expected_items:
-        problems.append(f"accepted {accepted} of {expected_items} items sent")
-    if problems:
-        raise BenchError("; ".join(problems))
-    return accepted
-
-
-def wait_committed(db, marker: str, expected: int, deadline: float) -> tuple[float, int]:
-    """Poll until `expected` rows with `marker` are committed; returns (when, count).
-
-    Polls the small outbox table (cheap) and counts the big table only once the
-    job_outcome outbox holds no live row; that count is then final.
-    """
-    while True:
-        pending, failed = db.execute(
-            "SELECT count(*) FILTER (WHERE failed_at IS NULL), "
-            "count(*) FILTER (WHERE failed_at IS NOT NULL) "
-            "FROM ingest_outboxbatch WHERE kind = 'job_outcome'"
-        ).fetchone()
-        if pending == 0:
-            when = time.perf_counter()
-            (count,) = db.execute(
-                "SELECT count(*) FROM jobs_joboutcome WHERE initiated_by = %s", [marker]
-            ).fetchone()
-            if count == expected:
-                return when, count
-            raise BenchError(
-                f"outbox drained but {count} rows committed for {expected} accepted "
-                f"({failed} outbox row(s) parked as failed)"
-            )
-        if time.monotonic() > deadline:
-            (count,) = db.execute(
-                "SELECT count(*) FROM jobs_joboutcome WHERE initiated_by = %s", [marker]
-            ).fetchone()
-            raise BenchError(
-                f"timed out: {count} of {expected} rows committed, {pending} outbox row(s) "
-                f"pending, {failed} failed"
-            )
-        time.sleep(0.05)
-
-
-def bench_ingest(args, key: str) -> dict:
+def bench_ingest(args, stack: Stack, key: str) -> dict:
     deadline = time.monotonic() + args.timeout
     t_prep = time.perf_counter()
     bodies = make_bodies(args.items, args.batch, MARKER, seed=1)
@@ -425,24 +115,22 @@ def bench_ingest(args, key: str) -> dict:
         f"in {time.perf_counter() - t_prep:.1f} s"
     )
     dbname = urlsplit(args.db_url).path.lstrip("/")
-    server = Server(args, key)
     try:
-        server.start()
-        server.wait_healthy(deadline)
+        stack.start_honcho(timeout=deadline - time.monotonic())
         with psycopg.connect(args.db_url, autocommit=True, connect_timeout=5) as db:
             # Warm-up: both web workers answer, the celery worker consumes.
-            report = send_all(server.port, key, warmup, args.clients, deadline)
+            report = send_all(stack.web_port, key, warmup, args.clients, deadline)
             accepted = check_responses(report, len(warmup), sum(n for n, _ in warmup))
             wait_committed(db, WARMUP_MARKER, accepted, deadline)
-            print(f"ingest: server up on :{server.port}, warm-up of {accepted} items committed")
+            print(f"ingest: server up on :{stack.web_port}, warm-up of {accepted} items committed")
 
             gc.collect()
-            cpu_before = cpu_snapshot(server, dbname)
+            cpu_before = cpu_snapshot(stack, dbname)
             idle_before = psutil.cpu_times()
-            report = send_all(server.port, key, bodies, args.clients, deadline)
+            report = send_all(stack.web_port, key, bodies, args.clients, deadline)
             accepted = check_responses(report, len(bodies), args.items)
             done_at, committed = wait_committed(db, MARKER, accepted, deadline)
-            cpu_after = cpu_snapshot(server, dbname)
+            cpu_after = cpu_snapshot(stack, dbname)
             idle_after = psutil.cpu_times()
         latencies = [r.latency * 1000 for r in report.results]
         elapsed = done_at - report.started
@@ -466,10 +154,10 @@ def bench_ingest(args, key: str) -> dict:
             "machine_busy": 1 - idle / total if total else float("nan"),
         }
     except BenchError as exc:
-        raise BenchError(f"{exc}\n{server.log_tail()}") from None
+        raise BenchError(f"{exc}\n{stack.tail('honcho')}") from None
     finally:
-        server.stop()
-    Path(server.log.name).unlink(missing_ok=True)  # kept only when something failed
+        stack.stop("honcho", grace=20)
+    stack.discard_logs()  # kept only when something failed
     return result
 
 
@@ -516,122 +204,6 @@ def print_ingest(args, result: dict) -> None:
             f"ingest: WARNING: other programs used {other / budget:.0%} of the machine during "
             f"the run; the figures above are lower than on a quiet machine"
         )
-
-
-# --- part 2: middleware -----------------------------------------------------------------
-
-
-def bench_middleware(args) -> dict:
-    os.environ.update(base_env(args, analytics_enabled=True))
-    os.environ.pop("PORT", None)
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
-    from django.db import connection
-    from django.http import HttpResponse
-    from django.test import RequestFactory
-
-    from apps.requestlog.middleware import AnalyticsMiddleware, buffer
-
-    request = RequestFactory().get(
-        MIDDLEWARE_PATH,
-        {"window": "1h"},
-        HTTP_USER_AGENT="bench/1.0 (python http.client)",
-        REMOTE_ADDR="203.0.113.7",
-    )
-
-    def get_response(_request):
-        return HttpResponse(b'{"ok":true}', content_type="application/json")
-
-    def outbox_request_logs() -> tuple[int, int]:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT coalesce(sum(item_count), 0), count(*) FROM ingest_outboxbatch "
-                "WHERE kind = 'request_log'"
-            )
-            return cursor.fetchone()
-
-    already, already_rows = outbox_request_logs()
-    connection.close()  # the flusher thread has its own connection
-    logged = AnalyticsMiddleware(get_response, enable_logging=True)
-    unlogged = AnalyticsMiddleware(get_response, enable_logging=False)
-    clock = time.perf_counter_ns
-    for _ in range(1000):  # warm-up; also starts the flusher thread
-        get_response(request)
-        logged(request)
-        unlogged(request)
-    bare_ns, logged_ns, unlogged_ns = [], [], []
-    t_start = time.perf_counter()
-    for _ in range(args.mw_iterations):
-        t0 = clock()
-        get_response(request)
-        t1 = clock()
-        logged(request)
-        t2 = clock()
-        unlogged(request)
-        t3 = clock()
-        bare_ns.append(t1 - t0)
-        logged_ns.append(t2 - t1)
-        unlogged_ns.append(t3 - t2)
-    wall = time.perf_counter() - t_start
-    # Every logged request must reach the outbox: flush the rest here, and give the
-    # flusher thread time to commit a batch it may have taken just before.
-    expected = 1000 + args.mw_iterations
-    deadline = time.monotonic() + 30
-    while True:
-        buffer.flush()
-        flushed, flushes = outbox_request_logs()
-        flushed, flushes = flushed - already, flushes - already_rows
-        if flushed + buffer.dropped >= expected or time.monotonic() > deadline:
-            break
-        time.sleep(0.2)
-    connection.close()
-    if flushed + buffer.dropped != expected:
-        raise BenchError(
-            f"{flushed} request logs reached the outbox, {buffer.dropped} dropped, of {expected}"
-        )
-
-    def ms(values: list[int], q: float) -> float:
-        return pct(values, q) / 1e6
-
-    return {
-        "iterations": args.mw_iterations,
-        "bare": (ms(bare_ns, 50), ms(bare_ns, 99)),
-        "logged": (ms(logged_ns, 50), ms(logged_ns, 99)),
-        "unlogged": (ms(unlogged_ns, 50), ms(unlogged_ns, 99)),
-        "overhead": (
-            ms(logged_ns, 50) - ms(bare_ns, 50),
-            ms(logged_ns, 99) - ms(bare_ns, 99),
-        ),
-        "overhead_off": (
-            ms(unlogged_ns, 50) - ms(bare_ns, 50),
-            ms(unlogged_ns, 99) - ms(bare_ns, 99),
-        ),
-        "mean_overhead": (sum(logged_ns) - sum(bare_ns)) / len(bare_ns) / 1e6,
-        "flushed": flushed,
-        "flushes": flushes,
-        "dropped": buffer.dropped,
-        "wall": wall,
-    }
-
-
-def print_middleware(result: dict) -> None:
-    bare, logged, unlogged = result["bare"], result["logged"], result["unlogged"]
-    print(f"middleware: {result['iterations']} requests each, in-process ({result['wall']:.1f} s)")
-    print(f"    bare get_response           p50 {bare[0]:.4f} ms  p99 {bare[1]:.4f} ms")
-    print(f"    AnalyticsMiddleware, off    p50 {unlogged[0]:.4f} ms  p99 {unlogged[1]:.4f} ms")
-    print(f"    AnalyticsMiddleware, on     p50 {logged[0]:.4f} ms  p99 {logged[1]:.4f} ms")
-    print(
-        f"middleware: overhead (on - bare): p50 {result['overhead'][0]:.4f} ms, "
-        f"p99 {result['overhead'][1]:.4f} ms, mean {result['mean_overhead']:.4f} ms; "
-        f"(off - bare): p50 {result['overhead_off'][0]:.4f} ms"
-    )
-    print(
-        f"middleware: flusher wrote {result['flushed']} request logs in "
-        f"{result['flushes']} outbox rows, {result['dropped']} dropped"
-    )
 
 
 # --- main -----------------------------------------------------------------------------
@@ -697,10 +269,11 @@ def main(argv: list[str] | None = None) -> int:
     ingest = middleware = None
     failures = []
     try:
-        key = setup(args)
+        stack = bench_stack(args)
+        key = setup(args, stack)
         if not args.skip_ingest:
             try:
-                ingest = bench_ingest(args, key)
+                ingest = bench_ingest(args, stack, key)
                 print_ingest(args, ingest)
             except BenchError as exc:
                 failures.append(f"ingest: {exc}")

@@ -27,110 +27,18 @@ import http.client
 import os
 import platform
 import signal
-import socket
 import sys
-import threading
 import time
 from collections import Counter
-from pathlib import Path
 
 import psutil
 import psycopg
-from common import BenchError, pct
-from ingest import Server, check_responses, make_bodies, send_all, setup, wait_committed
+from common import BenchError, bench_stack, pct
+from ingest import setup
+from ingest_client import check_responses, make_bodies, send_all, wait_committed
+from stack import HEALTH_PATH, SlowClients, Stack, procfile_line
 
-HEALTH_PATH = "/api/v1/analytics/health"
-INGEST_PATH = "/api/v1/analytics/job-outcome"
 PROBE_TIMEOUT = 5.0
-
-
-class SlowClients:
-    """`count` connections trickling one byte per `interval` s, from one thread.
-
-    Even-numbered clients send a request line and then one header byte at a
-    time, forever; odd-numbered ones send complete headers of an ingest POST
-    (Content-Length 4096) and then the body one byte at a time. When the
-    server answers or closes one, the first line of its answer is counted and
-    the client reconnects.
-    """
-
-    def __init__(self, port: int, count: int, key: str, interval: float = 1.0):
-        self.port = port
-        self.count = count
-        self.key = key
-        self.interval = interval
-        self.socks: dict[int, socket.socket] = {}
-        self.opened = 0
-        self.failed_connects = 0
-        self.answers: Counter[str] = Counter()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="slow-clients", daemon=True)
-
-    def _head(self, index: int) -> bytes:
-        if index % 2 == 0:
-            return f"GET {HEALTH_PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ".encode()
-        return (
-            f"POST {INGEST_PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-Key: {self.key}\r\n"
-            "Content-Type: application/json\r\nContent-Length: 4096\r\n\r\n"
-        ).encode()
-
-    def _open(self, index: int) -> None:
-        try:
-            sock = socket.create_connection(("127.0.0.1", self.port), timeout=2)
-            sock.sendall(self._head(index))
-        except OSError:
-            self.failed_connects += 1
-            return
-        sock.setblocking(False)
-        self.socks[index] = sock
-        self.opened += 1
-
-    def _drop(self, index: int, what: str) -> None:
-        self.answers[what] += 1
-        self.socks.pop(index).close()
-
-    def _tick(self) -> None:
-        for index in range(self.count):
-            sock = self.socks.get(index)
-            if sock is None:
-                self._open(index)
-                continue
-            try:
-                data = sock.recv(4096)
-            except BlockingIOError:
-                data = None
-            except OSError as exc:
-                self._drop(index, type(exc).__name__)
-                continue
-            if data is not None:
-                first = data.split(b"\r\n", 1)[0].decode(errors="replace")
-                self._drop(index, first or "closed without an answer")
-                continue
-            try:
-                sock.send(b"a" if index % 2 == 0 else b" ")
-            except BlockingIOError:
-                pass
-            except OSError as exc:
-                self._drop(index, type(exc).__name__)
-
-    def _run(self) -> None:
-        for index in range(self.count):
-            self._open(index)
-        while not self._stop.wait(self.interval):
-            self._tick()
-        for sock in self.socks.values():
-            sock.close()
-
-    @property
-    def connected(self) -> int:
-        return len(self.socks)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(10)
 
 
 def probe_health(port: int, count: int, gap: float = 0.05) -> tuple[list[float], list[str]]:
@@ -155,11 +63,11 @@ def probe_health(port: int, count: int, gap: float = 0.05) -> tuple[list[float],
     return latencies, failures
 
 
-def measure(args, server: Server, db, marker: str, seed: int) -> dict:
+def measure(args, stack: Stack, key: str, db, marker: str, seed: int) -> dict:
     deadline = time.monotonic() + args.timeout
-    latencies, failures = probe_health(server.port, args.probes)
+    latencies, failures = probe_health(stack.web_port, args.probes)
     bodies = make_bodies(args.items, args.batch, marker, seed=seed)
-    report = send_all(server.port, server.key, bodies, args.ingest_clients, deadline)
+    report = send_all(stack.web_port, key, bodies, args.ingest_clients, deadline)
     try:
         accepted = check_responses(report, len(bodies), args.items)
         done_at, committed = wait_committed(db, marker, accepted, deadline)
@@ -199,44 +107,49 @@ def describe(label: str, result: dict) -> list[str]:
 
 def web_command() -> str:
     """The Procfile's web command, and GUNICORN_CMD_ARGS (which gunicorn adds) when set."""
-    command = "(no web line in the Procfile)"
-    for line in (Path(__file__).resolve().parent.parent / "Procfile").read_text().splitlines():
-        if line.startswith("web:"):
-            command = line.partition(":")[2].strip()
+    command = procfile_line("web") or "(no web line in the Procfile)"
     extra = os.environ.get("GUNICORN_CMD_ARGS")
     return f"{command}, GUNICORN_CMD_ARGS={extra!r}" if extra else command
 
 
 def run(args) -> list[str]:
-    key = setup(args)
-    server = Server(args, key)
+    stack = bench_stack(args)
+    key = setup(args, stack)
     slow = None
     problems = []
     try:
-        server.start()
-        server.wait_healthy(time.monotonic() + 60)
+        stack.start_honcho(timeout=60)
         with psycopg.connect(args.db_url, autocommit=True, connect_timeout=5) as db:
             warmup = make_bodies(200 * args.ingest_clients, 100, "slow-warmup", seed=3)
-            report = send_all(server.port, key, warmup, args.ingest_clients, time.monotonic() + 60)
+            report = send_all(
+                stack.web_port, key, warmup, args.ingest_clients, time.monotonic() + 60
+            )
             wait_committed(
                 db,
                 "slow-warmup",
                 check_responses(report, len(warmup), 200 * args.ingest_clients),
                 time.monotonic() + 60,
             )
-            print(f"server up on :{server.port} ({web_command()})")
-            quiet = measure(args, server, db, "slow-without", seed=1)
+            print(f"server up on :{stack.web_port} ({web_command()})")
+            quiet = measure(args, stack, key, db, "slow-without", seed=1)
             for line in describe("without slow clients", quiet):
                 print(line)
 
-            slow = SlowClients(server.port, args.clients, key, args.interval)
+            slow = SlowClients(
+                stack.web_port,
+                args.clients,
+                key,
+                args.interval,
+                reconnect=True,
+                connect_timeout=2,
+            )
             slow.start()
             time.sleep(args.settle)
             print(
                 f"{args.clients} slow clients: {slow.connected} connected after "
                 f"{args.settle:g} s, {slow.opened} connections opened"
             )
-            busy = measure(args, server, db, "slow-with", seed=2)
+            busy = measure(args, stack, key, db, "slow-with", seed=2)
             for line in describe(f"with {args.clients} slow clients", busy):
                 print(line)
             answers = ", ".join(f"{n} x {what!r}" for what, n in slow.answers.most_common())
@@ -248,7 +161,7 @@ def run(args) -> list[str]:
     finally:
         if slow is not None:
             slow.stop()
-        server.stop()
+        stack.stop("honcho", grace=20)
     print()
     print(f"Summary ({psutil.cpu_count()} cores, Python {platform.python_version()}, ", end="")
     print(f"{time.strftime('%Y-%m-%d')}; web: {web_command()}):")
@@ -271,6 +184,8 @@ def run(args) -> list[str]:
         else:
             ingest = f"{result['rate']:,.0f} ({result['http_rate']:,.0f})"
         print(f"| {label} | {figures} | {ingest} |")
+    if not problems:
+        stack.discard_logs()  # kept only when something failed
     return problems
 
 

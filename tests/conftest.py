@@ -71,12 +71,13 @@ def _no_request_logging(settings):
 
 
 @pytest.fixture(autouse=True)
-def _manual_buffer_flush(monkeypatch):
-    # No background flusher in tests: they call buffer.flush() when they mean it.
+def _manual_buffer_flush():
+    # No background flushers in tests: they flush buffers and counts when they mean it.
     from apps.ingest.buffer import buffer
+    from apps.ingest.counters import counts
 
-    monkeypatch.setattr(buffer, "_pid", os.getpid())
-    buffer.take()
+    buffer.flusher.thread.adopt()
+    counts.flusher.thread.adopt()
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import orjson
 
 from apps.ingest.models import OutboxBatch
-from apps.ingest.services import outbox_process
+from apps.ingest.outbox import outbox_process
 
 
 def post_json(client, path: str, body, *, gzip_body: bool = False, **extra):

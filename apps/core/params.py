@@ -1,6 +1,7 @@
 """Query-string input serializers: a parameter is there, with a value, or not at all."""
 
 from rest_framework import serializers
+from rest_framework.utils import html
 
 EMPTY_MESSAGE = "May not be empty."
 
@@ -19,3 +20,32 @@ class NonEmptyQuery(serializers.Serializer):
             if empty:
                 raise serializers.ValidationError(empty)
         return super().to_internal_value(data)
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """An integer that is there or not: `?hours=` (present, empty) and booleans are
+    errors, never the default."""
+
+    def get_value(self, dictionary):
+        if html.is_html_input(dictionary) and dictionary.get(self.field_name) == "":
+            return ""  # DRF would hand an optional field's default instead
+        return super().get_value(dictionary)
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or data == "":
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+def hours_query(max_hours: int = 168, default: int = 24, **extra_fields) -> type:
+    """An input serializer for `?hours=` (bounded) plus optional filters, none given empty."""
+    fields = {
+        "hours": StrictIntegerField(
+            min_value=1,
+            max_value=max_hours,
+            default=default,
+            help_text=f"Window length in hours, 1-{max_hours}.",
+        ),
+        **extra_fields,
+    }
+    return type(f"Hours{max_hours}Query", (NonEmptyQuery,), fields)

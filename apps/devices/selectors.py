@@ -1,9 +1,16 @@
+import logging
+
 from django.db import connection
 from django.utils import timezone
+from redis import RedisError
 
-from apps.core.query import window_start
+from apps.core.redis import get_redis
+from apps.core.windows import window_start
 
 from .models import DeviceStateHistory
+from .smartfilter import REASONS, key_prefix
+
+logger = logging.getLogger(__name__)
 
 TIMELINE_LIMIT = 5000
 
@@ -71,3 +78,26 @@ def device_state_history(*, device_id: str, hours: int) -> dict:
             for c in timeline
         ],
     }
+
+
+def smart_filter_counts() -> dict:
+    """{"stored": n, "filtered": n} since the counters began (the Prometheus exporter's
+    `decision` label); {} when Redis cannot be reached, so the sample is skipped."""
+    prefix = key_prefix()
+    try:
+        stored, filtered = get_redis().mget(f"{prefix}:stored", f"{prefix}:filtered")
+    except RedisError:
+        logger.warning("smart filter counters unavailable")
+        return {}
+    return {"stored": int(stored or 0), "filtered": int(filtered or 0)}
+
+
+def smart_filter_reason_counts() -> dict:
+    """Decisions by reason ("first", "changed", "snapshot", "filtered",
+    "filter_unavailable"); {} when Redis cannot be reached."""
+    try:
+        by_reason = get_redis().hgetall(f"{key_prefix()}:reasons")
+    except RedisError:
+        logger.warning("smart filter counters unavailable")
+        return {}
+    return {reason: int(by_reason.get(reason.encode(), 0)) for reason in REASONS}

@@ -1,11 +1,14 @@
-"""Response shapes, for the OpenAPI document."""
+"""Response shapes: the views answer through them and the OpenAPI document is built
+from them, so the two cannot drift."""
 
 from rest_framework import serializers
 
+from apps.core.serializers import RowSerializer, UtcDateTimeField
 
-class StateChange(serializers.Serializer):
+
+class StateChange(RowSerializer):
     event_id = serializers.UUIDField()
-    timestamp = serializers.DateTimeField()
+    timestamp = UtcDateTimeField()
     previous_state = serializers.CharField()
     new_state = serializers.CharField()
     changed_by = serializers.CharField()

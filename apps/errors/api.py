@@ -3,33 +3,23 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.core.params import NonEmptyQuery
-from apps.core.query import hours_query
-from apps.ingest.api import IngestView, ingest_schema
+from apps.core.params import hours_query
+from apps.ingest.api import IngestView
 
 from . import selectors
 from . import serializers as out
 from .models import ErrorCategory
-from .schemas import ErrorIn
 
-
-class ErrorTrendsQuery(
-    NonEmptyQuery,
-    hours_query(
-        category=serializers.ChoiceField(
-            choices=ErrorCategory.choices, required=False, help_text="Only this category."
-        )
-    ),
-):
-    pass
+ErrorTrendsQuery = hours_query(
+    category=serializers.ChoiceField(
+        choices=ErrorCategory.choices, required=False, help_text="Only this category."
+    )
+)
 
 
 class ErrorIngestView(IngestView):
     kind = "error"
-
-    @ingest_schema(ErrorIn, "Log errors (frontend or backend)")
-    def post(self, request, *args, **kwargs):
-        return super().post(request, *args, **kwargs)
+    summary = "Log errors (frontend or backend)"
 
 
 class ErrorTrendsView(APIView):
@@ -42,4 +32,4 @@ class ErrorTrendsView(APIView):
     def get(self, request):
         query = ErrorTrendsQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
-        return Response(selectors.error_trends(**query.validated_data))
+        return Response(out.ErrorTrendsOut(selectors.error_trends(**query.validated_data)).data)

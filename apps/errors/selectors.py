@@ -3,7 +3,7 @@ from datetime import timedelta
 from django.db.models import Count
 from django.db.models.functions import TruncHour
 
-from apps.core.query import window_start
+from apps.core.windows import window_start
 
 from .models import ErrorCategory, ErrorLog, Severity
 

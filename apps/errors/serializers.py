@@ -1,4 +1,5 @@
-"""Response shapes, for the OpenAPI document."""
+"""Response shapes: the views answer through them and the OpenAPI document is built
+from them, so the two cannot drift."""
 
 from rest_framework import serializers
 

@@ -4,39 +4,19 @@ from rest_framework import serializers
 from rest_framework.exceptions import NotFound
 from rest_framework.pagination import CursorPagination
 
-from apps.core.params import NonEmptyQuery
-from apps.core.query import StrictIntegerField
-from apps.ingest.api import IngestView, ingest_schema
+from apps.core.params import NonEmptyQuery, StrictIntegerField
+from apps.ingest.api import IngestView
 from apps.keys.models import Scope
 from apps.keys.permissions import CanIngest, CanRead
 
 from . import selectors
-from .models import STANDARD_EVENT_TYPES, Event
-from .schemas import EventIn, UserActivityIn
+from .models import STANDARD_EVENT_TYPES
+from .serializers import EventOut
 
 
 class UserActivityIngestView(IngestView):
     kind = "user_activity"
-
-    @ingest_schema(UserActivityIn, "Log user activity (frontend)")
-    def post(self, request, *args, **kwargs):
-        return super().post(request, *args, **kwargs)
-
-
-class EventOut(serializers.ModelSerializer):
-    class Meta:
-        model = Event
-        fields = [
-            "id",
-            "event_id",
-            "event_type",
-            "timestamp",
-            "user_id",
-            "family_unit_id",
-            "session_id",
-            "metadata",
-            "created_at",
-        ]
+    summary = "Log user activity (frontend)"
 
 
 PAGE_SIZE = 100
@@ -98,6 +78,7 @@ class EventsView(IngestView):
     """POST events (ingest key); GET them back filtered and paginated (read key or staff)."""
 
     kind = "event"
+    summary = "Emit product events (single or batch)"
     pagination_class = EventPagination
 
     @property
@@ -106,10 +87,6 @@ class EventsView(IngestView):
 
     def get_permissions(self):
         return [CanRead()] if self.request.method == "GET" else [CanIngest()]
-
-    @ingest_schema(EventIn, "Emit product events (single or batch)")
-    def post(self, request, *args, **kwargs):
-        return super().post(request, *args, **kwargs)
 
     @extend_schema(
         summary="List events by type, user, group and time range",

@@ -11,5 +11,11 @@ class EventsConfig(AppConfig):
         from .models import Event, UserActivity
         from .schemas import EventIn, UserActivityIn
 
-        register("user_activity", model=UserActivity, schema=UserActivityIn, session_writable=True)
-        register("event", model=Event, schema=EventIn, session_writable=True)
+        register(
+            "user_activity",
+            model=UserActivity,
+            schema=UserActivityIn,
+            aliases=("user-activity",),
+            session_writable=True,
+        )
+        register("event", model=Event, schema=EventIn, aliases=("events",), session_writable=True)

@@ -1,6 +1,6 @@
 from django.db import models
 
-from apps.core.models import IngestedRecord
+from apps.ingest.models import IngestedRecord
 
 
 class ActivityType(models.TextChoices):
@@ -32,7 +32,7 @@ class UserActivity(IngestedRecord):
         ]
 
 
-# The standard event types the replaced system emitted (seed 001); any snake_case
+# The standard event types the replaced system emitted; any snake_case
 # type is accepted, these are documented so clients agree on names.
 STANDARD_EVENT_TYPES = {
     "authentication": ["user_registered", "user_logged_in", "user_logged_out"],
@@ -50,7 +50,7 @@ STANDARD_EVENT_TYPES = {
 
 
 class Event(IngestedRecord):
-    """A discrete product or system event (seed 001's analytics_events)."""
+    """A discrete product or system event (the replaced system's analytics_events)."""
 
     event_type = models.CharField(max_length=100)
     user_id = models.CharField(max_length=255, blank=True, default="")

@@ -44,5 +44,5 @@ class EventIn(ItemSchema):
     @field_validator("user_id", "family_unit_id", "session_id", mode="before")
     @classmethod
     def _ids_as_text(cls, value):
-        # The seed's ids are UUIDs; any id is stored as text.
+        # The replaced system's ids were UUIDs; any id is stored as text.
         return "" if value is None else str(value)

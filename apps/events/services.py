@@ -14,7 +14,7 @@ def emit_event(
     timestamp: datetime | None = None,
     event_id: Any = None,
 ) -> bool:
-    """Record a product event from any code in this project (seed 001's emit_event).
+    """Record a product event from any code in this project (the replaced system's emit_event).
 
     Buffered in process and written within about a second; never raises and
     never waits on the database. Returns whether the event was accepted.

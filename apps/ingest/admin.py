@@ -1,7 +1,7 @@
 from django.contrib import admin
 
-from . import services
 from .models import OutboxBatch
+from .outbox import outbox_enqueue
 
 
 @admin.register(OutboxBatch)
@@ -20,5 +20,5 @@ class OutboxBatchAdmin(admin.ModelAdmin):
     def requeue(self, request, queryset):
         ids = list(queryset.values_list("id", flat=True))
         queryset.update(failed_at=None, last_error="")
-        services.outbox_enqueue(ids=ids)
+        outbox_enqueue(ids=ids)
         self.message_user(request, f"{len(ids)} batch(es) queued.")

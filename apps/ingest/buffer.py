@@ -6,12 +6,15 @@ database is down the rows are kept and retried; past MAX_BUFFER new rows are
 dropped and counted. A hard crash may lose up to one flush interval.
 """
 
-import atexit
 import logging
-import os
 import threading
 
 from django.conf import settings
+
+from .background import Periodic
+from .outbox import outbox_write
+from .registry import get_kind
+from .validation import validate_items
 
 logger = logging.getLogger(__name__)
 
@@ -20,24 +23,16 @@ MAX_BUFFER = 50_000
 
 class IngestBuffer:
     def __init__(self, flush_seconds: float):
-        self.flush_seconds = flush_seconds
         self._items: dict[str, list[dict]] = {}
         self._size = 0
         self._lock = threading.Lock()
-        self._pid: int | None = None
-        self._counts: dict[str, int] = {}
         self.dropped = 0
-
-    def count(self, field: str, n: int) -> None:
-        """Add to a counter pushed to Redis at the next flush (for /metrics)."""
-        if self._pid != os.getpid():
-            self._start()
-        with self._lock:
-            self._counts[field] = self._counts.get(field, 0) + n
+        self.flusher = Periodic(
+            "ingest-buffer-flusher", flush_seconds, self._flush_and_close, reset=self.take
+        )
 
     def add(self, kind: str, row: dict) -> None:
-        if self._pid != os.getpid():
-            self._start()
+        self.flusher.ensure_started()
         with self._lock:
             if self._size >= MAX_BUFFER:
                 self.dropped += 1
@@ -45,52 +40,16 @@ class IngestBuffer:
             self._items.setdefault(kind, []).append(row)
             self._size += 1
 
-    def _start(self) -> None:
-        # Per process: a forked worker starts its own flusher.
-        with self._lock:
-            if self._pid == os.getpid():
-                return
-            self._pid = os.getpid()
-            self._items, self._size, self._counts = {}, 0, {}
-        threading.Thread(target=self._run, name="ingest-buffer-flusher", daemon=True).start()
-        atexit.register(self.flush)
-
-    def _run(self) -> None:
-        from django.db import connection
-
-        stop = threading.Event()
-        while not stop.wait(self.flush_seconds):
-            self.flush()
-            # The flusher's own connection: closed so it never pins the database.
-            connection.close()
-
-    def _flush_counts(self) -> None:
-        from .services import ingest_counts_push
-
-        with self._lock:
-            counts, self._counts = self._counts, {}
-        if not counts:
-            return
-        try:
-            ingest_counts_push(counts)
-        except Exception:
-            logger.debug("counters unavailable; keeping them", exc_info=True)
-            with self._lock:
-                for field, n in counts.items():
-                    self._counts[field] = self._counts.get(field, 0) + n
-
     def take(self) -> dict[str, list[dict]]:
         with self._lock:
             items, self._items, self._size = self._items, {}, 0
         return items
 
     def flush(self) -> int:
-        self._flush_counts()
+        """Write what is buffered through the outbox; kept for the next flush if that fails."""
         batches = self.take()
         if not batches:
             return 0
-        from .services import outbox_write
-
         try:
             outbox_write(batches=batches)
         except Exception:
@@ -104,6 +63,13 @@ class IngestBuffer:
             return 0
         return sum(map(len, batches.values()))
 
+    def _flush_and_close(self) -> None:
+        from django.db import connection
+
+        self.flush()
+        # The flusher's own connection: closed so it never pins the database.
+        connection.close()
+
 
 buffer = IngestBuffer(flush_seconds=settings.ANALYTICS_LOG_FLUSH_SECONDS)
 
@@ -115,9 +81,6 @@ def record_later(kind: str, item: dict) -> bool:
     analytics must not break the code that reports it.
     """
     try:
-        from .pipeline import validate_items
-        from .registry import get_kind
-
         record_kind = get_kind(kind)
         outcome = validate_items([item], resolve_kind=lambda _: record_kind, request=None)
         if outcome.rejected:

@@ -1,247 +1,112 @@
-"""Turn a write request into validated items: body limits, JSON, per-item checks.
+"""The one write path: every ingest endpoint, the mixed batch included, calls `items_ingest`.
 
-Kept to plain Python on the hot path; every rejection names its index.
+body -> items -> validated rows -> each kind's gate (if it has one) -> one
+outbox insert -> the answer. A 202 means the rows are committed in the outbox.
 """
 
-import uuid
-import zlib
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
 
-import orjson
-from django.conf import settings
-from pydantic import ValidationError
-from rest_framework import exceptions
+from rest_framework import exceptions, status
 
-from apps.core.errors import PayloadTooLarge
-
-from .registry import RecordKind
-
-JSON_TYPES = ("application/json", "text/plain")
-NDJSON_TYPES = ("application/x-ndjson", "application/jsonl", "application/json-seq")
-_READ_STEP = 64 * 1024
-
-
-@dataclass
-class Outcome:
-    accepted: dict[str, list[dict]] = field(default_factory=dict)  # kind -> items
-    # kind -> each accepted item's position in the request body, in order.
-    accepted_indices: dict[str, list[int]] = field(default_factory=dict)
-    rejected: list[dict] = field(default_factory=list)
-    # Items whose event_id appeared earlier in the same request: stored once.
-    duplicates: int = 0
-
-    @property
-    def accepted_count(self) -> int:
-        return sum(len(items) for items in self.accepted.values())
-
-    def reject(self, index: int, errors: dict[str, list[str]]) -> None:
-        self.rejected.append({"index": index, "errors": errors})
+from .body import NDJSON_TYPES, media_type, parse_items, read_body
+from .counters import counts
+from .outbox import outbox_write
+from .registry import Decisions, RecordKind, get_kind
+from .validation import SESSION_KINDS_DETAIL, Outcome, session_user, validate_items
 
 
 @dataclass(frozen=True)
-class Unparsable:
-    """An NDJSON line that is not JSON: rejected by index like any invalid item."""
-
-    reason: str
-
-
-def media_type(request) -> str:
-    return request.META.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
+class IngestAnswer:
+    status: int
+    body: dict
 
 
-def _body_stream(request):
-    """Where the body comes from. Django's WSGI request reads CONTENT_LENGTH bytes and a
-    chunked body has none, so that one is read from the server's own (de-chunking) input."""
-    chunked = "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
-    if chunked and not request.META.get("CONTENT_LENGTH") and "wsgi.input" in request.META:
-        return request.META["wsgi.input"]
-    return request
+def items_ingest(*, request, kind: str | None = None, kind_key: str | None = None) -> IngestAnswer:
+    """Ingest the request's items, all of `kind`, or each of the kind its `kind_key` field names.
 
-
-def _read_at_most(stream, limit: int) -> bytes:
-    """Read until the end of the body or `limit + 1` bytes, whichever comes first."""
-    parts, size = [], 0
-    while size <= limit:
-        part = stream.read(min(_READ_STEP, limit + 1 - size))
-        if not part:
-            break
-        parts.append(part)
-        size += len(part)
-    return b"".join(parts)
-
-
-def read_body(request) -> bytes:
-    """Read at most the body limit (chunked or not); gzip/deflate inflate within the same limit."""
-    limit = settings.INGEST_MAX_BODY_BYTES
-    content_type = media_type(request)
-    if content_type not in JSON_TYPES + NDJSON_TYPES:
-        raise exceptions.UnsupportedMediaType(content_type or "(none)")
-    try:
-        declared = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        declared = 0
-    if declared > limit:
-        raise PayloadTooLarge(f"Request body is larger than {limit} bytes.")
-    raw = _read_at_most(_body_stream(request), limit)
-    if len(raw) > limit:
-        raise PayloadTooLarge(f"Request body is larger than {limit} bytes.")
-    encoding = request.META.get("HTTP_CONTENT_ENCODING", "identity").strip().lower()
-    if encoding in ("", "identity"):
-        return raw
-    if encoding not in ("gzip", "deflate"):
-        raise exceptions.UnsupportedMediaType(f"content-encoding {encoding}")
-    wbits = 16 + zlib.MAX_WBITS if encoding == "gzip" else zlib.MAX_WBITS
-    inflater = zlib.decompressobj(wbits)
-    try:
-        body = inflater.decompress(raw, limit + 1)
-    except zlib.error:
-        raise exceptions.ParseError(f"Body is not valid {encoding} data.") from None
-    if len(body) > limit or inflater.unconsumed_tail:
-        raise PayloadTooLarge(f"Inflated request body is larger than {limit} bytes.")
-    return body
-
-
-def parse_items(body: bytes, *, ndjson: bool = False) -> list:
-    """One object, a JSON list, or {"batch": [...]} -> list of items; NDJSON: one per line."""
-    if not body.strip():
-        raise exceptions.ParseError("Request body is empty.")
-    if ndjson:
-        items = _parse_lines(body)
-    else:
-        try:
-            data = orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
-            raise exceptions.ParseError(f"Malformed JSON: {exc}") from None
-        if isinstance(data, dict) and "batch" in data and len(data) == 1:
-            data = data["batch"]
-            if not isinstance(data, list):
-                raise exceptions.ParseError('"batch" must be a list of objects.')
-        items = data if isinstance(data, list) else [data]
-    if not items:
-        raise exceptions.ParseError("The batch is empty.")
-    if len(items) > settings.INGEST_MAX_ITEMS:
-        raise PayloadTooLarge(f"A batch holds at most {settings.INGEST_MAX_ITEMS} items.")
-    return items
-
-
-def _parse_lines(body: bytes) -> list:
-    items: list = []
-    for line in body.splitlines():
-        line = line.strip().lstrip(b"\x1e")  # json-seq records start with RS
-        if not line:
-            continue
-        if len(items) >= settings.INGEST_MAX_ITEMS:
-            raise PayloadTooLarge(f"A batch holds at most {settings.INGEST_MAX_ITEMS} items.")
-        try:
-            items.append(orjson.loads(line))
-        except orjson.JSONDecodeError as exc:
-            items.append(Unparsable(f"Malformed JSON: {exc}"))
-    return items
-
-
-_UNKNOWN_FIELD = (
-    "Unknown field. Free-form data goes in the kind's JSON object "
-    "(extra_data, metadata or context)."
-)
-
-
-def _errors_from(exc: ValidationError) -> dict[str, list[str]]:
-    fields: dict[str, list[str]] = {}
-    for error in exc.errors(include_url=False, include_input=False):
-        loc = ".".join(str(part) for part in error["loc"]) or "non_field_errors"
-        message = _UNKNOWN_FIELD if error["type"] == "extra_forbidden" else error["msg"]
-        fields.setdefault(loc, []).append(message)
-    return fields
-
-
-def session_user(request):
-    """The signed-in user when the request is authenticated by a session, not by a key."""
-    if request is None or getattr(request, "auth", None) is not None:
-        return None
-    user = getattr(request, "user", None)
-    return user if user is not None and user.is_authenticated else None
-
-
-SESSION_KINDS_DETAIL = (
-    "A signed-in session may write user activity, errors and events only (as itself); "
-    "other kinds need an ingest key."
-)
-
-
-def validate_items(items: list, *, resolve_kind, request, kind_key: str | None = None) -> Outcome:
-    """Validate each item against its kind; `resolve_kind(item)` raises KeyError if unknown.
-
-    `kind_key` names an item field that only routes the item (the mixed batch's
-    `kind`); it is not part of the item. An event_id seen earlier in the same
-    request makes the item a duplicate: counted, not stored twice.
+    The answer counts accepted, duplicate and rejected items (by index); when a
+    kind's gate decided what is stored, it also says what, and why, per item.
     """
-    outcome = Outcome()
-    now = datetime.now(UTC)
-    received_at = now.isoformat()
-    newest = now + timedelta(seconds=settings.INGEST_FUTURE_TOLERANCE_SECONDS)
-    retention = settings.ANALYTICS_RETENTION_BY_KIND
-    oldest_by_kind: dict[str, datetime] = {}
-    max_item_bytes = settings.INGEST_MAX_ITEM_BYTES
-    seen: set[str] = set()
-    user = session_user(request)
-    for index, item in enumerate(items):
-        if isinstance(item, Unparsable):
-            outcome.reject(index, {"item": [item.reason]})
-            continue
-        if not isinstance(item, dict):
-            outcome.reject(index, {"item": ["Must be an object."]})
-            continue
+    if kind is not None and session_user(request) and not get_kind(kind).session_writable:
+        raise exceptions.PermissionDenied(SESSION_KINDS_DETAIL)
+    items = parse_items(read_body(request), ndjson=media_type(request) in NDJSON_TYPES)
+    resolve = (lambda item: get_kind(kind)) if kind is not None else _kind_of(kind_key)
+    outcome = validate_items(items, resolve_kind=resolve, request=request, kind_key=kind_key)
+    _count(outcome, label=kind or "batch")
+    if not outcome.accepted:
+        return IngestAnswer(
+            status.HTTP_400_BAD_REQUEST,
+            {
+                "error": "invalid",
+                "detail": "No item was accepted.",
+                "accepted": 0,
+                "duplicates": 0,
+                "rejected": outcome.rejected,
+            },
+        )
+    batches, gated = _gate(outcome)
+    try:
+        outbox_write(batches=batches)
+    except BaseException:
+        for decisions in gated.values():
+            decisions.failed()
+        raise
+    for decisions in gated.values():
+        decisions.written()
+    body = {
+        "accepted": outcome.accepted_count,
+        "duplicates": outcome.duplicates,
+        "rejected": outcome.rejected,
+    }
+    if gated:
+        body |= _gate_results(outcome, gated)
+    return IngestAnswer(status.HTTP_202_ACCEPTED, body)
+
+
+def _kind_of(kind_key: str):
+    def resolve(item: dict) -> RecordKind:
+        name = item.get(kind_key)
+        if not isinstance(name, str):
+            raise KeyError(f"Each item needs a string `{kind_key}`.")
         try:
-            encoded = orjson.dumps(item)
-        except orjson.JSONEncodeError:  # nested deeper than any encoder will go
-            outcome.reject(index, {"item": ["Nested too deeply."]})
+            return get_kind(name)
+        except KeyError:
+            raise KeyError(f"Unknown kind {name!r}.") from None
+
+    return resolve
+
+
+def _count(outcome: Outcome, *, label: str) -> None:
+    for name, rows in outcome.accepted.items():
+        counts.add(name, "accepted", len(rows))
+    counts.add(label, "rejected", len(outcome.rejected))
+    counts.add(label, "duplicate", outcome.duplicates)
+
+
+def _gate(outcome: Outcome) -> tuple[dict[str, list[dict]], dict[str, Decisions]]:
+    """The rows to write per kind, after the gates of the kinds that have one."""
+    batches: dict[str, list[dict]] = {}
+    gated: dict[str, Decisions] = {}
+    for name, rows in outcome.accepted.items():
+        gate = get_kind(name).gate
+        if gate is None:
+            batches[name] = rows
             continue
-        if len(encoded) > max_item_bytes:
-            outcome.reject(index, {"item": [f"Larger than {max_item_bytes} bytes."]})
-            continue
-        if b"\\u0000" in encoded:
-            outcome.reject(index, {"item": ["Strings may not contain NUL characters."]})
-            continue
-        try:
-            kind: RecordKind = resolve_kind(item)
-        except KeyError as exc:
-            outcome.reject(index, {"kind": [str(exc.args[0])]})
-            continue
-        if user is not None and not kind.session_writable:
-            outcome.reject(index, {"kind": [SESSION_KINDS_DETAIL]})
-            continue
-        if kind_key is not None:
-            item = {k: v for k, v in item.items() if k != kind_key}
-        try:
-            record = kind.schema.model_validate(item)
-        except ValidationError as exc:
-            outcome.reject(index, _errors_from(exc))
-            continue
-        ts = record.timestamp or now
-        oldest = oldest_by_kind.get(kind.name)
-        if oldest is None:
-            days = retention.get(kind.name, settings.ANALYTICS_RETENTION_DAYS)
-            oldest = oldest_by_kind[kind.name] = now - timedelta(days=days)
-        if ts > newest:
-            outcome.reject(index, {"timestamp": ["More than 1 hour in the future."]})
-            continue
-        if ts < oldest:
-            outcome.reject(index, {"timestamp": ["Older than the retention window."]})
-            continue
-        row = record.model_dump(mode="json")
-        if row["event_id"] is None:
-            row["event_id"] = str(uuid.uuid4())
-        elif row["event_id"] in seen:
-            outcome.duplicates += 1
-            continue
-        seen.add(row["event_id"])
-        row["timestamp"] = ts.isoformat()
-        row["received_at"] = received_at
-        if kind.enrich is not None:
-            kind.enrich(row, request)
-        if user is not None and "user_id" in row:
-            row["user_id"] = str(user.pk)  # a session writes as itself, whatever the body says
-        outcome.accepted.setdefault(kind.name, []).append(row)
-        outcome.accepted_indices.setdefault(kind.name, []).append(index)
-    return outcome
+        decisions = gated[name] = gate(rows)
+        kept = [row for row, stored in zip(rows, decisions.stored, strict=True) if stored]
+        if kept:
+            batches[name] = kept
+    return batches, gated
+
+
+def _gate_results(outcome: Outcome, gated: dict[str, Decisions]) -> dict:
+    results = [
+        {"index": index, "stored": stored, "reason": reason}
+        for name, decisions in gated.items()
+        for index, stored, reason in zip(
+            outcome.accepted_indices[name], decisions.stored, decisions.reasons, strict=True
+        )
+    ]
+    results.sort(key=lambda result: result["index"])
+    stored = sum(result["stored"] for result in results)
+    return {"stored": stored, "filtered": len(results) - stored, "results": results}

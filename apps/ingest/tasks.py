@@ -1,7 +1,7 @@
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
-from . import services
+from . import outbox, retention
 
 
 @shared_task(
@@ -15,9 +15,14 @@ from . import services
     max_retries=8,
 )
 def process_outbox(outbox_id: int) -> None:
-    services.outbox_process(outbox_id=outbox_id)
+    outbox.outbox_process(outbox_id=outbox_id)
 
 
 @shared_task(name="ingest.sweep_outbox", ignore_result=True, expires=60)
 def sweep_outbox() -> None:
-    services.outbox_sweep()
+    outbox.outbox_sweep()
+
+
+@shared_task(name="ingest.purge_expired", ignore_result=True, expires=3600)
+def purge_expired() -> None:
+    retention.retention_purge()

@@ -3,32 +3,20 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.core.params import NonEmptyQuery
-from apps.core.query import hours_query
-from apps.ingest.api import IngestView, ingest_schema
+from apps.core.params import hours_query
+from apps.ingest.api import IngestView
 
 from . import selectors
 from . import serializers as out
-from .schemas import JobOutcomeIn
 
-
-class JobOutcomesQuery(
-    NonEmptyQuery,
-    hours_query(
-        job_type=serializers.CharField(
-            required=False, max_length=255, help_text="Only this job type."
-        )
-    ),
-):
-    pass
+JobOutcomesQuery = hours_query(
+    job_type=serializers.CharField(required=False, max_length=255, help_text="Only this job type.")
+)
 
 
 class JobOutcomeIngestView(IngestView):
     kind = "job_outcome"
-
-    @ingest_schema(JobOutcomeIn, "Log job outcomes")
-    def post(self, request, *args, **kwargs):
-        return super().post(request, *args, **kwargs)
+    summary = "Log job outcomes"
 
 
 class JobOutcomesView(APIView):
@@ -41,4 +29,6 @@ class JobOutcomesView(APIView):
     def get(self, request):
         query = JobOutcomesQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
-        return Response(selectors.job_outcome_stats(**query.validated_data))
+        return Response(
+            out.JobOutcomesOut(selectors.job_outcome_stats(**query.validated_data)).data
+        )

@@ -8,8 +8,8 @@ class JobsConfig(AppConfig):
     def ready(self) -> None:
         from apps.ingest.registry import register
 
-        from . import signals  # noqa: F401
+        from . import signals  # noqa: F401 - connects the receivers
         from .models import JobOutcome
         from .schemas import JobOutcomeIn
 
-        register("job_outcome", model=JobOutcome, schema=JobOutcomeIn)
+        register("job_outcome", model=JobOutcome, schema=JobOutcomeIn, aliases=("job-outcome",))

@@ -1,6 +1,6 @@
 from django.db import models
 
-from apps.core.models import IngestedRecord
+from apps.ingest.models import IngestedRecord
 
 
 class JobStatus(models.TextChoices):

@@ -1,6 +1,7 @@
 from django.db.models import Avg, Count, Q, Sum
 
-from apps.core.query import ratio, rounded, window_start
+from apps.core.aggregates import ratio, rounded
+from apps.core.windows import window_start
 
 from .models import JobOutcome, JobStatus
 

@@ -2,6 +2,8 @@ import time
 import uuid
 from datetime import UTC, datetime
 
+from apps.ingest.outbox import records_insert
+
 from .schemas import JobOutcomeIn
 
 _NAMESPACE = uuid.UUID("7d1f3f0e-8f0a-4a57-9a57-6b1d2c0f4a10")
@@ -25,8 +27,6 @@ def job_outcome_record(
     The event_id derives from the task id and attempt, so a redelivered
     message records its outcome once.
     """
-    from apps.ingest.services import records_insert
-
     started = _started.pop(task_id, None)
     duration_ms = int((time.monotonic() - started) * 1000) if started is not None else None
     now = datetime.now(UTC).isoformat()

@@ -2,6 +2,7 @@ from django.contrib import admin
 from rest_framework_api_key.admin import APIKeyModelAdmin
 
 from .models import APIKey
+from .services import api_key_revoke
 
 
 @admin.register(APIKey)
@@ -12,5 +13,7 @@ class ScopedAPIKeyAdmin(APIKeyModelAdmin):
 
     @admin.action(description="Revoke selected keys")
     def revoke_keys(self, request, queryset):
-        updated = queryset.update(revoked=True)
-        self.message_user(request, f"{updated} key(s) revoked.")
+        keys = list(queryset.filter(revoked=False))
+        for key in keys:
+            api_key_revoke(key=key)
+        self.message_user(request, f"{len(keys)} key(s) revoked.")

@@ -15,6 +15,7 @@ import math
 import os
 import time
 from functools import lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from django.conf import settings
@@ -38,27 +39,7 @@ KEY_PREFIX = "analytics:ratelimit"  # tests give each test its own
 # otherwise cost every request the client's 1 s timeout.
 REDIS_RETRY_SECONDS = 1.0
 
-# KEYS[1]: sorted set of admitted request times (microseconds).
-# ARGV: now (us), period (us), limit, member to add ('' = look only, record nothing).
-# Returns 0 when admitted, else the microseconds until a slot frees.
-_LUA = """
-local now = tonumber(ARGV[1])
-local period = tonumber(ARGV[2])
-local limit = tonumber(ARGV[3])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - period)
-local count = redis.call('ZCARD', KEYS[1])
-if count < limit then
-  if ARGV[4] ~= '' then
-    redis.call('ZADD', KEYS[1], now, ARGV[4])
-    redis.call('PEXPIRE', KEYS[1], math.ceil(period / 1000))
-  end
-  return 0
-end
--- Full: a slot frees when the oldest entry that keeps it full leaves the window.
-local entry = redis.call('ZRANGE', KEYS[1], count - limit, count - limit, 'WITHSCORES')
-if entry[2] == nil then return period end
-return math.max(1, tonumber(entry[2]) + period - now)
-"""
+_LUA = (Path(__file__).parent / "throttling.lua").read_text()
 
 _clock = time.monotonic  # for the outage pause; tests replace it
 _redis_paused_until = 0.0

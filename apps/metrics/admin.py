@@ -2,11 +2,11 @@ from django.contrib import admin
 
 from apps.core.admin import RecordAdmin
 
-from .models import DirtyMinute, MetricEvent, MetricRollup, MetricSeries, RollupFailure
+from .models import DirtyMinute, MetricPoint, MetricRollup, MetricSeries, RollupFailure
 from .rollups import rollup_retry
 
 
-@admin.register(MetricEvent)
+@admin.register(MetricPoint)
 class MetricEventAdmin(RecordAdmin):
     """The metrics browser: points by name, type and tags (search `key:value` or a value)."""
 

@@ -12,12 +12,12 @@ from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.core.query import StrictIntegerField, hours_query
-from apps.ingest.api import IngestView, ingest_schema
+from apps.core.params import StrictIntegerField, hours_query
+from apps.ingest.api import IngestView
 
 from . import exposition, selectors
 from . import serializers as out
-from .schemas import LABEL_PATTERN, MAX_TAG_VALUE, MetricIn
+from .schemas import LABEL_PATTERN, MAX_TAG_VALUE
 
 # A tag filter as the series store it: a valid tag name, a colon, a value of <= 200 chars.
 TAG_FILTER_PATTERN = rf"^{LABEL_PATTERN.pattern}:[\s\S]{{0,{MAX_TAG_VALUE}}}$"
@@ -215,10 +215,7 @@ WINDOW_DESCRIPTION = (
 
 class MetricRecordView(IngestView):
     kind = "metric"
-
-    @ingest_schema(MetricIn, "Record custom metrics (counter, gauge, histogram, timer)")
-    def post(self, request, *args, **kwargs):
-        return super().post(request, *args, **kwargs)
+    summary = "Record custom metrics (counter, gauge, histogram, timer)"
 
 
 class MetricStatisticsView(APIView):
@@ -294,4 +291,6 @@ class PerformanceView(APIView):
     def get(self, request):
         query = PerformanceQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
-        return Response(selectors.performance_summary(**query.validated_data))
+        return Response(
+            out.PerformanceOut(selectors.performance_summary(**query.validated_data)).data
+        )

@@ -8,15 +8,18 @@ class MetricsConfig(AppConfig):
     def ready(self) -> None:
         from apps.ingest.registry import register
 
-        from .models import MetricEvent
+        from .models import MetricPoint, MetricRollup, RollupFailure
         from .schemas import AFTER_INSERT, RETURNING, MetricIn, enrich_metric
 
         register(
             "metric",
-            model=MetricEvent,
+            model=MetricPoint,
             schema=MetricIn,
+            aliases=("metrics",),
             enrich=enrich_metric,
             enriched=("tags_hash",),
             after_insert=AFTER_INSERT,
             returning=RETURNING,
+            # Rollups and parked minutes go when the points they summarise go.
+            derived_tables=((MetricRollup, "bucket_start"), (RollupFailure, "bucket_start")),
         )

@@ -4,13 +4,21 @@ import logging
 import re
 
 import orjson
-from django.conf import settings
 from django.db import DatabaseError, connection, transaction
+from django.db.models import Count
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
     Metric,
 )
+
+from apps.core.db import connection_lost
+from apps.core.queues import queue_depths
+from apps.devices.selectors import smart_filter_counts
+from apps.ingest.selectors import ingest_counts, outbox_backlog
+
+from .models import DirtyMinute, RollupFailure
+from .rollups import POINTS, ROLLUP, SERIES
 
 logger = logging.getLogger(__name__)
 
@@ -30,29 +38,24 @@ def _labels(tags) -> dict[str, str]:
     return {prometheus_name(k).lstrip(":") or "_": str(v) for k, v in tags.items()}
 
 
-def _connection_lost() -> bool:
-    raw = connection.connection
-    return connection.needs_rollback or raw is None or raw.closed or raw.broken
-
-
 # `{only}` is where the per-metric fallback narrows a query to one metric.
 GAUGES = (
     "SELECT DISTINCT ON (metric_name, tags_hash) metric_name, tags, value "
-    "FROM metrics_metricevent WHERE metric_type = 'gauge' "
+    f"FROM {POINTS} WHERE metric_type = 'gauge' "
     f"AND \"timestamp\" > now() - interval '{GAUGE_WINDOW}' {{only}}"
     'ORDER BY metric_name, tags_hash, "timestamp" DESC'
 )
 # Day rollups hold every rolled point: their sum is the running total.
 COUNTERS = (
-    "SELECT r.metric_name, s.tags, sum(r.sum) FROM metrics_metricrollup r "
-    "JOIN metrics_metricseries s USING (metric_name, tags_hash) "
+    f"SELECT r.metric_name, s.tags, sum(r.sum) FROM {ROLLUP} r "
+    f"JOIN {SERIES} s USING (metric_name, tags_hash) "
     "WHERE r.resolution = 'd' AND s.metric_type = 'counter' {only}"
     "GROUP BY r.metric_name, s.tags ORDER BY r.metric_name"
 )
 SUMMARIES = (
     "SELECT metric_name, tags, count(*), sum(value), "
     "percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY value) "
-    "FROM metrics_metricevent WHERE metric_type IN ('timer', 'histogram') "
+    f"FROM {POINTS} WHERE metric_type IN ('timer', 'histogram') "
     f"AND \"timestamp\" > now() - interval '{SUMMARY_WINDOW}' {{only}}"
     "GROUP BY metric_name, tags_hash, tags ORDER BY metric_name"
 )
@@ -81,11 +84,11 @@ class RecordedMetricsCollector:
                 cursor.execute(sql.format(only=""))
                 return cursor.fetchall()
         except DatabaseError:
-            if _connection_lost():
+            if connection_lost():
                 raise
             logger.warning("/metrics: a query failed; retrying it metric by metric", exc_info=True)
         with connection.cursor() as cursor:
-            cursor.execute("SELECT DISTINCT metric_name FROM metrics_metricseries ORDER BY 1")
+            cursor.execute(f"SELECT DISTINCT metric_name FROM {SERIES} ORDER BY 1")
             names = [row[0] for row in cursor.fetchall()]
         rows: list[tuple] = []
         for name in names:
@@ -94,7 +97,7 @@ class RecordedMetricsCollector:
                     cursor.execute(sql.format(only=f"AND {column} = %s "), [name])
                     rows += cursor.fetchall()
             except DatabaseError as exc:
-                if _connection_lost():
+                if connection_lost():
                     raise
                 self.skipped.add(name)
                 logger.error("/metrics: metric %r left out: %s", name, str(exc).strip())
@@ -137,11 +140,9 @@ class ServiceCollector:
         self.recorded = recorded  # collected first: what it had to leave out
 
     def collect(self):
-        from apps.ingest.services import ingest_counts
-
         items = CounterMetricFamily(
             "analytics_ingest_items",
-            "Items accepted or rejected, per kind",
+            "Items accepted, rejected or dropped as duplicates, per kind",
             labels=["kind", "outcome"],
         )
         try:
@@ -151,24 +152,21 @@ class ServiceCollector:
             logger.debug("ingest counters unavailable", exc_info=True)
         yield items
 
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT count(*), coalesce(sum(item_count), 0), count(failed_at) "
-                "FROM ingest_outboxbatch"
-            )
-            batches, pending_items, failed = cursor.fetchone()
-            cursor.execute("SELECT count(*) FROM metrics_dirtyminute")
-            dirty = cursor.fetchone()[0]
-            cursor.execute(
-                "SELECT metric_name, count(*) FROM metrics_rollupfailure GROUP BY 1 ORDER BY 1"
-            )
-            parked = cursor.fetchall()
-        yield GaugeMetricFamily("analytics_outbox_batches", "Outbox batches waiting", value=batches)
-        yield GaugeMetricFamily(
-            "analytics_outbox_items", "Items waiting in the outbox", value=pending_items
+        backlog = outbox_backlog()
+        dirty = DirtyMinute.objects.count()
+        parked = list(
+            RollupFailure.objects.values_list("metric_name")
+            .annotate(n=Count("id"))
+            .order_by("metric_name")
         )
         yield GaugeMetricFamily(
-            "analytics_outbox_failed_batches", "Batches the database refused", value=failed
+            "analytics_outbox_batches", "Outbox batches waiting", value=backlog.batches
+        )
+        yield GaugeMetricFamily(
+            "analytics_outbox_items", "Items waiting in the outbox", value=backlog.items
+        )
+        yield GaugeMetricFamily(
+            "analytics_outbox_failed_batches", "Batches the database refused", value=backlog.failed
         )
         yield GaugeMetricFamily(
             "analytics_rollup_dirty_minutes", "Metric minutes waiting to be rolled up", value=dirty
@@ -198,14 +196,8 @@ class ServiceCollector:
         depth = GaugeMetricFamily(
             "analytics_queue_depth", "Celery messages queued", labels=["queue"]
         )
-        try:
-            import redis
-
-            broker = redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=1)
-            for queue in ("ingest", "default", "alerts"):
-                depth.add_metric([queue], broker.llen(queue))
-        except Exception:
-            logger.debug("broker unavailable", exc_info=True)
+        for queue, messages in queue_depths().items():
+            depth.add_metric([queue], messages)
         yield depth
 
         filtered = CounterMetricFamily(
@@ -213,13 +205,8 @@ class ServiceCollector:
             "Device metric points stored or filtered by the smart filter",
             labels=["decision"],
         )
-        try:
-            from apps.devices.smartfilter import smart_filter_counts
-
-            for decision, n in sorted(smart_filter_counts().items()):
-                filtered.add_metric([decision], n)
-        except Exception:
-            logger.debug("smart filter counters unavailable", exc_info=True)
+        for decision, n in sorted(smart_filter_counts().items()):
+            filtered.add_metric([decision], n)
         yield filtered
 
 

@@ -1,8 +1,8 @@
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 
-from apps.core.models import IngestedRecord
 from apps.ingest.fields import MAX_ABS_NUMBER
+from apps.ingest.models import IngestedRecord
 
 
 class MetricType(models.TextChoices):
@@ -12,7 +12,7 @@ class MetricType(models.TextChoices):
     TIMER = "timer"
 
 
-class MetricEvent(IngestedRecord):
+class MetricPoint(IngestedRecord):
     """One recorded metric point. `tags_hash` names its label set (see MetricSeries)."""
 
     metric_name = models.CharField(max_length=200)
@@ -24,6 +24,7 @@ class MetricEvent(IngestedRecord):
     source = models.CharField(max_length=100, blank=True, default="")
 
     class Meta(IngestedRecord.Meta):
+        db_table = "metrics_metricevent"  # its name before the model was renamed
         verbose_name = "metric point"
         indexes = [
             # Raw edges of statistics/time series and minute re-rolls: index-only scans.

@@ -16,17 +16,20 @@ from datetime import datetime, timedelta
 from itertools import groupby
 from typing import TypeVar
 
-from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 
+from apps.core.db import connection_lost
+
+from .models import DirtyMinute, MetricPoint, MetricRollup, MetricSeries, RollupFailure
 from .sketch import key_sql
 
 logger = logging.getLogger(__name__)
 
-ROLLUP = "metrics_metricrollup"
-POINTS = "metrics_metricevent"
-DIRTY = "metrics_dirtyminute"
-FAILED = "metrics_rollupfailure"
+ROLLUP = MetricRollup._meta.db_table
+POINTS = MetricPoint._meta.db_table
+DIRTY = DirtyMinute._meta.db_table
+FAILED = RollupFailure._meta.db_table
+SERIES = MetricSeries._meta.db_table
 
 _UPSERT = (
     "ON CONFLICT (metric_name, resolution, bucket_start, tags_hash) DO UPDATE SET "
@@ -160,11 +163,6 @@ Unit = TypeVar("Unit")
 Pair = tuple[str, datetime]
 
 
-def _connection_lost() -> bool:
-    raw = connection.connection
-    return connection.needs_rollback or raw is None or raw.closed or raw.broken
-
-
 def _message(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:500]
 
@@ -184,7 +182,7 @@ def isolate(
             run(units)
         return []
     except DatabaseError as exc:
-        if _connection_lost():
+        if connection_lost():
             raise
         if len(units) == 1:
             return [(units[0], _message(exc))]
@@ -249,7 +247,6 @@ def rollup_pending(*, batch: int = 20_000, max_batches: int = 50) -> int:
             )
             claimed = cursor.fetchall()
             if not claimed:
-                _forget_expired(cursor)
                 return rolled
             pairs = sorted(set(claimed))
             failures = isolate(lambda units: _rebuild(cursor, units), pairs, _split_pairs)
@@ -261,14 +258,6 @@ def rollup_pending(*, batch: int = 20_000, max_batches: int = 50) -> int:
         if len(claimed) < batch:
             return rolled
     return rolled
-
-
-def _forget_expired(cursor) -> None:
-    """Parked minutes past metric retention: their points are gone, so is the failure."""
-    days = settings.ANALYTICS_RETENTION_BY_KIND.get("metric", settings.ANALYTICS_RETENTION_DAYS)
-    cursor.execute(
-        f"DELETE FROM {FAILED} WHERE bucket_start < now() - %s * interval '1 day'", [days]
-    )
 
 
 def rollup_retry(pairs: list[Pair]) -> int:
@@ -305,7 +294,7 @@ def rollup_range(*, start: datetime, end: datetime, metrics: list[str] | None = 
 
 def metric_names() -> list[str]:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT DISTINCT metric_name FROM metrics_metricseries ORDER BY 1")
+        cursor.execute(f"SELECT DISTINCT metric_name FROM {SERIES} ORDER BY 1")
         return [row[0] for row in cursor.fetchall()]
 
 

@@ -16,7 +16,7 @@ from pydantic import (
 from apps.ingest.fields import MAX_ABS_NUMBER, ItemSchema, NotBool, Text
 from apps.ingest.privacy import REDACTED, is_secret_key, scrub_text
 
-from .models import MetricType
+from .models import DirtyMinute, MetricSeries, MetricType
 
 # Matched whole (fullmatch): `$` alone would let a trailing newline through.
 NAME_PATTERN = re.compile(r"[A-Za-z_:][A-Za-z0-9_:.\-]{0,199}")
@@ -86,7 +86,7 @@ Source = Annotated[
 
 
 class MetricIn(ItemSchema):
-    """POST /analytics/metrics/record: the seed-004 body; `labels` is accepted for `tags`."""
+    """POST /analytics/metrics/record: the replaced system's body; `labels` means `tags`."""
 
     metric_name: MetricName
     # Before `value`, so the counter check below sees it.
@@ -136,11 +136,11 @@ def enrich_metric(row: dict, request) -> None:
 # Run in the statement that inserts points: register new series and mark the
 # minutes whose rollups are now stale.
 AFTER_INSERT = (
-    """INSERT INTO metrics_metricseries (metric_name, tags_hash, tags, metric_type, unit)
+    f"""INSERT INTO {MetricSeries._meta.db_table} (metric_name, tags_hash, tags, metric_type, unit)
     SELECT DISTINCT ON (metric_name, tags_hash) metric_name, tags_hash, tags, metric_type, unit
     FROM inserted
     ON CONFLICT (metric_name, tags_hash) DO NOTHING""",
-    """INSERT INTO metrics_dirtyminute (metric_name, bucket_start)
+    f"""INSERT INTO {DirtyMinute._meta.db_table} (metric_name, bucket_start)
     SELECT DISTINCT metric_name, date_trunc('minute', "timestamp") FROM inserted""",
 )
 RETURNING = ("metric_name", "tags_hash", "tags", "metric_type", "unit", "timestamp")

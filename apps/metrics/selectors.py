@@ -22,9 +22,10 @@ import psycopg
 from django.db import DataError, connection, transaction
 from django.utils import timezone
 
-from apps.core.query import window_start
+from apps.core.windows import window_start
+from apps.requestlog.selectors import request_summary
 
-from .rollups import DIRTY, FAILED, POINTS, ROLLUP
+from .rollups import DIRTY, FAILED, POINTS, ROLLUP, SERIES
 from .sketch import key_sql, merge_sketches, quantiles
 
 UNITS = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1)}
@@ -182,7 +183,7 @@ def _series_hashes(cursor, name: str, tags: dict[str, str]) -> list[int] | None:
     if not tags:
         return None
     cursor.execute(
-        "SELECT tags_hash FROM metrics_metricseries WHERE metric_name = %s AND tags @> %s::jsonb",
+        f"SELECT tags_hash FROM {SERIES} WHERE metric_name = %s AND tags @> %s::jsonb",
         [name, orjson.dumps(tags).decode()],
     )
     return [row[0] for row in cursor.fetchall()]
@@ -193,7 +194,7 @@ Series = list[tuple[int, str | None]]
 
 def _series_groups(cursor, name: str, tags: dict[str, str], key: str) -> Series:
     """(tags_hash, value of tag `key` or None) of every label set matching the tags."""
-    sql = "SELECT tags_hash, tags ->> %s FROM metrics_metricseries WHERE metric_name = %s"
+    sql = f"SELECT tags_hash, tags ->> %s FROM {SERIES} WHERE metric_name = %s"
     params: list = [key, name]
     if tags:
         sql += " AND tags @> %s::jsonb"
@@ -603,28 +604,8 @@ def metric_time_series(
 
 
 def performance_summary(*, hours: int) -> dict:
-    """API response times, error rate and throughput from the request log, plus metric volume."""
-    from django.db.models import Avg, Count, Q
-
-    from apps.core.query import Percentile, ratio, rounded
-    from apps.requestlog.models import APIRequestLog
-
+    """API response times, error rate and throughput (from the request log), plus metric volume."""
     since = window_start(hours)
-    logs = APIRequestLog.objects.filter(timestamp__gte=since)
-    api = logs.aggregate(
-        total=Count("id"),
-        avg=Avg("response_time_ms"),
-        p50=Percentile("response_time_ms", 0.5),
-        p95=Percentile("response_time_ms", 0.95),
-        p99=Percentile("response_time_ms", 0.99),
-        errors=Count("id", filter=Q(status_code__gte=400)),
-        server_errors=Count("id", filter=Q(status_code__gte=500)),
-    )
-    slowest = (
-        logs.values("endpoint")
-        .annotate(n=Count("id"), p95=Percentile("response_time_ms", 0.95))
-        .order_by("-p95")[:10]
-    )
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT metric_name, sum(count)::bigint FROM {ROLLUP} "
@@ -636,23 +617,6 @@ def performance_summary(*, hours: int) -> dict:
     return {
         "period_hours": hours,
         "since": since,
-        "api": {
-            "total_requests": api["total"],
-            "requests_per_minute": round(api["total"] / (hours * 60), 3),
-            "avg_response_time_ms": rounded(api["avg"]),
-            "p50_response_time_ms": rounded(api["p50"]),
-            "p95_response_time_ms": rounded(api["p95"]),
-            "p99_response_time_ms": rounded(api["p99"]),
-            "error_rate": ratio(api["errors"], api["total"]),
-            "server_error_rate": ratio(api["server_errors"], api["total"]),
-            "slowest_endpoints": [
-                {
-                    "endpoint": row["endpoint"],
-                    "request_count": row["n"],
-                    "p95_response_time_ms": rounded(row["p95"]),
-                }
-                for row in slowest
-            ],
-        },
+        "api": request_summary(since=since, hours=hours),
         "metrics": [{"metric_name": name, "count": count} for name, count in volume],
     }

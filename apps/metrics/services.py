@@ -1,4 +1,4 @@
-"""Seed 001's metric API for code inside this project: buffered, never raising."""
+"""The in-process metric API (counters, gauges, timers): buffered, never raising."""
 
 from datetime import datetime
 

@@ -30,15 +30,6 @@ def key_sql(column: str = "value") -> str:
     )
 
 
-def key_of(value: float) -> int:
-    """Python twin of key_sql, for tests and tools."""
-    if value >= MIN_MAGNITUDE:
-        return math.ceil(math.log(value) / LN_GAMMA) + OFFSET
-    if value <= -MIN_MAGNITUDE:
-        return -(math.ceil(math.log(-value) / LN_GAMMA) + OFFSET)
-    return 0
-
-
 def value_of(key: int) -> float:
     """The bucket's representative: within RELATIVE_ACCURACY of every value in it."""
     if key == 0:

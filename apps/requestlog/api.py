@@ -3,32 +3,22 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.core.params import NonEmptyQuery
-from apps.core.query import hours_query
-from apps.ingest.api import IngestView, ingest_schema
+from apps.core.params import hours_query
+from apps.ingest.api import IngestView
 
 from . import selectors
 from . import serializers as out
-from .schemas import RequestLogIn
 
-
-class ApiPerformanceQuery(
-    NonEmptyQuery,
-    hours_query(
-        endpoint=serializers.CharField(
-            required=False, max_length=500, help_text="Only this endpoint (exact path)."
-        )
-    ),
-):
-    pass
+ApiPerformanceQuery = hours_query(
+    endpoint=serializers.CharField(
+        required=False, max_length=500, help_text="Only this endpoint (exact path)."
+    )
+)
 
 
 class RequestLogIngestView(IngestView):
     kind = "request_log"
-
-    @ingest_schema(RequestLogIn, "Ship request logs from another service")
-    def post(self, request, *args, **kwargs):
-        return super().post(request, *args, **kwargs)
+    summary = "Ship request logs from another service"
 
 
 class ApiPerformanceView(APIView):
@@ -41,4 +31,6 @@ class ApiPerformanceView(APIView):
     def get(self, request):
         query = ApiPerformanceQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
-        return Response(selectors.api_performance(**query.validated_data))
+        return Response(
+            out.ApiPerformanceOut(selectors.api_performance(**query.validated_data)).data
+        )

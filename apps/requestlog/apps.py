@@ -12,4 +12,10 @@ class RequestlogConfig(AppConfig):
         from .models import APIRequestLog
         from .schemas import RequestLogIn
 
-        register("request_log", model=APIRequestLog, schema=RequestLogIn, derive=request_metrics)
+        register(
+            "request_log",
+            model=APIRequestLog,
+            schema=RequestLogIn,
+            aliases=("requests", "request"),
+            derive=request_metrics,
+        )

@@ -1,6 +1,9 @@
+from datetime import datetime
+
 from django.db.models import Avg, Count, Max, Min, Q
 
-from apps.core.query import Percentile, ratio, rounded, window_start
+from apps.core.aggregates import Percentile, ratio, rounded
+from apps.core.windows import window_start
 
 from .models import APIRequestLog
 
@@ -45,3 +48,41 @@ def _shape(row: dict, *, with_counts: bool = True) -> dict:
     if with_counts:
         shaped = {"request_count": row["request_count"], **shaped}
     return shaped
+
+
+def request_summary(*, since: datetime, hours: int) -> dict:
+    """All requests since `since`: count, throughput, response times, error rates, and the
+    ten endpoints slowest at p95."""
+    logs = APIRequestLog.objects.filter(timestamp__gte=since)
+    api = logs.aggregate(
+        total=Count("id"),
+        avg=Avg("response_time_ms"),
+        p50=Percentile("response_time_ms", 0.5),
+        p95=Percentile("response_time_ms", 0.95),
+        p99=Percentile("response_time_ms", 0.99),
+        errors=Count("id", filter=Q(status_code__gte=400)),
+        server_errors=Count("id", filter=Q(status_code__gte=500)),
+    )
+    slowest = (
+        logs.values("endpoint")
+        .annotate(n=Count("id"), p95=Percentile("response_time_ms", 0.95))
+        .order_by("-p95")[:10]
+    )
+    return {
+        "total_requests": api["total"],
+        "requests_per_minute": round(api["total"] / (hours * 60), 3),
+        "avg_response_time_ms": rounded(api["avg"]),
+        "p50_response_time_ms": rounded(api["p50"]),
+        "p95_response_time_ms": rounded(api["p95"]),
+        "p99_response_time_ms": rounded(api["p99"]),
+        "error_rate": ratio(api["errors"], api["total"]),
+        "server_error_rate": ratio(api["server_errors"], api["total"]),
+        "slowest_endpoints": [
+            {
+                "endpoint": row["endpoint"],
+                "request_count": row["n"],
+                "p95_response_time_ms": rounded(row["p95"]),
+            }
+            for row in slowest
+        ],
+    }

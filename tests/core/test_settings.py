@@ -73,8 +73,8 @@ def test_registered_task_names_are_stable():
     app.loader.import_default_modules()
     ours = sorted(name for name in app.tasks if not name.startswith("celery."))
     assert ours == [
-        "core.purge_expired",
         "ingest.process_outbox",
+        "ingest.purge_expired",
         "ingest.sweep_outbox",
         "metrics.rollup_pending",
     ]
@@ -90,3 +90,23 @@ def test_api_docs_assets_are_served_locally(client, settings):
     assert scripts, "the docs page should load its scripts from this server"
     for src in scripts:
         assert client.get(src).status_code == 200, src
+
+
+def test_env_example_lists_every_variable_the_service_reads(settings):
+    """An operator learns every setting from .env.example: nothing read is left out."""
+    import re
+
+    root = settings.BASE_DIR
+    sources = [*(root / "analytics_project").glob("*.py"), root / "Procfile"]
+    read = set()
+    for source in sources:
+        text = source.read_text()
+        read |= set(re.findall(r'env(?:_\w+)?\(\s*"([A-Z][A-Z0-9_]+)"', text))
+        read |= set(re.findall(r"\$\{([A-Z][A-Z0-9_]+)", text))
+    read |= {
+        f"ANALYTICS_RETENTION_DAYS_{kind.upper()}" for kind in settings.ANALYTICS_RETENTION_BY_KIND
+    }
+    listed = set(re.findall(r"^([A-Z][A-Z0-9_]+)=", (root / ".env.example").read_text(), re.M))
+
+    assert {"DATABASE_URL", "WEB_HEADER_TIMEOUT", "ANALYTICS_RETENTION_DAYS_EVENT"} <= read
+    assert read - listed == set()

@@ -1,30 +1,29 @@
-"""POST /api/v1/analytics/device-metrics and the Smart Data Filter (seed 000).
+"""POST /api/v1/analytics/device-metrics and the Smart Data Filter.
 
 Real Redis and PostgreSQL. Every test gets its own key prefix, and only keys
 under it are deleted afterwards; the shared Redis is never flushed.
 """
 
 import json
-import os
 import subprocess
 import sys
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 import redis
-from django.db import OperationalError, connection
+from django.db import OperationalError
 
 from apps.core.redis import get_redis
+from apps.devices import selectors as devices_selectors
 from apps.devices import smartfilter
 from apps.devices.models import DeviceMetric
 from apps.ingest.models import OutboxBatch
+from bench.stack import service_env
 from tests.helpers import drain_outbox, iso, new_id, post_json
-from tests.live import free_port
+from tests.live import ROOT, current_database_url, free_port
 
 URL = "/api/v1/analytics/device-metrics"
-ROOT = Path(__file__).resolve().parent.parent.parent
 # Recent enough for retention, far enough back that +10 min stays in the past.
 T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
 
@@ -350,8 +349,9 @@ def test_redis_down_stores_every_point(ingest_client, monkeypatch):
     assert body["stored"] == 2
     assert {r["reason"] for r in body["results"]} == {"filter_unavailable"}
     assert [r.stored_reason for r in stored_rows()] == ["filter_unavailable"] * 2
-    assert smartfilter.smart_filter_counts() == {}
-    assert smartfilter.smart_filter_reason_counts() == {}
+    monkeypatch.setattr(devices_selectors, "get_redis", lambda: dead)
+    assert devices_selectors.smart_filter_counts() == {}
+    assert devices_selectors.smart_filter_reason_counts() == {}
 
 
 def test_database_down_during_rebuild_stores_unjudged(ingest_client, monkeypatch):
@@ -372,7 +372,7 @@ def test_failed_outbox_write_drops_the_device_state(ingest_client, monkeypatch):
     def refuse(**kwargs):
         raise OperationalError("connection to server lost")
 
-    monkeypatch.setattr("apps.devices.api.outbox_write", refuse)
+    monkeypatch.setattr("apps.ingest.pipeline.outbox_write", refuse)
     response = post_json(ingest_client, URL, point({"temp": 150}, 10))
     assert response.status_code == 503
     assert not get_redis().exists(key)  # the state claimed a point that was never written
@@ -396,11 +396,11 @@ def test_state_stops_growing_when_a_device_invents_metric_names(monkeypatch):
 
 
 def test_decisions_are_counted_in_redis(ingest_client, filter_settings):
-    assert smartfilter.smart_filter_counts() == {"stored": 0, "filtered": 0}
+    assert devices_selectors.smart_filter_counts() == {"stored": 0, "filtered": 0}
     send(ingest_client, [point({"t": 1}), point({"t": 1}, 1), point({"t": 2}, 2)])
     send(ingest_client, point({"t": 2}, 3))
-    assert smartfilter.smart_filter_counts() == {"stored": 2, "filtered": 2}
-    assert smartfilter.smart_filter_reason_counts() == {
+    assert devices_selectors.smart_filter_counts() == {"stored": 2, "filtered": 2}
+    assert devices_selectors.smart_filter_reason_counts() == {
         "first": 1,
         "changed": 1,
         "snapshot": 0,
@@ -459,14 +459,23 @@ def test_read_key_cannot_post(read_client):
     assert post_json(read_client, URL, point({"temp": 1})).status_code == 403
 
 
-def test_mixed_batch_refuses_device_metrics_so_the_filter_cannot_be_bypassed(ingest_client):
-    item = {"kind": "device_metric", **point({"temp": 1})}
-    ok = {"kind": "error", "category": "api", "error_message": "x"}
-    response = post_json(ingest_client, "/api/v1/analytics/batch", [item, ok])
+def test_mixed_batch_applies_the_filter_so_it_cannot_be_bypassed(ingest_client):
+    items = [
+        {"kind": "device_metric", **point({"temp": 1})},
+        {"kind": "error", "category": "api", "error_message": "x"},
+        {"kind": "device-metrics", **point({"temp": 1}, 1)},
+    ]
+    response = post_json(ingest_client, "/api/v1/analytics/batch", items)
 
     body = response.json()
-    assert body["accepted"] == 1
-    assert "device-metrics" in body["rejected"][0]["errors"]["kind"][0]
+    assert response.status_code == 202
+    assert (body["accepted"], body["stored"], body["filtered"]) == (3, 1, 1)
+    assert body["results"] == [
+        {"index": 0, "stored": True, "reason": "first"},
+        {"index": 2, "stored": False, "reason": "filtered"},
+    ]
+    drain_outbox()
+    assert [r.stored_reason for r in stored_rows()] == ["first"]
 
 
 def test_admin_lists_points_read_only(django_user_model, ingest_client):
@@ -511,19 +520,12 @@ print(json.dumps(out))
 
 
 def worker_env(prefix: str) -> dict[str, str]:
-    db = connection.settings_dict
     from django.conf import settings
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
+    env = service_env(current_database_url(), settings.REDIS_URL, throttle_ingest="100000/min")
     env.update(
-        DEBUG="true",
-        DATABASE_URL=f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        REDIS_URL=settings.REDIS_URL,
-        ANALYTICS_ENABLED="false",
         SMART_FILTER_THRESHOLD_PERCENT="5",
         SMART_FILTER_SNAPSHOT_SECONDS="300",
-        DJANGO_SETTINGS_MODULE="analytics_project.settings",
-        PYTHONPATH=str(ROOT),
         SF_PREFIX=prefix,
     )
     return env

@@ -1,9 +1,9 @@
 import pytest
 
-from apps.core import analytics
+from apps import analytics
 from apps.events.models import Event
 from apps.ingest.buffer import buffer
-from apps.metrics.models import MetricEvent
+from apps.metrics.models import MetricPoint
 from tests.helpers import ago, drain_outbox, new_id, post_json
 
 pytestmark = pytest.mark.django_db
@@ -138,14 +138,14 @@ def test_in_process_api_never_raises_and_records_through_the_pipeline():
     assert analytics.emit_event("Not Snake") is False  # invalid: logged, not raised
     assert analytics.record_gauge("bad name!", 1) is False
 
-    from apps.ingest.services import outbox_write
+    from apps.ingest.outbox import outbox_write
 
     outbox_write(batches=buffer.take())
     drain_outbox()
 
     event = Event.objects.get()
     assert (event.user_id, event.metadata) == ("42", {"password": "[redacted]"})
-    assert sorted(MetricEvent.objects.values_list("metric_type", flat=True)) == [
+    assert sorted(MetricPoint.objects.values_list("metric_type", flat=True)) == [
         "counter",
         "gauge",
         "histogram",

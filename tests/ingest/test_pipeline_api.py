@@ -183,7 +183,7 @@ def test_the_same_batch_sent_three_times_is_stored_once(ingest_client):
 
 
 def test_processing_an_outbox_row_twice_inserts_once(ingest_client):
-    from apps.ingest.services import outbox_process
+    from apps.ingest.outbox import outbox_process
 
     post_json(ingest_client, JOBS, [job(), job()])
     outbox_id = OutboxBatch.objects.get().pk
@@ -275,7 +275,7 @@ def test_request_logs_from_other_services_have_their_ips_anonymized(ingest_clien
 
 
 def test_a_row_the_database_refuses_is_parked_alone(ingest_client):
-    from apps.ingest.services import outbox_process
+    from apps.ingest.outbox import outbox_process
 
     post_json(ingest_client, JOBS, [job(job_id="good-1"), job(job_id="bad"), job(job_id="good-2")])
     batch = OutboxBatch.objects.get()

@@ -4,9 +4,8 @@ import pytest
 from rest_framework.test import APIClient
 
 from analytics_project.celery import app as celery_app
-from apps.core.tasks import purge_expired
 from apps.ingest.models import OutboxBatch
-from apps.ingest.tasks import process_outbox
+from apps.ingest.tasks import process_outbox, purge_expired
 from apps.jobs.models import JobOutcome, JobStatus
 from tests.helpers import ago, drain_outbox, new_id, post_json
 
@@ -234,7 +233,7 @@ def test_own_celery_task_run_is_recorded_as_a_successful_job():
     result = purge_expired.apply()
     assert result.successful()
     row = JobOutcome.objects.get(job_id=result.id)
-    assert row.job_type == "core.purge_expired"
+    assert row.job_type == "ingest.purge_expired"
     assert row.status == "success"
     assert row.initiated_by == "celery"
     assert row.error_code == ""

@@ -4,19 +4,18 @@ import logging
 import math
 import random
 import socket
-import subprocess
 import time
 
 import pytest
 import time_machine
 from rest_framework.test import APIClient
 
+import bench.stack
 from apps.core.redis import get_redis
 from apps.keys import throttling
 from apps.keys.services import api_key_create, api_key_revoke
 from tests.helpers import post_json
 from tests.keys.conftest import FakeClock
-from tests.live import free_port, port_open, wait_until
 
 pytestmark = pytest.mark.django_db
 
@@ -288,25 +287,17 @@ def test_a_revoked_key_stops_working_once_its_cache_entry_expires(auth_clock):
 
 
 class PrivateRedis:
+    """A redis-server of the test's own; started again after kill(), on the same port."""
+
     def __init__(self, tmp_path) -> None:
-        self.port = free_port()
-        self.dir = tmp_path
-        self.proc: subprocess.Popen | None = None
+        self.stack = bench.stack.Stack(tmp_path, database_url="")  # redis only: no database
+        self.port = self.stack.redis_port
 
     def start(self) -> None:
-        self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]
-            + ["--save", "", "--appendonly", "no", "--dir", str(self.dir)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        wait_until(lambda: port_open(self.port), timeout=10, what="redis-server")
+        self.stack.start_redis()
 
     def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-        self.proc = None
+        self.stack.stop_redis()
 
 
 @pytest.fixture

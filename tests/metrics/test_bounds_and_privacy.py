@@ -6,9 +6,9 @@ import pytest
 from django.db import IntegrityError, transaction
 
 from apps.ingest.fields import MAX_ABS_NUMBER
+from apps.ingest.outbox import records_insert
 from apps.ingest.privacy import REDACTED
-from apps.ingest.services import records_insert
-from apps.metrics.models import MetricEvent, MetricSeries
+from apps.metrics.models import MetricPoint, MetricSeries
 from apps.metrics.rollups import rollup_pending
 from tests.helpers import ago, drain_outbox, post_json
 
@@ -101,7 +101,7 @@ def test_secret_tags_and_credentials_are_redacted_before_storage(ingest_client, 
     drain_outbox()
     rollup_pending()
 
-    stored = list(MetricEvent.objects.values_list("tags", "source"))
+    stored = list(MetricPoint.objects.values_list("tags", "source"))
     text = repr(stored) + repr(list(MetricSeries.objects.values_list("tags", flat=True)))
     assert "hunter2" not in text
     tags, source = stored[0]
@@ -125,7 +125,7 @@ def test_a_redacted_source_still_fits_its_column(ingest_client):
     ).json()
     assert body["accepted"] == 1
     drain_outbox()
-    assert MetricEvent.objects.get().source.startswith(f"x://u:{REDACTED}@h")
+    assert MetricPoint.objects.get().source.startswith(f"x://u:{REDACTED}@h")
 
 
 def test_names_and_tag_names_are_matched_whole_and_true_is_not_a_value(ingest_client):
@@ -152,6 +152,6 @@ def test_points_already_stored_are_counted_as_duplicates(ingest_client, read_cli
     post_json(ingest_client, RECORD, items)
     drain_outbox()
 
-    assert MetricEvent.objects.count() == 4
+    assert MetricPoint.objects.count() == 4
     text = read_client.get("/metrics").content.decode()
     assert 'analytics_ingest_items_total{kind="metric",outcome="duplicate"} 4.0' in text

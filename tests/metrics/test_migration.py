@@ -7,7 +7,7 @@ import pytest
 from django.core.management import call_command
 from django.db import connection, transaction
 
-from apps.ingest.services import records_insert
+from apps.ingest.outbox import records_insert
 from apps.metrics.models import DirtyMinute, MetricRollup
 from apps.metrics.rollups import _rebuild, rollup_pending
 from apps.metrics.schemas import tags_hash

@@ -1,6 +1,6 @@
 import pytest
 
-from apps.metrics.models import DirtyMinute, MetricEvent, MetricRollup, MetricSeries
+from apps.metrics.models import DirtyMinute, MetricPoint, MetricRollup, MetricSeries
 from apps.metrics.rollups import rollup_pending
 from tests.helpers import ago, drain_outbox, post_json
 
@@ -26,7 +26,7 @@ def test_seed_body_is_recorded_with_its_series_and_dirty_minute(ingest_client):
     body = response.json()
     assert (body["accepted"], body["rejected"]) == (1, [])
     drain_outbox()
-    stored = MetricEvent.objects.get()
+    stored = MetricPoint.objects.get()
     assert (stored.metric_name, stored.value, stored.unit) == ("api.response_time", 125.5, "ms")
     assert MetricSeries.objects.get().tags == {"endpoint": "/api/agents", "method": "GET"}
     assert DirtyMinute.objects.count() == 1

@@ -13,8 +13,8 @@ import pytest
 from django.db import connection
 from prometheus_client.parser import text_string_to_metric_families
 
-from apps.ingest.services import records_insert
-from apps.metrics.models import DirtyMinute, MetricEvent, MetricRollup, RollupFailure
+from apps.ingest.outbox import records_insert
+from apps.metrics.models import DirtyMinute, MetricPoint, MetricRollup, RollupFailure
 from apps.metrics.rollups import rollup_pending
 from apps.metrics.schemas import tags_hash
 
@@ -165,7 +165,7 @@ def test_admin_lists_parked_minutes_and_retries_them(poisoned, django_user_model
     assert not DirtyMinute.objects.exists()
 
     # The cause removed, a retry rolls the minute and unparks it.
-    MetricEvent.objects.filter(metric_name="a", value=HUGE).delete()
+    MetricPoint.objects.filter(metric_name="a", value=HUGE).delete()
     client.post(url, retry, follow=True)
     rollup_pending()
     assert not RollupFailure.objects.exists()

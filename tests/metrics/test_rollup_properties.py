@@ -13,10 +13,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from apps.ingest.services import records_insert
+from apps.ingest.outbox import records_insert
 from apps.metrics.models import (
     DirtyMinute,
-    MetricEvent,
+    MetricPoint,
     MetricRollup,
     MetricSeries,
     RollupFailure,
@@ -93,7 +93,7 @@ tag_filters = st.sampled_from(
 
 
 def reset():
-    for model in (MetricEvent, MetricRollup, MetricSeries, DirtyMinute, RollupFailure):
+    for model in (MetricPoint, MetricRollup, MetricSeries, DirtyMinute, RollupFailure):
         model.objects.all().delete()
 
 

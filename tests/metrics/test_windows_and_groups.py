@@ -7,7 +7,7 @@ import pytest
 import yaml
 from rest_framework.test import APIClient
 
-from apps.ingest.services import records_insert
+from apps.ingest.outbox import records_insert
 from apps.metrics import selectors
 from apps.metrics.rollups import rollup_pending
 from apps.metrics.schemas import tags_hash

@@ -4,7 +4,6 @@ These run with transaction=True: the buffer's background flusher writes through
 its own database connection, which must see (and be seen by) committed data.
 """
 
-import os
 import time
 import uuid
 
@@ -232,7 +231,7 @@ def test_request_succeeds_when_the_buffer_add_raises(logging_on, read_key, monke
 def private_buffer(monkeypatch):
     """A buffer of the real class that only flushes when told (no background thread)."""
     fresh = IngestBuffer(flush_seconds=3600)
-    fresh._pid = os.getpid()  # "already started": add() will not spawn a flusher
+    fresh.flusher.thread.adopt()  # "already started": add() will not spawn a flusher
     monkeypatch.setattr(middleware, "buffer", fresh)
     return fresh
 

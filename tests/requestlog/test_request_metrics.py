@@ -3,7 +3,7 @@ api_request_duration_ms, tagged service, endpoint (the route when known), method
 
 import pytest
 
-from apps.metrics.models import MetricEvent
+from apps.metrics.models import MetricPoint
 from tests.helpers import ago, drain_outbox, new_id, post_json
 
 pytestmark = pytest.mark.django_db
@@ -24,8 +24,8 @@ def log(**extra) -> dict:
     }
 
 
-def points(name: str) -> list[MetricEvent]:
-    return list(MetricEvent.objects.filter(metric_name=name).order_by("value"))
+def points(name: str) -> list[MetricPoint]:
+    return list(MetricPoint.objects.filter(metric_name=name).order_by("value"))
 
 
 def test_a_shipped_request_log_becomes_a_count_and_a_duration_point(ingest_client):
@@ -66,4 +66,4 @@ def test_a_retried_batch_derives_its_points_once(ingest_client):
     post_json(ingest_client, URL, items)
     drain_outbox()
 
-    assert MetricEvent.objects.filter(metric_name="api_request_count").count() == 2
+    assert MetricPoint.objects.filter(metric_name="api_request_count").count() == 2

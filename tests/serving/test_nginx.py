@@ -135,7 +135,7 @@ def test_nginx_in_front_buffers_redirects_and_answers_errors_in_json(tmp_path):
             timeout=30,
         )
         assert checked.returncode == 0, checked.stderr
-        stack._spawn("nginx", [NGINX, "-p", str(conf.parent), "-c", str(conf)])
+        stack.spawn("nginx", [NGINX, "-p", str(conf.parent), "-c", str(conf)])
         wait_until(lambda: port_open(https_port), timeout=15, what="nginx")
         key = api_key_create(name="edge", scope="ingest")[1]
         https, plain = http.client.HTTPSConnection, http.client.HTTPConnection

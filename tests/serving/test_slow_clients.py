@@ -13,9 +13,8 @@ import orjson
 import pytest
 
 from apps.keys.services import api_key_create
+from bench.stack import HEALTH_PATH, INGEST_PATH, SlowClients, raw_request
 from tests.live import Stack, wait_until
-
-from .clients import HEALTH_PATH, INGEST_PATH, SlowClients, raw_request
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
 

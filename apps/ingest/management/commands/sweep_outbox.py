@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from apps.ingest.services import outbox_sweep
+from apps.ingest.outbox import outbox_sweep
 
 
 class Command(BaseCommand):

@@ -1,20 +1,25 @@
-"""The durable half of the write pipeline: outbox in, typed rows out."""
+"""The durable half of the write pipeline: outbox rows in, typed rows out.
+
+A 202 means the items are committed here, one outbox row per kind; a task
+(one per row) moves them into their table and deletes the row in the same
+statement, and the sweeper re-queues rows whose task got lost.
+"""
 
 import logging
-from typing import TYPE_CHECKING
 
 import orjson
 from django.conf import settings
 from django.db import DataError, IntegrityError, connection, transaction
 
+from .background import Worker
+from .counters import duplicates_count
+from .models import OutboxBatch
 from .registry import RecordKind, get_kind
-
-if TYPE_CHECKING:
-    from .pipeline import Outcome
+from .validation import validate_items
 
 logger = logging.getLogger(__name__)
 
-_OUTBOX = "ingest_outboxbatch"
+OUTBOX = OutboxBatch._meta.db_table
 
 
 def outbox_write(*, batches: dict[str, list[dict]]) -> list[int]:
@@ -32,7 +37,7 @@ def outbox_write(*, batches: dict[str, list[dict]]) -> list[int]:
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute(
-                f"INSERT INTO {_OUTBOX} (kind, payload, item_count, created_at, enqueued_at) "
+                f"INSERT INTO {OUTBOX} (kind, payload, item_count, created_at, enqueued_at) "
                 f"VALUES {values} RETURNING id",
                 params,
             )
@@ -43,8 +48,6 @@ def outbox_write(*, batches: dict[str, list[dict]]) -> list[int]:
 
 def _publish(ids: list[int]) -> None:
     if settings.INGEST_PUBLISH_IN_BACKGROUND:
-        from .publisher import publisher
-
         publisher.submit(ids)
     else:
         outbox_enqueue(ids=ids)
@@ -76,7 +79,7 @@ def _insert_sql(kind: RecordKind, *, from_outbox: bool) -> str:
     defs = ", ".join(f"{quote(f.column)} {f.db_type(connection)}" for f in columns)
     if from_outbox:
         source = (
-            f"batch AS (DELETE FROM {_OUTBOX} WHERE id = %s RETURNING payload), "
+            f"batch AS (DELETE FROM {OUTBOX} WHERE id = %s RETURNING payload), "
             f"rows AS (SELECT r.* FROM batch, json_to_recordset(batch.payload::json) AS r({defs}))"
         )
     else:
@@ -114,7 +117,7 @@ def outbox_process(*, outbox_id: int) -> int:
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute(
-                f"SELECT kind, item_count FROM {_OUTBOX} WHERE id = %s AND failed_at IS NULL "
+                f"SELECT kind, item_count FROM {OUTBOX} WHERE id = %s AND failed_at IS NULL "
                 f"FOR UPDATE SKIP LOCKED",
                 [outbox_id],
             )
@@ -124,7 +127,7 @@ def outbox_process(*, outbox_id: int) -> int:
             kind, item_count = get_kind(row[0]), row[1]
             payload = None
             if kind.derive is not None:
-                cursor.execute(f"SELECT payload FROM {_OUTBOX} WHERE id = %s", [outbox_id])
+                cursor.execute(f"SELECT payload FROM {OUTBOX} WHERE id = %s", [outbox_id])
                 payload = cursor.fetchone()[0]
             try:
                 with transaction.atomic():
@@ -145,8 +148,6 @@ def outbox_process(*, outbox_id: int) -> int:
 
 def _derived_insert(kind: RecordKind, rows: list[dict]) -> None:
     """Store what `kind.derive` computes from these rows; never fails the rows themselves."""
-    from .pipeline import validate_items
-
     for name, items in kind.derive(rows).items():
         derived = get_kind(name)
         outcome = validate_items(items, resolve_kind=lambda _, k=derived: k, request=None)
@@ -166,7 +167,7 @@ def _derived_insert(kind: RecordKind, rows: list[dict]) -> None:
 
 
 def _outbox_isolate(cursor, kind: RecordKind, outbox_id: int) -> int:
-    cursor.execute(f"SELECT payload FROM {_OUTBOX} WHERE id = %s", [outbox_id])
+    cursor.execute(f"SELECT payload FROM {OUTBOX} WHERE id = %s", [outbox_id])
     rows = orjson.loads(cursor.fetchone()[0])
     refused: list[dict] = []
     errors: list[str] = []
@@ -178,10 +179,10 @@ def _outbox_isolate(cursor, kind: RecordKind, outbox_id: int) -> int:
         except (DataError, IntegrityError) as exc:
             refused.append(row)
             errors.append(str(exc).splitlines()[0])
-    cursor.execute(f"DELETE FROM {_OUTBOX} WHERE id = %s", [outbox_id])
+    cursor.execute(f"DELETE FROM {OUTBOX} WHERE id = %s", [outbox_id])
     if refused:
         cursor.execute(
-            f"INSERT INTO {_OUTBOX} (kind, payload, item_count, created_at, enqueued_at, "
+            f"INSERT INTO {OUTBOX} (kind, payload, item_count, created_at, enqueued_at, "
             "failed_at, last_error) VALUES (%s, %s, %s, now(), now(), now(), %s)",
             [kind.name, orjson.dumps(refused).decode(), len(refused), "; ".join(errors)[:2000]],
         )
@@ -200,12 +201,12 @@ def records_insert(*, kind_name: str, rows: list[dict]) -> int:
 
 def outbox_sweep(*, stale_seconds: int | None = None, limit: int = 1000) -> int:
     """Re-queue outbox rows whose task has not run for `stale_seconds`. Returns how many."""
-    stale = settings.INGEST_OUTBOX_STALE_SECONDS if stale_seconds is None else stale_seconds
+    stale = settings.INGESTOUTBOX_STALE_SECONDS if stale_seconds is None else stale_seconds
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute(
-                f"UPDATE {_OUTBOX} SET enqueued_at = now() WHERE id IN ("
-                f"  SELECT id FROM {_OUTBOX} WHERE failed_at IS NULL"
+                f"UPDATE {OUTBOX} SET enqueued_at = now() WHERE id IN ("
+                f"  SELECT id FROM {OUTBOX} WHERE failed_at IS NULL"
                 f"  AND enqueued_at <= now() - make_interval(secs => %s)"
                 f"  ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED"
                 f") RETURNING id",
@@ -217,54 +218,7 @@ def outbox_sweep(*, stale_seconds: int | None = None, limit: int = 1000) -> int:
     return len(ids)
 
 
-def counts_key() -> str:
-    """The Redis hash of item counts (a setting, so runs sharing one Redis keep apart)."""
-    return settings.INGEST_COUNTS_KEY
-
-
-def ingest_counts_add(*, outcome: "Outcome", label: str) -> None:
-    """Count accepted items per kind, and rejected or duplicate ones under `label`, for /metrics.
-
-    Counted in process and added to Redis by the buffer's flusher about once a
-    second, so a request spends no Redis round trip on it.
-    """
-    from .buffer import buffer
-
-    for kind, rows in outcome.accepted.items():
-        buffer.count(f"{kind}:accepted", len(rows))
-    if outcome.rejected:
-        buffer.count(f"{label}:rejected", len(outcome.rejected))
-    if outcome.duplicates:
-        buffer.count(f"{label}:duplicate", outcome.duplicates)
-
-
-def duplicates_count(*, kind_name: str, n: int) -> None:
-    """Count items dropped as already stored (same event_id); Redis down only loses the count."""
-    from apps.core.redis import get_redis
-
-    try:
-        get_redis().hincrby(counts_key(), f"{kind_name}:duplicate", n)
-    except Exception:
-        logger.warning("ingest counters unavailable; %d duplicate(s) not counted", n)
-
-
-def ingest_counts_push(counts: dict[str, int]) -> None:
-    """Add in-process counts to the shared ones in Redis (raises if Redis is down)."""
-    from apps.core.redis import get_redis
-
-    pipe = get_redis().pipeline(transaction=False)
-    for field, n in counts.items():
-        pipe.hincrby(counts_key(), field, n)
-    pipe.execute()
-
-
-def ingest_counts() -> dict[tuple[str, str], int]:
-    """{(kind, "accepted"|"rejected"): items} since Redis last started."""
-    from apps.core.redis import get_redis
-
-    raw = get_redis().hgetall(counts_key())
-    counts = {}
-    for field, value in raw.items():
-        kind, _, outcome = field.decode().rpartition(":")
-        counts[(kind, outcome)] = int(value)
-    return counts
+# Tells the broker about committed rows off the request path: a request does not
+# wait ~2 ms on Redis, nor on a broker that is down; if the process dies first,
+# the sweeper re-queues the rows (INGEST_OUTBOX_STALE_SECONDS).
+publisher: Worker[list[int]] = Worker("ingest-publisher", lambda ids: outbox_enqueue(ids=ids))

@@ -1,11 +1,12 @@
-"""The in-process analytics API, under the names the replaced system used (seed 001).
+"""The in-process analytics API for code running inside this project.
 
-    from apps.core import analytics
+    from apps import analytics
     analytics.emit_event("memory_posted", user_id=user.pk, metadata={"memory_id": "..."})
     analytics.increment_counter("api_request_count", labels={"endpoint": "/x", "method": "POST"})
 
 Every call validates like the HTTP API, buffers in process and returns at
-once; failures are logged and reported as False, never raised.
+once; failures are logged and reported as False, never raised. This module
+is a facade for callers: nothing in the project imports it.
 """
 
 from apps.events.services import emit_event

@@ -1,0 +1,99 @@
+"""Retention: how long each kind's rows (and the tables derived from them) are kept.
+
+The pipeline refuses items older than their kind's cutoff and the daily purge
+deletes rows older than it: both ask `retention_cutoff`, so nothing is
+accepted that the next purge would delete at once.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import connection, models, transaction
+from django.utils import timezone
+
+from .registry import all_kinds
+
+
+def retention_days(kind: str) -> int:
+    """How long rows of `kind` are kept (ANALYTICS_RETENTION_DAYS_<KIND>, else the default)."""
+    return settings.ANALYTICS_RETENTION_BY_KIND.get(kind, settings.ANALYTICS_RETENTION_DAYS)
+
+
+def retention_cutoff(kind: str, *, now: datetime | None = None) -> datetime:
+    """Rows of `kind` older than this are past retention."""
+    return (now or timezone.now()) - timedelta(days=retention_days(kind))
+
+
+@dataclass(frozen=True)
+class RetentionTarget:
+    """One table retention applies to: a kind's own, or one derived from it."""
+
+    label: str  # "metric", or "metric:metricrollup" for a derived table
+    kind: str
+    model: type[models.Model]
+    column: str
+
+    def expired(self, cutoff: datetime) -> models.QuerySet:
+        return self.model.objects.filter(**{f"{self.column}__lt": cutoff})
+
+
+def retention_targets() -> list[RetentionTarget]:
+    """Every kind's table, then the tables each kind declares as derived from it."""
+    kinds = all_kinds()
+    targets = [RetentionTarget(kind.name, kind.name, kind.model, "timestamp") for kind in kinds]
+    for kind in kinds:
+        for model, column in kind.derived_tables:
+            label = f"{kind.name}:{model._meta.model_name}"
+            targets.append(RetentionTarget(label, kind.name, model, column))
+    return targets
+
+
+def expired_purge(
+    *,
+    target: RetentionTarget,
+    cutoff: datetime,
+    batch_size: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Delete the target's rows older than `cutoff`, at most `batch_size` per statement."""
+    size = batch_size or settings.PURGE_BATCH_SIZE
+    table = target.model._meta.db_table
+    moment = connection.ops.quote_name(target.column)
+    total = 0
+    while True:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                f"DELETE FROM {table} WHERE id IN ("
+                f"  SELECT id FROM {table} WHERE {moment} < %s LIMIT %s)",
+                [cutoff, size],
+            )
+            deleted = cursor.rowcount
+        total += deleted
+        if progress is not None and deleted:
+            progress(deleted)
+        if deleted < size:
+            return total
+
+
+# progress(label, due): called once per table with rows due, returns the callback
+# that gets each batch's deleted count (a progress bar's update), or None.
+PurgeProgress = Callable[[str, int], Callable[[int], None] | None]
+
+
+def retention_purge(
+    *, dry_run: bool = False, progress: PurgeProgress | None = None
+) -> dict[str, tuple[int, datetime]]:
+    """Apply every kind's retention. Returns {label: (rows deleted or due, cutoff)}."""
+    now = timezone.now()
+    result = {}
+    for target in retention_targets():
+        cutoff = retention_cutoff(target.kind, now=now)
+        if dry_run:
+            result[target.label] = (target.expired(cutoff).count(), cutoff)
+            continue
+        on_batch = progress(target.label, target.expired(cutoff).count()) if progress else None
+        deleted = expired_purge(target=target, cutoff=cutoff, progress=on_batch)
+        result[target.label] = (deleted, cutoff)
+    return result

@@ -1,0 +1,33 @@
+"""Reads of the write pipeline's own state, for /metrics and the admin."""
+
+from dataclasses import dataclass
+
+from django.db.models import Count, Sum
+
+from apps.core.redis import get_redis
+
+from .counters import counts_key
+from .models import OutboxBatch
+
+
+def ingest_counts() -> dict[tuple[str, str], int]:
+    """{(kind, "accepted" | "rejected" | "duplicate"): items} since Redis last started."""
+    counts = {}
+    for field, value in get_redis().hgetall(counts_key()).items():
+        kind, _, outcome = field.decode().rpartition(":")
+        counts[(kind, outcome)] = int(value)
+    return counts
+
+
+@dataclass(frozen=True)
+class OutboxBacklog:
+    batches: int  # waiting for their task
+    items: int
+    failed: int  # refused by the database, parked for triage
+
+
+def outbox_backlog() -> OutboxBacklog:
+    row = OutboxBatch.objects.aggregate(
+        batches=Count("id"), items=Sum("item_count"), failed=Count("failed_at")
+    )
+    return OutboxBacklog(row["batches"], row["items"] or 0, row["failed"])
