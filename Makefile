@@ -36,6 +36,7 @@ services: install .env
 migrate: services
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py setup_schedules
+	$(BIN)/python manage.py install_alert_rules
 
 run: migrate
 	PORT=$(PORT) $(BIN)/honcho start

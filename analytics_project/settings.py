@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "apps.jobs",
     "apps.errors",
     "apps.metrics",
+    "apps.alerts",
 ]
 
 MIDDLEWARE = [
@@ -186,6 +187,8 @@ SPECTACULAR_SETTINGS = {
         "HealthStatusEnum": ["ok", "degraded"],
         "HealthCheckEnum": ["ok", "unavailable"],
         "RejectionErrorEnum": ["invalid"],
+        "IncidentStatusEnum": "apps.alerts.models.IncidentStatus",
+        "DeliveryStatusEnum": "apps.alerts.models.DeliveryStatus",
     },
 }
 
@@ -213,11 +216,15 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
 
+# How often every enabled alert rule is evaluated (seconds).
+ALERTS_EVALUATION_SECONDS = env_int("ALERTS_EVALUATION_SECONDS", 60, minimum=5)
 # Every periodic job, in one table; `manage.py setup_schedules` syncs it.
 PERIODIC_TASKS = {
     "sweep-outbox": {"task": "ingest.sweep_outbox", "every_seconds": 30},
     "rollup-metrics": {"task": "metrics.rollup_pending", "every_seconds": 10},
     "purge-analytics": {"task": "ingest.purge_expired", "crontab": "30 3 * * *"},
+    "evaluate-alerts": {"task": "alerts.evaluate", "every_seconds": ALERTS_EVALUATION_SECONDS},
+    "sweep-alert-deliveries": {"task": "alerts.sweep_deliveries", "every_seconds": 30},
 }
 
 # --- Analytics ------------------------------------------------------------
@@ -268,3 +275,23 @@ RETRY_AFTER_SECONDS = 5
 # Own Celery tasks whose outcomes are not recorded as JobOutcome rows: the
 # ingest task runs per batch and would double the write volume for no insight.
 JOB_OUTCOME_SKIP_TASKS = {"ingest.process_outbox"}
+
+# --- Alerts -----------------------------------------------------------------
+# Webhook and Slack targets on loopback, private or link-local addresses are refused
+# (SSRF) unless this is true: for a receiver on this machine or the private network.
+ALERTS_ALLOW_PRIVATE_WEBHOOKS = env_bool("ALERTS_ALLOW_PRIVATE_WEBHOOKS", False)
+# A failed notification is retried after 10 s, 20 s, 40 s ... (at most the cap), then
+# given up after this many attempts; every attempt is logged on the incident.
+ALERTS_DELIVERY_MAX_ATTEMPTS = env_int("ALERTS_DELIVERY_MAX_ATTEMPTS", 8, minimum=1)
+ALERTS_DELIVERY_BACKOFF_SECONDS = env_int("ALERTS_DELIVERY_BACKOFF_SECONDS", 10, minimum=1)
+ALERTS_DELIVERY_BACKOFF_MAX_SECONDS = env_int("ALERTS_DELIVERY_BACKOFF_MAX_SECONDS", 900, minimum=1)
+ALERTS_DELIVERY_TIMEOUT_SECONDS = env_float("ALERTS_DELIVERY_TIMEOUT_SECONDS", 10.0, minimum=1.0)
+
+# Email notifications (Django's SMTP backend).
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = 10
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "alerts@localhost")

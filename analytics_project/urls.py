@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from apps.alerts import api as alerts_api
 from apps.core.views import HealthView
 from apps.devices.api import (
     DeviceMetricsIngestView,
@@ -42,6 +43,7 @@ analytics = [
     path(
         "metrics/<str:name>/time-series", MetricTimeSeriesView.as_view(), name="metric-time-series"
     ),
+    path("alerts/", include(alerts_api.urls)),
 ]
 
 metrics = [

@@ -57,6 +57,27 @@ def is_database_down(exc: BaseException) -> bool:
     )
 
 
+def flat_fields(errors: dict, prefix: str = "") -> dict[str, list[str]]:
+    """Nested serializer errors as `{"tags.region": [...], "status.1": [...]}`: one level,
+    each a list of messages, as the Error schema says."""
+    flat: dict[str, list[str]] = {}
+    for key, value in errors.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat |= flat_fields(value, f"{name}.")
+        elif isinstance(value, list) and any(isinstance(v, dict | list) for v in value):
+            for index, item in enumerate(value):
+                if isinstance(item, dict):
+                    flat |= flat_fields(item, f"{name}.{index}.")
+                elif isinstance(item, list) and item:
+                    flat[f"{name}.{index}"] = [str(v) for v in item]
+                elif item and not isinstance(item, dict | list):
+                    flat.setdefault(name, []).append(str(item))
+        else:
+            flat[name] = [str(v) for v in value] if isinstance(value, list) else [str(value)]
+    return flat
+
+
 def api_exception_handler(exc, context):
     if is_database_down(exc):
         exc = ServiceUnavailable()
@@ -67,7 +88,7 @@ def api_exception_handler(exc, context):
     fields = None
     if isinstance(exc, exceptions.ValidationError):
         if isinstance(data, dict) and "detail" not in data:
-            fields, detail = data, "Invalid input."
+            fields, detail = flat_fields(data), "Invalid input."
         elif isinstance(data, list):
             detail = " ".join(str(d) for d in data)
         else:

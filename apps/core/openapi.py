@@ -118,6 +118,9 @@ class AutoSchema(SpectacularAutoSchema):
             )
             statuses[413] = described[413]
             statuses[415] = described[415]
+        elif self.method in ("POST", "PUT", "PATCH") and self._get_request_body():
+            statuses[400] = "The body or a parameter is invalid: `fields` names it."
+            statuses[415] = "Content-Type is not application/json."
         if self.view.get_throttles() or self.view.get_authenticators():
             statuses[429] = described[429]
         statuses[503] = described[503]

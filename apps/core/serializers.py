@@ -33,3 +33,18 @@ class UtcDateTimeField(serializers.DateTimeField):
     def to_representation(self, value) -> str:
         text = value.astimezone(UTC).isoformat()
         return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+class StrictSerializerMixin:
+    """Refuses fields the serializer does not declare (400 naming them) instead of
+    dropping them: a misspelt `treshold` must not quietly leave the default."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            writable = {name for name, field in self.fields.items() if not field.read_only}
+            unknown = sorted(set(data) - writable)
+            if unknown:
+                raise serializers.ValidationError(
+                    {name: ["Unknown or read-only field."] for name in unknown}
+                )
+        return super().to_internal_value(data)

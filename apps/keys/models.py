@@ -5,6 +5,7 @@ from rest_framework_api_key.models import AbstractAPIKey
 class Scope(models.TextChoices):
     INGEST = "ingest", "ingest (write-only, safe in a frontend)"
     READ = "read", "read"
+    ADMIN = "admin", "admin (configuration and triage; reads too)"
 
 
 class APIKey(AbstractAPIKey):

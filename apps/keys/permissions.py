@@ -9,15 +9,25 @@ def _key_scope(request) -> str | None:
     return request.auth.scope if isinstance(request.auth, APIKey) else None
 
 
+def request_actor(request) -> str:
+    """Who is calling, as recorded on what they change: `key:<name>` or `user:<username>`."""
+    if isinstance(request.auth, APIKey):
+        return f"key:{request.auth.name}"
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated:
+        return f"user:{user.get_username()}"
+    return "anonymous"
+
+
 class CanRead(permissions.BasePermission):
-    """Staff session or a `read` key. An ingest key is refused (403)."""
+    """Staff session, a `read` key or an `admin` key. An ingest key is refused (403)."""
 
     message = "A read key or a staff session is required."
 
     def has_permission(self, request, view) -> bool:
         scope = _key_scope(request)
         if scope is not None:
-            return scope == Scope.READ
+            return scope in (Scope.READ, Scope.ADMIN)
         user = request.user
         return bool(user and user.is_authenticated and user.is_staff)
 
@@ -33,3 +43,24 @@ class CanIngest(permissions.BasePermission):
             return scope == Scope.INGEST
         user = request.user
         return bool(user and user.is_authenticated)
+
+
+class CanAdminister(permissions.BasePermission):
+    """Reads as CanRead; changes need an `admin` key, or a staff session whose user holds
+    the view's `change_permission` (e.g. "alerts.change_alertrule")."""
+
+    message = "An admin key, or a staff session with the permission to change this, is required."
+
+    def has_permission(self, request, view) -> bool:
+        if request.method in permissions.SAFE_METHODS:
+            return CanRead().has_permission(request, view)
+        scope = _key_scope(request)
+        if scope is not None:
+            return scope == Scope.ADMIN
+        user = request.user
+        return bool(
+            user
+            and user.is_authenticated
+            and user.is_staff
+            and user.has_perm(view.change_permission)
+        )

@@ -620,3 +620,38 @@ def performance_summary(*, hours: int) -> dict:
         "api": request_summary(since=since, hours=hours),
         "metrics": [{"metric_name": name, "count": count} for name, count in volume],
     }
+
+
+# What an alert rule may aggregate: a statistics field, or `rate` (sum per second).
+VALUE_AGGREGATIONS = ("avg", "sum", "min", "max", "count", "rate", "p50", "p95", "p99")
+
+
+def metric_value(
+    *, name: str, aggregation: str, since: datetime, until: datetime, tags: dict | None = None
+) -> float | None:
+    """One figure of a metric over [since, until), for alert rules; None means no data.
+
+    A metric never recorded (or no series matching the tags) is no data whatever the
+    aggregation. A known metric with no point in the window counts 0 (count, sum, rate)
+    but has no average, extreme or percentile.
+    """
+    stats = metric_statistics(name=name, tags=tags or {}, since=since, until=until)
+    if stats["count"] == 0 and not _known(name, tags or {}):
+        return None
+    if aggregation == "rate":
+        seconds = (until - since).total_seconds()
+        return (stats["sum"] or 0.0) / seconds if seconds > 0 else None
+    if aggregation in ("count", "sum"):
+        return float(stats[aggregation] or 0)
+    return stats[aggregation]
+
+
+def _known(name: str, tags: dict) -> bool:
+    sql = f"SELECT 1 FROM {SERIES} WHERE metric_name = %s"
+    params: list = [name]
+    if tags:
+        sql += " AND tags @> %s::jsonb"
+        params.append(orjson.dumps(tags).decode())
+    with connection.cursor() as cursor:
+        cursor.execute(sql + " LIMIT 1", params)
+        return cursor.fetchone() is not None

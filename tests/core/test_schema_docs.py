@@ -46,8 +46,9 @@ def api_paths_from_urlconf() -> set[str]:
             else:
                 yield route
 
+    # drf-spectacular names a `pk` path parameter `id` in the document.
     return {
-        "/" + re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", route)
+        "/" + re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", route).replace("{pk}", "{id}")
         for route in walk(get_resolver().url_patterns, "")
         if not route.startswith(NOT_API_ROUTES)
     }

@@ -73,6 +73,9 @@ def test_registered_task_names_are_stable():
     app.loader.import_default_modules()
     ours = sorted(name for name in app.tasks if not name.startswith("celery."))
     assert ours == [
+        "alerts.deliver",
+        "alerts.evaluate",
+        "alerts.sweep_deliveries",
         "ingest.process_outbox",
         "ingest.purge_expired",
         "ingest.sweep_outbox",

@@ -75,7 +75,7 @@ def test_revoked_key_is_refused(db):
 
 def test_unknown_scope_cannot_be_created(db):
     with pytest.raises(ValueError):
-        api_key_create(name="x", scope="admin")
+        api_key_create(name="x", scope="superuser")
 
 
 def test_per_key_throttle_answers_429_with_retry_after(monkeypatch, db):

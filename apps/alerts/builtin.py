@@ -1,0 +1,101 @@
+"""The rules every installation starts with, for the thresholds the replaced systems
+alerted on. Installed once each (by name); an operator's later edits are kept, and a
+deleted one is not brought back (`AlertRule.builtin` rows are remembered by name in
+BuiltinRuleInstalled)."""
+
+from django.db import transaction
+
+from .models import AlertRule, BuiltinRuleInstalled
+
+# Metric names the system monitor, the health checks and the AI usage analytics record.
+BUILTIN_RULES = [
+    {
+        "name": "CPU above 90% for 5 minutes",
+        "metric_name": "system.cpu_percent",
+        "aggregation": "avg",
+        "condition_operator": "gt",
+        "threshold": 90,
+        "resolve_threshold": 80,
+        "duration_seconds": 300,
+        "window_seconds": 300,
+        "severity": "warning",
+    },
+    {
+        "name": "Memory above 95%",
+        "metric_name": "system.memory_percent",
+        "aggregation": "avg",
+        "condition_operator": "gt",
+        "threshold": 95,
+        "resolve_threshold": 90,
+        "window_seconds": 300,
+        "severity": "critical",
+    },
+    {
+        "name": "Disk above 90%",
+        "metric_name": "system.disk_percent",
+        "aggregation": "max",
+        "condition_operator": "gt",
+        "threshold": 90,
+        "window_seconds": 300,
+        "severity": "warning",
+    },
+    {
+        "name": "A monitored service is down",
+        "metric_name": "health.services_down",
+        "aggregation": "max",
+        "condition_operator": "gte",
+        "threshold": 1,
+        "window_seconds": 120,
+        "severity": "critical",
+    },
+    {
+        "name": "AI response time above 10 s",
+        "metric_name": "ai.response_time_ms",
+        "aggregation": "p95",
+        "condition_operator": "gt",
+        "threshold": 10_000,
+        "window_seconds": 300,
+        "severity": "warning",
+    },
+    {
+        "name": "AI success rate below 90%",
+        "metric_name": "ai.success_rate",
+        "aggregation": "avg",
+        "condition_operator": "lt",
+        "threshold": 90,
+        "resolve_threshold": 95,
+        "window_seconds": 900,
+        "severity": "error",
+    },
+    {
+        "name": "No active users for 1 hour",
+        "metric_name": "users.active",
+        "aggregation": "max",
+        "condition_operator": "lt",
+        "threshold": 1,
+        "window_seconds": 3600,
+        "severity": "info",
+    },
+]
+
+
+def builtin_rules_install() -> list[str]:
+    """Create the built-in rules never installed here; the names of those created."""
+    created = []
+    with transaction.atomic():
+        done = set(BuiltinRuleInstalled.objects.values_list("name", flat=True))
+        for spec in BUILTIN_RULES:
+            if spec["name"] in done:
+                continue
+            BuiltinRuleInstalled.objects.create(name=spec["name"])
+            if AlertRule.objects.filter(name=spec["name"]).exists():
+                continue  # a rule of that name was made by hand: it stays as it is
+            AlertRule.objects.create(
+                **spec,
+                description="Built in; edit or disable it as you need.",
+                builtin=True,
+                created_by="system",
+                updated_by="system",
+            )
+            created.append(spec["name"])
+    return created

@@ -1,0 +1,52 @@
+import pytest
+from rest_framework.test import APIClient
+
+from apps.keys.services import api_key_create
+from tests.helpers import drain_outbox, iso, post_json
+
+RULES = "/api/v1/analytics/alerts/rules"
+CHANNELS = "/api/v1/analytics/alerts/channels"
+SILENCES = "/api/v1/analytics/alerts/silences"
+INCIDENTS = "/api/v1/analytics/alerts/incidents"
+RECORD = "/api/v1/analytics/metrics/record"
+
+
+@pytest.fixture
+def admin_key(db) -> str:
+    return api_key_create(name="oncall-bot", scope="admin")[1]
+
+
+@pytest.fixture
+def admin_client(admin_key) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_X_API_KEY=admin_key)
+    return client
+
+
+@pytest.fixture
+def allow_private_webhooks(settings):
+    settings.ALERTS_ALLOW_PRIVATE_WEBHOOKS = True
+
+
+def record_points(client, name: str, values_at: list[tuple[float, object]], tags=None) -> None:
+    """Record (value, datetime) points of a gauge through the API and store them."""
+    items = [
+        {"metric_name": name, "value": value, "timestamp": iso(at), "tags": tags or {}}
+        for value, at in values_at
+    ]
+    response = post_json(client, RECORD, items)
+    assert response.status_code == 202, response.content
+    drain_outbox()
+
+
+def rule_body(**overrides) -> dict:
+    return {
+        "name": "cpu high",
+        "metric_name": "system.cpu_percent",
+        "condition_operator": "gt",
+        "threshold": 90,
+        "severity": "critical",
+        "description": "CPU is pegged",
+        "duration_seconds": 0,
+        **overrides,
+    }
