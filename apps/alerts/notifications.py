@@ -29,7 +29,6 @@ from .models import (
 logger = logging.getLogger(__name__)
 
 WEBHOOK_VERSION = "1"
-SEVERITY_ICONS = {"info": "i", "warning": "!", "error": "!!", "critical": "!!!"}
 
 
 def incident_document(incident: AlertIncident) -> dict:

@@ -2,11 +2,10 @@
 
 from datetime import datetime
 
-from django.db.models import Count, Prefetch, QuerySet
+from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
 from .models import (
-    UNRESOLVED,
     AlertIncident,
     AlertRule,
     Delivery,
@@ -83,17 +82,3 @@ def incident_detail(incident_id: int) -> AlertIncident:
             ),
         ),
     ).get(pk=incident_id)
-
-
-def unresolved_incident_of(rule_id: int) -> AlertIncident | None:
-    return AlertIncident.objects.filter(rule_id=rule_id, status__in=UNRESOLVED).first()
-
-
-def incident_counts() -> dict[str, int]:
-    """Unresolved incidents by status, for /metrics and the admin."""
-    rows = (
-        AlertIncident.objects.filter(status__in=UNRESOLVED)
-        .values_list("status")
-        .annotate(n=Count("id"))
-    )
-    return {**dict.fromkeys(UNRESOLVED, 0), **dict(rows)}

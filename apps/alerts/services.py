@@ -10,12 +10,18 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import IntegrityError, transaction
+import orjson
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from apps.metrics.selectors import metric_value
+from apps.metrics.selectors import (
+    PERCENTILE_AGGREGATIONS,
+    metric_value,
+    metric_window_stats,
+    value_of,
+)
 
-from .evaluation import Action, RuleView, decide
+from .evaluation import Action, Decision, RuleView, decide
 from .models import (
     UNRESOLVED,
     AlertChannel,
@@ -29,7 +35,7 @@ from .models import (
     TimelineKind,
 )
 from .notifications import delivery_send, make_deliveries
-from .selectors import active_silence_for
+from .selectors import active_silence_for, active_silences, silence_matches
 
 logger = logging.getLogger(__name__)
 
@@ -62,12 +68,139 @@ def rule_value(rule: AlertRule, now: datetime) -> float | None:
 
 
 def rule_evaluate(rule_id: int, *, now: datetime | None = None) -> Evaluation | None:
-    """Evaluate one rule now: read its value, then move its state under its row lock."""
-    now = now or timezone.now()
+    """Evaluate one rule now: read its value, then move its state."""
     rule = AlertRule.objects.filter(pk=rule_id, enabled=True).first()
     if rule is None:
         return None
-    value = rule_value(rule, now)
+    now = now or timezone.now()
+    return _evaluate_locked(rule.pk, rule_value(rule, now), now)
+
+
+def rules_evaluate(*, now: datetime | None = None) -> list[Evaluation]:
+    """One evaluation cycle of every enabled rule (the beat task, `evaluate_alerts`).
+
+    Rules watching the same window of the same series read it once. A rule whose
+    decision opens, sends or resolves nothing (the usual case) is recorded by one
+    compare-and-set statement for the whole cycle; the others, and any rule another
+    evaluator moved meanwhile, go one by one under the rule's row lock. A rule that
+    fails is logged and the rest go on.
+    """
+    now = now or timezone.now()
+    rules = list(AlertRule.objects.filter(enabled=True).order_by("pk"))
+    values = _values(rules, now)
+    silences = list(active_silences(now))
+    open_incidents = {
+        incident.rule_id: incident
+        for incident in AlertIncident.objects.filter(
+            rule__in=[r.pk for r in rules if r.state == "firing"], status__in=UNRESOLVED
+        )
+    }
+    quiet, busy = [], []
+    for rule in rules:
+        if rule.pk not in values:
+            continue  # its read failed (logged)
+        value = values[rule.pk]
+        decision = decide(_view(rule), value, now)
+        if _is_quiet(rule, decision, open_incidents.get(rule.pk), silences, now):
+            quiet.append((rule, value, decision))
+        else:
+            busy.append((rule, value))
+    done = []
+    recorded = _record_quiet(quiet, open_incidents, now)
+    for rule, value, decision in quiet:
+        if rule.pk in recorded:
+            done.append(Evaluation(rule.pk, rule.name, value, rule.state, decision.action, None))
+        else:
+            busy.append((rule, value))
+    for rule, value in busy:
+        try:
+            evaluation = _evaluate_locked(rule.pk, value, now)
+        except Exception:
+            logger.exception("alerts: rule %s could not be evaluated", rule.pk)
+            continue
+        if evaluation is not None:
+            done.append(evaluation)
+    done.sort(key=lambda e: e.rule_id)
+    return done
+
+
+def _values(rules: list[AlertRule], now: datetime) -> dict[int, float | None]:
+    """Each rule's value; rules on the same window of the same series share one read."""
+    groups: dict[tuple, list[AlertRule]] = {}
+    for rule in rules:
+        tags = orjson.dumps(rule.tags, option=orjson.OPT_SORT_KEYS)
+        groups.setdefault((rule.metric_name, tags, rule.window_seconds), []).append(rule)
+    values: dict[int, float | None] = {}
+    for (name, _, window), members in groups.items():
+        try:
+            stats = metric_window_stats(
+                name=name,
+                tags=members[0].tags,
+                since=now - timedelta(seconds=window),
+                until=now,
+                percentiles=any(r.aggregation in PERCENTILE_AGGREGATIONS for r in members),
+            )
+        except Exception:
+            logger.exception("alerts: %s over %s s could not be read", name, window)
+            continue
+        for rule in members:
+            values[rule.pk] = value_of(stats, rule.aggregation, window)
+    return values
+
+
+def _is_quiet(
+    rule: AlertRule,
+    decision: Decision,
+    incident: AlertIncident | None,
+    silences: list[Silence],
+    now: datetime,
+) -> bool:
+    """Whether this decision only updates figures (no incident, notification or state)."""
+    if decision.action in (Action.NONE, Action.PENDING):
+        return (decision.state, decision.pending_since) == (rule.state, rule.pending_since)
+    if decision.action != Action.STAY_FIRING or incident is None:
+        return False
+    if incident.status == IncidentStatus.ACKNOWLEDGED:
+        return True
+    silenced = any(silence_matches(silence, rule) for silence in silences)
+    if incident.status == IncidentStatus.SILENCED:
+        return silenced
+    return not silenced and not _repeat_due(incident, rule, now)
+
+
+def _record_quiet(quiet: list, incidents: dict[int, AlertIncident], now: datetime) -> set[int]:
+    """Last value and time of every quiet rule in one statement, each only if the rule is
+    still in the state it was read in; the ids recorded."""
+    if not quiet:
+        return set()
+    rows = [(rule.pk, value, rule.state, rule.pending_since) for rule, value, _ in quiet]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {AlertRule._meta.db_table} AS r "
+            "SET last_value = v.value, last_evaluated_at = %s "
+            "FROM unnest(%s::bigint[], %s::float8[], %s::text[], %s::timestamptz[]) "
+            "AS v(id, value, state, pending_since) "
+            "WHERE r.id = v.id AND r.enabled AND r.state = v.state "
+            "AND r.pending_since IS NOT DISTINCT FROM v.pending_since RETURNING r.id",
+            [now, *(list(column) for column in zip(*rows, strict=True))],
+        )
+        recorded = {row[0] for row in cursor.fetchall()}
+        firing = [
+            (incidents[rule.pk].pk, value)
+            for rule, value, _ in quiet
+            if rule.pk in recorded and rule.pk in incidents
+        ]
+        if firing:
+            cursor.execute(
+                f"UPDATE {AlertIncident._meta.db_table} AS i SET last_value = v.value "
+                "FROM unnest(%s::bigint[], %s::float8[]) AS v(id, value) "
+                "WHERE i.id = v.id AND i.status <> 'resolved'",
+                [list(column) for column in zip(*firing, strict=True)],
+            )
+    return recorded
+
+
+def _evaluate_locked(rule_id: int, value: float | None, now: datetime) -> Evaluation | None:
     with transaction.atomic():
         rule = AlertRule.objects.select_for_update().filter(pk=rule_id, enabled=True).first()
         if rule is None:
@@ -97,21 +230,6 @@ def rule_evaluate(rule_id: int, *, now: datetime | None = None) -> Evaluation | 
     return Evaluation(
         rule.pk, rule.name, value, rule.state, decision.action, incident.pk if incident else None
     )
-
-
-def rules_evaluate(*, now: datetime | None = None) -> list[Evaluation]:
-    """Every enabled rule, one by one; a rule that fails is logged and the rest go on."""
-    now = now or timezone.now()
-    done = []
-    for rule_id in AlertRule.objects.filter(enabled=True).values_list("pk", flat=True):
-        try:
-            evaluation = rule_evaluate(rule_id, now=now)
-        except Exception:
-            logger.exception("alerts: rule %s could not be evaluated", rule_id)
-            continue
-        if evaluation is not None:
-            done.append(evaluation)
-    return done
 
 
 def _view(rule: AlertRule) -> RuleView:

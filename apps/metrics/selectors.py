@@ -320,7 +320,7 @@ EMPTY = {
 def _summary(count: int, total: float, low: float, high: float, keys, counts) -> dict:
     if not count:
         return dict(EMPTY)
-    qs = quantiles(keys, counts, QS, low=low, high=high)
+    qs = quantiles(keys, counts, QS, low=low, high=high) if keys else dict.fromkeys(QS)
     return {
         "count": count,
         "avg": total / count,
@@ -379,9 +379,11 @@ def metric_statistics(
     since: datetime | None = None,
     until: datetime | None = None,
     group_by: str | None = None,
+    percentiles: bool = True,
 ) -> dict:
     """count, avg, min, max, sum, p50, p95, p99 of a metric over the last `hours` (or
-    since..until); with `group_by`, the same per value of that tag too."""
+    since..until); with `group_by`, the same per value of that tag too. Without
+    `percentiles` the p-fields are None and the sketch is not read (half the work)."""
     window = Window.of(hours=hours, since=since, until=until, now=now)
     body = {"metric_name": name, **window.fields(), "tags": tags or {}}
     with _read(name) as cursor:
@@ -398,6 +400,8 @@ def metric_statistics(
         count, total, low, high = cursor.fetchone()
         if not count:
             return {**body, **EMPTY}
+        if not percentiles:
+            return {**body, **_summary(count, total, low, high, (), ())}
         cursor.execute(
             f"WITH src AS ({sql}) SELECT u.k, sum(u.c)::bigint FROM src, unnest(src.ks, src.cs) "
             f"AS u(k, c) GROUP BY u.k ORDER BY u.k",
@@ -622,24 +626,44 @@ def performance_summary(*, hours: int) -> dict:
     }
 
 
-# What an alert rule may aggregate: a statistics field, or `rate` (sum per second).
-VALUE_AGGREGATIONS = ("avg", "sum", "min", "max", "count", "rate", "p50", "p95", "p99")
+# Figures an alert rule may read: a statistics field, or `rate` (sum per second).
+PERCENTILE_AGGREGATIONS = ("p50", "p95", "p99")
 
 
 def metric_value(
     *, name: str, aggregation: str, since: datetime, until: datetime, tags: dict | None = None
 ) -> float | None:
-    """One figure of a metric over [since, until), for alert rules; None means no data.
+    """One figure of a metric over [since, until), for alert rules; None means no data."""
+    stats = metric_window_stats(
+        name=name,
+        tags=tags,
+        since=since,
+        until=until,
+        percentiles=aggregation in PERCENTILE_AGGREGATIONS,
+    )
+    return value_of(stats, aggregation, (until - since).total_seconds())
 
-    A metric never recorded (or no series matching the tags) is no data whatever the
-    aggregation. A known metric with no point in the window counts 0 (count, sum, rate)
-    but has no average, extreme or percentile.
-    """
-    stats = metric_statistics(name=name, tags=tags or {}, since=since, until=until)
+
+def metric_window_stats(
+    *, name: str, since: datetime, until: datetime, tags: dict | None = None, percentiles: bool
+) -> dict | None:
+    """The statistics of a window, or None for a metric never recorded (or no series
+    matching the tags): no data whatever the aggregation. Rules watching the same
+    window share one call and take their figure with `value_of`."""
+    stats = metric_statistics(
+        name=name, tags=tags or {}, since=since, until=until, percentiles=percentiles
+    )
     if stats["count"] == 0 and not _known(name, tags or {}):
         return None
+    return stats
+
+
+def value_of(stats: dict | None, aggregation: str, seconds: float) -> float | None:
+    """A known metric with no point in the window counts 0 (count, sum, rate) but has
+    no average, extreme or percentile."""
+    if stats is None:
+        return None
     if aggregation == "rate":
-        seconds = (until - since).total_seconds()
         return (stats["sum"] or 0.0) / seconds if seconds > 0 else None
     if aggregation in ("count", "sum"):
         return float(stats[aggregation] or 0)

@@ -1,0 +1,90 @@
+"""Notifications with real processes: a Celery worker killed while it is sending.
+
+At least once: the delivery stays pending, the sweeper hands it to the next worker,
+and the receiver gets the same bytes under the same delivery id again.
+"""
+
+import pytest
+from django.db import transaction
+from django.utils import timezone
+from kombu import Connection
+
+from apps.alerts import notifications
+from apps.alerts.models import AlertChannel, AlertIncident, AlertRule, Delivery
+from apps.alerts.tasks import deliver
+from tests.alerts.receiver import Receiver, Reply
+from tests.live import Stack, wait_until
+
+pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True), pytest.mark.timeout(180)]
+
+
+@pytest.fixture
+def stack(tmp_path, monkeypatch):
+    monkeypatch.setenv("ALERTS_ALLOW_PRIVATE_WEBHOOKS", "true")
+    stack = Stack(tmp_path)
+    yield stack
+    stack.close()
+
+
+def firing_delivery(url: str) -> Delivery:
+    channel = AlertChannel.objects.create(name="ops", type="webhook", target=url, secret="s3")
+    rule = AlertRule.objects.create(
+        name="cpu", metric_name="system.cpu_percent", condition_operator="gt", threshold=90
+    )
+    incident = AlertIncident.objects.create(
+        rule=rule,
+        rule_name=rule.name,
+        severity="critical",
+        metric_value=97,
+        threshold=90,
+        condition_operator="gt",
+        triggered_at=timezone.now(),
+    )
+    with transaction.atomic():
+        [delivery] = notifications.make_deliveries(incident, rule, [channel], event="firing")
+    return delivery
+
+
+def hand_to_worker(stack: Stack, delivery_ids: list[str]) -> None:
+    """What the task queue gets from on_commit or the sweeper, on the stack's broker."""
+    with Connection(stack.redis_url) as broker:
+        for delivery_id in delivery_ids:
+            deliver.apply_async((delivery_id,), connection=broker, retry=False)
+
+
+def test_a_worker_killed_mid_send_delivers_later_with_the_same_delivery_id(stack):
+    with Receiver(Reply(200, delay=60), 200) as hook:
+        stack.start_redis()
+        stack.start_worker()
+        delivery = firing_delivery(hook.url)
+        hand_to_worker(stack, [str(delivery.pk)])
+
+        hook.wait(1, timeout=60)  # the worker is inside the request, holding the row
+        stack.kill("worker")
+        delivery.refresh_from_db()
+        assert (delivery.status, delivery.attempts) == ("pending", 0)
+
+        stack.start_worker("worker2")
+        wait_until(
+            lambda: str(delivery.pk) in notifications.deliveries_due(),
+            timeout=30,
+            what="the killed worker's lock to be released",
+        )
+        hand_to_worker(stack, notifications.deliveries_due())  # the sweeper's turn
+        wait_until(
+            lambda: Delivery.objects.get(pk=delivery.pk).status == "delivered",
+            timeout=60,
+            what="delivery by the second worker",
+        )
+
+        first, second = hook.requests
+        assert first.body == second.body
+        assert (
+            first.headers["X-Analytics-Delivery"]
+            == second.headers["X-Analytics-Delivery"]
+            == str(delivery.pk)
+        )
+        assert second.verify_signature("s3")
+        delivery.refresh_from_db()
+        assert delivery.attempts == 1  # the killed attempt left no trace but the resend
+        assert list(delivery.incident.timeline.values_list("kind", flat=True)) == ["notified"]
