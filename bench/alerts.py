@@ -58,7 +58,7 @@ def make_rules(count: int, seed: int) -> int:
 
 
 def evaluate_cycles(cycles: int, now) -> list[dict]:
-    from apps.alerts.services import rules_evaluate
+    from apps.alerts.evaluation import rules_evaluate
 
     results = []
     for cycle in range(cycles):

@@ -7,18 +7,20 @@ says who did what, exactly as for API changes.
 from datetime import timedelta
 
 from django.contrib import admin, messages
+from django.db.models import Case, When
 from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.timesince import timesince
 
-from . import services
+from . import evaluation, services
 from .models import (
     RULE_READ_ONLY_FIELDS,
     AlertChannel,
     AlertIncident,
     AlertRule,
+    ConfigChange,
     Delivery,
     DeliveryAttempt,
     IncidentEvent,
@@ -36,6 +38,25 @@ SILENCES = {"1h": timedelta(hours=1), "4h": timedelta(hours=4), "24h": timedelta
 
 def _actor(request: HttpRequest) -> str:
     return f"user:{request.user.get_username()}"
+
+
+class AuditedAdmin(admin.ModelAdmin):
+    """Admin saves and deletions go to the same configuration trail as API changes."""
+
+    def save_model(self, request, obj, form, change) -> None:
+        super().save_model(request, obj, form, change)
+        data = {name: form.cleaned_data.get(name) for name in form.changed_data}
+        action = "changed" if change else "created"
+        services.config_change_record(_actor(request), action, obj, data)
+
+    def delete_model(self, request, obj) -> None:
+        services.config_change_record(_actor(request), "deleted", obj)
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset) -> None:
+        for obj in queryset:
+            services.config_change_record(_actor(request), "deleted", obj)
+        super().delete_queryset(request, queryset)
 
 
 class TimelineInline(admin.TabularInline):
@@ -86,7 +107,8 @@ class AlertIncidentAdmin(admin.ModelAdmin):
     list_filter = ["status", "severity", "auto_resolved", "triggered_at"]
     search_fields = ["rule_name", "resolution_notes", "acknowledged_by", "resolved_by"]
     date_hierarchy = "triggered_at"
-    ordering = ["-triggered_at", "-id"]
+    # Unresolved first (the ones to act on), newest first within each.
+    ordering = [Case(When(status="resolved", then=1), default=0), "-triggered_at", "-id"]
     actions = ["acknowledge", "resolve", "silence_1h", "silence_4h", "silence_24h"]
     inlines = [TimelineInline, DeliveryInline]
     readonly_fields = [
@@ -200,7 +222,7 @@ def _short(value: float | None) -> str:
 
 
 @admin.register(AlertRule)
-class AlertRuleAdmin(admin.ModelAdmin):
+class AlertRuleAdmin(AuditedAdmin):
     list_display = [
         "name",
         "enabled",
@@ -241,11 +263,11 @@ class AlertRuleAdmin(admin.ModelAdmin):
         if not rule.enabled:
             self.message_user(request, "The rule is disabled; enable it first.", messages.WARNING)
         else:
-            evaluation = services.rule_evaluate(rule.pk)
+            result = evaluation.rule_evaluate(rule.pk)
             self.message_user(
                 request,
-                f"{rule.name}: value {_short(evaluation.value)}, state {evaluation.state}"
-                + (f", incident #{evaluation.incident_id}" if evaluation.incident_id else ""),
+                f"{rule.name}: value {_short(result.value)}, state {result.state}"
+                + (f", incident #{result.incident_id}" if result.incident_id else ""),
                 messages.SUCCESS,
             )
         return HttpResponseRedirect(reverse("admin:alerts_alertrule_change", args=[pk]))
@@ -258,7 +280,7 @@ class AlertRuleAdmin(admin.ModelAdmin):
 
 
 @admin.register(AlertChannel)
-class AlertChannelAdmin(admin.ModelAdmin):
+class AlertChannelAdmin(AuditedAdmin):
     list_display = ["name", "type", "target", "created_by", "created_at"]
     list_filter = ["type"]
     search_fields = ["name", "target"]
@@ -273,7 +295,7 @@ class AlertChannelAdmin(admin.ModelAdmin):
     @admin.action(description="Send test notification", permissions=["change"])
     def send_test(self, request, queryset) -> None:
         for channel in queryset:
-            delivery = services.channel_test(channel=channel)
+            delivery = services.channel_test(channel=channel, actor=_actor(request))
             attempt = delivery.attempt_log.last()
             if delivery.status == "delivered":
                 self.message_user(request, f"{channel.name}: delivered.", messages.SUCCESS)
@@ -283,7 +305,7 @@ class AlertChannelAdmin(admin.ModelAdmin):
 
 
 @admin.register(Silence)
-class SilenceAdmin(admin.ModelAdmin):
+class SilenceAdmin(AuditedAdmin):
     list_display = ["id", "matchers", "starts_at", "ends_at", "active", "created_by", "comment"]
     search_fields = ["comment", "created_by"]
     readonly_fields = ["created_by", "created_at"]
@@ -296,3 +318,20 @@ class SilenceAdmin(admin.ModelAdmin):
         if not change:
             obj.created_by = _actor(request)
         super().save_model(request, obj, form, change)
+
+
+@admin.register(ConfigChange)
+class ConfigChangeAdmin(admin.ModelAdmin):
+    list_display = ["at", "actor", "action", "object_type", "object_name", "changes"]
+    list_filter = ["object_type", "action"]
+    search_fields = ["actor", "object_name"]
+    readonly_fields = [f.name for f in ConfigChange._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

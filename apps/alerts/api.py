@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 
 from apps.keys.permissions import CanAdminister, request_actor
 
-from . import selectors, services
+from . import evaluation, selectors, services
 from . import serializers as io
 from .models import AlertChannel, AlertIncident, AlertRule, Silence
 
@@ -111,10 +111,10 @@ class RuleEvaluateView(AlertsView):
         rule = self.found(AlertRule.objects.all(), pk)
         if not rule.enabled:
             raise Conflict("The rule is disabled; enable it to evaluate it.")
-        evaluation = services.rule_evaluate(rule.pk)
-        if evaluation is None:
+        result = evaluation.rule_evaluate(rule.pk)
+        if result is None:
             raise Http404
-        return Response(io.EvaluationOut(evaluation).data)
+        return Response(io.EvaluationOut(result).data)
 
 
 # --- channels ----------------------------------------------------------------------
@@ -161,12 +161,16 @@ class ChannelDetailView(AlertsView):
     def patch(self, request, pk: int):
         channel = self.found(AlertChannel.objects.all(), pk)
         data = _valid(io.ChannelSerializer, request.data, instance=channel, partial=True)
-        channel = services.channel_update(channel=channel, data=dict(data.validated_data))
+        channel = services.channel_update(
+            channel=channel, data=dict(data.validated_data), actor=request_actor(request)
+        )
         return Response(io.ChannelSerializer(channel).data)
 
     @extend_schema(summary="Delete a notification channel", responses={204: None}, tags=TAGS)
     def delete(self, request, pk: int):
-        self.found(AlertChannel.objects.all(), pk).delete()
+        services.channel_delete(
+            channel=self.found(AlertChannel.objects.all(), pk), actor=request_actor(request)
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -180,7 +184,9 @@ class ChannelTestView(AlertsView):
         tags=TAGS,
     )
     def post(self, request, pk: int):
-        delivery = services.channel_test(channel=self.found(AlertChannel.objects.all(), pk))
+        delivery = services.channel_test(
+            channel=self.found(AlertChannel.objects.all(), pk), actor=request_actor(request)
+        )
         return Response(io.DeliveryOut(delivery).data)
 
 
@@ -344,6 +350,29 @@ class IncidentResolveView(AlertsView):
         return Response(io.IncidentDetailOut(_detail(pk)).data)
 
 
+class ChangePagination(CursorPagination):
+    ordering = ("-at", "-id")
+    page_size = 100
+    page_size_query_param = "page_size"
+    max_page_size = 1000
+
+
+class ConfigChangeListView(AlertsView):
+    pagination_class = ChangePagination
+
+    @extend_schema(
+        summary="Who changed which rule, channel or silence, newest first",
+        parameters=[io.ConfigChangeQuery],
+        responses={200: io.ConfigChangeOut(many=True)},
+        tags=TAGS,
+    )
+    def get(self, request):
+        query = _valid(io.ConfigChangeQuery, request.query_params).validated_data
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(selectors.config_changes(**query), request, view=self)
+        return paginator.get_paginated_response(io.ConfigChangeOut(page, many=True).data)
+
+
 urls = [
     path("rules", RuleListView.as_view(), name="alert-rules"),
     path("rules/<int:pk>", RuleDetailView.as_view(), name="alert-rule"),
@@ -354,6 +383,7 @@ urls = [
     path("silences", SilenceListView.as_view(), name="alert-silences"),
     path("silences/<int:pk>", SilenceDetailView.as_view(), name="alert-silence"),
     path("incidents", IncidentListView.as_view(), name="alert-incidents"),
+    path("changes", ConfigChangeListView.as_view(), name="alert-config-changes"),
     path("incidents/<int:pk>", IncidentDetailView.as_view(), name="alert-incident"),
     path(
         "incidents/<int:pk>/acknowledge",

@@ -6,3 +6,10 @@ class AlertsConfig(AppConfig):
     name = "apps.alerts"
     label = "alerts"
     verbose_name = "Alerts and incidents"
+
+    def ready(self) -> None:
+        from apps.metrics.exposition import add_collector
+
+        from .exposition import AlertingCollector
+
+        add_collector(AlertingCollector)

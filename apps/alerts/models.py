@@ -6,8 +6,11 @@ partial unique constraint), one delivery per (incident, channel, notification).
 
 import uuid
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+
+from .egress import check_email, check_url
 
 
 class Operator(models.TextChoices):
@@ -70,6 +73,16 @@ class AlertChannel(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.type})"
 
+    def clean(self) -> None:
+        """The admin's forms check the target as the API does (SSRF guard included)."""
+        try:
+            if self.type == ChannelType.EMAIL:
+                check_email(self.target)
+            else:
+                check_url(self.target)
+        except ValueError as exc:
+            raise ValidationError({"target": str(exc)}) from None
+
 
 class AlertRule(models.Model):
     name = models.CharField(max_length=200, unique=True)
@@ -113,15 +126,19 @@ class AlertRule(models.Model):
         return self.name
 
 
-# Written by the evaluator and the audit trail, never by a client or a form.
-RULE_READ_ONLY_FIELDS = (
-    "builtin",
+# Written by the evaluator only (under the rule's row lock).
+RULE_STATE_FIELDS = (
     "state",
     "pending_since",
     "last_value",
     "last_evaluated_at",
     "trigger_count",
     "last_triggered_at",
+)
+# Written by the evaluator and the audit trail, never by a client or a form.
+RULE_READ_ONLY_FIELDS = (
+    "builtin",
+    *RULE_STATE_FIELDS,
     "created_at",
     "created_by",
     "updated_at",
@@ -306,3 +323,23 @@ class BuiltinRuleInstalled(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class ConfigChange(models.Model):
+    """Who changed which rule, channel or silence, when and how (kept after a deletion).
+    Incident changes are on the incident's own timeline."""
+
+    at = models.DateTimeField(auto_now_add=True)
+    actor = models.CharField(max_length=200)
+    action = models.CharField(max_length=10)  # created, changed, deleted, expired, tested
+    object_type = models.CharField(max_length=10)  # rule, channel, silence
+    object_id = models.BigIntegerField()
+    object_name = models.CharField(max_length=200)
+    changes = models.JSONField(default=dict, blank=True)  # field -> new value
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["object_type", "object_id"])]
+
+    def __str__(self) -> str:
+        return f"{self.actor} {self.action} {self.object_type} {self.object_name}"

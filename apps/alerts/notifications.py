@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from . import senders
+from . import senders, timeline
 from .models import (
     AlertChannel,
     AlertIncident,
@@ -22,7 +22,6 @@ from .models import (
     Delivery,
     DeliveryAttempt,
     DeliveryStatus,
-    IncidentEvent,
     TimelineKind,
 )
 
@@ -269,10 +268,8 @@ def _outcome(delivery: Delivery, attempt: senders.Attempt) -> str:
 
 
 def _timeline(delivery: Delivery, kind: str, now: datetime, detail: str) -> None:
-    if delivery.incident_id is not None:
-        IncidentEvent.objects.create(
-            incident_id=delivery.incident_id, kind=kind, at=now, actor="system", detail=detail
-        )
+    if delivery.incident is not None:
+        timeline.record(delivery.incident, kind, now, "system", detail)
 
 
 def deliveries_due(*, now: datetime | None = None, limit: int = 500) -> list[str]:

@@ -2,12 +2,14 @@
 
 from datetime import datetime
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Count, Prefetch, QuerySet
 from django.utils import timezone
 
 from .models import (
+    UNRESOLVED,
     AlertIncident,
     AlertRule,
+    ConfigChange,
     Delivery,
     DeliveryAttempt,
     IncidentEvent,
@@ -82,3 +84,35 @@ def incident_detail(incident_id: int) -> AlertIncident:
             ),
         ),
     ).get(pk=incident_id)
+
+
+def alerting_figures() -> dict:
+    """Counts for /metrics: unresolved incidents by status and severity, rules by state,
+    deliveries still pending or given up."""
+    incidents = (
+        AlertIncident.objects.filter(status__in=UNRESOLVED)
+        .values_list("status", "severity")
+        .annotate(n=Count("id"))
+    )
+    rules = AlertRule.objects.filter(enabled=True).values_list("state").annotate(n=Count("id"))
+    deliveries = (
+        Delivery.objects.filter(status__in=("pending", "failed"))
+        .values_list("status")
+        .annotate(n=Count("id"))
+    )
+    return {
+        "incidents": {(status, severity): n for status, severity, n in incidents},
+        "rules": dict(rules),
+        "deliveries": dict(deliveries),
+    }
+
+
+def config_changes(
+    *, object_type: str | None = None, object_id: int | None = None
+) -> QuerySet[ConfigChange]:
+    changes = ConfigChange.objects.all()
+    if object_type is not None:
+        changes = changes.filter(object_type=object_type)
+    if object_id is not None:
+        changes = changes.filter(object_id=object_id)
+    return changes

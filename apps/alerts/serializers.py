@@ -15,6 +15,7 @@ from .models import (
     AlertIncident,
     AlertRule,
     ChannelType,
+    ConfigChange,
     Delivery,
     DeliveryAttempt,
     IncidentEvent,
@@ -281,3 +282,14 @@ class EvaluationOut(serializers.Serializer):
     state = serializers.CharField()
     action = serializers.CharField()
     incident_id = serializers.IntegerField(allow_null=True)
+
+
+class ConfigChangeOut(serializers.ModelSerializer):
+    class Meta:
+        model = ConfigChange
+        fields = ["at", "actor", "action", "object_type", "object_id", "object_name", "changes"]
+
+
+class ConfigChangeQuery(NonEmptyQuery):
+    object_type = serializers.ChoiceField(choices=["rule", "channel", "silence"], required=False)
+    object_id = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)

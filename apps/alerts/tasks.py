@@ -1,12 +1,12 @@
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
-from . import notifications, services
+from . import evaluation, notifications
 
 
 @shared_task(name="alerts.evaluate", ignore_result=True, expires=120)
 def evaluate() -> None:
-    services.rules_evaluate()
+    evaluation.rules_evaluate()
 
 
 @shared_task(

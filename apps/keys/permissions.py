@@ -47,7 +47,8 @@ class CanIngest(permissions.BasePermission):
 
 class CanAdminister(permissions.BasePermission):
     """Reads as CanRead; changes need an `admin` key, or a staff session whose user holds
-    the view's `change_permission` (e.g. "alerts.change_alertrule")."""
+    the view's `change_permission` (e.g. "alerts.change_alertrule"; for DELETE the
+    matching delete permission)."""
 
     message = "An admin key, or a staff session with the permission to change this, is required."
 
@@ -57,10 +58,8 @@ class CanAdminister(permissions.BasePermission):
         scope = _key_scope(request)
         if scope is not None:
             return scope == Scope.ADMIN
+        permission = view.change_permission
+        if request.method == "DELETE":  # e.g. alerts.delete_alertrule
+            permission = permission.replace(".change_", ".delete_", 1)
         user = request.user
-        return bool(
-            user
-            and user.is_authenticated
-            and user.is_staff
-            and user.has_perm(view.change_permission)
-        )
+        return bool(user and user.is_authenticated and user.is_staff and user.has_perm(permission))

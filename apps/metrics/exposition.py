@@ -210,6 +210,17 @@ class ServiceCollector:
         yield filtered
 
 
+# Collectors other apps add to /metrics (each a class with `collect()`), so the
+# exposition does not have to read their tables: see `add_collector`.
+_extra_collectors: list[type] = []
+
+
+def add_collector(collector: type) -> None:
+    """Have /metrics also expose `collector()`'s families (call it from AppConfig.ready)."""
+    if collector not in _extra_collectors:
+        _extra_collectors.append(collector)
+
+
 def render() -> bytes:
     from prometheus_client import CollectorRegistry, generate_latest
 
@@ -217,4 +228,6 @@ def render() -> bytes:
     recorded = RecordedMetricsCollector()
     registry.register(recorded)  # registration order is collection order
     registry.register(ServiceCollector(recorded))
+    for collector in _extra_collectors:
+        registry.register(collector())
     return generate_latest(registry)

@@ -97,6 +97,11 @@ def test_triage_from_the_incident_list(page, live_server, tmp_path):
     run_action(page, cpu.pk, "Resolve")
     cpu.refresh_from_db()
     assert (cpu.status, cpu.resolved_by) == ("resolved", "user:oncall")
+    page.goto(url)  # the unresolved come first, whatever their age
+    newer = incident("newer but resolved", "info", 95, status="resolved")
+    page.reload()
+    names = page.locator("#result_list tbody tr .field-rule_name").all_inner_texts()
+    assert names.index("disk full") < names.index(newer.rule_name)
     page.goto(f"{url}?status__exact=resolved")
     run_action(page, cpu.pk, "Acknowledge")  # resolved: refused, said so
     assert "cannot be acknowledged" in page.inner_text(".messagelist")

@@ -8,7 +8,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from apps.alerts import services
-from apps.alerts.models import AlertIncident, AlertRule, IncidentStatus
+from apps.alerts.models import AlertIncident, AlertRule, ConfigChange, IncidentStatus
 from tests.alerts.conftest import CHANNELS, INCIDENTS, RULES, SILENCES, rule_body
 from tests.helpers import post_json
 
@@ -99,6 +99,11 @@ def test_staff_needs_the_model_permission_to_change(staff_user):
     response = post_json(client, RULES, rule_body())
     assert response.status_code == 201
     assert response.json()["created_by"] == "user:oncall"
+    url = f"{RULES}/{response.json()['id']}"
+    assert client.delete(url).status_code == 403  # deleting is its own permission
+    staff_user.user_permissions.add(Permission.objects.get(codename="delete_alertrule"))
+    client.force_login(type(staff_user).objects.get(pk=staff_user.pk))
+    assert client.delete(url).status_code == 204
 
 
 def test_ids_beyond_any_row_are_404_not_500(admin_client):
@@ -243,3 +248,87 @@ def test_a_manual_resolve_lets_a_still_firing_rule_open_a_new_linked_incident():
     rule = AlertRule.objects.get(pk=incident.rule_id)
     assert rule.state == "inactive"
     assert AlertIncident.objects.get(pk=incident.pk).status == IncidentStatus.RESOLVED
+
+
+def test_prometheus_exposes_alerting_figures(read_client):
+    open_incident("a")
+    acked = open_incident("b")
+    AlertIncident.objects.filter(pk=acked.pk).update(status="acknowledged", severity="warning")
+
+    text = read_client.get("/metrics").content.decode()
+
+    assert 'analytics_alert_incidents{severity="critical",status="open"} 1.0' in text
+    assert 'analytics_alert_incidents{severity="warning",status="acknowledged"} 1.0' in text
+    assert 'analytics_alert_incidents{severity="info",status="silenced"} 0.0' in text
+    assert 'analytics_alert_rules{state="firing"} 2.0' in text
+    assert 'analytics_alert_deliveries{status="pending"} 0.0' in text
+
+
+def test_every_configuration_change_is_in_the_trail(admin_client, read_client):
+    channel = post_json(
+        admin_client,
+        CHANNELS,
+        {"name": "ops-mail", "type": "email", "target": "a@example.com", "secret": "hush"},
+    ).json()
+    rule = post_json(admin_client, RULES, rule_body(channels=["ops-mail"])).json()
+    admin_client.patch(f"{RULES}/{rule['id']}", {"threshold": 95}, format="json")
+    ends = (timezone.now() + timedelta(hours=1)).isoformat()
+    silence = post_json(
+        admin_client, SILENCES, {"matchers": {"severity": "info"}, "ends_at": ends}
+    ).json()
+    admin_client.delete(f"{SILENCES}/{silence['id']}")
+    admin_client.delete(f"{RULES}/{rule['id']}")
+    admin_client.delete(f"{CHANNELS}/{channel['id']}")
+
+    changes = read_client.get("/api/v1/analytics/alerts/changes").json()["results"]
+
+    trail = [(c["action"], c["object_type"], c["object_name"]) for c in reversed(changes)]
+    assert trail == [
+        ("created", "channel", "ops-mail"),
+        ("created", "rule", "cpu high"),
+        ("changed", "rule", "cpu high"),
+        ("created", "silence", f"#{silence['id']}"),
+        ("expired", "silence", f"#{silence['id']}"),
+        ("deleted", "rule", "cpu high"),
+        ("deleted", "channel", "ops-mail"),
+    ]
+    assert {c["actor"] for c in changes} == {"key:oncall-bot"}
+    assert changes[-1]["changes"]["secret"] == "(set)"  # never the secret itself
+    assert changes[-2]["changes"]["channels"] == ["ops-mail"]
+    assert changes[-3]["changes"] == {"threshold": 95.0}
+    rule_only = read_client.get(
+        f"/api/v1/analytics/alerts/changes?object_type=rule&object_id={rule['id']}"
+    ).json()["results"]
+    assert [c["action"] for c in rule_only] == ["deleted", "changed", "created"]
+    assert read_client.get("/api/v1/analytics/alerts/changes?object_type=x").status_code == 400
+
+
+def test_admin_changes_are_in_the_trail_too(django_user_model):
+    from django.test import Client
+
+    root = django_user_model.objects.create_superuser(username="root", password="pw-root-123")
+    client = Client()
+    client.force_login(root)
+    response = client.post(
+        "/admin/alerts/alertchannel/add/",
+        {"name": "pager", "type": "email", "target": "p@example.com", "secret": ""},
+    )
+    assert response.status_code == 302
+    [change] = ConfigChange.objects.all()
+    assert (change.actor, change.action, change.object_name) == ("user:root", "created", "pager")
+
+
+def test_the_admin_form_refuses_a_private_webhook_target(django_user_model, settings):
+    from django.test import Client
+
+    settings.ALERTS_ALLOW_PRIVATE_WEBHOOKS = False
+    root = django_user_model.objects.create_superuser(username="root", password="pw-root-123")
+    client = Client()
+    client.force_login(root)
+    response = client.post(
+        "/admin/alerts/alertchannel/add/",
+        {"name": "meta", "type": "webhook", "target": "http://169.254.169.254/latest"},
+    )
+    assert response.status_code == 200  # the form again, with the error
+    assert "link-local" in response.content.decode() or "169.254" in response.content.decode()
+    assert not ConfigChange.objects.exists()

@@ -7,7 +7,7 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from apps.alerts import services
+from apps.alerts import evaluation
 from apps.alerts.models import AlertChannel, AlertIncident, AlertRule, Delivery
 from tests.alerts.conftest import record_points
 
@@ -28,7 +28,7 @@ def test_evaluators_at_the_same_time_open_one_incident_and_notify_once(ingest_cl
     def evaluate():
         try:
             start.wait(timeout=10)
-            services.rule_evaluate(rule.pk)
+            evaluation.rule_evaluate(rule.pk)
         except Exception as exc:
             errors.append(exc)
         finally:

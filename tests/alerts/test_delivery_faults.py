@@ -4,6 +4,10 @@ At least once: the delivery stays pending, the sweeper hands it to the next work
 and the receiver gets the same bytes under the same delivery id again.
 """
 
+import http.client
+from datetime import UTC, datetime, timedelta
+
+import orjson
 import pytest
 from django.db import transaction
 from django.utils import timezone
@@ -12,6 +16,8 @@ from kombu import Connection
 from apps.alerts import notifications
 from apps.alerts.models import AlertChannel, AlertIncident, AlertRule, Delivery
 from apps.alerts.tasks import deliver
+from apps.keys.services import api_key_create
+from tests.alerts.conftest import record_points
 from tests.alerts.receiver import Receiver, Reply
 from tests.live import Stack, wait_until
 
@@ -88,3 +94,46 @@ def test_a_worker_killed_mid_send_delivers_later_with_the_same_delivery_id(stack
         delivery.refresh_from_db()
         assert delivery.attempts == 1  # the killed attempt left no trace but the resend
         assert list(delivery.incident.timeline.values_list("kind", flat=True)) == ["notified"]
+
+
+def test_a_dead_broker_delays_a_notification_and_never_loses_or_doubles_it(stack, ingest_client):
+    with Receiver() as hook:
+        stack.start_redis()
+        stack.start_web()
+        key = api_key_create(name="oncall", scope="admin")[1]
+        record_points(
+            ingest_client, "queue.depth", [(500, datetime.now(UTC) - timedelta(seconds=20))]
+        )
+        channel = AlertChannel.objects.create(name="ops", type="webhook", target=hook.url)
+        rule = AlertRule.objects.create(
+            name="queue deep", metric_name="queue.depth", condition_operator="gt", threshold=100
+        )
+        rule.channels.add(channel)
+
+        stack.stop_redis()
+        conn = http.client.HTTPConnection("127.0.0.1", stack.web_port, timeout=30)
+        conn.request(
+            "POST", f"/api/v1/analytics/alerts/rules/{rule.pk}/evaluate", b"", {"X-API-Key": key}
+        )
+        response = conn.getresponse()
+        body = orjson.loads(response.read())
+        assert response.status == 200, body
+        assert body["state"] == "firing" and body["incident_id"]
+        [delivery] = Delivery.objects.all()
+        assert delivery.status == "pending"  # in the database, not yet on any queue
+
+        stack.start_redis()
+        stack.start_worker()
+        hand_to_worker(stack, notifications.deliveries_due())  # the sweeper's turn
+        wait_until(
+            lambda: Delivery.objects.get(pk=delivery.pk).status == "delivered",
+            timeout=60,
+            what="delivery once the broker is back",
+        )
+        hand_to_worker(stack, [str(delivery.pk)])  # a late duplicate message changes nothing
+        wait_until(
+            lambda: stack.log("worker", chars=100_000).count("alerts.deliver[") >= 4,
+            timeout=30,
+            what="the duplicate message to be consumed",
+        )
+        assert len(hook.requests) == 1

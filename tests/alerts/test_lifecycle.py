@@ -10,7 +10,7 @@ import pytest
 import time_machine
 from django.core import mail
 
-from apps.alerts import notifications, services
+from apps.alerts import evaluation, notifications
 from apps.alerts.models import AlertIncident, AlertRule, Delivery
 from tests.alerts.conftest import CHANNELS, INCIDENTS, RULES, SILENCES, record_points, rule_body
 from tests.alerts.receiver import Receiver
@@ -67,8 +67,8 @@ def at(clock, seconds: int, ingest_client, value: float | None):
     if value is not None:
         now = T0 + timedelta(seconds=seconds)
         record_points(ingest_client, "system.cpu_percent", [(value, now - timedelta(seconds=5))])
-    [evaluation] = services.rules_evaluate()
-    return evaluation
+    [result] = evaluation.rules_evaluate()
+    return result
 
 
 def events_received(hook) -> list[str]:
@@ -236,5 +236,5 @@ def test_channel_test_notification_is_sent_now(hook, admin_client):
 def test_no_data_on_an_unknown_metric_never_fires(clock, hook, admin_client):
     setup_rule(admin_client, hook, duration_seconds=0, metric_name="not.recorded")
     clock.move_to(T0)
-    [evaluation] = services.rules_evaluate()
-    assert (evaluation.value, evaluation.state) == (None, "inactive")
+    [result] = evaluation.rules_evaluate()
+    assert (result.value, result.state) == (None, "inactive")

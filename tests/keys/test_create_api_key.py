@@ -40,3 +40,20 @@ def test_create_api_key_defaults_to_an_ingest_key_that_cannot_read(db):
         content_type="application/json",
     )
     assert response.status_code == 202
+
+
+def test_an_admin_key_configures_alerting_reads_and_cannot_ingest(db):
+    out, _ = run("create_api_key", "oncall", "--scope", "admin")
+    client = APIClient()
+    client.credentials(HTTP_X_API_KEY=out.strip().splitlines()[-1])
+    rule = {"name": "r", "metric_name": "m", "condition_operator": "gt", "threshold": 1}
+
+    assert client.post("/api/v1/analytics/alerts/rules", rule, format="json").status_code == 201
+    assert client.get("/api/v1/metrics/api-performance").status_code == 200
+    response = client.generic(
+        "POST",
+        "/api/v1/analytics/user-activity",
+        b'{"activity_type": "click"}',
+        content_type="application/json",
+    )
+    assert response.status_code == 403

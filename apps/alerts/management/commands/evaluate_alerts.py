@@ -3,7 +3,7 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from apps.alerts.services import rules_evaluate
+from apps.alerts.evaluation import rules_evaluate
 
 
 class Command(BaseCommand):

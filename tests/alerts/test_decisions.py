@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from apps.alerts.evaluation import Action, RuleView, decide
+from apps.alerts.decisions import Action, RuleView, decide
 
 T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
