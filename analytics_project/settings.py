@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "apps.errors",
     "apps.metrics",
     "apps.alerts",
+    "apps.monitoring",
 ]
 
 MIDDLEWARE = [
@@ -189,6 +190,7 @@ SPECTACULAR_SETTINGS = {
         "RejectionErrorEnum": ["invalid"],
         "IncidentStatusEnum": "apps.alerts.models.IncidentStatus",
         "DeliveryStatusEnum": "apps.alerts.models.DeliveryStatus",
+        "ServiceStatusEnum": "apps.monitoring.models.HealthStatus",
     },
 }
 
@@ -203,6 +205,8 @@ CELERY_TASK_ROUTES = {
     "ingest.process_outbox": {"queue": Queue.INGEST.value},
     "ingest.sweep_outbox": {"queue": Queue.INGEST.value},
     "alerts.*": {"queue": Queue.ALERTS.value},
+    # Checks are latency-sensitive too: an ingest backlog must not delay them.
+    "monitoring.*": {"queue": Queue.ALERTS.value},
 }
 CELERY_BROKER_CONNECTION_TIMEOUT = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -225,6 +229,8 @@ PERIODIC_TASKS = {
     "purge-analytics": {"task": "ingest.purge_expired", "crontab": "30 3 * * *"},
     "evaluate-alerts": {"task": "alerts.evaluate", "every_seconds": ALERTS_EVALUATION_SECONDS},
     "sweep-alert-deliveries": {"task": "alerts.sweep_deliveries", "every_seconds": 30},
+    # Each service has its own interval (>= 5 s); this only looks for the due ones.
+    "run-health-checks": {"task": "monitoring.run_checks", "every_seconds": 5},
 }
 
 # --- Analytics ------------------------------------------------------------

@@ -20,6 +20,7 @@ from apps.metrics.api import (
     PerformanceView,
     PrometheusView,
 )
+from apps.monitoring import api as monitoring_api
 from apps.requestlog.api import ApiPerformanceView, RequestLogIngestView
 
 handler400 = "apps.core.errors.json_400"
@@ -44,6 +45,7 @@ analytics = [
         "metrics/<str:name>/time-series", MetricTimeSeriesView.as_view(), name="metric-time-series"
     ),
     path("alerts/", include(alerts_api.urls)),
+    path("monitoring/", include(monitoring_api.urls)),
 ]
 
 metrics = [

@@ -12,6 +12,7 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.core.api import MAX_ID, get_or_404, validated
 from apps.keys.permissions import CanAdminister, request_actor
 
 from . import evaluation, selectors, services
@@ -19,7 +20,6 @@ from . import serializers as io
 from .models import AlertChannel, AlertIncident, AlertRule, Silence
 
 TAGS = ["alerts"]
-MAX_ID = 2**63 - 1
 
 
 class Conflict(exceptions.APIException):
@@ -33,22 +33,7 @@ class AlertsView(APIView):
     change_permission = "alerts.change_alertrule"
 
     def found(self, queryset, pk: int):
-        try:
-            return queryset.get(pk=_id(pk))
-        except queryset.model.DoesNotExist:
-            raise Http404 from None
-
-
-def _id(pk: int) -> int:
-    if pk > MAX_ID:  # beyond bigint: no such row (the database would refuse the query)
-        raise Http404
-    return pk
-
-
-def _valid(serializer_class, data, **kwargs):
-    serializer = serializer_class(data=data, **kwargs)
-    serializer.is_valid(raise_exception=True)
-    return serializer
+        return get_or_404(queryset, pk)
 
 
 # --- rules -------------------------------------------------------------------------
@@ -68,7 +53,7 @@ class RuleListView(AlertsView):
         tags=TAGS,
     )
     def post(self, request):
-        data = _valid(io.RuleSerializer, request.data).validated_data
+        data = validated(io.RuleSerializer, request.data)
         rule = services.rule_create(data=dict(data), actor=request_actor(request))
         return Response(io.RuleSerializer(rule).data, status=status.HTTP_201_CREATED)
 
@@ -86,7 +71,7 @@ class RuleDetailView(AlertsView):
     )
     def patch(self, request, pk: int):
         rule = self.found(AlertRule.objects.all(), pk)
-        data = _valid(io.RuleSerializer, request.data, instance=rule, partial=True).validated_data
+        data = validated(io.RuleSerializer, request.data, instance=rule, partial=True)
         rule = services.rule_update(rule=rule, data=dict(data), actor=request_actor(request))
         return Response(io.RuleSerializer(rule).data)
 
@@ -138,7 +123,7 @@ class ChannelListView(AlertsView):
         tags=TAGS,
     )
     def post(self, request):
-        data = _valid(io.ChannelSerializer, request.data).validated_data
+        data = validated(io.ChannelSerializer, request.data)
         channel = services.channel_create(data=dict(data), actor=request_actor(request))
         return Response(io.ChannelSerializer(channel).data, status=status.HTTP_201_CREATED)
 
@@ -160,9 +145,9 @@ class ChannelDetailView(AlertsView):
     )
     def patch(self, request, pk: int):
         channel = self.found(AlertChannel.objects.all(), pk)
-        data = _valid(io.ChannelSerializer, request.data, instance=channel, partial=True)
+        data = validated(io.ChannelSerializer, request.data, instance=channel, partial=True)
         channel = services.channel_update(
-            channel=channel, data=dict(data.validated_data), actor=request_actor(request)
+            channel=channel, data=dict(data), actor=request_actor(request)
         )
         return Response(io.ChannelSerializer(channel).data)
 
@@ -207,7 +192,7 @@ class SilenceListView(AlertsView):
         tags=TAGS,
     )
     def get(self, request):
-        query = _valid(SilenceQuery, request.query_params).validated_data
+        query = validated(SilenceQuery, request.query_params)
         return Response(io.SilenceSerializer(selectors.silence_list(**query), many=True).data)
 
     @extend_schema(
@@ -217,7 +202,7 @@ class SilenceListView(AlertsView):
         tags=TAGS,
     )
     def post(self, request):
-        data = _valid(io.SilenceSerializer, request.data).validated_data
+        data = validated(io.SilenceSerializer, request.data)
         silence = services.silence_create(
             matchers=data["matchers"],
             starts_at=data["starts_at"],
@@ -281,7 +266,7 @@ class IncidentListView(AlertsView):
         tags=TAGS,
     )
     def get(self, request):
-        query = _valid(io.IncidentQuery, _listed(request.query_params)).validated_data
+        query = validated(io.IncidentQuery, _listed(request.query_params))
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(selectors.incident_list(**query), request, view=self)
         return paginator.get_paginated_response(io.IncidentOut(page, many=True).data)
@@ -301,7 +286,9 @@ class IncidentDetailView(AlertsView):
 
 def _detail(pk: int) -> AlertIncident:
     try:
-        return selectors.incident_detail(_id(pk))
+        if pk > MAX_ID:
+            raise Http404
+        return selectors.incident_detail(pk)
     except AlertIncident.DoesNotExist:
         raise Http404 from None
 
@@ -342,7 +329,7 @@ class IncidentResolveView(AlertsView):
     )
     def post(self, request, pk: int):
         _detail(pk)
-        note = _valid(io.ResolveIn, request.data).validated_data["note"]
+        note = validated(io.ResolveIn, request.data)["note"]
         try:
             services.incident_resolve(incident_id=pk, actor=request_actor(request), note=note)
         except services.TransitionError as exc:
@@ -367,7 +354,7 @@ class ConfigChangeListView(AlertsView):
         tags=TAGS,
     )
     def get(self, request):
-        query = _valid(io.ConfigChangeQuery, request.query_params).validated_data
+        query = validated(io.ConfigChangeQuery, request.query_params)
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(selectors.config_changes(**query), request, view=self)
         return paginator.get_paginated_response(io.ConfigChangeOut(page, many=True).data)

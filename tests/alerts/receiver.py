@@ -138,6 +138,7 @@ class Receiver:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 128  # many checks connect at once (socketserver's default is 5)
     receiver: Receiver
 
     def handle_error(self, request: object, client_address: object) -> None:

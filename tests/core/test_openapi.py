@@ -36,6 +36,9 @@ READS = {
     "/api/v1/metrics/device-state-history/{device_id}",
 }
 ALERTS = "/api/v1/analytics/alerts/"
+MONITORING = "/api/v1/analytics/monitoring/"
+PING = "/api/v1/analytics/monitoring/ping/{token}"
+CONFIGURATION = (ALERTS, MONITORING)  # admin keys configure, read keys read
 ERROR_REF = "#/components/schemas/Error"
 
 
@@ -81,7 +84,10 @@ def test_every_operation_documents_the_statuses_it_answers(document):
             assert not documented & {401, 403, 429}, "health is public and never throttled"
         elif path == "/metrics":
             expected = {200, 401, 403, 429, 503}
-        elif path.startswith(ALERTS):  # configuration and triage: JSON bodies, admin keys
+        elif path == PING:  # public: the token in the path is the credential
+            expected = {200, 404}
+            assert not documented & {401, 403}
+        elif path.startswith(CONFIGURATION):  # configuration and triage: admin keys
             expected = {400, 401, 403, 429, 503}
             if "requestBody" in document["paths"][path][method]:
                 expected.add(415)
@@ -95,7 +101,7 @@ def test_every_operation_documents_the_statuses_it_answers(document):
             expected.add(404)  # a path parameter that routes nowhere, or a foreign cursor
         assert expected <= documented, (method, path, expected - documented)
     posts = {path for path, method, _ in operations(document) if method == "post"}
-    assert {path for path in posts if not path.startswith(ALERTS)} == INGEST
+    assert {path for path in posts if not path.startswith(CONFIGURATION)} == INGEST
 
 
 def test_errors_have_the_error_shape_and_retry_after(document):

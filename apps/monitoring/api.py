@@ -1,0 +1,165 @@
+"""The monitoring API: monitored services, heartbeat pings, health summary, SLA."""
+
+from datetime import timedelta
+
+from django.http import Http404
+from django.urls import path
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import permissions, status
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.core.api import get_or_404, validated
+from apps.keys.permissions import CanAdminister, request_actor
+
+from . import selectors, services
+from . import serializers as io
+from .models import MonitoredService
+from .renderers import SlaCsvRenderer
+
+TAGS = ["monitoring"]
+DEFAULT_SLA_HOURS = 720
+
+
+class MonitoringView(APIView):
+    permission_classes = [CanAdminister]
+    change_permission = "monitoring.change_monitoredservice"
+
+
+def _service(pk: int) -> MonitoredService:
+    return get_or_404(MonitoredService.objects.all(), pk)
+
+
+def _named(name: str) -> MonitoredService:
+    try:
+        return selectors.service_by_name(name)
+    except MonitoredService.DoesNotExist:
+        raise Http404(f"No monitored service named {name!r}.") from None
+
+
+class ServiceListView(MonitoringView):
+    @extend_schema(
+        summary="List monitored services",
+        responses={200: io.ServiceSerializer(many=True)},
+        tags=TAGS,
+    )
+    def get(self, request):
+        services_ = selectors.service_list()
+        return Response(
+            io.ServiceSerializer(services_, many=True, context={"request": request}).data
+        )
+
+    @extend_schema(
+        summary="Monitor a service (http, tcp, heartbeat or custom check)",
+        request=io.ServiceSerializer,
+        responses={201: io.ServiceSerializer},
+        tags=TAGS,
+    )
+    def post(self, request):
+        data = validated(io.ServiceSerializer, request.data)
+        service = services.service_create(data=dict(data), actor=request_actor(request))
+        body = io.ServiceSerializer(service, context={"request": request}).data
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class ServiceDetailView(MonitoringView):
+    @extend_schema(
+        summary="One monitored service", responses={200: io.ServiceSerializer}, tags=TAGS
+    )
+    def get(self, request, pk: int):
+        return Response(io.ServiceSerializer(_service(pk), context={"request": request}).data)
+
+    @extend_schema(
+        summary="Change a monitored service",
+        request=io.ServiceSerializer(partial=True),
+        responses={200: io.ServiceSerializer},
+        tags=TAGS,
+    )
+    def patch(self, request, pk: int):
+        service = _service(pk)
+        data = validated(io.ServiceSerializer, request.data, instance=service, partial=True)
+        service = services.service_update(service=service, data=dict(data))
+        return Response(io.ServiceSerializer(service, context={"request": request}).data)
+
+    @extend_schema(summary="Stop monitoring a service", responses={204: None}, tags=TAGS)
+    def delete(self, request, pk: int):
+        services.service_delete(service=_service(pk))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PingView(APIView):
+    """The heartbeat URL: the unguessable token is the credential, so no key."""
+
+    authentication_classes: list = []
+    permission_classes = [permissions.AllowAny]
+
+    @extend_schema(
+        summary="Heartbeat ping (GET or POST, no key)",
+        request=None,
+        responses={200: OpenApiResponse(description="Recorded."), 404: None},
+        tags=TAGS,
+    )
+    def get(self, request, token: str):
+        if len(token) > 64 or services.heartbeat_ping(token=token) is None:
+            raise Http404("No heartbeat has this ping URL.")
+        return Response({"status": "ok"})
+
+    post = get
+
+
+class HealthSummaryView(MonitoringView):
+    @extend_schema(
+        summary="Health of every monitored service", responses={200: io.HealthSummaryOut}, tags=TAGS
+    )
+    def get(self, request):
+        return Response(io.HealthSummaryOut(selectors.health_summary()).data)
+
+
+class ServiceHealthView(MonitoringView):
+    @extend_schema(
+        operation_id="api_v1_analytics_monitoring_service_health",
+        summary="One service's health and its recent checks",
+        responses={200: io.ServiceHealthDetailOut},
+        tags=TAGS,
+    )
+    def get(self, request, name: str):
+        return Response(io.ServiceHealthDetailOut(selectors.service_health(_named(name))).data)
+
+
+class SlaView(MonitoringView):
+    renderer_classes = [JSONRenderer, SlaCsvRenderer]
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        # Errors (and OPTIONS) are JSON, whatever format was asked: CSV is for reports.
+        if response.status_code >= 400 or request.method != "GET":
+            request.accepted_renderer = JSONRenderer()
+            request.accepted_media_type = JSONRenderer.media_type
+        return super().finalize_response(request, response, *args, **kwargs)
+
+    @extend_schema(
+        summary="SLA report: uptime, downtimes, response times, error budget (?format=csv too)",
+        parameters=[io.SlaQuery],
+        responses={(200, "application/json"): io.SlaOut, (200, "text/csv"): str},
+        tags=TAGS,
+    )
+    def get(self, request, name: str):
+        service = _named(name)
+        query = validated(io.SlaQuery, request.query_params)
+        now = timezone.now()
+        if "from" in query:
+            since, until = query["from"], query["to"]
+        else:
+            since, until = now - timedelta(hours=query.get("hours", DEFAULT_SLA_HOURS)), now
+        return Response(io.SlaOut(selectors.sla_report(service, since=since, until=until)).data)
+
+
+urls = [
+    path("services", ServiceListView.as_view(), name="monitoring-services"),
+    path("services/<int:pk>", ServiceDetailView.as_view(), name="monitoring-service"),
+    path("ping/<str:token>", PingView.as_view(), name="monitoring-ping"),
+    path("health", HealthSummaryView.as_view(), name="monitoring-health"),
+    path("health/<str:name>", ServiceHealthView.as_view(), name="monitoring-service-health"),
+    path("sla/<str:name>", SlaView.as_view(), name="monitoring-sla"),
+]

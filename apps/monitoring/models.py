@@ -1,0 +1,121 @@
+"""Monitored services, every check run, and the downtimes their status changes make.
+
+Downtime is measured from status changes (the first failed check to the first good
+one), kept as Downtime rows: the SLA reads them, not a count of samples.
+"""
+
+import secrets
+
+from django.db import models
+from django.db.models import Q
+
+
+class CheckType(models.TextChoices):
+    HTTP = "http"
+    TCP = "tcp"
+    HEARTBEAT = "heartbeat"
+    CUSTOM = "custom", "custom (a function registered in code)"
+
+
+class HealthStatus(models.TextChoices):
+    HEALTHY = "healthy"
+    DEGRADED = "degraded"
+    UNHEALTHY = "unhealthy"
+    UNKNOWN = "unknown"
+
+
+# Written by the checks and pings, never by a client or a form.
+SERVICE_READ_ONLY_FIELDS = (
+    "builtin",
+    "status",
+    "consecutive_failures",
+    "last_checked_at",
+    "last_response_time_ms",
+    "last_error",
+    "last_ping_at",
+    "created_at",
+    "created_by",
+)
+
+
+def new_ping_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+class MonitoredService(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    check_type = models.CharField(max_length=10, choices=CheckType.choices)
+    target = models.CharField(
+        max_length=2000, blank=True, help_text="A URL (http), host:port (tcp), a function name."
+    )
+    interval_seconds = models.PositiveIntegerField(default=60)
+    timeout_seconds = models.FloatField(default=10)
+    expected_status = models.PositiveIntegerField(default=200)
+    degraded_above_ms = models.FloatField(null=True, blank=True)
+    failure_threshold = models.PositiveIntegerField(default=3)
+    sla_target = models.FloatField(default=99.9)
+    grace_seconds = models.PositiveIntegerField(default=60, help_text="Heartbeats only.")
+    ping_token = models.CharField(max_length=64, unique=True, default=new_ping_token)
+    enabled = models.BooleanField(default=True)
+    builtin = models.BooleanField(default=False, editable=False)
+    # Written by the checks.
+    status = models.CharField(max_length=10, choices=HealthStatus.choices, default="unknown")
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    last_checked_at = models.DateTimeField(null=True, blank=True)
+    last_response_time_ms = models.FloatField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    last_ping_at = models.DateTimeField(null=True, blank=True)
+    next_check_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(interval_seconds__gte=5), name="monitoredservice_interval_min_5"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class HealthCheck(models.Model):
+    service = models.ForeignKey(MonitoredService, on_delete=models.CASCADE, related_name="checks")
+    status = models.CharField(max_length=10, choices=HealthStatus.choices)
+    response_time_ms = models.FloatField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    checked_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-checked_at", "-id"]
+        indexes = [models.Index(fields=["service", "-checked_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.service_id} {self.status} at {self.checked_at:%Y-%m-%d %H:%M:%S}"
+
+
+class Downtime(models.Model):
+    """From the first failed check to the first good one after it (open while down)."""
+
+    service = models.ForeignKey(
+        MonitoredService, on_delete=models.CASCADE, related_name="downtimes"
+    )
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["service"],
+                condition=Q(ended_at__isnull=True),
+                name="downtime_one_open_per_service",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.service_id} down from {self.started_at:%Y-%m-%d %H:%M:%S}"

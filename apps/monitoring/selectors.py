@@ -1,0 +1,135 @@
+"""Reads: the health summary, one service's recent checks, SLA reports."""
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import Avg, QuerySet
+from django.utils import timezone
+
+from .models import Downtime, HealthCheck, HealthStatus, MonitoredService
+
+RECENT_CHECKS = 50
+
+
+def health_summary() -> dict:
+    """Every enabled service's last status; overall: the worst of them."""
+    services = list(MonitoredService.objects.filter(enabled=True))
+    counts = {status: 0 for status in HealthStatus.values}
+    for service in services:
+        counts[service.status] += 1
+    if counts["unhealthy"]:
+        overall = "unhealthy"
+    elif counts["degraded"]:
+        overall = "degraded"
+    elif services and counts["unknown"] == len(services):
+        overall = "unknown"
+    else:
+        overall = "healthy"
+    return {
+        "overall_status": overall,
+        "total_services": len(services),
+        "healthy": counts["healthy"],
+        "degraded": counts["degraded"],
+        "unhealthy": counts["unhealthy"],
+        "unknown": counts["unknown"],
+        "services": [_service_health(service) for service in services],
+        "checked_at": timezone.now(),
+    }
+
+
+def _service_health(service: MonitoredService) -> dict:
+    return {
+        "service_name": service.name,
+        "check_type": service.check_type,
+        "status": service.status,
+        "response_time_ms": service.last_response_time_ms,
+        "consecutive_failures": service.consecutive_failures,
+        "last_checked": service.last_checked_at,
+        "error": service.last_error,
+    }
+
+
+def service_health(service: MonitoredService) -> dict:
+    recent = list(
+        HealthCheck.objects.filter(service=service).order_by("-checked_at", "-id")[:RECENT_CHECKS]
+    )
+    return {**_service_health(service), "recent_checks": recent}
+
+
+def service_by_name(name: str) -> MonitoredService:
+    """MonitoredService.DoesNotExist when there is none."""
+    return MonitoredService.objects.get(name=name)
+
+
+def service_list() -> QuerySet[MonitoredService]:
+    return MonitoredService.objects.all()
+
+
+@dataclass(frozen=True)
+class Outage:
+    start: datetime
+    end: datetime
+    ongoing: bool
+
+    @property
+    def seconds(self) -> float:
+        return (self.end - self.start).total_seconds()
+
+
+def sla_report(service: MonitoredService, *, since: datetime, until: datetime) -> dict:
+    """Uptime from the downtimes (first failed check to first good one) in the window,
+    which starts no earlier than the service's monitoring did."""
+    now = timezone.now()
+    end = min(until, now)
+    start = min(max(since, service.created_at), end)
+    period = (end - start).total_seconds()
+    outages = [
+        Outage(max(d.started_at, start), min(d.ended_at or end, end), d.ended_at is None)
+        for d in Downtime.objects.filter(service=service, started_at__lt=end)
+        .exclude(ended_at__lte=start)
+        .order_by("started_at")
+    ]
+    down = sum(outage.seconds for outage in outages)
+    uptime = 100.0 if period <= 0 else max(0.0, 100.0 * (1 - down / period))
+    times = list(
+        HealthCheck.objects.filter(
+            service=service,
+            checked_at__gte=start,
+            checked_at__lt=end,
+            response_time_ms__isnull=False,
+        )
+        .order_by("response_time_ms")
+        .values_list("response_time_ms", flat=True)
+    )
+    average = HealthCheck.objects.filter(
+        service=service, checked_at__gte=start, checked_at__lt=end
+    ).aggregate(avg=Avg("response_time_ms"))["avg"]
+    budget = period * (1 - service.sla_target / 100)
+    return {
+        "service_name": service.name,
+        "period_start": start,
+        "period_end": end,
+        "uptime_percentage": round(uptime, 4),
+        "target": service.sla_target,
+        "compliant": uptime >= service.sla_target,
+        "avg_response_time_ms": average,
+        "p95_response_time_ms": _nearest_rank(times, 95),
+        "downtime_count": len(outages),
+        "downtime_seconds": round(down, 3),
+        "downtimes": [
+            {
+                "start": o.start,
+                "end": None if o.ongoing else o.end,
+                "duration_seconds": round(o.seconds, 3),
+            }
+            for o in outages
+        ],
+        "error_budget_remaining_seconds": round(budget - down, 3),
+    }
+
+
+def _nearest_rank(ordered: list[float], q: float) -> float | None:
+    if not ordered:
+        return None
+    return ordered[min(len(ordered), max(1, math.ceil(q / 100 * len(ordered)))) - 1]

@@ -1,0 +1,154 @@
+"""Request and response shapes of the monitoring API; the views answer through these."""
+
+import re
+from urllib.parse import urlsplit
+
+from django.urls import reverse
+from rest_framework import serializers
+
+from apps.core.params import NonEmptyQuery, StrictIntegerField
+from apps.core.serializers import StrictSerializerMixin
+
+from .checks import custom_check_names
+from .models import SERVICE_READ_ONLY_FIELDS, CheckType, HealthCheck, MonitoredService
+
+HOST_PORT = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.\-]+):(\d{1,5})$")
+
+
+class ServiceSerializer(StrictSerializerMixin, serializers.ModelSerializer):
+    interval_seconds = serializers.IntegerField(required=False, min_value=5, max_value=86400)
+    timeout_seconds = serializers.FloatField(required=False, min_value=0.1, max_value=120)
+    expected_status = serializers.IntegerField(required=False, min_value=100, max_value=599)
+    degraded_above_ms = serializers.FloatField(
+        required=False, allow_null=True, min_value=0, max_value=600_000
+    )
+    failure_threshold = serializers.IntegerField(required=False, min_value=1, max_value=100)
+    sla_target = serializers.FloatField(required=False, min_value=0, max_value=100)
+    grace_seconds = serializers.IntegerField(required=False, min_value=0, max_value=86400)
+    ping_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = MonitoredService
+        fields = [
+            "id",
+            "name",
+            "check_type",
+            "target",
+            "interval_seconds",
+            "timeout_seconds",
+            "expected_status",
+            "degraded_above_ms",
+            "failure_threshold",
+            "sla_target",
+            "grace_seconds",
+            "enabled",
+            "ping_url",
+            *SERVICE_READ_ONLY_FIELDS,
+        ]
+        read_only_fields = SERVICE_READ_ONLY_FIELDS
+
+    def get_ping_url(self, service: MonitoredService) -> str | None:
+        """Heartbeats: where the watched job calls in (GET or POST, no key)."""
+        if service.check_type != CheckType.HEARTBEAT:
+            return None
+        path = reverse("monitoring-ping", args=[service.ping_token])
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request else path
+
+    def validate(self, attrs: dict) -> dict:
+        kind = attrs.get("check_type", getattr(self.instance, "check_type", None))
+        target = attrs.get("target", getattr(self.instance, "target", ""))
+        timeout = attrs.get("timeout_seconds", getattr(self.instance, "timeout_seconds", 10))
+        interval = attrs.get("interval_seconds", getattr(self.instance, "interval_seconds", 60))
+        if kind == CheckType.HTTP:
+            parts = urlsplit(target)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise serializers.ValidationError({"target": "An http:// or https:// URL."})
+        elif kind == CheckType.TCP:
+            match = HOST_PORT.match(target)
+            if not match or not 0 < int(match[2]) < 65536:
+                raise serializers.ValidationError({"target": "host:port, e.g. db.internal:5432."})
+        elif kind == CheckType.CUSTOM and target not in custom_check_names():
+            names = ", ".join(custom_check_names()) or "none registered"
+            raise serializers.ValidationError({"target": f"A custom check's name: {names}."})
+        if kind != CheckType.HEARTBEAT and timeout >= interval:
+            raise serializers.ValidationError(
+                {"timeout_seconds": "Must be shorter than interval_seconds."}
+            )
+        return attrs
+
+
+class HealthCheckOut(serializers.ModelSerializer):
+    class Meta:
+        model = HealthCheck
+        fields = ["status", "response_time_ms", "error", "consecutive_failures", "checked_at"]
+
+
+class ServiceHealthOut(serializers.Serializer):
+    service_name = serializers.CharField()
+    check_type = serializers.CharField()
+    status = serializers.CharField()
+    response_time_ms = serializers.FloatField(allow_null=True)
+    consecutive_failures = serializers.IntegerField()
+    last_checked = serializers.DateTimeField(allow_null=True)
+    error = serializers.CharField(allow_blank=True)
+
+
+class ServiceHealthDetailOut(ServiceHealthOut):
+    recent_checks = HealthCheckOut(many=True)
+
+
+class HealthSummaryOut(serializers.Serializer):
+    overall_status = serializers.CharField()
+    total_services = serializers.IntegerField()
+    healthy = serializers.IntegerField()
+    degraded = serializers.IntegerField()
+    unhealthy = serializers.IntegerField()
+    unknown = serializers.IntegerField()
+    services = ServiceHealthOut(many=True)
+    checked_at = serializers.DateTimeField()
+
+
+class OutageOut(serializers.Serializer):
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField(allow_null=True, help_text="null: still down.")
+    duration_seconds = serializers.FloatField()
+
+
+class SlaOut(serializers.Serializer):
+    service_name = serializers.CharField()
+    period_start = serializers.DateTimeField()
+    period_end = serializers.DateTimeField()
+    uptime_percentage = serializers.FloatField()
+    target = serializers.FloatField()
+    compliant = serializers.BooleanField()
+    avg_response_time_ms = serializers.FloatField(allow_null=True)
+    p95_response_time_ms = serializers.FloatField(allow_null=True)
+    downtime_count = serializers.IntegerField()
+    downtime_seconds = serializers.FloatField()
+    downtimes = OutageOut(many=True)
+    error_budget_remaining_seconds = serializers.FloatField()
+
+
+class SlaQuery(NonEmptyQuery):
+    hours = StrictIntegerField(
+        required=False,
+        min_value=1,
+        max_value=8760,
+        help_text="Window length, 1-8760 (default 720).",
+    )
+    to = serializers.DateTimeField(required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["from"] = serializers.DateTimeField(required=False)
+
+    def validate(self, attrs: dict) -> dict:
+        if ("from" in attrs) != ("to" in attrs):
+            raise serializers.ValidationError({"from": "Give both from and to, or neither."})
+        if "from" in attrs:
+            if "hours" in attrs:
+                raise serializers.ValidationError({"hours": "Give hours, or from and to."})
+            if attrs["to"] <= attrs["from"]:
+                raise serializers.ValidationError({"to": "Must be after from."})
+        return attrs
