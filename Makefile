@@ -37,6 +37,7 @@ migrate: services
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py setup_schedules
 	$(BIN)/python manage.py install_alert_rules
+	$(BIN)/python manage.py install_monitoring_checks
 
 run: migrate
 	PORT=$(PORT) $(BIN)/honcho start

@@ -231,6 +231,7 @@ PERIODIC_TASKS = {
     "sweep-alert-deliveries": {"task": "alerts.sweep_deliveries", "every_seconds": 30},
     # Each service has its own interval (>= 5 s); this only looks for the due ones.
     "run-health-checks": {"task": "monitoring.run_checks", "every_seconds": 5},
+    "record-system-metrics": {"task": "monitoring.record_system_metrics", "every_seconds": 60},
 }
 
 # --- Analytics ------------------------------------------------------------

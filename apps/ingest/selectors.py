@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 
 from django.db.models import Count, Sum
+from django.utils import timezone
 
 from apps.core.redis import get_redis
 
@@ -31,3 +32,14 @@ def outbox_backlog() -> OutboxBacklog:
         batches=Count("id"), items=Sum("item_count"), failed=Count("failed_at")
     )
     return OutboxBacklog(row["batches"], row["items"] or 0, row["failed"])
+
+
+def outbox_oldest_age_seconds() -> float | None:
+    """How long the oldest batch still waiting for its task has waited; None if none."""
+    oldest = (
+        OutboxBatch.objects.filter(failed_at__isnull=True)
+        .order_by("created_at")
+        .values_list("created_at", flat=True)
+        .first()
+    )
+    return None if oldest is None else (timezone.now() - oldest).total_seconds()

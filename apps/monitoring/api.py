@@ -6,7 +6,7 @@ from django.http import Http404
 from django.urls import path
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import permissions, status
+from rest_framework import exceptions, permissions, status
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -20,6 +20,13 @@ from .models import MonitoredService
 from .renderers import SlaCsvRenderer
 
 TAGS = ["monitoring"]
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+
+
 DEFAULT_SLA_HOURS = 720
 
 
@@ -83,9 +90,16 @@ class ServiceDetailView(MonitoringView):
         service = services.service_update(service=service, data=dict(data))
         return Response(io.ServiceSerializer(service, context={"request": request}).data)
 
-    @extend_schema(summary="Stop monitoring a service", responses={204: None}, tags=TAGS)
+    @extend_schema(
+        summary="Stop monitoring a service (built-in ones: 409, disable them instead)",
+        responses={204: None, 409: OpenApiResponse(description="A built-in check.")},
+        tags=TAGS,
+    )
     def delete(self, request, pk: int):
-        services.service_delete(service=_service(pk))
+        service = _service(pk)
+        if service.builtin:
+            raise Conflict("A built-in check cannot be deleted; set enabled to false.")
+        services.service_delete(service=service)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -6,3 +6,6 @@ class MonitoringConfig(AppConfig):
     name = "apps.monitoring"
     label = "monitoring"
     verbose_name = "Health checks and SLA"
+
+    def ready(self) -> None:
+        from . import builtin  # noqa: F401 - registers the checks of this service's parts

@@ -3,7 +3,8 @@
 HTTP: a GET that must answer `expected_status` (redirects are not followed: a
 login page answering 200 would hide an outage). TCP: a connect. Heartbeat: the
 last ping is no older than interval + grace. Custom: a function registered in code
-with `@custom_check("name")`, returning None (healthy) or raising (unhealthy).
+with `@custom_check("name")`: returning None is healthy, returning a sentence is
+degraded (the sentence says why), raising is unhealthy.
 """
 
 import http.client
@@ -16,7 +17,7 @@ from urllib.parse import urlsplit
 
 from .models import HealthStatus, MonitoredService
 
-_custom: dict[str, Callable[[float], None]] = {}
+_custom: dict[str, Callable[[float], str | None]] = {}
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,7 @@ class Result:
 def custom_check(name: str):
     """Register `function(timeout_seconds)` as the check a `custom` service names."""
 
-    def register(function: Callable[[float], None]) -> Callable[[float], None]:
+    def register(function: Callable[[float], str | None]) -> Callable[[float], str | None]:
         _custom[name] = function
         return function
 
@@ -42,6 +43,7 @@ def custom_check_names() -> list[str]:
 
 def run(service: MonitoredService, now: datetime) -> Result:
     started = time.monotonic()
+    warning = None
     try:
         if service.check_type == "heartbeat":
             return _heartbeat(service, now)
@@ -53,11 +55,13 @@ def run(service: MonitoredService, now: datetime) -> Result:
             function = _custom.get(service.target)
             if function is None:
                 raise LookupError(f"no custom check named {service.target!r} is registered")
-            function(service.timeout_seconds)
+            warning = function(service.timeout_seconds)
     except Exception as exc:  # every failure is a result: the service is unhealthy
         elapsed = (time.monotonic() - started) * 1000
         return Result(HealthStatus.UNHEALTHY, elapsed, _describe(exc))
     elapsed = (time.monotonic() - started) * 1000
+    if warning:
+        return Result(HealthStatus.DEGRADED, elapsed, str(warning)[:500])
     slow = service.degraded_above_ms is not None and elapsed > service.degraded_above_ms
     status = HealthStatus.DEGRADED if slow else HealthStatus.HEALTHY
     error = f"answered in {elapsed:.0f} ms (> {service.degraded_above_ms:g} ms)" if slow else ""

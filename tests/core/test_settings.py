@@ -80,6 +80,7 @@ def test_registered_task_names_are_stable():
         "ingest.purge_expired",
         "ingest.sweep_outbox",
         "metrics.rollup_pending",
+        "monitoring.record_system_metrics",
         "monitoring.run_checks",
     ]
 

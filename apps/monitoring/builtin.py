@@ -1,0 +1,97 @@
+"""Checks of this service's own parts, installed as monitored services by `make run`
+(`install_monitoring_checks`): the database, Redis, the Celery workers, beat and the
+outbox. They cannot be deleted (disable one instead)."""
+
+import time
+
+from celery import current_app
+from django.conf import settings
+from django.db import connections
+
+from apps.core.redis import get_redis
+from apps.ingest.selectors import outbox_oldest_age_seconds
+
+from .checks import custom_check
+from .models import MonitoredService
+
+BEAT_HEARTBEAT_KEY = "analytics:monitoring:beat"
+# `monitoring.run_checks` runs every 5 s when beat and a worker are up.
+BEAT_STALE_SECONDS = 60
+
+
+@custom_check("database")
+def database(timeout: float) -> None:
+    try:
+        with connections["default"].cursor() as cursor:
+            cursor.execute("SET LOCAL statement_timeout = %s", [int(timeout * 1000)])
+            cursor.execute("SELECT 1")
+    finally:
+        connections.close_all()  # this check runs in a worker thread: close what it opened
+
+
+@custom_check("redis")
+def redis(timeout: float) -> None:
+    get_redis().ping()
+
+
+@custom_check("celery-workers")
+def celery_workers(timeout: float) -> str | None:
+    replies = current_app.control.ping(timeout=min(timeout, 2.0))
+    if not replies:
+        raise RuntimeError("no Celery worker answered a ping")
+    return None
+
+
+def beat_heartbeat() -> None:
+    """Written each time beat's `monitoring.run_checks` runs."""
+    get_redis().set(BEAT_HEARTBEAT_KEY, time.time(), ex=86400)
+
+
+def beat_heartbeat_age() -> float | None:
+    raw = get_redis().get(BEAT_HEARTBEAT_KEY)
+    return None if raw is None else time.time() - float(raw)
+
+
+@custom_check("celery-beat")
+def celery_beat(timeout: float) -> None:
+    age = beat_heartbeat_age()
+    if age is None or age > BEAT_STALE_SECONDS:
+        seen = "never" if age is None else f"{age:.0f} s ago"
+        raise RuntimeError(f"no scheduled check ran since {seen}: is beat running?")
+
+
+@custom_check("outbox-lag")
+def outbox_lag(timeout: float) -> str | None:
+    age = outbox_oldest_age_seconds()
+    limit = settings.INGEST_OUTBOX_STALE_SECONDS
+    if age is not None and age > limit:
+        return f"the oldest accepted batch has waited {age:.0f} s (> {limit} s)"
+    return None
+
+
+BUILTIN_SERVICES = [
+    {"name": "database", "interval_seconds": 30, "timeout_seconds": 5},
+    {"name": "redis", "interval_seconds": 30, "timeout_seconds": 5},
+    {"name": "celery-workers", "interval_seconds": 30, "timeout_seconds": 5},
+    {"name": "celery-beat", "interval_seconds": 30, "timeout_seconds": 5},
+    {"name": "outbox-lag", "interval_seconds": 60, "timeout_seconds": 5},
+]
+
+
+def builtin_services_install() -> list[str]:
+    """Create the built-in checks that are missing; the names of those created."""
+    created = []
+    for spec in BUILTIN_SERVICES:
+        _, made = MonitoredService.objects.get_or_create(
+            name=spec["name"],
+            defaults={
+                **spec,
+                "check_type": "custom",
+                "target": spec["name"],
+                "builtin": True,
+                "created_by": "system",
+            },
+        )
+        if made:
+            created.append(spec["name"])
+    return created

@@ -1,0 +1,75 @@
+"""The checks of this service's own parts: installed once, undeletable, honest."""
+
+from datetime import timedelta
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from apps.core.redis import get_redis
+from apps.ingest.models import OutboxBatch
+from apps.keys.services import api_key_create
+from apps.monitoring import builtin
+from apps.monitoring.models import MonitoredService
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def own_beat_key(monkeypatch):
+    monkeypatch.setattr(builtin, "BEAT_HEARTBEAT_KEY", f"test:beat:{timezone.now().timestamp()}")
+    yield
+    get_redis().delete(builtin.BEAT_HEARTBEAT_KEY)
+
+
+def install() -> str:
+    out = StringIO()
+    call_command("install_monitoring_checks", stdout=out)
+    return out.getvalue()
+
+
+def results() -> dict[str, str]:
+    out = StringIO()
+    call_command("run_health_checks", "--once", stdout=out)
+    return dict(line.split(": ", 1) for line in out.getvalue().splitlines())
+
+
+def test_installed_once_and_not_deletable_but_can_be_disabled():
+    assert "5 of 5" in install()
+    assert "0 of 5" in install()
+    db = MonitoredService.objects.get(name="database")
+    assert (db.builtin, db.check_type, db.target) == (True, "custom", "database")
+
+    client = APIClient()
+    client.credentials(HTTP_X_API_KEY=api_key_create(name="ops", scope="admin")[1])
+    url = f"/api/v1/analytics/monitoring/services/{db.pk}"
+    refused = client.delete(url)
+    assert refused.status_code == 409 and "enabled to false" in refused.json()["detail"]
+    assert client.patch(url, {"enabled": False}, format="json").json()["enabled"] is False
+
+
+def test_database_and_redis_answer_no_worker_no_beat_is_said_so():
+    install()
+    found = results()
+    assert found["database"].startswith("healthy")
+    assert found["redis"].startswith("healthy")
+    assert found["celery-workers"].startswith("unhealthy")
+    assert found["celery-workers"].endswith("no Celery worker answered a ping")
+    assert "is beat running?" in found["celery-beat"]
+    assert found["outbox-lag"].startswith("healthy")
+
+
+@pytest.mark.django_db(transaction=True)  # checks run in threads, on their own connections
+def test_beat_heartbeat_and_outbox_lag():
+    install()
+    builtin.beat_heartbeat()
+    OutboxBatch.objects.create(kind="error", payload=b"[]", item_count=0)
+    OutboxBatch.objects.update(created_at=timezone.now() - timedelta(minutes=5))
+
+    found = results()
+
+    assert found["celery-beat"].startswith("healthy")
+    assert found["outbox-lag"].startswith("degraded")
+    assert "has waited 300 s" in found["outbox-lag"]
