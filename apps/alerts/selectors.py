@@ -116,3 +116,7 @@ def config_changes(
     if object_id is not None:
         changes = changes.filter(object_id=object_id)
     return changes
+
+
+def rule_named(name: str) -> AlertRule | None:
+    return AlertRule.objects.filter(name=name).first()

@@ -87,7 +87,9 @@ class ServiceDetailView(MonitoringView):
     def patch(self, request, pk: int):
         service = _service(pk)
         data = validated(io.ServiceSerializer, request.data, instance=service, partial=True)
-        service = services.service_update(service=service, data=dict(data))
+        service = services.service_update(
+            service=service, data=dict(data), actor=request_actor(request)
+        )
         return Response(io.ServiceSerializer(service, context={"request": request}).data)
 
     @extend_schema(
@@ -99,7 +101,7 @@ class ServiceDetailView(MonitoringView):
         service = _service(pk)
         if service.builtin:
             raise Conflict("A built-in check cannot be deleted; set enabled to false.")
-        services.service_delete(service=service)
+        services.service_delete(service=service, actor=request_actor(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

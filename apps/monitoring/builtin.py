@@ -13,6 +13,7 @@ from apps.ingest.selectors import outbox_oldest_age_seconds
 
 from .checks import custom_check
 from .models import MonitoredService
+from .services import service_create
 
 BEAT_HEARTBEAT_KEY = "analytics:monitoring:beat"
 # `monitoring.run_checks` runs every 5 s when beat and a worker are up.
@@ -82,16 +83,11 @@ def builtin_services_install() -> list[str]:
     """Create the built-in checks that are missing; the names of those created."""
     created = []
     for spec in BUILTIN_SERVICES:
-        _, made = MonitoredService.objects.get_or_create(
-            name=spec["name"],
-            defaults={
-                **spec,
-                "check_type": "custom",
-                "target": spec["name"],
-                "builtin": True,
-                "created_by": "system",
-            },
+        if MonitoredService.objects.filter(name=spec["name"]).exists():
+            continue
+        service = service_create(
+            data={**spec, "check_type": "custom", "target": spec["name"], "builtin": True},
+            actor="system",
         )
-        if made:
-            created.append(spec["name"])
+        created.append(service.name)
     return created

@@ -14,7 +14,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from . import checks
+from . import alerting, checks
 from .models import Downtime, HealthCheck, HealthStatus, MonitoredService
 
 logger = logging.getLogger(__name__)
@@ -49,6 +49,7 @@ def checks_run_due(*, now: datetime | None = None, all_services: bool = False) -
             recorded.append(check_record(service.pk, results[service.pk], at=now))
         except Exception:
             logger.exception("monitoring: the check of %s could not be recorded", service.name)
+    alerting.services_down_record()
     return recorded
 
 
@@ -96,6 +97,7 @@ def check_record(service_id: int, result: checks.Result, *, at: datetime) -> Hea
                 "last_error",
             ]
         )
+    alerting.check_figures_record(service, failures, result.response_time_ms)
     return check
 
 
@@ -127,17 +129,31 @@ def heartbeat_ping(*, token: str, now: datetime | None = None) -> MonitoredServi
 
 
 def service_create(*, data: dict, actor: str) -> MonitoredService:
-    return MonitoredService.objects.create(**data, created_by=actor)
-
-
-def service_update(*, service: MonitoredService, data: dict) -> MonitoredService:
-    for field, value in data.items():
-        setattr(service, field, value)
-    if "interval_seconds" in data:
-        service.next_check_at = None  # check soon, then at the new interval
-    service.save()
+    """Monitor a service, with its rule in the alerting (see alerting.py)."""
+    with transaction.atomic():
+        service = MonitoredService.objects.create(**data, created_by=actor)
+        alerting.service_rule_ensure(service, actor=actor)
     return service
 
 
-def service_delete(*, service: MonitoredService) -> None:
-    service.delete()
+def service_update(*, service: MonitoredService, data: dict, actor: str) -> MonitoredService:
+    """Change a service; its rule follows a new name, threshold or interval (other edits
+    made to the rule in the alerting stay)."""
+    old_name = service.name
+    with transaction.atomic():
+        for field, value in data.items():
+            setattr(service, field, value)
+        if "interval_seconds" in data:
+            service.next_check_at = None  # check soon, then at the new interval
+        service.save()
+        if service.name != old_name:
+            alerting.service_rule_rename(old_name, service, actor=actor)
+        if {"name", "failure_threshold", "interval_seconds"} & set(data):
+            alerting.service_rule_ensure(service, actor=actor)
+    return service
+
+
+def service_delete(*, service: MonitoredService, actor: str) -> None:
+    with transaction.atomic():
+        alerting.service_rule_delete(service, actor=actor)
+        service.delete()
