@@ -7,12 +7,13 @@ or a staff session with the model's change permission; every change records who.
 from django.http import Http404
 from django.urls import path
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import exceptions, serializers, status
-from rest_framework.pagination import CursorPagination
+from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.core.api import MAX_ID, get_or_404, validated
+from apps.core.api import get_or_404, validated
+from apps.core.errors import Conflict
+from apps.core.pagination import TimeCursorPagination
 from apps.keys.permissions import CanAdminister, request_actor
 
 from . import evaluation, selectors, services
@@ -22,18 +23,9 @@ from .models import AlertChannel, AlertIncident, AlertRule, Silence
 TAGS = ["alerts"]
 
 
-class Conflict(exceptions.APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_detail = "This change does not apply to the incident's status."
-    default_code = "conflict"
-
-
 class AlertsView(APIView):
     permission_classes = [CanAdminister]
     change_permission = "alerts.change_alertrule"
-
-    def found(self, queryset, pk: int):
-        return get_or_404(queryset, pk)
 
 
 # --- rules -------------------------------------------------------------------------
@@ -61,7 +53,7 @@ class RuleListView(AlertsView):
 class RuleDetailView(AlertsView):
     @extend_schema(summary="One alert rule", responses={200: io.RuleSerializer}, tags=TAGS)
     def get(self, request, pk: int):
-        return Response(io.RuleSerializer(self.found(selectors.rule_list(), pk)).data)
+        return Response(io.RuleSerializer(get_or_404(selectors.rule_list(), pk)).data)
 
     @extend_schema(
         summary="Change an alert rule",
@@ -70,7 +62,7 @@ class RuleDetailView(AlertsView):
         tags=TAGS,
     )
     def patch(self, request, pk: int):
-        rule = self.found(AlertRule.objects.all(), pk)
+        rule = get_or_404(AlertRule.objects.all(), pk)
         data = validated(io.RuleSerializer, request.data, instance=rule, partial=True)
         rule = services.rule_update(rule=rule, data=dict(data), actor=request_actor(request))
         return Response(io.RuleSerializer(rule).data)
@@ -80,7 +72,7 @@ class RuleDetailView(AlertsView):
     )
     def delete(self, request, pk: int):
         services.rule_delete(
-            rule=self.found(AlertRule.objects.all(), pk), actor=request_actor(request)
+            rule=get_or_404(AlertRule.objects.all(), pk), actor=request_actor(request)
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -93,7 +85,7 @@ class RuleEvaluateView(AlertsView):
         tags=TAGS,
     )
     def post(self, request, pk: int):
-        rule = self.found(AlertRule.objects.all(), pk)
+        rule = get_or_404(AlertRule.objects.all(), pk)
         if not rule.enabled:
             raise Conflict("The rule is disabled; enable it to evaluate it.")
         result = evaluation.rule_evaluate(rule.pk)
@@ -135,7 +127,7 @@ class ChannelDetailView(AlertsView):
         summary="One notification channel", responses={200: io.ChannelSerializer}, tags=TAGS
     )
     def get(self, request, pk: int):
-        return Response(io.ChannelSerializer(self.found(AlertChannel.objects.all(), pk)).data)
+        return Response(io.ChannelSerializer(get_or_404(AlertChannel.objects.all(), pk)).data)
 
     @extend_schema(
         summary="Change a notification channel",
@@ -144,7 +136,7 @@ class ChannelDetailView(AlertsView):
         tags=TAGS,
     )
     def patch(self, request, pk: int):
-        channel = self.found(AlertChannel.objects.all(), pk)
+        channel = get_or_404(AlertChannel.objects.all(), pk)
         data = validated(io.ChannelSerializer, request.data, instance=channel, partial=True)
         channel = services.channel_update(
             channel=channel, data=dict(data), actor=request_actor(request)
@@ -154,7 +146,7 @@ class ChannelDetailView(AlertsView):
     @extend_schema(summary="Delete a notification channel", responses={204: None}, tags=TAGS)
     def delete(self, request, pk: int):
         services.channel_delete(
-            channel=self.found(AlertChannel.objects.all(), pk), actor=request_actor(request)
+            channel=get_or_404(AlertChannel.objects.all(), pk), actor=request_actor(request)
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -170,7 +162,7 @@ class ChannelTestView(AlertsView):
     )
     def post(self, request, pk: int):
         delivery = services.channel_test(
-            channel=self.found(AlertChannel.objects.all(), pk), actor=request_actor(request)
+            channel=get_or_404(AlertChannel.objects.all(), pk), actor=request_actor(request)
         )
         return Response(io.DeliveryOut(delivery).data)
 
@@ -218,7 +210,7 @@ class SilenceDetailView(AlertsView):
 
     @extend_schema(summary="One silence", responses={200: io.SilenceSerializer}, tags=TAGS)
     def get(self, request, pk: int):
-        return Response(io.SilenceSerializer(self.found(Silence.objects.all(), pk)).data)
+        return Response(io.SilenceSerializer(get_or_404(Silence.objects.all(), pk)).data)
 
     @extend_schema(
         summary="Expire a silence now (it is kept, ended)",
@@ -227,7 +219,7 @@ class SilenceDetailView(AlertsView):
     )
     def delete(self, request, pk: int):
         silence = services.silence_expire(
-            silence=self.found(Silence.objects.all(), pk), actor=request_actor(request)
+            silence=get_or_404(Silence.objects.all(), pk), actor=request_actor(request)
         )
         return Response(io.SilenceSerializer(silence).data)
 
@@ -235,11 +227,8 @@ class SilenceDetailView(AlertsView):
 # --- incidents ---------------------------------------------------------------------
 
 
-class IncidentPagination(CursorPagination):
+class IncidentPagination(TimeCursorPagination):
     ordering = ("-triggered_at", "-id")
-    page_size = 100
-    page_size_query_param = "page_size"
-    max_page_size = 1000
 
 
 def _listed(query_params) -> dict:
@@ -285,12 +274,7 @@ class IncidentDetailView(AlertsView):
 
 
 def _detail(pk: int) -> AlertIncident:
-    try:
-        if pk > MAX_ID:
-            raise Http404
-        return selectors.incident_detail(pk)
-    except AlertIncident.DoesNotExist:
-        raise Http404 from None
+    return get_or_404(selectors.incidents_with_history(), pk)
 
 
 TRANSITION_RESPONSES = {
@@ -337,11 +321,8 @@ class IncidentResolveView(AlertsView):
         return Response(io.IncidentDetailOut(_detail(pk)).data)
 
 
-class ChangePagination(CursorPagination):
+class ChangePagination(TimeCursorPagination):
     ordering = ("-at", "-id")
-    page_size = 100
-    page_size_query_param = "page_size"
-    max_page_size = 1000
 
 
 class ConfigChangeListView(AlertsView):

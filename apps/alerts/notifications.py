@@ -24,55 +24,24 @@ from .models import (
     DeliveryStatus,
     TimelineKind,
 )
+from .serializers import IncidentOut, RuleRefOut
 
 logger = logging.getLogger(__name__)
 
 WEBHOOK_VERSION = "1"
 
 
-def incident_document(incident: AlertIncident) -> dict:
-    """The incident as notifications carry it (the API's incident fields, no timeline)."""
+def rule_document(rule: AlertRule | None, incident: AlertIncident | None) -> dict:
+    """The rule as notifications carry it; a deleted rule as its incident remembers it."""
+    if rule is not None:
+        return dict(RuleRefOut(rule).data)
     return {
-        "id": incident.pk,
-        "rule": incident.rule_id,
-        "rule_name": incident.rule_name,
-        "status": incident.status,
-        "severity": incident.severity,
-        "metric_value": incident.metric_value,
-        "last_value": incident.last_value,
-        "threshold": incident.threshold,
-        "condition_operator": incident.condition_operator,
-        "triggered_at": _iso(incident.triggered_at),
-        "acknowledged_by": incident.acknowledged_by,
-        "acknowledged_at": _iso(incident.acknowledged_at),
-        "resolved_by": incident.resolved_by,
-        "resolved_at": _iso(incident.resolved_at),
-        "resolution_notes": incident.resolution_notes,
-        "auto_resolved": incident.auto_resolved,
-        "previous_incident": incident.previous_id,
-    }
-
-
-def rule_document(rule: AlertRule | None, incident: AlertIncident | None = None) -> dict:
-    if rule is None:  # deleted since: what the incident remembers
-        return {
-            "id": None,
-            "name": incident.rule_name if incident else "",
-            "metric_name": None,
-            "condition_operator": incident.condition_operator if incident else None,
-            "threshold": incident.threshold if incident else None,
-            "severity": incident.severity if incident else None,
-        }
-    return {
-        "id": rule.pk,
-        "name": rule.name,
-        "metric_name": rule.metric_name,
-        "tags": rule.tags,
-        "aggregation": rule.aggregation,
-        "window_seconds": rule.window_seconds,
-        "condition_operator": rule.condition_operator,
-        "threshold": rule.threshold,
-        "severity": rule.severity,
+        "id": None,
+        "name": incident.rule_name if incident else "",
+        "metric_name": None,
+        "condition_operator": incident.condition_operator if incident else None,
+        "threshold": incident.threshold if incident else None,
+        "severity": incident.severity if incident else None,
     }
 
 
@@ -125,7 +94,7 @@ def make_deliveries(
     the tasks are queued once it commits. One that exists already is left as it is."""
     now = now or timezone.now()
     made = []
-    incident_doc = incident_document(incident) if incident else None
+    incident_doc = dict(IncidentOut(incident).data) if incident else None
     rule_doc = rule_document(rule, incident)
     for channel in channels:
         delivery = Delivery(

@@ -73,8 +73,8 @@ def incident_list(
     return incidents
 
 
-def incident_detail(incident_id: int) -> AlertIncident:
-    """The incident with its timeline and its deliveries' attempt logs (DoesNotExist)."""
+def incidents_with_history() -> QuerySet[AlertIncident]:
+    """Incidents with their timelines and their deliveries' attempt logs."""
     return AlertIncident.objects.prefetch_related(
         Prefetch("timeline", queryset=IncidentEvent.objects.order_by("at", "id")),
         Prefetch(
@@ -83,7 +83,7 @@ def incident_detail(incident_id: int) -> AlertIncident:
                 Prefetch("attempt_log", queryset=DeliveryAttempt.objects.order_by("at", "id"))
             ),
         ),
-    ).get(pk=incident_id)
+    )
 
 
 def alerting_figures() -> dict:

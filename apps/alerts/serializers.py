@@ -251,6 +251,24 @@ class IncidentOut(serializers.ModelSerializer):
         ]
 
 
+class RuleRefOut(serializers.ModelSerializer):
+    """The rule in a notification (the webhook body's `rule`)."""
+
+    class Meta:
+        model = AlertRule
+        fields = [
+            "id",
+            "name",
+            "metric_name",
+            "tags",
+            "aggregation",
+            "window_seconds",
+            "condition_operator",
+            "threshold",
+            "severity",
+        ]
+
+
 class IncidentDetailOut(IncidentOut):
     timeline = TimelineEntry(many=True)
     deliveries = DeliveryOut(many=True)

@@ -16,6 +16,15 @@ class PayloadTooLarge(exceptions.APIException):
     default_code = "payload_too_large"
 
 
+class Conflict(exceptions.APIException):
+    """The change does not apply to the object's state (e.g. acknowledging a resolved
+    incident, deleting a built-in check)."""
+
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "This change does not apply in the object's current state."
+    default_code = "conflict"
+
+
 class ServiceUnavailable(exceptions.APIException):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     default_detail = "The database is unavailable; retry later."

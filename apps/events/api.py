@@ -1,9 +1,7 @@
-from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
-from rest_framework.exceptions import NotFound
-from rest_framework.pagination import CursorPagination
 
+from apps.core.pagination import MAX_PAGE_SIZE, PAGE_SIZE, TimeCursorPagination
 from apps.core.params import NonEmptyQuery, StrictIntegerField
 from apps.ingest.api import IngestView
 from apps.keys.models import Scope
@@ -17,10 +15,6 @@ from .serializers import EventOut
 class UserActivityIngestView(IngestView):
     kind = "user_activity"
     summary = "Log user activity (frontend)"
-
-
-PAGE_SIZE = 100
-MAX_PAGE_SIZE = 1000
 
 
 class EventQuery(NonEmptyQuery):
@@ -49,24 +43,8 @@ class EventQuery(NonEmptyQuery):
         return {k: v for k, v in self.validated_data.items() if k not in ("page_size", "cursor")}
 
 
-class EventPagination(CursorPagination):
+class EventPagination(TimeCursorPagination):
     ordering = ("-timestamp", "-id")
-    page_size = PAGE_SIZE
-    page_size_query_param = "page_size"
-    max_page_size = MAX_PAGE_SIZE
-
-    def decode_cursor(self, request):
-        # A cursor is opaque but client-held: one that decodes to a position that
-        # is not a timestamp is as invalid as one that does not decode at all.
-        cursor = super().decode_cursor(request)
-        if cursor is not None and cursor.position is not None:
-            try:
-                valid = parse_datetime(cursor.position) is not None
-            except ValueError:
-                valid = False
-            if not valid:
-                raise NotFound(self.invalid_cursor_message)
-        return cursor
 
 
 STANDARD_TYPES_DOC = "Standard event types: " + "; ".join(

@@ -6,12 +6,13 @@ from django.http import Http404
 from django.urls import path
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import exceptions, permissions, status
+from rest_framework import permissions, status
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.core.api import get_or_404, validated
+from apps.core.errors import Conflict
 from apps.keys.permissions import CanAdminister, request_actor
 
 from . import selectors, services
@@ -20,11 +21,6 @@ from .models import MonitoredService
 from .renderers import SlaCsvRenderer
 
 TAGS = ["monitoring"]
-
-
-class Conflict(exceptions.APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_code = "conflict"
 
 
 DEFAULT_SLA_HOURS = 720

@@ -332,3 +332,26 @@ def test_the_admin_form_refuses_a_private_webhook_target(django_user_model, sett
     assert response.status_code == 200  # the form again, with the error
     assert "link-local" in response.content.decode() or "169.254" in response.content.decode()
     assert not ConfigChange.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[" * 100_000 + b"]" * 100_000,
+        b'{"a":' * 5000 + b"1" + b"}" * 5000,
+        b'{"name": "x", "metric_name": "m", "condition_operator": "gt", "threshold": NaN}',
+        b"\xff\xfe",
+    ],
+)
+def test_bodies_nested_too_deep_or_not_json_are_400_not_500(admin_client, body):
+    response = admin_client.generic("POST", RULES, body, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid" or "parse" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("cursor", ["bz0xJnA9eHl6", "cD1ub3QtYS1kYXRl", "%00", "not-base64"])
+def test_crafted_cursors_are_404(read_client, cursor):
+    for path in (INCIDENTS, "/api/v1/analytics/alerts/changes"):
+        response = read_client.get(f"{path}?cursor={cursor}")
+        assert response.status_code in (400, 404), (path, cursor)
+        assert response["Content-Type"] == "application/json"
