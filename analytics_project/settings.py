@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "apps.metrics",
     "apps.alerts",
     "apps.monitoring",
+    "apps.overview",
 ]
 
 MIDDLEWARE = [
@@ -217,8 +218,12 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": 3600,
 }
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_BEAT_SCHEDULER = "apps.monitoring.scheduler:HeartbeatScheduler"
 CELERY_TIMEZONE = "UTC"
+
+# Workers and beat write a sign of life this often (seconds); one older than two
+# intervals makes /api/v1/analytics/health report the part down.
+MONITORING_HEARTBEAT_SECONDS = env_int("MONITORING_HEARTBEAT_SECONDS", 5, minimum=1)
 
 # How often every enabled alert rule is evaluated (seconds).
 ALERTS_EVALUATION_SECONDS = env_int("ALERTS_EVALUATION_SECONDS", 60, minimum=5)

@@ -3,7 +3,6 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from apps.alerts import api as alerts_api
-from apps.core.views import HealthView
 from apps.devices.api import (
     DeviceMetricsIngestView,
     DeviceStateChangeIngestView,
@@ -21,6 +20,7 @@ from apps.metrics.api import (
     PrometheusView,
 )
 from apps.monitoring import api as monitoring_api
+from apps.overview.api import OverviewView
 from apps.requestlog.api import ApiPerformanceView, RequestLogIngestView
 
 handler400 = "apps.core.errors.json_400"
@@ -29,7 +29,7 @@ handler404 = "apps.core.errors.json_404"
 handler500 = "apps.core.errors.json_500"
 
 analytics = [
-    path("health", HealthView.as_view(), name="health"),
+    path("health", monitoring_api.SystemHealthView.as_view(), name="health"),
     path("user-activity", UserActivityIngestView.as_view(), name="ingest-user-activity"),
     path("error", ErrorIngestView.as_view(), name="ingest-error"),
     path("device-state-change", DeviceStateChangeIngestView.as_view(), name="ingest-device-state"),
@@ -39,6 +39,7 @@ analytics = [
     path("batch", MixedBatchIngestView.as_view(), name="ingest-batch"),
     path("events", EventsView.as_view(), name="events"),
     path("performance", PerformanceView.as_view(), name="performance"),
+    path("metrics", OverviewView.as_view(), name="overview"),
     path("metrics/record", MetricRecordView.as_view(), name="metric-record"),
     path("metrics/<str:name>/statistics", MetricStatisticsView.as_view(), name="metric-statistics"),
     path(

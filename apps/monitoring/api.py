@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.http import Http404
 from django.urls import path
 from django.utils import timezone
@@ -119,6 +120,35 @@ class PingView(APIView):
         return Response({"status": "ok"})
 
     post = get
+
+
+class SystemHealthView(APIView):
+    """This service's own health: public, never logged, never throttled."""
+
+    authentication_classes: list = []
+    permission_classes = [permissions.AllowAny]
+    throttle_classes: list = []
+
+    @extend_schema(
+        summary="This service's health (public, for probes and load balancers)",
+        description=(
+            "`healthy`: every part answers. `degraded` (200): no Celery worker or no beat "
+            "gave a sign of life within two heartbeat intervals; writes are still accepted "
+            "and wait. `unhealthy` (503, same body): the database or Redis does not answer."
+        ),
+        responses={
+            200: OpenApiResponse(io.SystemHealthOut, description="Healthy or degraded."),
+            503: OpenApiResponse(io.SystemHealthOut, description="The database or Redis is down."),
+        },
+        tags=["health"],
+    )
+    def get(self, request):
+        health = selectors.system_health()
+        unhealthy = health["status"] == "unhealthy"
+        response = Response(io.SystemHealthOut(health).data, status=503 if unhealthy else 200)
+        if unhealthy:  # like every 503 of this service
+            response["Retry-After"] = str(settings.RETRY_AFTER_SECONDS)
+        return response
 
 
 class HealthSummaryView(MonitoringView):

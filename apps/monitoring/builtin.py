@@ -2,8 +2,6 @@
 (`install_monitoring_checks`): the database, Redis, the Celery workers, beat and the
 outbox. They cannot be deleted (disable one instead)."""
 
-import time
-
 from celery import current_app
 from django.conf import settings
 from django.db import connections
@@ -12,22 +10,16 @@ from apps.core.redis import get_redis
 from apps.ingest.selectors import outbox_oldest_age_seconds
 
 from .checks import custom_check
+from .heartbeats import beat_heartbeat_age, live_workers, stale_after_seconds
 from .models import MonitoredService
 from .services import service_create
-
-BEAT_HEARTBEAT_KEY = "analytics:monitoring:beat"
-# `monitoring.run_checks` runs every 5 s when beat and a worker are up.
-BEAT_STALE_SECONDS = 60
 
 
 @custom_check("database")
 def database(timeout: float) -> None:
-    try:
-        with connections["default"].cursor() as cursor:
-            cursor.execute("SET LOCAL statement_timeout = %s", [int(timeout * 1000)])
-            cursor.execute("SELECT 1")
-    finally:
-        connections.close_all()  # this check runs in a worker thread: close what it opened
+    with connections["default"].cursor() as cursor:
+        cursor.execute("SET LOCAL statement_timeout = %s", [int(timeout * 1000)])
+        cursor.execute("SELECT 1")
 
 
 @custom_check("redis")
@@ -40,25 +32,19 @@ def celery_workers(timeout: float) -> str | None:
     replies = current_app.control.ping(timeout=min(timeout, 2.0))
     if not replies:
         raise RuntimeError("no Celery worker answered a ping")
+    answered = {name for reply in replies for name in reply}
+    silent = set(live_workers()) - answered
+    if silent:  # alive by their sign, but deaf to the broker: stuck or cut off
+        return f"{len(silent)} worker(s) did not answer a ping: {', '.join(sorted(silent))}"
     return None
-
-
-def beat_heartbeat() -> None:
-    """Written each time beat's `monitoring.run_checks` runs."""
-    get_redis().set(BEAT_HEARTBEAT_KEY, time.time(), ex=86400)
-
-
-def beat_heartbeat_age() -> float | None:
-    raw = get_redis().get(BEAT_HEARTBEAT_KEY)
-    return None if raw is None else time.time() - float(raw)
 
 
 @custom_check("celery-beat")
 def celery_beat(timeout: float) -> None:
     age = beat_heartbeat_age()
-    if age is None or age > BEAT_STALE_SECONDS:
+    if age is None or age > stale_after_seconds():
         seen = "never" if age is None else f"{age:.0f} s ago"
-        raise RuntimeError(f"no scheduled check ran since {seen}: is beat running?")
+        raise RuntimeError(f"beat last gave a sign of life {seen}: is it running?")
 
 
 @custom_check("outbox-lag")

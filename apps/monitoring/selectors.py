@@ -4,20 +4,59 @@ import math
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.db import DatabaseError, connection
 from django.db.models import Avg, QuerySet
 from django.utils import timezone
+from redis import RedisError
 
+from .heartbeats import heartbeats_read, stale_after_seconds
 from .models import Downtime, HealthCheck, HealthStatus, MonitoredService
+from .system import host_name, system_figures
 
 RECENT_CHECKS = 50
 
 
+def system_health() -> dict:
+    """This service's own parts, cheaply enough for a load balancer to ask every second:
+    one `SELECT 1` and one Redis round trip that also reads the workers' and beat's signs
+    of life. Without the database or Redis nothing is accepted: unhealthy. Without a
+    worker or beat, writes are still accepted and wait in the outbox: degraded."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        database = True
+    except DatabaseError:
+        database = False
+    try:
+        workers, beat_age = heartbeats_read()
+        redis = True
+    except (RedisError, OSError):
+        redis, workers, beat_age = False, 0, None
+    parts = {
+        "database": database,
+        "redis": redis,
+        "celery": workers > 0,
+        "celery_beat": beat_age is not None and beat_age <= stale_after_seconds(),
+    }
+    if not (database and redis):
+        status = "unhealthy"
+    else:
+        status = "healthy" if all(parts.values()) else "degraded"
+    return {"status": status, "services": parts, "timestamp": timezone.now()}
+
+
+def host_figures() -> dict:
+    """This machine's figures now, without waiting: CPU since the previous reading."""
+    return {"host": host_name(), **system_figures(cpu_interval=None)}
+
+
 def health_summary() -> dict:
     """Every enabled service's last status; overall: the worst of them."""
-    services = list(MonitoredService.objects.filter(enabled=True))
+    now = timezone.now()
+    services = [_service_health(s, now) for s in MonitoredService.objects.filter(enabled=True)]
     counts = {status: 0 for status in HealthStatus.values}
     for service in services:
-        counts[service.status] += 1
+        counts[service["status"]] += 1
     if counts["unhealthy"]:
         overall = "unhealthy"
     elif counts["degraded"]:
@@ -33,21 +72,35 @@ def health_summary() -> dict:
         "degraded": counts["degraded"],
         "unhealthy": counts["unhealthy"],
         "unknown": counts["unknown"],
-        "services": [_service_health(service) for service in services],
-        "checked_at": timezone.now(),
+        "services": services,
+        "checked_at": now,
     }
 
 
-def _service_health(service: MonitoredService) -> dict:
+def _service_health(service: MonitoredService, now: datetime | None = None) -> dict:
+    status, error = service.status, service.last_error
+    overdue = _overdue_seconds(service, now or timezone.now())
+    if overdue is not None:  # checks stopped: the last status is no longer known to hold
+        status = HealthStatus.UNKNOWN
+        error = f"not checked for {overdue:.0f} s: are beat and a Celery worker running?"
     return {
         "service_name": service.name,
         "check_type": service.check_type,
-        "status": service.status,
+        "status": status,
         "response_time_ms": service.last_response_time_ms,
         "consecutive_failures": service.consecutive_failures,
         "last_checked": service.last_checked_at,
-        "error": service.last_error,
+        "error": error,
     }
+
+
+def _overdue_seconds(service: MonitoredService, now: datetime) -> float | None:
+    """Seconds since the last check when two runs were missed, else None."""
+    if not service.enabled:
+        return None
+    since = service.last_checked_at or service.created_at
+    waited = (now - since).total_seconds()
+    return waited if waited > 2 * service.interval_seconds + service.timeout_seconds else None
 
 
 def service_health(service: MonitoredService) -> dict:

@@ -7,7 +7,7 @@ from django.urls import reverse
 from rest_framework import serializers
 
 from apps.core.params import NonEmptyQuery, StrictIntegerField
-from apps.core.serializers import StrictSerializerMixin
+from apps.core.serializers import StrictSerializerMixin, UtcDateTimeField
 
 from .checks import custom_check_names
 from .models import SERVICE_READ_ONLY_FIELDS, CheckType, HealthCheck, MonitoredService
@@ -152,3 +152,16 @@ class SlaQuery(NonEmptyQuery):
             if attrs["to"] <= attrs["from"]:
                 raise serializers.ValidationError({"to": "Must be after from."})
         return attrs
+
+
+class SystemPartsOut(serializers.Serializer):
+    database = serializers.BooleanField(help_text="A query answered.")
+    redis = serializers.BooleanField(help_text="Redis answered.")
+    celery = serializers.BooleanField(help_text="At least one worker gave a sign of life.")
+    celery_beat = serializers.BooleanField(help_text="Beat gave a sign of life.")
+
+
+class SystemHealthOut(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["healthy", "degraded", "unhealthy"])
+    services = SystemPartsOut()
+    timestamp = UtcDateTimeField()

@@ -2,16 +2,15 @@
 
 A due service is claimed by moving its `next_check_at` in one conditional update,
 so two runners at once (beat, `run_health_checks`) never check it twice; the checks
-run in threads, each bounded by its own timeout, so one hanging service delays
-nobody; results are written by the caller, one transaction per service.
+run in threads, each bounded by its own timeout, and each result is stored as it
+comes in (one transaction per service), so one hanging service delays nobody.
 """
 
 import logging
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import datetime, timedelta
 
-from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db import IntegrityError, connection, connections, transaction
 from django.utils import timezone
 
 from . import alerting, checks
@@ -29,42 +28,60 @@ def checks_run_due(*, now: datetime | None = None, all_services: bool = False) -
     services = _claim(now, all_services)
     if not services:
         return []
-    results: dict[int, checks.Result] = {}
+    recorded: list[HealthCheck] = []
     pool = ThreadPoolExecutor(max_workers=min(MAX_PARALLEL_CHECKS, len(services)))
     try:
-        futures = {pool.submit(checks.run, service, now): service for service in services}
+        futures = {pool.submit(_run_in_thread, service, now): service for service in services}
+        pending = set(futures)
         longest = max(service.timeout_seconds for service in services)
-        done, late = wait(futures, timeout=longest + 1)
-        for future in done:
-            results[futures[future].pk] = future.result()
-        for future in late:  # a check that ignored its timeout: unhealthy, not waited for
-            results[futures[future].pk] = checks.Result(
+        try:  # each result is stored as it comes: nobody waits for the slowest
+            for future in as_completed(futures, timeout=longest + 1):
+                pending.discard(future)
+                _record(recorded, futures[future], future.result(), now)
+        except TimeoutError:
+            pass
+        for future in pending:  # a check that ignored its timeout: unhealthy, not waited for
+            late = checks.Result(
                 HealthStatus.UNHEALTHY, None, "timed out (the check overran its timeout)"
             )
+            _record(recorded, futures[future], late, now)
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
-    recorded = []
-    for service in services:
-        try:
-            recorded.append(check_record(service.pk, results[service.pk], at=now))
-        except Exception:
-            logger.exception("monitoring: the check of %s could not be recorded", service.name)
     alerting.services_down_record()
     return recorded
 
 
+def _record(
+    recorded: list[HealthCheck], service: MonitoredService, result: checks.Result, now: datetime
+) -> None:
+    try:
+        recorded.append(check_record(service.pk, result, at=now))
+    except Exception:
+        logger.exception("monitoring: the check of %s could not be recorded", service.name)
+
+
+def _run_in_thread(service: MonitoredService, now: datetime) -> checks.Result:
+    try:
+        return checks.run(service, now)
+    finally:
+        connections.close_all()  # what a custom check opened in this thread dies with it
+
+
 def _claim(now: datetime, all_services: bool) -> list[MonitoredService]:
-    candidates = MonitoredService.objects.filter(enabled=True)
-    if not all_services:
-        candidates = candidates.filter(Q(next_check_at__isnull=True) | Q(next_check_at__lte=now))
-    claimed = []
-    for service in candidates:
-        moved = MonitoredService.objects.filter(
-            pk=service.pk, next_check_at=service.next_check_at
-        ).update(next_check_at=now + timedelta(seconds=service.interval_seconds))
-        if moved:
-            claimed.append(service)
-    return claimed
+    """Move the due services' next check one interval on, in one statement, and return
+    them: a row another runner moved first no longer matches, so it is checked once."""
+    table = MonitoredService._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            UPDATE {table} SET next_check_at = %s + make_interval(secs => interval_seconds)
+            WHERE enabled AND (%s OR next_check_at IS NULL OR next_check_at <= %s)
+            RETURNING id
+            """,
+            [now, all_services, now],
+        )
+        claimed = [row[0] for row in cursor.fetchall()]
+    return list(MonitoredService.objects.filter(pk__in=claimed).order_by("pk"))
 
 
 def check_record(service_id: int, result: checks.Result, *, at: datetime) -> HealthCheck:

@@ -11,9 +11,13 @@ from apps.metrics.services import record_gauge
 
 GIB = 1024**3
 
+# Primes psutil's CPU counter: a reading with no interval measures since the previous one.
+psutil.cpu_percent(interval=None)
 
-def system_figures(*, cpu_interval: float = 0.5) -> dict[str, float]:
-    """CPU (measured over `cpu_interval` s), memory, root disk, uptime and 1-min load."""
+
+def system_figures(*, cpu_interval: float | None = 0.5) -> dict[str, float]:
+    """CPU (measured over `cpu_interval` s, or since the previous reading with None),
+    memory, root disk, uptime and 1-min load."""
     memory = psutil.virtual_memory()
     return {
         "cpu_percent": psutil.cpu_percent(interval=cpu_interval),
@@ -26,10 +30,14 @@ def system_figures(*, cpu_interval: float = 0.5) -> dict[str, float]:
     }
 
 
+def host_name() -> str:
+    return socket.gethostname()[:200]
+
+
 def system_metrics_record() -> dict[str, float]:
     """Record each figure as `system.<name>`, tagged with this host; returns them."""
     figures = system_figures()
-    host = {"host": socket.gethostname()[:200]}
+    host = {"host": host_name()}
     for name, value in figures.items():
         record_gauge(f"system.{name}", value, labels=host)
     return figures

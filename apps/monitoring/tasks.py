@@ -1,11 +1,10 @@
 from celery import shared_task
 
-from . import builtin, services, system
+from . import services, system
 
 
 @shared_task(name="monitoring.run_checks", ignore_result=True, expires=30)
 def run_checks() -> None:
-    builtin.beat_heartbeat()  # this task running on schedule is beat's sign of life
     services.checks_run_due()
 
 

@@ -254,6 +254,11 @@ class Stack:
         )
         self.wait(name, lambda: "ready" in self.log(name), timeout=30, what=f"{name} ready")
 
+    def start_beat(self, name: str = "beat") -> None:
+        """The Procfile's beat command as it stands, until beat says it is starting."""
+        self.spawn(name, procfile_args("beat", self.env))
+        self.wait(name, lambda: "beat: Starting" in self.log(name), timeout=30, what=f"{name} up")
+
     def kill(self, name: str) -> None:
         """kill -9 the whole process group: the worker and its pool children."""
         self.stop(name, sig=signal.SIGKILL)

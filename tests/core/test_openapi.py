@@ -27,6 +27,7 @@ INGEST = {
 }
 READS = {
     "/api/v1/analytics/events",
+    "/api/v1/analytics/metrics",
     "/api/v1/analytics/performance",
     "/api/v1/analytics/metrics/{name}/statistics",
     "/api/v1/analytics/metrics/{name}/time-series",
@@ -111,7 +112,7 @@ def test_errors_have_the_error_shape_and_retry_after(document):
                 continue
             schema = response["content"]["application/json"]["schema"]
             if path == "/api/v1/analytics/health" and code == "503":
-                assert schema == {"$ref": "#/components/schemas/Health"}
+                assert schema == {"$ref": "#/components/schemas/SystemHealthOut"}
             elif method == "post" and code == "400" and path in INGEST:
                 refs = [option["$ref"] for option in schema["oneOf"]]
                 assert refs == [ERROR_REF, "#/components/schemas/IngestRejection"]

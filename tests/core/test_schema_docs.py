@@ -11,6 +11,7 @@ pytestmark = pytest.mark.django_db
 
 EXPECTED_PATHS = {
     "/api/v1/analytics/health",
+    "/api/v1/analytics/metrics",
     "/api/v1/analytics/user-activity",
     "/api/v1/analytics/error",
     "/api/v1/analytics/device-state-change",
@@ -64,7 +65,8 @@ def test_schema_lists_every_endpoint_path(openapi):
 def test_schema_documents_methods_per_path(openapi):
     paths = openapi["paths"]
     for path in EXPECTED_PATHS:
-        expected = "get" if "/metrics/" in path or path.endswith("/health") else "post"
+        get = "/metrics/" in path or path.endswith(("/health", "/analytics/metrics"))
+        expected = "get" if get else "post"
         assert expected in paths[path], path
 
 

@@ -126,6 +126,26 @@ def test_health_summary_and_one_service(admin_client, read_client):
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 
 
+def test_a_service_not_checked_for_two_intervals_is_unknown(read_client):
+    with time_machine.travel(T0, tick=False):
+        service = MonitoredService.objects.create(
+            name="api", check_type="http", target="http://api/", interval_seconds=60
+        )
+        services.check_record(service.pk, checks.Result("healthy", 5.0), at=T0)
+    late = 2 * 60 + service.timeout_seconds  # two missed runs and a timeout
+
+    with time_machine.travel(T0 + timedelta(seconds=late - 1), tick=False):
+        assert read_client.get(HEALTH).json()["overall_status"] == "healthy"
+    with time_machine.travel(T0 + timedelta(seconds=late + 1), tick=False):
+        summary = read_client.get(HEALTH).json()
+        one = read_client.get(f"{HEALTH}/api").json()
+
+    assert (summary["overall_status"], summary["unknown"], summary["healthy"]) == ("unknown", 1, 0)
+    assert summary["services"][0]["status"] == one["status"] == "unknown"
+    assert one["error"].startswith(f"not checked for {late + 1:.0f} s")
+    assert one["last_checked"] == "2026-11-01T00:00:00Z"
+
+
 def scripted_history() -> MonitoredService:
     """Monitored from T0 for 10 h: down 10:00-10:30 (T0+1h..) and 12:00-12:06."""
     with time_machine.travel(T0, tick=False):

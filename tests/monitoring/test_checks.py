@@ -1,15 +1,18 @@
 """Checks against real HTTP and TCP targets on 127.0.0.1 that the tests start and break."""
 
 import socket
+import threading
 import time
 from datetime import timedelta
 
 import pytest
+from django.db import connections
 from django.utils import timezone
 
 from apps.monitoring import checks, services
 from apps.monitoring.models import Downtime, HealthCheck, MonitoredService
 from tests.alerts.receiver import Receiver, Reply, free_port
+from tests.live import wait_until
 
 pytestmark = pytest.mark.django_db
 
@@ -97,6 +100,28 @@ def test_a_cycle_is_bounded_by_one_timeout_and_hanging_services_delay_nobody():
     assert unhealthy == {f"svc-{i}" for i in range(0, 20, 4)}
     assert elapsed < 5  # in parallel: run one after the other, 5 hanging x 1 s would be 5 s
     assert services.checks_run_due() == []  # nothing due again before its interval
+
+
+@pytest.mark.django_db(transaction=True)
+def test_fast_results_are_stored_while_a_hanging_check_still_runs():
+    def cycle() -> None:
+        services.checks_run_due()
+        connections.close_all()
+
+    with Receiver(200) as fast, Receiver(Reply(200, delay=30)) as hanging:
+        service("slow", "http", hanging.url, timeout_seconds=3)
+        for i in range(5):
+            service(f"fast-{i}", "http", fast.url, timeout_seconds=3)
+        runner = threading.Thread(target=cycle)
+        runner.start()
+        try:
+            fast_checks = HealthCheck.objects.filter(service__name__startswith="fast")
+            wait_until(lambda: fast_checks.count() == 5, timeout=2.5, what="the fast results")
+            assert runner.is_alive()  # the hanging check is still under way
+            assert not HealthCheck.objects.filter(service__name="slow").exists()
+        finally:
+            runner.join(timeout=10)
+    assert HealthCheck.objects.get(service__name="slow").status == "unhealthy"
 
 
 def test_failures_open_one_downtime_and_recovery_closes_it():

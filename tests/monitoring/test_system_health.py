@@ -1,0 +1,122 @@
+"""The public health answer: seed shape, what each part means, 503 only when unhealthy."""
+
+import time
+
+import pytest
+import redis
+from django.db import connection
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from apps.core.redis import get_redis
+from apps.monitoring import heartbeats
+from tests.live import free_port
+
+pytestmark = pytest.mark.django_db
+
+URL = "/api/v1/analytics/health"
+
+
+@pytest.fixture(autouse=True)
+def own_heartbeat_keys(monkeypatch, settings):
+    settings.MONITORING_HEARTBEAT_SECONDS = 5
+    stamp = timezone.now().timestamp()
+    monkeypatch.setattr(heartbeats, "BEAT_KEY", f"test:beat:{stamp}")
+    monkeypatch.setattr(heartbeats, "WORKERS_KEY", f"test:workers:{stamp}")
+    yield
+    get_redis().delete(heartbeats.BEAT_KEY, heartbeats.WORKERS_KEY)
+
+
+def health() -> tuple[int, dict]:
+    response = APIClient().get(URL)
+    assert response["Content-Type"].startswith("application/json")
+    return response.status_code, response.json()
+
+
+def test_every_part_alive_is_healthy():
+    heartbeats.worker_heartbeat("worker@a")
+    heartbeats.beat_heartbeat()
+
+    status, body = health()
+
+    assert status == 200
+    assert set(body) == {"status", "services", "timestamp"}
+    assert body["status"] == "healthy"
+    assert body["services"] == {
+        "database": True,
+        "redis": True,
+        "celery": True,
+        "celery_beat": True,
+    }
+    assert body["timestamp"].endswith("Z")
+
+
+def test_no_worker_and_no_beat_is_degraded_but_still_200():
+    status, body = health()
+    assert (status, body["status"]) == (200, "degraded")
+    assert body["services"] == {
+        "database": True,
+        "redis": True,
+        "celery": False,
+        "celery_beat": False,
+    }
+
+
+def test_signs_older_than_two_intervals_count_as_down():
+    redis = get_redis()
+    redis.zadd(heartbeats.WORKERS_KEY, {"worker@old": time.time() - 11})
+    redis.set(heartbeats.BEAT_KEY, time.time() - 11)
+    assert health()[1]["services"]["celery"] is False
+    assert health()[1]["services"]["celery_beat"] is False
+
+    redis.zadd(heartbeats.WORKERS_KEY, {"worker@new": time.time() - 9})
+    redis.set(heartbeats.BEAT_KEY, time.time() - 9)
+    assert health()[1]["status"] == "healthy"
+
+
+def test_a_worker_that_shuts_down_cleanly_is_gone_at_once():
+    heartbeats.worker_heartbeat("worker@a")
+    heartbeats.beat_heartbeat()
+    assert health()[1]["status"] == "healthy"
+    heartbeats.worker_gone("worker@a")
+    assert health()[1]["services"]["celery"] is False
+
+
+def test_redis_down_is_unhealthy_503_with_retry_after(monkeypatch):
+    nowhere = redis.Redis(port=free_port(), socket_connect_timeout=1)  # nothing listens
+    monkeypatch.setattr(heartbeats, "get_redis", lambda: nowhere)
+    response = APIClient().get(URL)
+    assert response.status_code == 503
+    assert response["Retry-After"]
+    body = response.json()
+    assert body["status"] == "unhealthy"
+    assert body["services"] == {
+        "database": True,
+        "redis": False,
+        "celery": False,
+        "celery_beat": False,
+    }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_database_down_is_unhealthy_503():
+    heartbeats.worker_heartbeat("worker@a")
+    heartbeats.beat_heartbeat()
+    real_port = connection.settings_dict["PORT"]
+    connection.close()
+    connection.settings_dict["PORT"] = free_port()  # a real connection attempt, refused
+    try:
+        response = APIClient().get(URL)
+    finally:
+        connection.close()
+        connection.settings_dict["PORT"] = real_port
+    assert response.status_code == 503
+    assert response.json()["status"] == "unhealthy"
+    assert response.json()["services"]["database"] is False
+    assert response.json()["services"]["redis"] is True
+
+
+def test_it_needs_no_key_and_ignores_a_bad_one():
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION="Bearer not-a-key")
+    assert client.get(URL).status_code == 200
