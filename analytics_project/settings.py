@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "apps.metrics",
     "apps.alerts",
     "apps.monitoring",
+    "apps.ai",
     "apps.overview",
 ]
 

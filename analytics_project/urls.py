@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from apps.ai import api as ai_api
 from apps.alerts import api as alerts_api
 from apps.devices.api import (
     DeviceMetricsIngestView,
@@ -45,6 +46,7 @@ analytics = [
     path(
         "metrics/<str:name>/time-series", MetricTimeSeriesView.as_view(), name="metric-time-series"
     ),
+    path("", include(ai_api.urls)),
     path("alerts/", include(alerts_api.urls)),
     path("monitoring/", include(monitoring_api.urls)),
 ]

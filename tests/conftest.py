@@ -103,6 +103,19 @@ def read_key(db) -> str:
 
 
 @pytest.fixture
+def admin_key(db) -> str:
+    return api_key_create(name="oncall-bot", scope="admin")[1]
+
+
+@pytest.fixture
+def admin_api_client(admin_key) -> APIClient:
+    """An `admin` API key's client (pytest-django's `admin_client` is a staff session)."""
+    client = APIClient()
+    client.credentials(HTTP_X_API_KEY=admin_key)
+    return client
+
+
+@pytest.fixture
 def ingest_client(ingest_key) -> APIClient:
     client = APIClient()
     client.credentials(HTTP_X_API_KEY=ingest_key)

@@ -8,11 +8,13 @@ from datetime import timedelta
 
 from django.contrib import admin, messages
 from django.db.models import Case, When
-from django.http import HttpRequest, HttpResponseRedirect
+from django.http import HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.timesince import timesince
+
+from apps.keys.permissions import request_actor
 
 from . import evaluation, services
 from .models import (
@@ -36,10 +38,6 @@ SEVERITY_COLORS = {
 SILENCES = {"1h": timedelta(hours=1), "4h": timedelta(hours=4), "24h": timedelta(hours=24)}
 
 
-def _actor(request: HttpRequest) -> str:
-    return f"user:{request.user.get_username()}"
-
-
 class AuditedAdmin(admin.ModelAdmin):
     """Admin saves and deletions go to the same configuration trail as API changes."""
 
@@ -47,15 +45,15 @@ class AuditedAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
         data = {name: form.cleaned_data.get(name) for name in form.changed_data}
         action = "changed" if change else "created"
-        services.config_change_record(_actor(request), action, obj, data)
+        services.config_change_record(request_actor(request), action, obj, data)
 
     def delete_model(self, request, obj) -> None:
-        services.config_change_record(_actor(request), "deleted", obj)
+        services.config_change_record(request_actor(request), "deleted", obj)
         super().delete_model(request, obj)
 
     def delete_queryset(self, request, queryset) -> None:
         for obj in queryset:
-            services.config_change_record(_actor(request), "deleted", obj)
+            services.config_change_record(request_actor(request), "deleted", obj)
         super().delete_queryset(request, queryset)
 
 
@@ -173,7 +171,7 @@ class AlertIncidentAdmin(admin.ModelAdmin):
 
     @admin.action(description="Acknowledge", permissions=["change"])
     def acknowledge(self, request, queryset) -> None:
-        actor = _actor(request)
+        actor = request_actor(request)
         self._each(
             request,
             queryset,
@@ -183,7 +181,7 @@ class AlertIncidentAdmin(admin.ModelAdmin):
 
     @admin.action(description="Resolve", permissions=["change"])
     def resolve(self, request, queryset) -> None:
-        actor = _actor(request)
+        actor = request_actor(request)
         self._each(
             request,
             queryset,
@@ -194,7 +192,7 @@ class AlertIncidentAdmin(admin.ModelAdmin):
         )
 
     def _silence(self, request, queryset, key: str) -> None:
-        actor = _actor(request)
+        actor = request_actor(request)
         self._each(
             request,
             queryset,
@@ -273,7 +271,7 @@ class AlertRuleAdmin(AuditedAdmin):
         return HttpResponseRedirect(reverse("admin:alerts_alertrule_change", args=[pk]))
 
     def save_model(self, request, obj, form, change) -> None:
-        obj.updated_by = _actor(request)
+        obj.updated_by = request_actor(request)
         if not change:
             obj.created_by = obj.updated_by
         super().save_model(request, obj, form, change)
@@ -289,13 +287,13 @@ class AlertChannelAdmin(AuditedAdmin):
 
     def save_model(self, request, obj, form, change) -> None:
         if not change:
-            obj.created_by = _actor(request)
+            obj.created_by = request_actor(request)
         super().save_model(request, obj, form, change)
 
     @admin.action(description="Send test notification", permissions=["change"])
     def send_test(self, request, queryset) -> None:
         for channel in queryset:
-            delivery = services.channel_test(channel=channel, actor=_actor(request))
+            delivery = services.channel_test(channel=channel, actor=request_actor(request))
             attempt = delivery.attempt_log.last()
             if delivery.status == "delivered":
                 self.message_user(request, f"{channel.name}: delivered.", messages.SUCCESS)
@@ -316,7 +314,7 @@ class SilenceAdmin(AuditedAdmin):
 
     def save_model(self, request, obj, form, change) -> None:
         if not change:
-            obj.created_by = _actor(request)
+            obj.created_by = request_actor(request)
         super().save_model(request, obj, form, change)
 
 

@@ -10,8 +10,9 @@ def _key_scope(request) -> str | None:
 
 
 def request_actor(request) -> str:
-    """Who is calling, as recorded on what they change: `key:<name>` or `user:<username>`."""
-    if isinstance(request.auth, APIKey):
+    """Who is calling, as recorded on what they change: `key:<name>` or `user:<username>`.
+    Works for API requests and for the admin's plain Django requests alike."""
+    if isinstance(getattr(request, "auth", None), APIKey):
         return f"key:{request.auth.name}"
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:

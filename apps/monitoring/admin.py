@@ -1,6 +1,8 @@
 from django.contrib import admin
 from django.utils.html import format_html
 
+from apps.keys.permissions import request_actor
+
 from .models import SERVICE_READ_ONLY_FIELDS, HealthCheck, MonitoredService
 
 STATUS_COLORS = {"healthy": "#2f855a", "degraded": "#b7791f", "unhealthy": "#c53030"}
@@ -33,7 +35,7 @@ class MonitoredServiceAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change) -> None:
         if not change:
-            obj.created_by = f"user:{request.user.get_username()}"
+            obj.created_by = request_actor(request)
         super().save_model(request, obj, form, change)
 
 

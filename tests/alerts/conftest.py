@@ -1,7 +1,6 @@
 import pytest
 from rest_framework.test import APIClient
 
-from apps.keys.services import api_key_create
 from tests.helpers import drain_outbox, iso, post_json
 
 RULES = "/api/v1/analytics/alerts/rules"
@@ -12,15 +11,8 @@ RECORD = "/api/v1/analytics/metrics/record"
 
 
 @pytest.fixture
-def admin_key(db) -> str:
-    return api_key_create(name="oncall-bot", scope="admin")[1]
-
-
-@pytest.fixture
-def admin_client(admin_key) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_X_API_KEY=admin_key)
-    return client
+def admin_client(admin_api_client) -> APIClient:
+    return admin_api_client  # this package's tests call it by the shorter name
 
 
 @pytest.fixture

@@ -120,7 +120,11 @@ def api_keys(isolated_redis, worker_inline, no_dns) -> dict[str, str]:
 def key_for(case, api_keys: dict[str, str]) -> str:
     """Alerting is configured with an admin key; ingest posts with an ingest key."""
     if case.operation.path.startswith(
-        ("/api/v1/analytics/alerts/", "/api/v1/analytics/monitoring/")
+        (
+            "/api/v1/analytics/alerts/",
+            "/api/v1/analytics/monitoring/",
+            "/api/v1/analytics/ai/prices",
+        )
     ):
         return api_keys["ADMIN"]
     return api_keys[case.operation.method.upper()]

@@ -10,7 +10,6 @@ import time_machine
 from django.core.management import call_command
 from rest_framework.test import APIClient
 
-from apps.keys.services import api_key_create
 from apps.monitoring import checks, services
 from apps.monitoring.models import MonitoredService
 from tests.alerts.receiver import Receiver
@@ -23,16 +22,11 @@ HEALTH = "/api/v1/analytics/monitoring/health"
 SLA = "/api/v1/analytics/monitoring/sla"
 
 
-@pytest.fixture
-def admin_client(db) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_X_API_KEY=api_key_create(name="ops", scope="admin")[1])
-    return client
-
-
-def test_create_a_service_with_defaults(admin_client):
+def test_create_a_service_with_defaults(admin_api_client):
     response = post_json(
-        admin_client, SERVICES, {"name": "api", "check_type": "http", "target": "http://api:8000/"}
+        admin_api_client,
+        SERVICES,
+        {"name": "api", "check_type": "http", "target": "http://api:8000/"},
     )
 
     assert response.status_code == 201, response.content
@@ -43,7 +37,7 @@ def test_create_a_service_with_defaults(admin_client):
         200,
     )
     assert (body["failure_threshold"], body["sla_target"], body["status"]) == (3, 99.9, "unknown")
-    assert body["ping_url"] is None and body["created_by"] == "key:ops"
+    assert body["ping_url"] is None and body["created_by"] == "key:oncall-bot"
 
 
 @pytest.mark.parametrize(
@@ -72,26 +66,26 @@ def test_create_a_service_with_defaults(admin_client):
         ({"check_type": "http", "target": "http://x/", "intervall": 30}, "intervall"),
     ],
 )
-def test_bad_service_input_is_a_400_naming_the_field(admin_client, body, field):
-    response = post_json(admin_client, SERVICES, {"name": "svc", **body})
+def test_bad_service_input_is_a_400_naming_the_field(admin_api_client, body, field):
+    response = post_json(admin_api_client, SERVICES, {"name": "svc", **body})
     assert response.status_code == 400
     assert field in response.json()["fields"]
 
 
-def test_access(ingest_client, read_client, admin_client):
+def test_access(ingest_client, read_client, admin_api_client):
     body = {"name": "db", "check_type": "tcp", "target": "db:5432"}
     assert APIClient().get(SERVICES).status_code == 401
     assert post_json(ingest_client, SERVICES, body).status_code == 403
     assert ingest_client.get(HEALTH).status_code == 403
     assert post_json(read_client, SERVICES, body).status_code == 403
-    assert post_json(admin_client, SERVICES, body).status_code == 201
+    assert post_json(admin_api_client, SERVICES, body).status_code == 201
     assert read_client.get(SERVICES).status_code == 200
-    assert post_json(admin_client, SERVICES, body).status_code == 400  # the name is taken
+    assert post_json(admin_api_client, SERVICES, body).status_code == 400  # the name is taken
 
 
-def test_heartbeat_ping_url_needs_no_key_and_records_a_healthy_check(admin_client):
+def test_heartbeat_ping_url_needs_no_key_and_records_a_healthy_check(admin_api_client):
     created = post_json(
-        admin_client,
+        admin_api_client,
         SERVICES,
         {"name": "nightly-backup", "check_type": "heartbeat", "interval_seconds": 86400},
     ).json()
@@ -106,10 +100,12 @@ def test_heartbeat_ping_url_needs_no_key_and_records_a_healthy_check(admin_clien
     assert service.status == "healthy" and service.checks.count() == 2
 
 
-def test_health_summary_and_one_service(admin_client, read_client):
+def test_health_summary_and_one_service(admin_api_client, read_client):
     with Receiver(200, 500) as target:
         for name, url in [("api", target.url), ("worker", target.url)]:
-            post_json(admin_client, SERVICES, {"name": name, "check_type": "http", "target": url})
+            post_json(
+                admin_api_client, SERVICES, {"name": name, "check_type": "http", "target": url}
+            )
         services.checks_run_due()
 
     summary = read_client.get(HEALTH).json()
@@ -216,10 +212,10 @@ def test_sla_as_csv_and_bad_parameters(read_client):
     assert read_client.get(f"{SLA}/nope").status_code == 404
 
 
-def test_run_health_checks_once_prints_each_result(admin_client):
+def test_run_health_checks_once_prints_each_result(admin_api_client):
     with Receiver(200) as target:
         post_json(
-            admin_client, SERVICES, {"name": "api", "check_type": "http", "target": target.url}
+            admin_api_client, SERVICES, {"name": "api", "check_type": "http", "target": target.url}
         )
         out = StringIO()
         call_command("run_health_checks", "--once", stdout=out)

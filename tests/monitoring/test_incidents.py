@@ -67,8 +67,8 @@ def test_failures_reaching_the_threshold_open_an_incident_and_recovery_resolves_
         assert (incident.status, incident.auto_resolved) == ("resolved", True)
 
 
-def test_the_rule_follows_the_service(admin_client_monitoring):
-    client = admin_client_monitoring
+def test_the_rule_follows_the_service(admin_api_client):
+    client = admin_api_client
     service = post_json(
         client, SERVICES, {"name": "db", "check_type": "tcp", "target": "db:5432"}
     ).json()
@@ -81,10 +81,3 @@ def test_the_rule_follows_the_service(admin_client_monitoring):
 
     assert client.delete(url).status_code == 204
     assert not AlertRule.objects.filter(name__startswith="Service postgres").exists()
-
-
-@pytest.fixture
-def admin_client_monitoring(db) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_X_API_KEY=api_key_create(name="ops", scope="admin")[1])
-    return client

@@ -1,0 +1,27 @@
+from django.apps import AppConfig
+
+
+class AiConfig(AppConfig):
+    name = "apps.ai"
+    label = "ai"
+    verbose_name = "AI usage"
+
+    def ready(self) -> None:
+        from apps.ingest.registry import register
+
+        from .derive import usage_metrics
+        from .models import AiUsage, AiUsageHour
+        from .schemas import AFTER_INSERT, RETURNING, AiUsageIn, enrich_usage
+
+        register(
+            "ai_usage",
+            model=AiUsage,
+            schema=AiUsageIn,
+            aliases=("log-ai-usage",),
+            enrich=enrich_usage,
+            enriched=("question_key",),
+            after_insert=AFTER_INSERT,
+            returning=RETURNING,
+            derive=usage_metrics,
+            derived_tables=((AiUsageHour, "hour"),),
+        )

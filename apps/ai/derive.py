@@ -1,0 +1,41 @@
+"""Metric points every stored AI usage also becomes, so statistics, rollups, alert rules
+and /metrics answer for AI by name (the built-in rules watch two of them)."""
+
+import uuid
+
+RESPONSE_TIME = "ai.response_time_ms"
+TTFT = "ai.ttft_ms"
+SUCCESS_RATE = "ai.success_rate"  # 100 or 0 a request: its average is the success rate
+_NAMESPACE = uuid.UUID("8b0f6a52-61d4-4c39-a3de-2f1e0c7b9d24")
+
+
+def usage_metrics(rows: list[dict]) -> dict[str, list[dict]]:
+    points = []
+    for row in rows:
+        points.append(_point(row, "ok", SUCCESS_RATE, "gauge", 100 if row["success"] else 0))
+        if row["response_time_ms"] is not None:
+            points.append(_point(row, "rt", RESPONSE_TIME, "timer", row["response_time_ms"]))
+        if row["ttft_ms"] is not None:
+            points.append(_point(row, "ttft", TTFT, "timer", row["ttft_ms"]))
+    return {"metric": points}
+
+
+def _point(row: dict, suffix: str, name: str, metric_type: str, value: float) -> dict:
+    """One point of `row`, tagged feature, model and assistant, with an event_id derived
+    from the row's: a re-run stores it once."""
+    point = {
+        "event_id": str(uuid.uuid5(_NAMESPACE, f"{row['event_id']}:{suffix}")),
+        "timestamp": row["timestamp"],
+        "metric_name": name,
+        "metric_type": metric_type,
+        "value": value,
+        "tags": {
+            "feature": row["feature"],
+            "model": row["model"],
+            "assistant_id": str(row["assistant_id"] or ""),
+        },
+        "source": "ai_usage",
+    }
+    if metric_type == "timer":
+        point["unit"] = "ms"
+    return point

@@ -1,0 +1,103 @@
+"""What a client sends about its AI usage, checked item by item by the pipeline."""
+
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from apps.ingest.fields import (
+    ItemSchema,
+    LongText,
+    Milliseconds,
+    PositiveInt,
+    Scrubbed,
+    Secretless,
+    Text,
+)
+
+from .models import AiUsageHour
+from .questions import question_key
+
+MAX_STEPS = 50
+
+
+class StepIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Text(100) = Field(min_length=1)
+    duration_ms: Milliseconds | None = None
+    tokens_in: PositiveInt = 0
+    tokens_out: PositiveInt = 0
+
+
+class AiUsageIn(ItemSchema):
+    feature: Text(100) = Field(
+        min_length=1, description="grammar, quiz, voice, scenario, or any name of yours."
+    )
+    model: Text(200) = ""
+    assistant_id: UUID | None = None
+    assistant_name: Text(255) = ""
+    user_id: Text(255) = ""
+    conversation_id: Text(255) = ""
+    success: bool = True
+    error: LongText = ""
+    response_time_ms: Milliseconds | None = None
+    ttft_ms: Milliseconds | None = Field(default=None, description="Time to the first token.")
+    generation_ms: Milliseconds | None = Field(
+        default=None, description="From the first token to the last: gives tokens per second."
+    )
+    tokens_in: PositiveInt = Field(default=0, description="Prompt tokens, cached ones included.")
+    tokens_out: PositiveInt = 0
+    cached_tokens: PositiveInt = Field(default=0, description="Of tokens_in, read from a cache.")
+    cache_hit: bool | None = None
+    steps: list[StepIn] = Field(default_factory=list, max_length=MAX_STEPS)
+    question: Scrubbed(2000) = Field(default="", description="The user's question, for trending.")
+    metadata: Secretless = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _cached_within_input(self):
+        if self.cached_tokens > self.tokens_in:
+            raise ValueError("cached_tokens cannot exceed tokens_in (cached tokens are part of it)")
+        return self
+
+
+def enrich_usage(row: dict, request) -> None:
+    row["question_key"] = question_key(row["question"]) if row["question"] else ""
+
+
+# Run in the statement that stores the usage (only rows really inserted: a retried
+# item is a conflict and adds nothing), so the hours always match the rows.
+_HOUR = AiUsageHour._meta.db_table
+AFTER_INSERT = (
+    f"""INSERT INTO {_HOUR} AS h (hour, assistant_id, assistant_name, model, feature, requests,
+        successes, timed, response_ms_sum, tokens_in, tokens_out, cached_tokens, cache_known,
+        cache_hits)
+    SELECT date_trunc('hour', "timestamp"), assistant_id, assistant_name, model, feature,
+        count(*), count(*) FILTER (WHERE success), count(response_time_ms),
+        coalesce(sum(response_time_ms), 0), sum(tokens_in), sum(tokens_out),
+        sum(cached_tokens), count(cache_hit), count(*) FILTER (WHERE cache_hit)
+    FROM inserted
+    GROUP BY 1, 2, 3, 4, 5
+    ON CONFLICT (hour, assistant_id, assistant_name, model, feature) DO UPDATE SET
+        requests = h.requests + EXCLUDED.requests,
+        successes = h.successes + EXCLUDED.successes,
+        timed = h.timed + EXCLUDED.timed,
+        response_ms_sum = h.response_ms_sum + EXCLUDED.response_ms_sum,
+        tokens_in = h.tokens_in + EXCLUDED.tokens_in,
+        tokens_out = h.tokens_out + EXCLUDED.tokens_out,
+        cached_tokens = h.cached_tokens + EXCLUDED.cached_tokens,
+        cache_known = h.cache_known + EXCLUDED.cache_known,
+        cache_hits = h.cache_hits + EXCLUDED.cache_hits""",
+)
+RETURNING = (
+    "timestamp",
+    "assistant_id",
+    "assistant_name",
+    "model",
+    "feature",
+    "success",
+    "response_time_ms",
+    "tokens_in",
+    "tokens_out",
+    "cached_tokens",
+    "cache_hit",
+)

@@ -1,0 +1,51 @@
+"""Writes of the AI app besides usage (which flows through the pipeline): model prices
+and knowledge documents."""
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from apps.core.errors import Conflict
+
+from .models import KnowledgeDocument, ModelPrice
+
+PRICE_TAKEN = "This model already has a price from that valid_from; change that one instead."
+
+
+def price_create(*, data: dict, actor: str) -> ModelPrice:
+    try:
+        with transaction.atomic():
+            return ModelPrice.objects.create(**data, created_by=actor)
+    except IntegrityError:
+        raise Conflict(PRICE_TAKEN) from None
+
+
+def price_update(*, price: ModelPrice, data: dict) -> ModelPrice:
+    for field, value in data.items():
+        setattr(price, field, value)
+    try:
+        with transaction.atomic():
+            price.save(update_fields=list(data))
+    except IntegrityError:
+        raise Conflict(PRICE_TAKEN) from None
+    return price
+
+
+def price_delete(*, price: ModelPrice) -> None:
+    price.delete()
+
+
+def documents_upsert(*, documents: list[dict]) -> dict[str, int]:
+    """Insert or update by `document_id`, in one statement: the database decides which."""
+    ids = [d["document_id"] for d in documents]
+    known = set(
+        KnowledgeDocument.objects.filter(document_id__in=ids).values_list("document_id", flat=True)
+    )
+    now = timezone.now()
+    KnowledgeDocument.objects.bulk_create(
+        [KnowledgeDocument(**d, received_at=now) for d in documents],
+        update_conflicts=True,
+        unique_fields=["document_id"],
+        update_fields=["assistant_id", "title", "updated_at", "received_at"],
+    )
+    created = len(set(ids) - known)
+    return {"created": created, "updated": len(set(ids)) - created}
