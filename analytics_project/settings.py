@@ -226,6 +226,10 @@ CELERY_TIMEZONE = "UTC"
 # intervals makes /api/v1/analytics/health report the part down.
 MONITORING_HEARTBEAT_SECONDS = env_int("MONITORING_HEARTBEAT_SECONDS", 5, minimum=1)
 
+# The monitored service whose status is the AI model's `is_available` in the overview;
+# empty: the one named like the most used model, if there is one.
+AI_MODEL_SERVICE = env_str("AI_MODEL_SERVICE", "")
+
 # How often every enabled alert rule is evaluated (seconds).
 ALERTS_EVALUATION_SECONDS = env_int("ALERTS_EVALUATION_SECONDS", 60, minimum=5)
 # Every periodic job, in one table; `manage.py setup_schedules` syncs it.

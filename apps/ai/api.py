@@ -130,11 +130,51 @@ class FreshnessView(APIView):
         return Response(io.FreshnessOut(selectors.document_freshness(**query), many=True).data)
 
 
+class TrendingView(APIView):
+    @extend_schema(
+        summary="Trending questions, however they were worded; most asked first",
+        parameters=[io.TrendingQuery],
+        responses={200: io.TrendingTopicOut(many=True)},
+        tags=TAGS,
+    )
+    def get(self, request):
+        query = validated(io.TrendingQuery, request.query_params)
+        return Response(io.TrendingTopicOut(selectors.trending_topics(**query), many=True).data)
+
+
+class AdvancedView(APIView):
+    @extend_schema(
+        summary="The assistant dashboard in one answer: TTFT, steps, cache, trending, "
+        "diversity, costs, freshness",
+        parameters=[io.AdvancedQuery],
+        responses={200: io.AdvancedOut},
+        tags=TAGS,
+    )
+    def get(self, request):
+        query = validated(io.AdvancedQuery, request.query_params)
+        return Response(io.AdvancedOut(selectors.advanced_analytics(**query)).data)
+
+
+class FeaturesView(APIView):
+    @extend_schema(
+        summary="Per AI feature: requests, success rate, response time, cache hit rate",
+        parameters=[io.HoursQuery],
+        responses={200: io.FeatureOut(many=True)},
+        tags=TAGS,
+    )
+    def get(self, request):
+        query = validated(io.HoursQuery, request.query_params)
+        return Response(io.FeatureOut(selectors.feature_stats(**query), many=True).data)
+
+
 urls = [
     path("log-ai-usage", AiUsageIngestView.as_view(), name="ingest-ai-usage"),
     path("ttft", TtftView.as_view(), name="ai-ttft"),
     path("costs", CostsView.as_view(), name="ai-costs"),
     path("freshness", FreshnessView.as_view(), name="ai-freshness"),
+    path("trending", TrendingView.as_view(), name="ai-trending"),
+    path("advanced", AdvancedView.as_view(), name="ai-advanced"),
+    path("ai-features", FeaturesView.as_view(), name="ai-features"),
     path("ai/prices", PriceListView.as_view(), name="ai-prices"),
     path("ai/prices/<int:pk>", PriceDetailView.as_view(), name="ai-price"),
     path("ai/documents", DocumentsView.as_view(), name="ai-documents"),

@@ -10,7 +10,7 @@ class AiConfig(AppConfig):
         from apps.ingest.registry import register
 
         from .derive import usage_metrics
-        from .models import AiUsage, AiUsageHour
+        from .models import AiQuestion, AiQuestionVariant, AiUsage, AiUsageHour
         from .schemas import AFTER_INSERT, RETURNING, AiUsageIn, enrich_usage
 
         register(
@@ -23,5 +23,10 @@ class AiConfig(AppConfig):
             after_insert=AFTER_INSERT,
             returning=RETURNING,
             derive=usage_metrics,
-            derived_tables=((AiUsageHour, "hour"),),
+            # A question is forgotten once it was last asked before the retention.
+            derived_tables=(
+                (AiUsageHour, "hour"),
+                (AiQuestion, "last_asked"),
+                (AiQuestionVariant, "last_asked"),
+            ),
         )

@@ -70,6 +70,53 @@ class AiUsageHour(models.Model):
         return f"{self.feature} {self.model} {self.hour:%Y-%m-%d %H}:00"
 
 
+class AiQuestion(models.Model):
+    """How often a question (normalized) was asked of an assistant, kept up to date in
+    the statement that stores the usage: what trending and topic diversity read."""
+
+    assistant_id = models.UUIDField(null=True)
+    question_key = models.CharField(max_length=500)
+    frequency = models.BigIntegerField()
+    last_asked = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["assistant_id", "question_key"],
+                name="ai_question_key",
+                nulls_distinct=False,
+            )
+        ]
+        indexes = [models.Index(fields=["-frequency"], name="ai_question_frequency")]
+
+    def __str__(self) -> str:
+        return self.question_key
+
+
+class AiQuestionVariant(models.Model):
+    """One way of asking a question, as asked: its most frequent wording is the
+    question's canonical text, and their number its variation count."""
+
+    assistant_id = models.UUIDField(null=True)
+    question_key = models.CharField(max_length=500)
+    text_hash = models.UUIDField()  # md5 of the text: the text itself is too long to index
+    text = models.TextField()
+    asked = models.BigIntegerField()
+    last_asked = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["assistant_id", "question_key", "text_hash"],
+                name="ai_question_variant_key",
+                nulls_distinct=False,
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.text[:80]
+
+
 class ModelPrice(models.Model):
     """USD per million tokens of a model (exact name or glob, e.g. `gpt-4o*`) from
     `valid_from` (or from the beginning) until the next price of the same model."""

@@ -14,7 +14,7 @@ from apps.ingest.fields import (
     Text,
 )
 
-from .models import AiUsageHour
+from .models import AiQuestion, AiQuestionVariant, AiUsageHour
 from .questions import question_key
 
 MAX_STEPS = 50
@@ -65,8 +65,11 @@ def enrich_usage(row: dict, request) -> None:
 
 
 # Run in the statement that stores the usage (only rows really inserted: a retried
-# item is a conflict and adds nothing), so the hours always match the rows.
+# item is a conflict and adds nothing), so the sums always match the rows. Each
+# upsert takes its row locks in key order, so concurrent batches do not deadlock.
 _HOUR = AiUsageHour._meta.db_table
+_QUESTION = AiQuestion._meta.db_table
+_VARIANT = AiQuestionVariant._meta.db_table
 AFTER_INSERT = (
     f"""INSERT INTO {_HOUR} AS h (hour, assistant_id, assistant_name, model, feature, requests,
         successes, timed, response_ms_sum, tokens_in, tokens_out, cached_tokens, cache_known,
@@ -77,6 +80,7 @@ AFTER_INSERT = (
         sum(cached_tokens), count(cache_hit), count(*) FILTER (WHERE cache_hit)
     FROM inserted
     GROUP BY 1, 2, 3, 4, 5
+    ORDER BY 1, 2, 3, 4, 5
     ON CONFLICT (hour, assistant_id, assistant_name, model, feature) DO UPDATE SET
         requests = h.requests + EXCLUDED.requests,
         successes = h.successes + EXCLUDED.successes,
@@ -87,6 +91,24 @@ AFTER_INSERT = (
         cached_tokens = h.cached_tokens + EXCLUDED.cached_tokens,
         cache_known = h.cache_known + EXCLUDED.cache_known,
         cache_hits = h.cache_hits + EXCLUDED.cache_hits""",
+    f"""INSERT INTO {_QUESTION} AS q (assistant_id, question_key, frequency, last_asked)
+    SELECT assistant_id, question_key, count(*), max("timestamp")
+    FROM inserted WHERE question_key <> ''
+    GROUP BY 1, 2
+    ORDER BY 1, 2
+    ON CONFLICT (assistant_id, question_key) DO UPDATE SET
+        frequency = q.frequency + EXCLUDED.frequency,
+        last_asked = greatest(q.last_asked, EXCLUDED.last_asked)""",
+    f"""INSERT INTO {_VARIANT} AS v (assistant_id, question_key, text_hash, text, asked,
+        last_asked)
+    SELECT assistant_id, question_key, md5(question)::uuid, min(question), count(*),
+        max("timestamp")
+    FROM inserted WHERE question_key <> ''
+    GROUP BY 1, 2, 3
+    ORDER BY 1, 2, 3
+    ON CONFLICT (assistant_id, question_key, text_hash) DO UPDATE SET
+        asked = v.asked + EXCLUDED.asked,
+        last_asked = greatest(v.last_asked, EXCLUDED.last_asked)""",
 )
 RETURNING = (
     "timestamp",
@@ -100,4 +122,6 @@ RETURNING = (
     "tokens_out",
     "cached_tokens",
     "cache_hit",
+    "question",
+    "question_key",
 )

@@ -3,15 +3,16 @@
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from django.db.models import Count, Min, Q, Sum
+from django.db import connection
+from django.db.models import Count, Max, Min, Q, Sum
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import TruncHour
+from django.db.models.functions import Coalesce, TruncHour
 from django.utils import timezone
 
 from apps.metrics.selectors import metric_statistics
 
-from .derive import TTFT
-from .models import AiUsage, AiUsageHour, KnowledgeDocument
+from .derive import STEP_DURATION, STEP_TOKENS_IN, STEP_TOKENS_OUT, TTFT
+from .models import AiQuestion, AiQuestionVariant, AiUsage, AiUsageHour, KnowledgeDocument
 from .prices import PriceBook
 
 HOUR = timedelta(hours=1)
@@ -38,61 +39,76 @@ def _floor_hour(moment: datetime) -> datetime:
     return moment.replace(minute=0, second=0, microsecond=0)
 
 
+def _split_window(since: datetime, until: datetime, breakpoints: list[datetime] = ()):
+    """(first, last, hours to read raw, raw ranges): whole hours [first, last) come from the
+    hourly table except `hours to read raw`; the raw ranges (the ragged ends, and the
+    hours in which a breakpoint falls) come from the usage rows."""
+    first = since if since == _floor_hour(since) else _floor_hour(since) + HOUR
+    last = _floor_hour(until)
+    if first >= last:  # no whole hour inside the window: every row is read
+        return first, first, [], [(since, until)]
+    split_hours = sorted({_floor_hour(b) for b in breakpoints if first <= b < last})
+    raw_ranges = [(since, first), (last, until), *((h, h + HOUR) for h in split_hours)]
+    return first, last, split_hours, raw_ranges
+
+
+def _raw_rows(raw_ranges: list[tuple[datetime, datetime]], assistant_id):
+    within = Q()
+    for start, end in raw_ranges:
+        if start < end:
+            within |= Q(timestamp__gte=start, timestamp__lt=end)
+    if not within:
+        return AiUsage.objects.none()
+    rows = AiUsage.objects.filter(within)
+    return rows.filter(assistant_id=assistant_id) if assistant_id else rows
+
+
+def _hour_rows(first: datetime, last: datetime, split_hours: list, assistant_id):
+    hours = AiUsageHour.objects.filter(hour__gte=first, hour__lt=last)
+    if split_hours:
+        hours = hours.exclude(hour__in=split_hours)
+    return hours.filter(assistant_id=assistant_id) if assistant_id else hours
+
+
 def _usage_groups(since: datetime, until: datetime, breakpoints: list[datetime], assistant_id):
     """Token sums per assistant and model, in pieces within which every price is constant:
     whole hours from the hourly table, and from the usage rows the window's ragged ends
     and the hours in which a price takes over. Each piece: (assistant_id, assistant_name,
     model, a moment inside it, requests, tokens_in, tokens_out, cached_tokens)."""
-    first = since if since == _floor_hour(since) else _floor_hour(since) + HOUR
-    last = _floor_hour(until)
-    if first < last:
-        split_hours = sorted({_floor_hour(b) for b in breakpoints if first <= b < last})
-        raw_ranges = [(since, first), (last, until), *((h, h + HOUR) for h in split_hours)]
-    else:  # no whole hour inside the window: every row is read
-        split_hours, raw_ranges = [], [(since, until)]
+    first, last, split_hours, raw_ranges = _split_window(since, until, breakpoints)
+    pieces = []
+    hours = _hour_rows(first, last, split_hours, assistant_id)
     sums = {
         "requests": Sum("requests"),
         "tokens_in": Sum("tokens_in"),
         "tokens_out": Sum("tokens_out"),
         "cached": Sum("cached_tokens"),
     }
-    pieces = []
-    if first < last:
-        hours = AiUsageHour.objects.filter(hour__gte=first, hour__lt=last).exclude(
-            hour__in=split_hours
+    for row in hours.values("assistant_id", "assistant_name", "model", "hour").annotate(**sums):
+        pieces.append({**row, "at": row.pop("hour")})
+    # Rows between two breakpoints share every price: one piece per such period.
+    period = (
+        RawSQL(
+            "width_bucket(extract(epoch from timestamp), %s::float8[])",
+            [[b.timestamp() for b in breakpoints]],
         )
-        if assistant_id:
-            hours = hours.filter(assistant_id=assistant_id)
-        for row in hours.values("assistant_id", "assistant_name", "model", "hour").annotate(**sums):
-            pieces.append({**row, "at": row.pop("hour")})
-    within = Q()
-    for start, end in raw_ranges:
-        if start < end:
-            within |= Q(timestamp__gte=start, timestamp__lt=end)
-    if within:
-        rows = AiUsage.objects.filter(within)
-        if assistant_id:
-            rows = rows.filter(assistant_id=assistant_id)
-        period = (
-            RawSQL(
-                "width_bucket(extract(epoch from timestamp), %s::float8[])",
-                [[b.timestamp() for b in breakpoints]],
-            )
-            if breakpoints
-            else TruncHour("timestamp")
-        )
-        grouped = rows.annotate(period=period).values(
-            "assistant_id", "assistant_name", "model", "period"
-        )
-        for row in grouped.annotate(
-            at=Min("timestamp"),
-            requests=Count("id"),
-            tokens_in=Sum("tokens_in"),
-            tokens_out=Sum("tokens_out"),
-            cached=Sum("cached_tokens"),
-        ):
-            row.pop("period")
-            pieces.append(row)
+        if breakpoints
+        else TruncHour("timestamp")
+    )
+    grouped = (
+        _raw_rows(raw_ranges, assistant_id)
+        .annotate(period=period)
+        .values("assistant_id", "assistant_name", "model", "period")
+    )
+    for row in grouped.annotate(
+        at=Min("timestamp"),
+        requests=Count("id"),
+        tokens_in=Sum("tokens_in"),
+        tokens_out=Sum("tokens_out"),
+        cached=Sum("cached_tokens"),
+    ):
+        row.pop("period")
+        pieces.append(row)
     return pieces
 
 
@@ -162,3 +178,224 @@ def document_freshness(*, assistant_id: UUID | None = None, now: datetime | None
         }
         for i, label in enumerate(FRESHNESS)
     ]
+
+
+# The hourly table's sums, and the same figures computed from usage rows.
+_HOUR_SUMS = {
+    "requests": Sum("requests"),
+    "successes": Sum("successes"),
+    "timed": Sum("timed"),
+    "response_ms_sum": Sum("response_ms_sum"),
+    "cache_known": Sum("cache_known"),
+    "cache_hits": Sum("cache_hits"),
+}
+_ROW_SUMS = {
+    "requests": Count("id"),
+    "successes": Count("id", filter=Q(success=True)),
+    "timed": Count("response_time_ms"),
+    "response_ms_sum": Coalesce(Sum("response_time_ms"), 0.0),
+    "cache_known": Count("cache_hit"),
+    "cache_hits": Count("id", filter=Q(cache_hit=True)),
+}
+
+
+def _usage_sums(since: datetime, until: datetime, by: str | None, assistant_id) -> dict:
+    """{value of `by` (or None): requests, successes, timed, response_ms_sum, cache_known,
+    cache_hits} over the window, exact: whole hours summed, ragged ends from the rows."""
+    first, last, split_hours, raw_ranges = _split_window(since, until)
+    fields = [by] if by else []
+    totals: dict = {}
+    for source, sums in (
+        (_hour_rows(first, last, split_hours, assistant_id), _HOUR_SUMS),
+        (_raw_rows(raw_ranges, assistant_id), _ROW_SUMS),
+    ):
+        rows = source.values(*fields).annotate(**sums) if by else [source.aggregate(**sums)]
+        for row in rows:
+            key = row.pop(by) if by else None
+            total = totals.setdefault(key, dict.fromkeys(_HOUR_SUMS, 0))
+            for name in _HOUR_SUMS:
+                total[name] += row[name] or 0
+    return totals
+
+
+def _percent(part: float, whole: float) -> float:
+    return round(100 * part / whole, 2) if whole else 0.0
+
+
+def cache_metrics(
+    *, hours: int, assistant_id: UUID | None = None, now: datetime | None = None
+) -> dict:
+    """Of the requests that said whether the cache served them, how many it did."""
+    until = now or timezone.now()
+    sums = _usage_sums(until - timedelta(hours=hours), until, None, assistant_id)[None]
+    known, hits = sums["cache_known"], sums["cache_hits"]
+    return {
+        "hit_rate": _percent(hits, known),
+        "total_requests": known,
+        "cache_hits": hits,
+        "cache_misses": known - hits,
+        "period_hours": hours,
+    }
+
+
+def feature_stats(*, hours: int, now: datetime | None = None) -> list[dict]:
+    """Per feature: requests, success rate and cache hit rate (percent), average response
+    time; most used first."""
+    until = now or timezone.now()
+    sums = _usage_sums(until - timedelta(hours=hours), until, "feature", None)
+    answer = [
+        {
+            "feature": feature,
+            "requests": total["requests"],
+            "success_rate": _percent(total["successes"], total["requests"]),
+            "avg_response_time_ms": (
+                round(total["response_ms_sum"] / total["timed"], 3) if total["timed"] else None
+            ),
+            "cache_hit_rate": _percent(total["cache_hits"], total["cache_known"]),
+        }
+        for feature, total in sums.items()
+        if total["requests"]
+    ]
+    answer.sort(key=lambda f: (-f["requests"], f["feature"]))
+    return answer
+
+
+def _questions(assistant_id: UUID | None):
+    questions = AiQuestion.objects.all()
+    if assistant_id:
+        questions = questions.filter(assistant_id=assistant_id)
+    return questions.values("question_key")
+
+
+def trending_topics(*, limit: int, assistant_id: UUID | None = None) -> list[dict]:
+    """The most asked questions, asked in any wording: `topic` is the normalized question,
+    `canonical_text` its most asked wording, `variation_count` how many wordings."""
+    top = list(
+        _questions(assistant_id)
+        .annotate(frequency=Sum("frequency"), last_asked=Max("last_asked"))
+        .order_by("-frequency", "-last_asked", "question_key")[:limit]
+    )
+    variants = AiQuestionVariant.objects.filter(question_key__in=[t["question_key"] for t in top])
+    if assistant_id:
+        variants = variants.filter(assistant_id=assistant_id)
+    wordings: dict[str, list] = {}
+    for row in variants.values("question_key", "text_hash").annotate(
+        asked=Sum("asked"), last=Max("last_asked"), text=Min("text")
+    ):
+        wordings.setdefault(row["question_key"], []).append(row)
+    answer = []
+    for topic in top:
+        found = wordings.get(topic["question_key"], [])
+        canonical = max(found, key=lambda w: (w["asked"], w["last"]), default=None)
+        answer.append(
+            {
+                "topic": topic["question_key"],
+                "canonical_text": canonical["text"] if canonical else topic["question_key"],
+                "frequency": topic["frequency"],
+                "variation_count": len(found),
+                "last_asked": topic["last_asked"],
+            }
+        )
+    return answer
+
+
+def topic_diversity(*, assistant_id: UUID | None = None) -> dict:
+    """1 - the sum of squared topic shares (0: one topic; near 1: many even ones)."""
+    where, params = ("WHERE assistant_id = %s", [assistant_id]) if assistant_id else ("", [])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT count(*), sum(f), sum(f * f), max(f) FROM (
+                SELECT sum(frequency)::float8 AS f FROM {AiQuestion._meta.db_table} {where}
+                GROUP BY question_key) AS topics""",
+            params,
+        )
+        topics, total, squares, largest = cursor.fetchone()
+    if not total:
+        return {"diversity_score": 0.0, "total_topics": 0, "dominant_topic_share": 0.0}
+    return {
+        "diversity_score": round(1 - squares / total**2, 4),
+        "total_topics": topics,
+        "dominant_topic_share": round(largest / total, 4),
+    }
+
+
+def step_breakdown(
+    *, days: int, assistant_id: UUID | None = None, now: datetime | None = None
+) -> list[dict]:
+    """Per pipeline step: average and p95 duration, count, average tokens; slowest first.
+    From the metrics engine's rollups of the step points."""
+    until = now or timezone.now()
+    window = {"since": until - timedelta(days=days), "until": until}
+    tags = {"assistant_id": str(assistant_id)} if assistant_id else None
+
+    def groups(name: str, percentiles: bool = False) -> dict:
+        stats = metric_statistics(
+            name=name, tags=tags, group_by="step", percentiles=percentiles, **window
+        )
+        return {group["value"]: group for group in stats["groups"]}
+
+    durations = groups(STEP_DURATION, percentiles=True)
+    tokens_in, tokens_out = groups(STEP_TOKENS_IN), groups(STEP_TOKENS_OUT)
+    answer = []
+    for step, counted in tokens_in.items():
+        duration = durations.get(step, {})
+        answer.append(
+            {
+                "step_name": step,
+                "avg_duration": duration.get("avg"),
+                "p95_duration": duration.get("p95"),
+                "step_count": counted["count"],
+                "avg_tokens": {
+                    "input": counted["avg"],
+                    "output": tokens_out.get(step, {}).get("avg") or 0.0,
+                },
+            }
+        )
+    answer.sort(key=lambda s: (-(s["avg_duration"] or 0), s["step_name"]))
+    return answer
+
+
+def advanced_analytics(
+    *,
+    assistant_id: UUID | None = None,
+    ttft_hours: int = 24,
+    step_days: int = 7,
+    cache_hours: int = 24,
+    cost_hours: int = 24,
+    trending_limit: int = 10,
+) -> dict:
+    """Everything the assistant dashboard shows, in one answer."""
+    now = timezone.now()
+    mine = {"assistant_id": assistant_id}
+    return {
+        "ttft": ttft_percentiles(hours=ttft_hours, now=now, **mine),
+        "step_breakdown": step_breakdown(days=step_days, now=now, **mine),
+        "cache_metrics": cache_metrics(hours=cache_hours, now=now, **mine),
+        "trending_topics": trending_topics(limit=trending_limit, **mine),
+        "topic_diversity": topic_diversity(**mine),
+        "costs": assistant_costs(hours=cost_hours, now=now, **mine),
+        "freshness": document_freshness(now=now, **mine),
+        "generated_at": now,
+    }
+
+
+def usage_overview(*, now: datetime | None = None) -> dict:
+    """The dashboard's AI figures over everything kept: requests, average response time
+    (seconds), cache hit rate, and the model most used over the last 24 hours."""
+    now = now or timezone.now()
+    totals = AiUsageHour.objects.aggregate(**_HOUR_SUMS)
+    busiest = (
+        AiUsageHour.objects.filter(hour__gte=_floor_hour(now - timedelta(hours=24)))
+        .exclude(model="")
+        .values("model")
+        .annotate(used=Sum("requests"))
+        .order_by("-used", "model")
+        .first()
+    )
+    timed = totals["timed"] or 0
+    return {
+        "model": busiest["model"] if busiest else None,
+        "total_requests": totals["requests"] or 0,
+        "avg_response_time": round(totals["response_ms_sum"] / timed / 1000, 3) if timed else None,
+        "cache_hit_rate": _percent(totals["cache_hits"] or 0, totals["cache_known"] or 0),
+    }

@@ -2,7 +2,7 @@
 
 from rest_framework import serializers
 
-from apps.core.params import NonEmptyQuery, hours_query
+from apps.core.params import NonEmptyQuery, StrictIntegerField, hours_query
 from apps.core.serializers import StrictSerializerMixin, UtcDateTimeField
 
 from .models import ModelPrice
@@ -57,8 +57,26 @@ class DocumentsOut(serializers.Serializer):
     updated = serializers.IntegerField()
 
 
+def _bounded(low: int, high: int, default: int, what: str) -> StrictIntegerField:
+    return StrictIntegerField(
+        min_value=low, max_value=high, default=default, help_text=f"{what}, {low}-{high}."
+    )
+
+
 class AssistantQuery(NonEmptyQuery):
     assistant_id = serializers.UUIDField(required=False, help_text="Only this assistant.")
+
+
+class TrendingQuery(AssistantQuery):
+    limit = _bounded(1, 50, 10, "Topics to return")
+
+
+class AdvancedQuery(AssistantQuery):
+    ttft_hours = _bounded(1, 168, 24, "Time-to-first-token window in hours")
+    step_days = _bounded(1, 90, 7, "Pipeline step window in days")
+    cache_hours = _bounded(1, 168, 24, "Cache window in hours")
+    cost_hours = _bounded(1, 168, 24, "Cost window in hours")
+    trending_limit = _bounded(1, 50, 10, "Trending topics to return")
 
 
 HoursQuery = hours_query()
@@ -89,3 +107,57 @@ class FreshnessOut(serializers.Serializer):
     freshness_category = serializers.ChoiceField(choices=FRESHNESS)
     doc_count = serializers.IntegerField()
     percentage = serializers.FloatField()
+
+
+class TrendingTopicOut(serializers.Serializer):
+    topic = serializers.CharField(help_text="The question normalized: what groups its wordings.")
+    canonical_text = serializers.CharField(help_text="Its most asked wording.")
+    frequency = serializers.IntegerField()
+    variation_count = serializers.IntegerField(help_text="How many different wordings.")
+    last_asked = UtcDateTimeField()
+
+
+class TokensOut(serializers.Serializer):
+    input = serializers.FloatField()
+    output = serializers.FloatField()
+
+
+class StepOut(serializers.Serializer):
+    step_name = serializers.CharField()
+    avg_duration = serializers.FloatField(allow_null=True, help_text="ms; null: never timed.")
+    p95_duration = serializers.FloatField(allow_null=True)
+    step_count = serializers.IntegerField()
+    avg_tokens = TokensOut()
+
+
+class CacheMetricsOut(serializers.Serializer):
+    hit_rate = serializers.FloatField(help_text="Percent of the requests that said.")
+    total_requests = serializers.IntegerField(help_text="Requests that said hit or miss.")
+    cache_hits = serializers.IntegerField()
+    cache_misses = serializers.IntegerField()
+    period_hours = serializers.IntegerField()
+
+
+class DiversityOut(serializers.Serializer):
+    diversity_score = serializers.FloatField(help_text="1 - the sum of squared topic shares.")
+    total_topics = serializers.IntegerField()
+    dominant_topic_share = serializers.FloatField(help_text="The largest topic's share, 0-1.")
+
+
+class AdvancedOut(serializers.Serializer):
+    ttft = TtftOut()
+    step_breakdown = StepOut(many=True)
+    cache_metrics = CacheMetricsOut()
+    trending_topics = TrendingTopicOut(many=True)
+    topic_diversity = DiversityOut()
+    costs = AssistantCostOut(many=True)
+    freshness = FreshnessOut(many=True)
+    generated_at = UtcDateTimeField()
+
+
+class FeatureOut(serializers.Serializer):
+    feature = serializers.CharField()
+    requests = serializers.IntegerField()
+    success_rate = serializers.FloatField(help_text="Percent.")
+    avg_response_time_ms = serializers.FloatField(allow_null=True)
+    cache_hit_rate = serializers.FloatField(help_text="Percent of the requests that said.")

@@ -110,6 +110,16 @@ def service_health(service: MonitoredService) -> dict:
     return {**_service_health(service), "recent_checks": recent}
 
 
+def service_available(name: str) -> bool | None:
+    """Whether the monitored service called `name` is up (healthy or degraded); None when
+    there is no such enabled service or nothing is known of it yet."""
+    service = MonitoredService.objects.filter(name=name, enabled=True).first()
+    if service is None:
+        return None
+    status = _service_health(service)["status"]
+    return None if status == HealthStatus.UNKNOWN else status != HealthStatus.UNHEALTHY
+
+
 def service_by_name(name: str) -> MonitoredService:
     """MonitoredService.DoesNotExist when there is none."""
     return MonitoredService.objects.get(name=name)

@@ -1,16 +1,20 @@
 """The overview: one answer for a dashboard, each block asked of the app that owns it."""
 
+from django.conf import settings
 from django.utils import timezone
 
-from apps.monitoring.selectors import host_figures
+from apps.ai.selectors import usage_overview
+from apps.monitoring.selectors import host_figures, service_available
 
 
 def overview() -> dict:
+    ai = usage_overview()
+    watched = settings.AI_MODEL_SERVICE or ai["model"]
     return {
         "system": host_figures(),
-        # Filled by the AI usage and product analytics; present (empty) until then, so
-        # a dashboard can bind to every block today.
-        "ai": {},
+        "ai": {**ai, "is_available": service_available(watched) if watched else None},
+        # Filled by the product analytics; present (empty) until then, so a dashboard
+        # can bind to every block today.
         "usage": {},
         "timestamp": timezone.now(),
     }

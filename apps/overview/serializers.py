@@ -16,8 +16,20 @@ class SystemOut(serializers.Serializer):
     load_1m = serializers.FloatField()
 
 
+class AiOut(serializers.Serializer):
+    model = serializers.CharField(allow_null=True, help_text="The most used over 24 hours.")
+    is_available = serializers.BooleanField(
+        allow_null=True,
+        help_text="Whether the monitored service of the model (AI_MODEL_SERVICE, or the one "
+        "named like the model) is up; null without one.",
+    )
+    total_requests = serializers.IntegerField()
+    avg_response_time = serializers.FloatField(allow_null=True, help_text="Seconds.")
+    cache_hit_rate = serializers.FloatField(help_text="Percent of the requests that said.")
+
+
 class OverviewOut(serializers.Serializer):
     system = SystemOut()
-    ai = serializers.DictField(help_text="AI usage: empty until AI usage is recorded.")
+    ai = AiOut()
     usage = serializers.DictField(help_text="Product usage: empty until it is recorded.")
     timestamp = UtcDateTimeField()

@@ -69,7 +69,14 @@ def test_one_usage_is_stored_with_its_hour_and_metric_points(ingest_client):
     assert hour.hour == NOW.replace(minute=0)
     assert (hour.requests, hour.successes, hour.tokens_in, hour.cache_hits) == (1, 1, 1000, 1)
     names = set(MetricPoint.objects.values_list("metric_name", flat=True))
-    assert names == {"ai.success_rate", "ai.response_time_ms", "ai.ttft_ms"}
+    assert names == {
+        "ai.success_rate",
+        "ai.response_time_ms",
+        "ai.ttft_ms",
+        "ai.step_duration_ms",
+        "ai.step_tokens_in",
+        "ai.step_tokens_out",
+    }
 
 
 def test_a_retried_item_is_stored_and_summed_once(ingest_client):

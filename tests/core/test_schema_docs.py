@@ -12,6 +12,13 @@ pytestmark = pytest.mark.django_db
 EXPECTED_PATHS = {
     "/api/v1/analytics/health",
     "/api/v1/analytics/metrics",
+    "/api/v1/analytics/log-ai-usage",
+    "/api/v1/analytics/ttft",
+    "/api/v1/analytics/trending",
+    "/api/v1/analytics/costs",
+    "/api/v1/analytics/freshness",
+    "/api/v1/analytics/advanced",
+    "/api/v1/analytics/ai-features",
     "/api/v1/analytics/user-activity",
     "/api/v1/analytics/error",
     "/api/v1/analytics/device-state-change",
@@ -22,6 +29,20 @@ EXPECTED_PATHS = {
     "/api/v1/metrics/job-outcomes",
     "/api/v1/metrics/error-trends",
     "/api/v1/metrics/device-state-history/{device_id}",
+}
+
+
+WRITES = {
+    f"/api/v1/analytics/{name}"
+    for name in (
+        "log-ai-usage",
+        "user-activity",
+        "error",
+        "device-state-change",
+        "job-outcome",
+        "requests",
+        "batch",
+    )
 }
 
 
@@ -65,8 +86,7 @@ def test_schema_lists_every_endpoint_path(openapi):
 def test_schema_documents_methods_per_path(openapi):
     paths = openapi["paths"]
     for path in EXPECTED_PATHS:
-        get = "/metrics/" in path or path.endswith(("/health", "/analytics/metrics"))
-        expected = "get" if get else "post"
+        expected = "post" if path in WRITES else "get"
         assert expected in paths[path], path
 
 

@@ -3,7 +3,12 @@
 import socket
 
 import pytest
+from django.utils import timezone
 from rest_framework.test import APIClient
+
+from apps.monitoring import checks, services
+from apps.monitoring.models import MonitoredService
+from tests.helpers import drain_outbox, post_json
 
 pytestmark = pytest.mark.django_db
 
@@ -24,7 +29,14 @@ def test_a_read_key_gets_every_block_with_this_machines_figures(read_client):
     assert 0 < system["disk_percent"] <= 100
     assert system["uptime_seconds"] > 0
     assert system["load_1m"] >= 0
-    assert (body["ai"], body["usage"]) == ({}, {})
+    assert body["ai"] == {
+        "model": None,
+        "is_available": None,
+        "total_requests": 0,
+        "avg_response_time": None,
+        "cache_hit_rate": 0.0,
+    }
+    assert body["usage"] == {}
     assert body["timestamp"].endswith("Z")
 
 
@@ -41,3 +53,36 @@ def test_staff_may_read_an_ingest_key_may_not_nobody_else(staff_client, ingest_c
     assert refused.status_code == 403 and refused.json()["error"] == "permission_denied"
     anonymous = APIClient().get(URL)
     assert anonymous.status_code == 401 and anonymous.json()["error"] == "not_authenticated"
+
+
+def test_the_ai_block_adds_up_usage_and_asks_the_models_monitored_service(
+    ingest_client, read_client, settings
+):
+    usage = [
+        {"feature": "chat", "model": "mistral:7b", "response_time_ms": 2000, "cache_hit": True},
+        {"feature": "chat", "model": "mistral:7b", "response_time_ms": 3000, "cache_hit": False},
+        {"feature": "quiz", "model": "tiny", "cache_hit": False},
+    ]
+    assert post_json(ingest_client, "/api/v1/analytics/log-ai-usage", usage).status_code == 202
+    drain_outbox()
+
+    ai = read_client.get(URL).json()["ai"]
+    assert ai == {
+        "model": "mistral:7b",
+        "is_available": None,  # no monitored service of that name
+        "total_requests": 3,
+        "avg_response_time": 2.5,
+        "cache_hit_rate": 33.33,
+    }
+
+    service = MonitoredService.objects.create(
+        name="ollama", check_type="http", target="http://127.0.0.1:1/"
+    )
+    settings.AI_MODEL_SERVICE = "ollama"
+    assert read_client.get(URL).json()["ai"]["is_available"] is None  # never checked yet
+    services.check_record(service.pk, checks.Result("healthy", 5.0), at=timezone.now())
+    assert read_client.get(URL).json()["ai"]["is_available"] is True
+    services.check_record(
+        service.pk, checks.Result("unhealthy", None, "refused"), at=timezone.now()
+    )
+    assert read_client.get(URL).json()["ai"]["is_available"] is False
