@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export DJANGO_SETTINGS_MODULE := analytics_project.settings
 
-.PHONY: run test lint format install install-dev services migrate bench bench-metrics bench-alerts bench-health bench-slow-clients clean
+.PHONY: run test lint format install install-dev services migrate bench bench-metrics bench-alerts bench-health bench-ai bench-slow-clients clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found; set PYTHON=/path/to/python3.11"; exit 1; }
@@ -67,6 +67,10 @@ bench-alerts: install-dev
 # A check cycle with hanging services; the public health answer idle and under ingest.
 bench-health: install-dev
 	DEBUG=true $(BIN)/python bench/health.py
+
+# The AI dashboard's reads over 1M usage records; log-ai-usage ingest.
+bench-ai: install-dev
+	DEBUG=true $(BIN)/python bench/ai.py
 
 # Health latency and ingest items/s with and without 50 slow clients.
 bench-slow-clients: install-dev

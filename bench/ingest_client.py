@@ -59,8 +59,16 @@ class SendReport:
     finished: float = 0.0
 
 
-def send_all(port: int, key: str, bodies: list[tuple[int, bytes]], clients: int, deadline: float):
-    """POST every body once, spread over `clients` threads with one connection each."""
+def send_all(
+    port: int,
+    key: str,
+    bodies: list[tuple[int, bytes]],
+    clients: int,
+    deadline: float,
+    path: str = INGEST_PATH,
+):
+    """POST every body once to `path`, spread over `clients` threads with one connection
+    each."""
     report = SendReport()
     headers = {"X-API-Key": key, "Content-Type": "application/json", "Connection": "keep-alive"}
     next_index = itertools.count().__next__  # atomic under the GIL
@@ -82,7 +90,7 @@ def send_all(port: int, key: str, bodies: list[tuple[int, bytes]], clients: int,
             body = bodies[index][1]
             started = time.perf_counter()
             try:
-                conn.request("POST", INGEST_PATH, body=body, headers=headers)
+                conn.request("POST", path, body=body, headers=headers)
                 resp = conn.getresponse()
                 data = resp.read()
             except (OSError, http.client.HTTPException) as exc:
