@@ -1,5 +1,7 @@
-"""Reads of AI usage: time to first token, costs, knowledge freshness."""
+"""Reads of AI usage: time to first token, costs, knowledge freshness, trending questions
+and topic diversity, cache and step breakdowns, per-feature figures, the dashboard."""
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from uuid import UUID
 
@@ -39,7 +41,7 @@ def _floor_hour(moment: datetime) -> datetime:
     return moment.replace(minute=0, second=0, microsecond=0)
 
 
-def _split_window(since: datetime, until: datetime, breakpoints: list[datetime] = ()):
+def _split_window(since: datetime, until: datetime, breakpoints: Sequence[datetime] = ()):
     """(first, last, hours to read raw, raw ranges): whole hours [first, last) come from the
     hourly table except `hours to read raw`; the raw ranges (the ragged ends, and the
     hours in which a breakpoint falls) come from the usage rows."""
