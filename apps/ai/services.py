@@ -35,17 +35,20 @@ def price_delete(*, price: ModelPrice) -> None:
 
 
 def documents_upsert(*, documents: list[dict]) -> dict[str, int]:
-    """Insert or update by `document_id`, in one statement: the database decides which."""
-    ids = [d["document_id"] for d in documents]
+    """Insert or update by `document_id` in one statement (a document sent twice in one
+    request: the last one counts, as if sent one after the other)."""
+    latest = {d["document_id"]: d for d in documents}
     known = set(
-        KnowledgeDocument.objects.filter(document_id__in=ids).values_list("document_id", flat=True)
+        KnowledgeDocument.objects.filter(document_id__in=latest).values_list(
+            "document_id", flat=True
+        )
     )
     now = timezone.now()
     KnowledgeDocument.objects.bulk_create(
-        [KnowledgeDocument(**d, received_at=now) for d in documents],
+        [KnowledgeDocument(**d, received_at=now) for d in latest.values()],
         update_conflicts=True,
         unique_fields=["document_id"],
         update_fields=["assistant_id", "title", "updated_at", "received_at"],
     )
-    created = len(set(ids) - known)
-    return {"created": created, "updated": len(set(ids)) - created}
+    created = len(latest.keys() - known)
+    return {"created": created, "updated": len(latest) - created}
