@@ -24,7 +24,6 @@ import argparse
 import http.client
 import io
 import random
-import signal
 import sys
 import time
 import uuid
@@ -32,7 +31,7 @@ from datetime import UTC, datetime, timedelta
 
 import orjson
 import psycopg
-from common import BenchError, bench_stack, ingest_key, pct, setup_django
+from common import BenchError, bench_main, bench_stack, fresh_stores, ingest_key, pct, setup_django
 from ingest_client import check_responses, send_all
 from stack import Stack, purge_queues, recreate_database
 
@@ -295,12 +294,7 @@ def parse_args(argv: list[str] | None = None):
     parser.add_argument("--ingest", type=int, default=100_000)
     parser.add_argument("--requests", type=int, default=30, help="timed asks of each read")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument(
-        "--db-url",
-        default="postgres://postgres@127.0.0.1:5432/analytics_bench_ai",
-        help="dropped and recreated!",
-    )
-    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/10")
+    fresh_stores(parser, "analytics_bench_ai", 10)
     args = parser.parse_args(argv)
     if args.records < 0 or args.ingest < 0 or args.requests < 1:
         parser.error("need --records >= 0, --ingest >= 0, --requests >= 1")
@@ -310,18 +304,11 @@ def parse_args(argv: list[str] | None = None):
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the finally blocks
-    try:
-        problems = run(args)
-    except BenchError as exc:
-        problems = [str(exc)]
-    print_summary(args)
-    if problems:
-        for problem in problems:
-            print(f"FAIL {problem}")
-        return 1
-    print("\nOK: every read answered 200 and agreed with the rows; every item was stored.")
-    return 0
+    return bench_main(
+        lambda: run(args),
+        ok="every read answered 200 and agreed with the rows; every item was stored.",
+        summary=lambda: print_summary(args),
+    )
 
 
 if __name__ == "__main__":

@@ -1,9 +1,12 @@
 """What every bench shares beyond the stack: its error, percentiles, an ingest key,
 Django in-process."""
 
+import argparse
 import math
 import os
+import signal
 import sys
+from collections.abc import Callable
 
 from stack import ROOT, Stack, StackError, service_env
 
@@ -54,3 +57,34 @@ def ingest_key(stack: Stack, name: str, *, timeout: float) -> str:
     if not lines:
         raise BenchError("create_api_key printed no key")
     return lines[-1]
+
+
+def fresh_stores(parser: argparse.ArgumentParser, database: str, redis_db: int) -> None:
+    """--db-url (a throwaway database the bench drops and recreates) and --redis-url
+    (a Redis db of the bench's own)."""
+    parser.add_argument(
+        "--db-url",
+        default=f"postgres://postgres@127.0.0.1:5432/{database}",
+        help="dropped and recreated!",
+    )
+    parser.add_argument("--redis-url", default=f"redis://127.0.0.1:6379/{redis_db}")
+
+
+def bench_main(
+    run: Callable[[], list[str]], *, ok: str, summary: Callable[[], None] | None = None
+) -> int:
+    """Run a bench: SIGTERM still runs its finally blocks (stopping its processes), its
+    figures are printed whatever happened, each problem as FAIL; 1 if there was one."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    try:
+        problems = run()
+    except BenchError as exc:
+        problems = [str(exc)]
+    if summary is not None:
+        summary()
+    if problems:
+        for problem in problems:
+            print(f"FAIL {problem}")
+        return 1
+    print(f"\nOK: {ok}")
+    return 0

@@ -22,14 +22,13 @@ healthy, a hanging one was not found unhealthy, or the health answer was not 200
 
 import argparse
 import http.client
-import signal
 import sys
 import threading
 import time
 from datetime import timedelta
 
 import orjson
-from common import BenchError, bench_stack, ingest_key, pct, setup_django
+from common import BenchError, bench_main, bench_stack, fresh_stores, ingest_key, pct, setup_django
 from ingest_client import make_bodies, send_all
 from stack import ROOT, Stack, free_port, port_open, purge_queues, recreate_database
 
@@ -175,7 +174,9 @@ def wait_healthy(port: int) -> None:
     while True:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
         conn.request("GET", HEALTH_PATH)
-        if orjson.loads(conn.getresponse().read())["status"] == "healthy":
+        status = orjson.loads(conn.getresponse().read())["status"]
+        conn.close()
+        if status == "healthy":
             return
         if time.monotonic() > deadline:
             raise BenchError("the health answer never became healthy")
@@ -283,12 +284,7 @@ def parse_args(argv: list[str] | None = None):
     parser.add_argument("--items", type=int, default=100_000, help="ingested during the probes")
     parser.add_argument("--ingest-clients", type=int, default=2)
     parser.add_argument("--web-workers", type=int, default=2)
-    parser.add_argument(
-        "--db-url",
-        default="postgres://postgres@127.0.0.1:5432/analytics_bench_health",
-        help="dropped and recreated!",
-    )
-    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/11")
+    fresh_stores(parser, "analytics_bench_health", 11)
     args = parser.parse_args(argv)
     if args.services < 1 or not 0 <= args.hanging <= args.services or args.probers < 1:
         parser.error("need --services >= 1, 0 <= --hanging <= --services, --probers >= 1")
@@ -298,18 +294,11 @@ def parse_args(argv: list[str] | None = None):
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the finally blocks
-    try:
-        problems = run(args)
-    except BenchError as exc:
-        problems = [str(exc)]
-    print_summary(args)
-    if problems:
-        for problem in problems:
-            print(f"FAIL {problem}")
-        return 1
-    print("\nOK: the hanging services delayed no one; health answered 200 healthy throughout.")
-    return 0
+    return bench_main(
+        lambda: run(args),
+        ok="the hanging services delayed no one; health answered 200 healthy throughout.",
+        summary=lambda: print_summary(args),
+    )
 
 
 if __name__ == "__main__":

@@ -26,14 +26,13 @@ import argparse
 import http.client
 import os
 import platform
-import signal
 import sys
 import time
 from collections import Counter
 
 import psutil
 import psycopg
-from common import BenchError, bench_stack, pct
+from common import BenchError, bench_main, bench_stack, fresh_stores, pct
 from ingest import setup
 from ingest_client import check_responses, make_bodies, send_all, wait_committed
 from stack import HEALTH_PATH, SlowClients, Stack, procfile_line
@@ -199,12 +198,7 @@ def parse_args(argv: list[str] | None = None):
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--ingest-clients", type=int, default=4)
     parser.add_argument("--timeout", type=float, default=180, help="bound on each phase (s)")
-    parser.add_argument(
-        "--db-url",
-        default="postgres://postgres@127.0.0.1:5432/analytics_bench_slow",
-        help="dropped and recreated!",
-    )
-    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/13")
+    fresh_stores(parser, "analytics_bench_slow", 13)
     args = parser.parse_args(argv)
     if args.clients < 0 or args.probes < 1 or args.items < 1 or not 1 <= args.batch <= 1000:
         parser.error("need --clients >= 0, --probes >= 1, --items >= 1, 1 <= --batch <= 1000")
@@ -213,17 +207,10 @@ def parse_args(argv: list[str] | None = None):
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the finally blocks
-    try:
-        problems = run(args)
-    except BenchError as exc:
-        problems = [str(exc)]
-    if problems:
-        for problem in problems:
-            print(f"FAIL {problem}")
-        return 1
-    print("\nOK: health answered every check, every ingest POST was answered 202.")
-    return 0
+    return bench_main(
+        lambda: run(args),
+        ok="health answered every check, every ingest POST was answered 202.",
+    )
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.core.api import get_or_404, validated
+from apps.core.api import get_or_404, selector_view, validated
 from apps.ingest.api import IngestView
 from apps.keys.permissions import CanAdminister, CanIngest, request_actor
 
@@ -94,87 +94,35 @@ class DocumentsView(APIView):
         return Response(io.DocumentsOut(services.documents_upsert(documents=documents)).data)
 
 
-class TtftView(APIView):
-    @extend_schema(
-        summary="Time to first token: p50, p95, p99 (ms); zeros without data",
-        parameters=[io.HoursQuery],
-        responses={200: io.TtftOut},
-        tags=TAGS,
-    )
-    def get(self, request):
-        query = validated(io.HoursQuery, request.query_params)
-        return Response(io.TtftOut(selectors.ttft_percentiles(**query)).data)
-
-
-class CostsView(APIView):
-    @extend_schema(
-        summary="Tokens and estimated cost per assistant, dearest first",
-        parameters=[io.HoursQuery],
-        responses={200: io.AssistantCostOut(many=True)},
-        tags=TAGS,
-    )
-    def get(self, request):
-        query = validated(io.HoursQuery, request.query_params)
-        return Response(io.AssistantCostOut(selectors.assistant_costs(**query), many=True).data)
-
-
-class FreshnessView(APIView):
-    @extend_schema(
-        summary="Knowledge documents by age: fresh, aging, stale",
-        parameters=[io.AssistantQuery],
-        responses={200: io.FreshnessOut(many=True)},
-        tags=TAGS,
-    )
-    def get(self, request):
-        query = validated(io.AssistantQuery, request.query_params)
-        return Response(io.FreshnessOut(selectors.document_freshness(**query), many=True).data)
-
-
-class TrendingView(APIView):
-    @extend_schema(
-        summary="Trending questions, however they were worded; most asked first",
-        parameters=[io.TrendingQuery],
-        responses={200: io.TrendingTopicOut(many=True)},
-        tags=TAGS,
-    )
-    def get(self, request):
-        query = validated(io.TrendingQuery, request.query_params)
-        return Response(io.TrendingTopicOut(selectors.trending_topics(**query), many=True).data)
-
-
-class AdvancedView(APIView):
-    @extend_schema(
-        summary="The assistant dashboard in one answer: TTFT, steps, cache, trending, "
-        "diversity, costs, freshness",
-        parameters=[io.AdvancedQuery],
-        responses={200: io.AdvancedOut},
-        tags=TAGS,
-    )
-    def get(self, request):
-        query = validated(io.AdvancedQuery, request.query_params)
-        return Response(io.AdvancedOut(selectors.advanced_analytics(**query)).data)
-
-
-class FeaturesView(APIView):
-    @extend_schema(
-        summary="Per AI feature: requests, success rate, response time, cache hit rate",
-        parameters=[io.HoursQuery],
-        responses={200: io.FeatureOut(many=True)},
-        tags=TAGS,
-    )
-    def get(self, request):
-        query = validated(io.HoursQuery, request.query_params)
-        return Response(io.FeatureOut(selectors.feature_stats(**query), many=True).data)
-
+# The reads: route, selector, query, answer, whether a list, summary.
+READS = [
+    ("ttft", selectors.ttft_percentiles, io.HoursQuery, io.TtftOut, False,
+     "Time to first token: p50, p95, p99 (ms); zeros without data"),
+    ("costs", selectors.assistant_costs, io.HoursQuery, io.AssistantCostOut, True,
+     "Tokens and estimated cost per assistant, dearest first"),
+    ("freshness", selectors.document_freshness, io.AssistantQuery, io.FreshnessOut, True,
+     "Knowledge documents by age: fresh, aging, stale"),
+    ("trending", selectors.trending_topics, io.TrendingQuery, io.TrendingTopicOut, True,
+     "Trending questions, however they were worded; most asked first"),
+    ("advanced", selectors.advanced_analytics, io.AdvancedQuery, io.AdvancedOut, False,
+     "The assistant dashboard in one answer: TTFT, steps, cache, trending, diversity, "
+     "costs, freshness"),
+    ("ai-features", selectors.feature_stats, io.HoursQuery, io.FeatureOut, True,
+     "Per AI feature: requests, success rate, response time, cache hit rate"),
+]  # fmt: skip
 
 urls = [
     path("log-ai-usage", AiUsageIngestView.as_view(), name="ingest-ai-usage"),
-    path("ttft", TtftView.as_view(), name="ai-ttft"),
-    path("costs", CostsView.as_view(), name="ai-costs"),
-    path("freshness", FreshnessView.as_view(), name="ai-freshness"),
-    path("trending", TrendingView.as_view(), name="ai-trending"),
-    path("advanced", AdvancedView.as_view(), name="ai-advanced"),
-    path("ai-features", FeaturesView.as_view(), name="ai-features"),
+    *(
+        path(
+            route,
+            selector_view(
+                select, query=query, answer=answer, summary=summary, tags=TAGS, many=many
+            ).as_view(),
+            name=f"ai-read-{route}",
+        )
+        for route, select, query, answer, many, summary in READS
+    ),
     path("ai/prices", PriceListView.as_view(), name="ai-prices"),
     path("ai/prices/<int:pk>", PriceDetailView.as_view(), name="ai-price"),
     path("ai/documents", DocumentsView.as_view(), name="ai-documents"),

@@ -6,9 +6,9 @@ from datetime import datetime, timedelta
 from uuid import UUID
 
 from django.db import connection
-from django.db.models import Count, Max, Min, Q, Sum
+from django.db.models import Count, Max, Min, Q, Sum, Value
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import Coalesce, TruncHour
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from apps.metrics.selectors import metric_statistics
@@ -95,7 +95,7 @@ def _usage_groups(since: datetime, until: datetime, breakpoints: list[datetime],
             [[b.timestamp() for b in breakpoints]],
         )
         if breakpoints
-        else TruncHour("timestamp")
+        else Value(0)
     )
     grouped = (
         _raw_rows(raw_ranges, assistant_id)

@@ -1,8 +1,13 @@
 """Small helpers the apps' views share."""
 
+from collections.abc import Callable
+
 from django.db.models import Model, QuerySet
 from django.http import Http404
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
 MAX_ID = 2**63 - 1  # bigint: a larger id can name no row (and the database would refuse it)
 
@@ -22,3 +27,26 @@ def get_or_404(queryset: QuerySet, pk: int) -> Model:
         return queryset.get(pk=pk)
     except queryset.model.DoesNotExist:
         raise Http404 from None
+
+
+def selector_view(
+    select: Callable[..., object],
+    *,
+    query: type[serializers.Serializer],
+    answer: type[serializers.Serializer],
+    summary: str,
+    tags: list[str],
+    many: bool = False,
+) -> type[APIView]:
+    """A read view that is nothing but a selector: the query string validated by `query`
+    (a 400 naming each bad parameter), the selector's result answered through `answer`."""
+
+    @extend_schema(
+        summary=summary, parameters=[query], responses={200: answer(many=many)}, tags=tags
+    )
+    def get(self, request):
+        found = select(**validated(query, request.query_params))
+        return Response(answer(found, many=many).data)
+
+    name = "".join(part.title() for part in select.__name__.split("_")) + "View"
+    return type(name, (APIView,), {"get": get, "__doc__": summary})
