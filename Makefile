@@ -3,6 +3,8 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
+# The live feed's WebSockets (the Procfile's `live`): the next port.
+WS_PORT ?= $(shell echo $$(($(PORT) + 1)))
 export DJANGO_SETTINGS_MODULE := analytics_project.settings
 
 .PHONY: run test lint format install install-dev services migrate bench bench-metrics bench-alerts bench-health bench-ai bench-slow-clients clean
@@ -40,7 +42,7 @@ migrate: services
 	$(BIN)/python manage.py install_monitoring_checks
 
 run: migrate
-	PORT=$(PORT) $(BIN)/honcho start
+	PORT=$(PORT) WS_PORT=$(WS_PORT) $(BIN)/honcho start
 
 lint: install-dev
 	$(BIN)/ruff check .

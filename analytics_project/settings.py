@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "apps.monitoring",
     "apps.ai",
     "apps.overview",
+    "apps.live",
 ]
 
 MIDDLEWARE = [
@@ -229,6 +230,23 @@ MONITORING_HEARTBEAT_SECONDS = env_int("MONITORING_HEARTBEAT_SECONDS", 5, minimu
 # The monitored service whose status is the AI model's `is_available` in the overview;
 # empty: the one named like the most used model, if there is one.
 AI_MODEL_SERVICE = env_str("AI_MODEL_SERVICE", "")
+
+# --- Live feed (the ASGI process: `live` in the Procfile, on WS_PORT) --------
+# ADVANCED_ANALYTICS_STATS (the /advanced answer with its defaults) every this many
+# seconds, DASHBOARD_STATS every LIVE_DASHBOARD_SECONDS. One process broadcasts (a Redis
+# lock that expires after 3 of the shorter intervals, so a killed one is replaced).
+ANALYTICS_BROADCAST_SECONDS = env_float("ANALYTICS_BROADCAST_SECONDS", 10.0, minimum=0.2)
+LIVE_DASHBOARD_SECONDS = env_float("LIVE_DASHBOARD_SECONDS", 5.0, minimum=0.2)
+# A connection's key or session is checked again this often; revoked: closed (4403).
+LIVE_RECHECK_SECONDS = env_float("LIVE_RECHECK_SECONDS", 60.0, minimum=1.0)
+# Group messages cross processes through Redis pub/sub: nothing is queued for clients
+# that are gone, and a push is never stored.
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+        "CONFIG": {"hosts": [REDIS_URL], "prefix": "analytics:live"},
+    }
+}
 
 # How often every enabled alert rule is evaluated (seconds).
 ALERTS_EVALUATION_SECONDS = env_int("ALERTS_EVALUATION_SECONDS", 60, minimum=5)

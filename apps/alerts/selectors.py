@@ -107,6 +107,16 @@ def alerting_figures() -> dict:
     }
 
 
+def open_incident_counts() -> dict[str, int]:
+    """Unresolved incidents per severity (only the severities that have some)."""
+    rows = (
+        AlertIncident.objects.filter(status__in=UNRESOLVED)
+        .values_list("severity")
+        .annotate(n=Count("id"))
+    )
+    return dict(rows)
+
+
 def config_changes(
     *, object_type: str | None = None, object_id: int | None = None
 ) -> QuerySet[ConfigChange]:

@@ -20,6 +20,14 @@ def ingest_counts() -> dict[tuple[str, str], int]:
     return counts
 
 
+def items_outcome_totals() -> dict[str, int]:
+    """{"accepted" | "rejected" | "duplicate": items} over every kind, since Redis started."""
+    totals: dict[str, int] = {}
+    for (_kind, outcome), n in ingest_counts().items():
+        totals[outcome] = totals.get(outcome, 0) + n
+    return totals
+
+
 @dataclass(frozen=True)
 class OutboxBacklog:
     batches: int  # waiting for their task

@@ -8,7 +8,7 @@ from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
 from .models import APIKey
-from .throttling import auth_failure_wait
+from .throttling import auth_failure_wait, client_ip
 
 # Hashing a presented key and looking it up costs a query per request; a
 # valid key is remembered for a few seconds so revocation still bites fast.
@@ -94,6 +94,24 @@ def lookup_key(raw: str) -> APIKey | None:
     return key
 
 
+def verify_presented_key(raw: str, address: str) -> tuple[APIKey | None, int]:
+    """The valid key `raw` names, or None and the seconds `address` must now wait
+    (0: within its budget of failures). Any transport: requests, WebSocket handshakes."""
+    key = cached_key(raw)  # the hot path: no Redis, no database
+    if key is not None:
+        return key, 0
+    if is_well_formed(raw) and not recently_refused(raw):
+        # Blocked addresses never reach the database, unless the key was valid here
+        # before (its cache entry expired): that client is no guesser.
+        wait = 0 if raw in _valid_keys else auth_failure_wait(address, record=False)
+        if wait:
+            return None, wait
+        key = lookup_key(raw)
+        if key is not None:
+            return key, 0
+    return None, auth_failure_wait(address, record=True)
+
+
 class APIKeyAuthentication(authentication.BaseAuthentication):
     """`Authorization: Bearer <key>` or `X-API-Key: <key>`.
 
@@ -106,19 +124,9 @@ class APIKeyAuthentication(authentication.BaseAuthentication):
         raw = key_from_request(request)
         if raw is None:
             return None
-        key = cached_key(raw)  # the hot path: no Redis, no database
+        key, wait = verify_presented_key(raw, client_ip(request))
         if key is not None:
             return (AnonymousUser(), key)
-        if is_well_formed(raw) and not recently_refused(raw):
-            # Blocked IPs never reach the database, unless the key was valid here
-            # before (its cache entry expired): that client is no guesser.
-            wait = 0 if raw in _valid_keys else auth_failure_wait(request, record=False)
-            if wait:
-                raise _too_many_failures(wait)
-            key = lookup_key(raw)
-            if key is not None:
-                return (AnonymousUser(), key)
-        wait = auth_failure_wait(request, record=True)
         if wait:
             raise _too_many_failures(wait)
         raise exceptions.AuthenticationFailed("Invalid, expired or revoked API key.")

@@ -115,22 +115,26 @@ def client_ip(request: Request) -> str:
     """The address limits are counted by: REMOTE_ADDR, or behind a trusted proxy
     (TRUST_X_FORWARDED_FOR) the last X-Forwarded-For entry, the one that proxy
     added; earlier entries are whatever the client sent. IPv6 counts per /64."""
-    meta = request.META
-    address = meta.get("REMOTE_ADDR") or ""
+    return client_address(
+        request.META.get("REMOTE_ADDR") or "", request.META.get("HTTP_X_FORWARDED_FOR", "")
+    )
+
+
+def client_address(remote_addr: str, forwarded_for: str = "") -> str:
+    """client_ip() for any transport (a WebSocket handshake has no Request)."""
     if settings.TRUST_X_FORWARDED_FOR:
-        last = meta.get("HTTP_X_FORWARDED_FOR", "").rpartition(",")[2].strip()
+        last = forwarded_for.rpartition(",")[2].strip()
         if last:
-            address = last
-    return _address_bucket(address)
+            remote_addr = last
+    return _address_bucket(remote_addr)
 
 
-def auth_failure_wait(request: Request, *, record: bool) -> int:
-    """Failed key authentications of this client IP (THROTTLE_RATE_AUTH_FAILURES).
-
-    0 if within the budget, else seconds to wait; `record=True` counts one failure.
-    """
+def auth_failure_wait(address: str, *, record: bool) -> int:
+    """Failed key authentications from `address` (client_ip() / client_address()), against
+    THROTTLE_RATE_AUTH_FAILURES: 0 if within the budget, else seconds to wait;
+    `record=True` counts one failure."""
     limit, period = parse_rate(settings.THROTTLE_RATE_AUTH_FAILURES)
-    return hit(f"auth_failures:ip:{client_ip(request)}", limit, period, record=record)
+    return hit(f"auth_failures:ip:{address}", limit, period, record=record)
 
 
 class KeyRateThrottle(BaseThrottle):

@@ -1,6 +1,7 @@
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db.models import Avg, Count, Max, Min, Q
+from django.utils import timezone
 
 from apps.core.aggregates import Percentile, ratio, rounded
 from apps.core.windows import window_start
@@ -85,4 +86,20 @@ def request_summary(*, since: datetime, hours: int) -> dict:
             }
             for row in slowest
         ],
+    }
+
+
+def recent_request_rates(*, seconds: int) -> dict:
+    """Requests of the last `seconds`: per minute, and the shares answered >= 400 and >= 500.
+    One indexed range count, cheap enough for the live feed's every push."""
+    since = timezone.now() - timedelta(seconds=seconds)
+    row = APIRequestLog.objects.filter(timestamp__gte=since).aggregate(
+        total=Count("id"),
+        errors=Count("id", filter=Q(status_code__gte=400)),
+        server_errors=Count("id", filter=Q(status_code__gte=500)),
+    )
+    return {
+        "requests_per_minute": round(row["total"] * 60 / seconds, 3),
+        "error_rate": ratio(row["errors"], row["total"]),
+        "server_error_rate": ratio(row["server_errors"], row["total"]),
     }

@@ -275,6 +275,15 @@ class Stack:
         self.wait("web", lambda: port_open(self.web_port), timeout=30, what="gunicorn")
         return f"http://127.0.0.1:{self.web_port}"
 
+    def start_live(self, name: str = "live") -> int:
+        """The Procfile's live command (uvicorn, the WebSocket feed) as it stands, on a
+        port of its own, until it accepts connections; returns the port."""
+        port = free_port()
+        values = {**self.env, "WS_PORT": str(port)}
+        self.spawn(name, procfile_args("live", values))
+        self.wait(name, lambda: "startup complete" in self.log(name), timeout=30, what="uvicorn up")
+        return port
+
     def start_gunicorn(self, workers: int = 2, timeout: float = 60) -> None:
         """gunicorn with the project's config but none of the Procfile's extras (no access
         log), until health answers: what the metrics bench times its POSTs against."""
@@ -300,11 +309,10 @@ class Stack:
         )
 
     def start_honcho(self, timeout: float = 60) -> None:
-        """`honcho start`: the whole Procfile (web, worker, beat) as `make run` starts it,
-        on web_port, until health answers."""
-        self.spawn(
-            "honcho", [str(BIN / "honcho"), "start"], {**self.env, "PORT": str(self.web_port)}
-        )
+        """`honcho start`: the whole Procfile (web, worker, beat, live) as `make run` starts
+        it, on web_port (live on a free port), until health answers."""
+        ports = {"PORT": str(self.web_port), "WS_PORT": str(free_port())}
+        self.spawn("honcho", [str(BIN / "honcho"), "start"], {**self.env, **ports})
         self.wait(
             "honcho",
             lambda: health_ok(self.web_port),

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import orjson
 import pytest
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
 
 from apps.keys.services import api_key_create
 from tests.live import ROOT, Stack, free_port, port_open, wait_until
@@ -49,7 +51,7 @@ class ProductionStack(Stack):
         return env
 
 
-def render(tmp: Path, http_port: int, https_port: int, web_port: int) -> Path:
+def render(tmp: Path, http_port: int, https_port: int, web_port: int, live_port: int) -> Path:
     """The shipped config with this test's ports, certificate and paths; returns nginx.conf."""
     (tmp / "snippets").mkdir(parents=True)
     shutil.copy(DEPLOY / "analytics-errors.conf", tmp / "snippets")
@@ -65,6 +67,7 @@ def render(tmp: Path, http_port: int, https_port: int, web_port: int) -> Path:
         ("listen 80 default_server;", f"listen 127.0.0.1:{http_port} default_server;"),
         ("listen 443 ssl default_server;", f"listen 127.0.0.1:{https_port} ssl default_server;"),
         ("server 127.0.0.1:8000;", f"server 127.0.0.1:{web_port};"),
+        ("server 127.0.0.1:8001;", f"server 127.0.0.1:{live_port};"),
     ]:
         assert site.count(old) == 1, f"deploy/nginx/analytics.conf no longer says {old!r}"
         site = site.replace(old, new)
@@ -127,7 +130,8 @@ def test_nginx_in_front_buffers_redirects_and_answers_errors_in_json(tmp_path):
     try:
         stack.start_redis()
         stack.start_web(workers=1)
-        conf = render(tmp_path / "nginx", http_port, https_port, stack.web_port)
+        live_port = stack.start_live()
+        conf = render(tmp_path / "nginx", http_port, https_port, stack.web_port, live_port)
         checked = subprocess.run(
             [NGINX, "-t", "-p", str(conf.parent), "-c", str(conf)],
             capture_output=True,
@@ -166,6 +170,16 @@ def test_nginx_in_front_buffers_redirects_and_answers_errors_in_json(tmp_path):
         assert (status, headers.get("content-encoding")) == (200, "gzip")
         assert orjson.loads(gzip.decompress(body))["openapi"]
         assert re.fullmatch(r"[0-9a-f]{32}", headers["x-request-id"])  # made by nginx
+
+        # The live feed: upgraded to the live process, the key in the query string.
+        read_key = api_key_create(name="watcher", scope="read")[1]
+        feed = f"wss://127.0.0.1:{https_port}/ws/analytics/?key={read_key}"
+        with connect(feed, ssl=TLS, open_timeout=10) as ws:
+            first = orjson.loads(ws.recv(timeout=15))
+        assert first["type"] in ("ADVANCED_ANALYTICS_STATS", "DASHBOARD_STATS")
+        with pytest.raises(InvalidStatus) as refused:
+            connect(f"wss://127.0.0.1:{https_port}/ws/analytics/", ssl=TLS, open_timeout=10)
+        assert refused.value.response.status_code == 403
 
         # What nginx refuses itself, in the API's error shape.
         long_uri = b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: localhost\r\n\r\n"

@@ -9,7 +9,7 @@ import pytest
 from tests.live import ROOT
 
 UNITS = ROOT / "deploy" / "systemd"
-SERVICES = ("analytics-web", "analytics-worker", "analytics-beat")
+SERVICES = ("analytics-web", "analytics-worker", "analytics-beat", "analytics-live")
 
 
 def directives(name: str) -> dict[str, str]:
@@ -36,6 +36,18 @@ def test_the_web_unit_starts_what_the_procfile_starts():
     unit = directives("analytics-web.service")["ExecStart"].split()[:4]
     assert Path(unit[0]).name == Path(procfile[0]).name == "gunicorn"
     assert unit[1:] == procfile[1:]
+
+
+def test_the_live_unit_starts_what_the_procfile_starts():
+    live = next(
+        line for line in (ROOT / "Procfile").read_text().splitlines() if line[:5] == "live:"
+    )
+    procfile = live.split()[1:]
+    unit = directives("analytics-live.service")["ExecStart"].split()
+    assert Path(unit[0]).name == Path(procfile[0]).name == "uvicorn"
+    assert unit[1:] == [arg.replace("${WS_PORT:-8001}", "${WS_PORT}") for arg in procfile[1:]]
+    target = directives("analytics.target")["Wants"].split()
+    assert sorted(target) == sorted(f"{service}.service" for service in SERVICES)
 
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="no systemd-analyze")
