@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "apps.alerts",
     "apps.monitoring",
     "apps.ai",
+    "apps.usage",
     "apps.overview",
     "apps.live",
 ]
@@ -230,6 +231,16 @@ MONITORING_HEARTBEAT_SECONDS = env_int("MONITORING_HEARTBEAT_SECONDS", 5, minimu
 # The monitored service whose status is the AI model's `is_available` in the overview;
 # empty: the one named like the most used model, if there is one.
 AI_MODEL_SERVICE = env_str("AI_MODEL_SERVICE", "")
+
+# Product usage (/top-users, /popular-scenarios, the overview's `usage` block): which
+# event types mean what, comma separated. Scenario events carry `scenario_id` (and
+# `scenario_name`) in their metadata.
+USAGE_SCENARIO_STARTED_EVENTS = env_list("USAGE_SCENARIO_STARTED_EVENTS", ["scenario_started"])
+USAGE_SCENARIO_COMPLETED_EVENTS = env_list(
+    "USAGE_SCENARIO_COMPLETED_EVENTS", ["scenario_completed"]
+)
+USAGE_QUIZ_EVENTS = env_list("USAGE_QUIZ_EVENTS", ["quiz_completed"])
+USAGE_GRAMMAR_CHECK_EVENTS = env_list("USAGE_GRAMMAR_CHECK_EVENTS", ["grammar_check"])
 
 # --- Live feed (the ASGI process: `live` in the Procfile, on WS_PORT) --------
 # ADVANCED_ANALYTICS_STATS (the /advanced answer with its defaults) every this many

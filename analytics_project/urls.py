@@ -23,6 +23,7 @@ from apps.metrics.api import (
 from apps.monitoring import api as monitoring_api
 from apps.overview.api import OverviewView
 from apps.requestlog.api import ApiPerformanceView, RequestLogIngestView
+from apps.usage import api as usage_api
 
 handler400 = "apps.core.errors.json_400"
 handler403 = "apps.core.errors.json_403"
@@ -47,6 +48,7 @@ analytics = [
         "metrics/<str:name>/time-series", MetricTimeSeriesView.as_view(), name="metric-time-series"
     ),
     path("", include(ai_api.urls)),
+    path("", include(usage_api.urls)),
     path("alerts/", include(alerts_api.urls)),
     path("monitoring/", include(monitoring_api.urls)),
 ]

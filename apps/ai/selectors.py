@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from uuid import UUID
 
 from django.db import connection
-from django.db.models import Count, Max, Min, Q, Sum, Value
+from django.db.models import Count, Max, Min, Q, QuerySet, Sum, Value
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -401,3 +401,18 @@ def usage_overview(*, now: datetime | None = None) -> dict:
         "avg_response_time": round(totals["response_ms_sum"] / timed / 1000, 3) if timed else None,
         "cache_hit_rate": _percent(totals["cache_hits"] or 0, totals["cache_known"] or 0),
     }
+
+
+def user_request_counts(*, since: datetime | None = None) -> QuerySet:
+    """Per user: AI requests and the latest one's time (`user_id`, `n`, `last`), unordered,
+    to be added to other apps' counts (apps.core.db.union_all)."""
+    usage = AiUsage.objects.exclude(user_id="")
+    if since is not None:
+        usage = usage.filter(timestamp__gte=since)
+    return usage.values("user_id").annotate(n=Count("id"), last=Max("timestamp")).order_by()
+
+
+def conversation_count(*, since: datetime) -> int:
+    """Different conversations with an AI request since `since`."""
+    usage = AiUsage.objects.filter(timestamp__gte=since).exclude(conversation_id="")
+    return usage.values("conversation_id").distinct().count()

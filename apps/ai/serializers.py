@@ -2,7 +2,7 @@
 
 from rest_framework import serializers
 
-from apps.core.params import NonEmptyQuery, StrictIntegerField, hours_query
+from apps.core.params import NonEmptyQuery, bounded_int, hours_query
 from apps.core.serializers import StrictSerializerMixin, UtcDateTimeField
 
 from .models import ModelPrice
@@ -57,26 +57,20 @@ class DocumentsOut(serializers.Serializer):
     updated = serializers.IntegerField()
 
 
-def _bounded(low: int, high: int, default: int, what: str) -> StrictIntegerField:
-    return StrictIntegerField(
-        min_value=low, max_value=high, default=default, help_text=f"{what}, {low}-{high}."
-    )
-
-
 class AssistantQuery(NonEmptyQuery):
     assistant_id = serializers.UUIDField(required=False, help_text="Only this assistant.")
 
 
 class TrendingQuery(AssistantQuery):
-    limit = _bounded(1, 50, 10, "Topics to return")
+    limit = bounded_int(1, 50, 10, "Topics to return")
 
 
 class AdvancedQuery(AssistantQuery):
-    ttft_hours = _bounded(1, 168, 24, "Time-to-first-token window in hours")
-    step_days = _bounded(1, 90, 7, "Pipeline step window in days")
-    cache_hours = _bounded(1, 168, 24, "Cache window in hours")
-    cost_hours = _bounded(1, 168, 24, "Cost window in hours")
-    trending_limit = _bounded(1, 50, 10, "Trending topics to return")
+    ttft_hours = bounded_int(1, 168, 24, "Time-to-first-token window in hours")
+    step_days = bounded_int(1, 90, 7, "Pipeline step window in days")
+    cache_hours = bounded_int(1, 168, 24, "Cache window in hours")
+    cost_hours = bounded_int(1, 168, 24, "Cost window in hours")
+    trending_limit = bounded_int(1, 50, 10, "Trending topics to return")
 
 
 HoursQuery = hours_query()

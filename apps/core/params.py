@@ -37,6 +37,14 @@ class StrictIntegerField(serializers.IntegerField):
         return super().to_internal_value(data)
 
 
+def bounded_int(low: int, high: int, default: int | None, what: str) -> StrictIntegerField:
+    """`?name=` between low and high, `default` when absent (None: optional, no default)."""
+    extra = {"required": False} if default is None else {"default": default}
+    return StrictIntegerField(
+        min_value=low, max_value=high, help_text=f"{what}, {low}-{high}.", **extra
+    )
+
+
 def hours_query(max_hours: int = 168, default: int = 24, **extra_fields) -> type:
     """An input serializer for `?hours=` (bounded) plus optional filters, none given empty."""
     fields = {

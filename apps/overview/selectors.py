@@ -5,6 +5,7 @@ from django.utils import timezone
 
 from apps.ai.selectors import usage_overview
 from apps.monitoring.selectors import host_figures, service_available
+from apps.usage.selectors import usage_summary
 
 
 def overview() -> dict:
@@ -13,8 +14,6 @@ def overview() -> dict:
     return {
         "system": host_figures(),
         "ai": {**ai, "is_available": service_available(watched) if watched else None},
-        # Filled by the product analytics; present (empty) until then, so a dashboard
-        # can bind to every block today.
-        "usage": {},
+        "usage": usage_summary(),
         "timestamp": timezone.now(),
     }

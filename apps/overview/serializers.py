@@ -3,6 +3,7 @@
 from rest_framework import serializers
 
 from apps.core.serializers import UtcDateTimeField
+from apps.usage.serializers import UsageOut
 
 
 class SystemOut(serializers.Serializer):
@@ -31,5 +32,5 @@ class AiOut(serializers.Serializer):
 class OverviewOut(serializers.Serializer):
     system = SystemOut()
     ai = AiOut()
-    usage = serializers.DictField(help_text="Product usage: empty until it is recorded.")
+    usage = UsageOut()
     timestamp = UtcDateTimeField()

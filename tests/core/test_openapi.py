@@ -34,6 +34,8 @@ READS = {
     "/api/v1/analytics/trending",
     "/api/v1/analytics/advanced",
     "/api/v1/analytics/ai-features",
+    "/api/v1/analytics/top-users",
+    "/api/v1/analytics/popular-scenarios",
     "/api/v1/analytics/metrics",
     "/api/v1/analytics/performance",
     "/api/v1/analytics/metrics/{name}/statistics",

@@ -19,6 +19,8 @@ EXPECTED_PATHS = {
     "/api/v1/analytics/freshness",
     "/api/v1/analytics/advanced",
     "/api/v1/analytics/ai-features",
+    "/api/v1/analytics/top-users",
+    "/api/v1/analytics/popular-scenarios",
     "/api/v1/analytics/user-activity",
     "/api/v1/analytics/error",
     "/api/v1/analytics/device-state-change",

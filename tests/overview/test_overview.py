@@ -36,7 +36,14 @@ def test_a_read_key_gets_every_block_with_this_machines_figures(read_client):
         "avg_response_time": None,
         "cache_hit_rate": 0.0,
     }
-    assert body["usage"] == {}
+    assert body["usage"] == {
+        "total_users": 0,
+        "active_users_24h": 0,
+        "total_scenarios": 0,
+        "active_conversations": 0,
+        "total_quizzes_taken": 0,
+        "total_grammar_checks": 0,
+    }
     assert body["timestamp"].endswith("Z")
 
 
