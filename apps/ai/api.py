@@ -109,6 +109,9 @@ READS = [
      "costs, freshness"),
     ("ai-features", selectors.feature_stats, io.HoursQuery, io.FeatureOut, True,
      "Per AI feature: requests, success rate, response time, cache hit rate"),
+    ("generation-speed", selectors.generation_speed, io.AssistantHoursQuery,
+     io.GenerationSpeedOut, True,
+     "Per model: output tokens per second and time between tokens, from generation_ms"),
 ]  # fmt: skip
 
 urls = [

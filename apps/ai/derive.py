@@ -2,6 +2,9 @@
 and /metrics answer for AI by name (the built-in rules watch two of them)."""
 
 import uuid
+from datetime import datetime
+
+from .prices import PriceBook
 
 RESPONSE_TIME = "ai.response_time_ms"
 TTFT = "ai.ttft_ms"
@@ -9,10 +12,14 @@ SUCCESS_RATE = "ai.success_rate"  # 100 or 0 a request: its average is the succe
 STEP_DURATION = "ai.step_duration_ms"
 STEP_TOKENS_IN = "ai.step_tokens_in"
 STEP_TOKENS_OUT = "ai.step_tokens_out"
+TOKENS_PER_SECOND = "ai.tokens_per_second"  # output tokens over generation_ms
+TIME_BETWEEN_TOKENS = "ai.time_between_tokens_ms"  # generation_ms / (tokens_out - 1)
+COST = "ai.cost_usd"  # priced when stored, tagged user_id too: for cost alert rules
 _NAMESPACE = uuid.UUID("8b0f6a52-61d4-4c39-a3de-2f1e0c7b9d24")
 
 
 def usage_metrics(rows: list[dict]) -> dict[str, list[dict]]:
+    prices = PriceBook()  # one query a batch: the prices as they stand when it is stored
     points = []
     for row in rows:
         points.append(_point(row, "ok", SUCCESS_RATE, "gauge", 100 if row["success"] else 0))
@@ -20,8 +27,30 @@ def usage_metrics(rows: list[dict]) -> dict[str, list[dict]]:
             points.append(_point(row, "rt", RESPONSE_TIME, "timer", row["response_time_ms"]))
         if row["ttft_ms"] is not None:
             points.append(_point(row, "ttft", TTFT, "timer", row["ttft_ms"]))
+        points += _speed_points(row)
+        at = row["timestamp"]
+        if isinstance(at, str):  # rows from the outbox are JSON
+            at = datetime.fromisoformat(at)
+        cost = prices.cost(
+            row["model"], at, row["tokens_in"], row["tokens_out"], row["cached_tokens"]
+        )
+        if cost is not None:
+            tags = {**_tags(row), "user_id": row["user_id"]}
+            points.append(_point(row, "usd", COST, "counter", cost, tags))
         points += _step_points(row)
     return {"metric": points}
+
+
+def _speed_points(row: dict) -> list[dict]:
+    """Generation speed, when the client timed the generation (first token to last)."""
+    generation_ms, tokens = row["generation_ms"], row["tokens_out"]
+    if not generation_ms or not tokens:
+        return []
+    points = [_point(row, "tps", TOKENS_PER_SECOND, "gauge", tokens * 1000 / generation_ms)]
+    if tokens > 1:
+        gap = generation_ms / (tokens - 1)
+        points.append(_point(row, "tbt", TIME_BETWEEN_TOKENS, "timer", gap))
+    return points
 
 
 def _step_points(row: dict) -> list[dict]:
@@ -39,6 +68,14 @@ def _step_points(row: dict) -> list[dict]:
     return points
 
 
+def _tags(row: dict) -> dict[str, str]:
+    return {
+        "feature": row["feature"],
+        "model": row["model"],
+        "assistant_id": str(row["assistant_id"] or ""),
+    }
+
+
 def _point(
     row: dict, suffix: str, name: str, metric_type: str, value: float, tags: dict | None = None
 ) -> dict:
@@ -50,12 +87,7 @@ def _point(
         "metric_name": name,
         "metric_type": metric_type,
         "value": value,
-        "tags": tags
-        or {
-            "feature": row["feature"],
-            "model": row["model"],
-            "assistant_id": str(row["assistant_id"] or ""),
-        },
+        "tags": tags or _tags(row),
         "source": "ai_usage",
     }
     if metric_type == "timer":

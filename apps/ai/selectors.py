@@ -13,7 +13,14 @@ from django.utils import timezone
 
 from apps.metrics.selectors import metric_statistics
 
-from .derive import STEP_DURATION, STEP_TOKENS_IN, STEP_TOKENS_OUT, TTFT
+from .derive import (
+    STEP_DURATION,
+    STEP_TOKENS_IN,
+    STEP_TOKENS_OUT,
+    TIME_BETWEEN_TOKENS,
+    TOKENS_PER_SECOND,
+    TTFT,
+)
 from .models import AiQuestion, AiQuestionVariant, AiUsage, AiUsageHour, KnowledgeDocument
 from .prices import PriceBook
 
@@ -35,6 +42,33 @@ def ttft_percentiles(
         "p99": stats["p99"] or 0.0,
         "period_hours": hours,
     }
+
+
+def generation_speed(
+    *, hours: int, assistant_id: UUID | None = None, now: datetime | None = None
+) -> list[dict]:
+    """Per model, over the requests that said how long their generation took: output tokens
+    per second and the time between two tokens; the most used model first."""
+    tags = {"assistant_id": str(assistant_id)} if assistant_id else None
+
+    def per_model(name: str) -> dict[str, dict]:
+        stats = metric_statistics(name=name, hours=hours, tags=tags, now=now, group_by="model")
+        return {group["value"]: group for group in stats["groups"]}
+
+    speeds, gaps = per_model(TOKENS_PER_SECOND), per_model(TIME_BETWEEN_TOKENS)
+    answer = [
+        {
+            "model": model,
+            "requests": speed["count"],
+            "tokens_per_second": {k: speed[k] for k in ("avg", "p50", "p95")},
+            "time_between_tokens_ms": {
+                k: gaps.get(model, {}).get(k) for k in ("avg", "p50", "p95", "p99")
+            },
+        }
+        for model, speed in speeds.items()
+    ]
+    answer.sort(key=lambda row: (-row["requests"], row["model"]))
+    return answer
 
 
 def _floor_hour(moment: datetime) -> datetime:

@@ -74,6 +74,9 @@ class AdvancedQuery(AssistantQuery):
 
 
 HoursQuery = hours_query()
+AssistantHoursQuery = hours_query(
+    assistant_id=serializers.UUIDField(required=False, help_text="Only this assistant.")
+)
 
 
 class TtftOut(serializers.Serializer):
@@ -147,6 +150,26 @@ class AdvancedOut(serializers.Serializer):
     costs = AssistantCostOut(many=True)
     freshness = FreshnessOut(many=True)
     generated_at = UtcDateTimeField()
+
+
+class TokensPerSecondOut(serializers.Serializer):
+    avg = serializers.FloatField()
+    p50 = serializers.FloatField()
+    p95 = serializers.FloatField()
+
+
+class TimeBetweenTokensOut(serializers.Serializer):
+    avg = serializers.FloatField(allow_null=True, help_text="ms; null: one-token answers only.")
+    p50 = serializers.FloatField(allow_null=True)
+    p95 = serializers.FloatField(allow_null=True)
+    p99 = serializers.FloatField(allow_null=True)
+
+
+class GenerationSpeedOut(serializers.Serializer):
+    model = serializers.CharField()
+    requests = serializers.IntegerField(help_text="Requests that sent generation_ms.")
+    tokens_per_second = TokensPerSecondOut(help_text="Output tokens over generation_ms.")
+    time_between_tokens_ms = TimeBetweenTokensOut(help_text="generation_ms / (tokens_out - 1).")
 
 
 class FeatureOut(serializers.Serializer):

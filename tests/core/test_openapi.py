@@ -35,6 +35,7 @@ READS = {
     "/api/v1/analytics/advanced",
     "/api/v1/analytics/ai-features",
     "/api/v1/analytics/top-users",
+    "/api/v1/analytics/generation-speed",
     "/api/v1/analytics/popular-scenarios",
     "/api/v1/analytics/metrics",
     "/api/v1/analytics/performance",
