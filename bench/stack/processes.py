@@ -281,7 +281,8 @@ class Stack:
         port = free_port()
         values = {**self.env, "WS_PORT": str(port)}
         self.spawn(name, procfile_args("live", values))
-        self.wait(name, lambda: "startup complete" in self.log(name), timeout=30, what="uvicorn up")
+        # uvicorn binds after the lifespan's startup: the open port is the sign.
+        self.wait(name, lambda: port_open(port), timeout=30, what="uvicorn listening")
         return port
 
     def start_gunicorn(self, workers: int = 2, timeout: float = 60) -> None:
