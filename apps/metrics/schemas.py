@@ -1,5 +1,6 @@
 import hashlib
 import re
+from functools import lru_cache
 from typing import Annotated
 
 import orjson
@@ -48,6 +49,7 @@ MetricName = Annotated[
 ]
 
 
+@lru_cache(maxsize=16_384)  # labels and sources repeat; both are short (checked first)
 def _scrubbed(text: str, max_length: int) -> str:
     # A redaction can be longer than the secret it hides; the column still holds it.
     return scrub_text(text)[:max_length]
@@ -74,8 +76,13 @@ def clean_tags(raw: dict) -> dict[str, str]:
         text = str(value)
         if len(text) > MAX_TAG_VALUE:
             raise ValueError(f"tag {key!r} is longer than {MAX_TAG_VALUE} characters")
-        tags[key] = REDACTED if is_secret_key(key) else _scrubbed(text, MAX_TAG_VALUE)
+        tags[key] = REDACTED if _is_secret_label(key) else _scrubbed(text, MAX_TAG_VALUE)
     return tags
+
+
+@lru_cache(maxsize=1024)
+def _is_secret_label(key: str) -> bool:
+    return is_secret_key(key)
 
 
 Source = Annotated[
