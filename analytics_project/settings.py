@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "apps.monitoring",
     "apps.ai",
     "apps.usage",
+    "apps.insights",
     "apps.overview",
     "apps.live",
 ]
@@ -242,6 +243,28 @@ USAGE_SCENARIO_COMPLETED_EVENTS = env_list(
 USAGE_QUIZ_EVENTS = env_list("USAGE_QUIZ_EVENTS", ["quiz_completed"])
 USAGE_GRAMMAR_CHECK_EVENTS = env_list("USAGE_GRAMMAR_CHECK_EVENTS", ["grammar_check"])
 
+# Product insights (per user, agent and platform periods): which event types mean what.
+# Overridable per meaning in the admin (Insights > Event meanings).
+INSIGHTS_EVENT_TYPES = {
+    meaning: [meaning]
+    for meaning in (
+        "contract_created",
+        "contract_completed",
+        "contract_cancelled",
+        "contract_failed",
+        "credits_purchased",
+        "credits_spent",
+        "orchestration_run",
+        "agent_called",
+        "bid_placed",
+        "contract_won",
+        "validation_scored",
+        "reputation_scored",
+        "fraud_alert",
+        "security_event",
+    )
+}
+
 # --- Live feed (the ASGI process: `live` in the Procfile, on WS_PORT) --------
 # ADVANCED_ANALYTICS_STATS (the /advanced answer with its defaults) every this many
 # seconds, DASHBOARD_STATS every LIVE_DASHBOARD_SECONDS. One process broadcasts (a Redis
@@ -271,6 +294,20 @@ PERIODIC_TASKS = {
     # Each service has its own interval (>= 5 s); this only looks for the due ones.
     "run-health-checks": {"task": "monitoring.run_checks", "every_seconds": 5},
     "record-system-metrics": {"task": "monitoring.record_system_metrics", "every_seconds": 60},
+    # Each period once it is over, a few minutes late for stragglers (UTC).
+    **{
+        f"track-{period}": {
+            "task": "insights.track_period",
+            "crontab": crontab,
+            "kwargs": {"period_type": period},
+        }
+        for period, crontab in (
+            ("hour", "5 * * * *"),
+            ("day", "15 0 * * *"),
+            ("week", "30 0 * * 1"),
+            ("month", "45 0 1 * *"),
+        )
+    },
 }
 
 # --- Analytics ------------------------------------------------------------

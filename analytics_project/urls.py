@@ -12,6 +12,7 @@ from apps.devices.api import (
 from apps.errors.api import ErrorIngestView, ErrorTrendsView
 from apps.events.api import EventsView, UserActivityIngestView
 from apps.ingest.api import MixedBatchIngestView
+from apps.insights import api as insights_api
 from apps.jobs.api import JobOutcomeIngestView, JobOutcomesView
 from apps.metrics.api import (
     MetricRecordView,
@@ -49,6 +50,7 @@ analytics = [
     ),
     path("", include(ai_api.urls)),
     path("", include(usage_api.urls)),
+    path("", include(insights_api.urls)),
     path("alerts/", include(alerts_api.urls)),
     path("monitoring/", include(monitoring_api.urls)),
 ]

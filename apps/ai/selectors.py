@@ -11,6 +11,7 @@ from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from apps.events.selectors import per_user, per_user_bucket
 from apps.metrics.selectors import metric_statistics
 
 from .derive import (
@@ -437,13 +438,24 @@ def usage_overview(*, now: datetime | None = None) -> dict:
     }
 
 
-def user_request_counts(*, since: datetime | None = None) -> QuerySet:
-    """Per user: AI requests and the latest one's time (`user_id`, `n`, `last`), unordered,
-    to be added to other apps' counts (apps.core.db.union_all)."""
-    usage = AiUsage.objects.exclude(user_id="")
+def user_request_counts(
+    *, since: datetime | None = None, until: datetime | None = None
+) -> QuerySet:
+    """Per user: AI requests, first and last (events' per_user() shape), to be added to
+    other apps' counts (apps.core.db.union_all)."""
+    usage = AiUsage.objects.all()
     if since is not None:
         usage = usage.filter(timestamp__gte=since)
-    return usage.values("user_id").annotate(n=Count("id"), last=Max("timestamp")).order_by()
+    if until is not None:
+        usage = usage.filter(timestamp__lt=until)
+    return per_user(usage)
+
+
+def user_request_buckets(*, since: datetime, until: datetime, bucket: str) -> QuerySet:
+    """When each user made AI requests: events' per_user_bucket() shape."""
+    return per_user_bucket(
+        AiUsage.objects.filter(timestamp__gte=since, timestamp__lt=until), bucket
+    )
 
 
 def conversation_count(*, since: datetime) -> int:

@@ -1,7 +1,10 @@
 """Database helpers every app may use."""
 
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import Case, CharField, FloatField, Func, Model, QuerySet, Value, When
+from django.db.models.fields.json import KeyTextTransform, KeyTransform
+from django.db.models.functions import Cast
+from django.db.models.lookups import Exact
 
 
 def connection_lost() -> bool:
@@ -20,3 +23,42 @@ def union_all(querysets: list[QuerySet]) -> tuple[str, list]:
         parts.append(f"({sql})")
         params.extend(found)
     return " UNION ALL ".join(parts), params
+
+
+def json_number(field: str, key: str) -> Case:
+    """`field -> key` as a float when it is a JSON number, else NULL: a client's
+    `"amount": "abc"` must not fail a whole aggregate."""
+    kind = Func(KeyTransform(key, field), function="jsonb_typeof", output_field=CharField())
+    return Case(
+        When(Exact(kind, Value("number")), then=Cast(KeyTextTransform(key, field), FloatField())),
+        output_field=FloatField(),
+    )
+
+
+def insert_new(objs: list[Model], *, batch_size: int = 1000) -> int:
+    """INSERT ... ON CONFLICT DO NOTHING: rows a unique constraint already holds are left
+    as they are. Returns how many were new (bulk_create cannot say)."""
+    if not objs:
+        return 0
+    model = type(objs[0])
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    table = connection.ops.quote_name(model._meta.db_table)
+    inserted = 0
+    with connection.cursor() as cursor:
+        for start in range(0, len(objs), batch_size):
+            batch = objs[start : start + batch_size]
+            params = [
+                f.get_db_prep_save(f.pre_save(obj, add=True), connection)
+                for obj in batch
+                for f in fields
+            ]
+            values = ", ".join([row] * len(batch))
+            cursor.execute(
+                f"INSERT INTO {table} ({columns}) VALUES {values} "  # noqa: S608
+                "ON CONFLICT DO NOTHING RETURNING 1",
+                params,
+            )
+            inserted += cursor.rowcount
+    return inserted

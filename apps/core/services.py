@@ -1,5 +1,7 @@
 """Project-wide services: the periodic schedules beat runs."""
 
+import json
+
 from django.conf import settings
 from django.db import transaction
 from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
@@ -13,7 +15,13 @@ def schedules_sync() -> tuple[int, int, int]:
     wanted = settings.PERIODIC_TASKS
     with transaction.atomic():
         for name, spec in wanted.items():
-            defaults = {"task": spec["task"], "enabled": True, "interval": None, "crontab": None}
+            defaults = {
+                "task": spec["task"],
+                "kwargs": json.dumps(spec.get("kwargs", {}), sort_keys=True),
+                "enabled": True,
+                "interval": None,
+                "crontab": None,
+            }
             if "every_seconds" in spec:
                 interval, _ = IntervalSchedule.objects.get_or_create(
                     every=spec["every_seconds"], period=IntervalSchedule.SECONDS

@@ -1,7 +1,13 @@
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
-from django.db.models import Count, Max, Q, QuerySet
+from django.db import connection
+from django.db.models import Avg, Count, F, Max, Min, Q, QuerySet, Sum
 from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Coalesce, TruncDay, TruncWeek
+
+from apps.core.aggregates import Percentile
+from apps.core.db import json_number, union_all
 
 from .models import Event, UserActivity
 
@@ -28,21 +34,54 @@ def event_list(
     return events.filter(**{k: v for k, v in filters.items() if v not in (None, "")})
 
 
-def _since(records: QuerySet, since: datetime | None) -> QuerySet:
-    return records if since is None else records.filter(timestamp__gte=since)
+def _since(records: QuerySet, since: datetime | None, until: datetime | None = None) -> QuerySet:
+    if since is not None:
+        records = records.filter(timestamp__gte=since)
+    return records if until is None else records.filter(timestamp__lt=until)
 
 
-def user_event_counts(*, since: datetime | None = None) -> QuerySet:
-    """Per user: events and the latest one's time (`user_id`, `n`, `last`), unordered; a
-    subquery other apps' counts can be added to (apps.core.db.union_all)."""
-    events = _since(Event.objects.exclude(user_id=""), since)
-    return events.values("user_id").annotate(n=Count("id"), last=Max("timestamp")).order_by()
+def per_user(records: QuerySet) -> QuerySet:
+    """`user_id`, `n` records, `first` and `last` times: the shape every app's per-user
+    counts share, so apps.core.db.union_all can add them up."""
+    return (
+        records.exclude(user_id="")
+        .values("user_id")
+        .annotate(n=Count("id"), first=Min("timestamp"), last=Max("timestamp"))
+        .order_by()
+    )
 
 
-def user_activity_counts(*, since: datetime | None = None) -> QuerySet:
-    """user_event_counts() over user activity (page views, clicks, searches...)."""
-    activity = _since(UserActivity.objects.exclude(user_id=""), since)
-    return activity.values("user_id").annotate(n=Count("id"), last=Max("timestamp")).order_by()
+def per_user_bucket(records: QuerySet, bucket: str) -> QuerySet:
+    """Distinct (`user_id`, `bucket_start`) pairs, `bucket` "day" or "week" (ISO, UTC):
+    when each user was active, in the shape apps.core.db.union_all adds up."""
+    trunc = {"day": TruncDay, "week": TruncWeek}[bucket]
+    return (
+        records.exclude(user_id="")
+        .annotate(bucket_start=trunc("timestamp", tzinfo=UTC))
+        .values("user_id", "bucket_start")
+        .distinct()
+        .order_by()
+    )
+
+
+def user_event_buckets(*, since: datetime, until: datetime, bucket: str) -> QuerySet:
+    return per_user_bucket(_since(Event.objects.all(), since, until), bucket)
+
+
+def user_activity_buckets(*, since: datetime, until: datetime, bucket: str) -> QuerySet:
+    return per_user_bucket(_since(UserActivity.objects.all(), since, until), bucket)
+
+
+def user_event_counts(*, since: datetime | None = None, until: datetime | None = None) -> QuerySet:
+    """per_user() over events of [since, until)."""
+    return per_user(_since(Event.objects.all(), since, until))
+
+
+def user_activity_counts(
+    *, since: datetime | None = None, until: datetime | None = None
+) -> QuerySet:
+    """per_user() over user activity (page views, clicks, searches...)."""
+    return per_user(_since(UserActivity.objects.all(), since, until))
 
 
 def user_emails(user_ids: list[str]) -> dict[str, str]:
@@ -108,3 +147,125 @@ def scenario_popularity(
         }
         for row in rows
     ]
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One figure of a grouped read: `how` over the events of `types` (None: every type),
+    reading `metadata[key]` where it needs a value. Kinds: count, false (events whose
+    `key` is JSON false), sum, avg, p50, p95, p99 (JSON numbers only), distinct (different
+    values of `key`)."""
+
+    name: str
+    types: tuple[str, ...] | None
+    how: str = "count"
+    key: str | None = None
+
+
+_PERCENTILES = {"p50": 0.5, "p95": 0.95, "p99": 0.99}
+
+
+def _aggregate(figure: Figure):
+    where = Q() if figure.types is None else Q(event_type__in=figure.types)
+    if figure.how == "count":
+        return Count("id", filter=where)
+    if figure.how == "false":
+        return Count("id", filter=where & Q(**{f"metadata__{figure.key}": False}))
+    if figure.how == "distinct":
+        return Count(KeyTextTransform(figure.key, "metadata"), filter=where, distinct=True)
+    number = json_number("metadata", figure.key)
+    if figure.how == "sum":
+        return Sum(number, filter=where)
+    if figure.how == "avg":
+        return Avg(number, filter=where)
+    return Percentile(number, _PERCENTILES[figure.how], filter=where)
+
+
+def event_figures(
+    *, since: datetime | None, until: datetime, figures: list[Figure], group_by: str | None = None
+) -> dict:
+    """Figures over the events of [since, until) (since None: everything before `until`),
+    in one query. Without `group_by`, one {figure: value}; with it, {group: {figure:
+    value}}, `group_by` being `user_id` (anonymous events left out) or a metadata key
+    such as `agent_id` (events without it left out)."""
+    events = Event.objects.filter(timestamp__lt=until)
+    if since is not None:
+        events = events.filter(timestamp__gte=since)
+    if all(figure.types is not None for figure in figures):
+        events = events.filter(event_type__in={t for f in figures for t in f.types})
+    aggregates = {figure.name: _aggregate(figure) for figure in figures}
+    if group_by is None:
+        return events.aggregate(**aggregates)
+    if group_by == "user_id":
+        events = events.exclude(user_id="").annotate(group=F("user_id"))
+    else:
+        events = events.filter(**{f"metadata__{group_by}__isnull": False}).annotate(
+            group=KeyTextTransform(group_by, "metadata")
+        )
+    rows = events.values("group").annotate(**aggregates).order_by()
+    return {row.pop("group"): row for row in rows if row["group"] not in (None, "")}
+
+
+def metadata_value_counts(*, key: str, since: datetime, until: datetime) -> dict[str, int]:
+    """Different values of `metadata[key]` (agents, say): `total` seen before `until`,
+    `active` in [since, until), `new` first seen in [since, until)."""
+    firsts = (
+        Event.objects.filter(timestamp__lt=until, **{f"metadata__{key}__isnull": False})
+        .annotate(value=KeyTextTransform(key, "metadata"))
+        .exclude(value="")
+        .values("value")
+        .annotate(first=Min("timestamp"), last=Max("timestamp"))
+        .order_by()
+    )
+    sql, params = firsts.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT COUNT(*), COUNT(*) FILTER (WHERE first >= %s), "  # noqa: S608
+            f"COUNT(*) FILTER (WHERE last >= %s) FROM ({sql}) v",
+            [since, since, *params],
+        )
+        # Every event is before `until`: a last one after `since` is one in the period.
+        total, new, active = cursor.fetchone()
+    return {"total": total, "active": active, "new": new}
+
+
+def user_period_activity(*, since: datetime, until: datetime) -> dict[str, dict]:
+    """Per user over [since, until): `sessions` (different session ids in activity and
+    events), `page_views`, `other_activity` (clicks, searches...), `active_ms` (the
+    activity's durations)."""
+    window = {"timestamp__gte": since, "timestamp__lt": until}
+    activity = (
+        UserActivity.objects.filter(**window)
+        .exclude(user_id="")
+        .values("user_id")
+        .annotate(
+            page_views=Count("id", filter=Q(activity_type="page_view")),
+            other_activity=Count("id", filter=~Q(activity_type="page_view")),
+            active_ms=Coalesce(Sum("duration_ms"), 0),
+        )
+        .order_by()
+    )
+    found = {row["user_id"]: {**row, "sessions": 0} for row in activity}
+    sessions_sql, params = union_all(
+        [
+            model.objects.filter(**window)
+            .exclude(user_id="")
+            .exclude(session_id="")
+            .values("user_id", "session_id")
+            .order_by()
+            for model in (UserActivity, Event)
+        ]
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT user_id, COUNT(DISTINCT session_id) FROM ({sessions_sql}) s "  # noqa: S608
+            "GROUP BY user_id",
+            params,
+        )
+        for user_id, sessions in cursor.fetchall():
+            row = found.setdefault(
+                user_id,
+                {"user_id": user_id, "page_views": 0, "other_activity": 0, "active_ms": 0},
+            )
+            row["sessions"] = sessions
+    return found

@@ -196,3 +196,12 @@ def _nearest_rank(ordered: list[float], q: float) -> float | None:
     if not ordered:
         return None
     return ordered[min(len(ordered), max(1, math.ceil(q / 100 * len(ordered)))) - 1]
+
+
+def uptime_by_name(names: list[str], *, since: datetime, until: datetime) -> dict[str, float]:
+    """Uptime percentage over [since, until) of each monitored service named in `names`
+    (an agent's, say); names without a service are left out."""
+    return {
+        service.name: sla_report(service, since=since, until=until)["uptime_percentage"]
+        for service in MonitoredService.objects.filter(name__in=names)
+    }

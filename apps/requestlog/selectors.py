@@ -103,3 +103,20 @@ def recent_request_rates(*, seconds: int) -> dict:
         "error_rate": ratio(row["errors"], row["total"]),
         "server_error_rate": ratio(row["server_errors"], row["total"]),
     }
+
+
+def request_period_figures(*, since: datetime, until: datetime) -> dict:
+    """Request logs of [since, until): `api_calls`, `avg_response_time_ms`, `error_rate`
+    (share >= 400) and `throughput_per_minute`."""
+    row = APIRequestLog.objects.filter(timestamp__gte=since, timestamp__lt=until).aggregate(
+        total=Count("id"),
+        avg=Avg("response_time_ms"),
+        errors=Count("id", filter=Q(status_code__gte=400)),
+    )
+    minutes = (until - since).total_seconds() / 60
+    return {
+        "api_calls": row["total"],
+        "avg_response_time_ms": rounded(row["avg"]),
+        "error_rate": ratio(row["errors"], row["total"]),
+        "throughput_per_minute": round(row["total"] / minutes, 3) if minutes else 0.0,
+    }

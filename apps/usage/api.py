@@ -32,4 +32,26 @@ urls = [
         ).as_view(),
         name="usage-popular-scenarios",
     ),
+    path(
+        "users/active",
+        selector_view(
+            selectors.active_users,
+            query=io.ActiveUsersQuery,
+            answer=io.ActiveUsersOut,
+            summary="Daily, weekly and monthly active users, with their series",
+            tags=TAGS,
+        ).as_view(),
+        name="usage-active-users",
+    ),
+    path(
+        "users/retention",
+        selector_view(
+            selectors.retention,
+            query=io.RetentionQuery,
+            answer=io.RetentionOut,
+            summary="Weekly retention cohorts: first-seen week, size, share seen again each week",
+            tags=TAGS,
+        ).as_view(),
+        name="usage-retention",
+    ),
 ]

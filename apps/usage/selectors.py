@@ -8,15 +8,17 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from apps.ai.selectors import conversation_count, user_request_counts
+from apps.ai.selectors import conversation_count, user_request_buckets, user_request_counts
 from apps.core.aggregates import rounded
 from apps.core.db import union_all
 from apps.events.selectors import (
     event_type_count,
     scenario_count,
     scenario_popularity,
+    user_activity_buckets,
     user_activity_counts,
     user_emails,
+    user_event_buckets,
     user_event_counts,
 )
 
@@ -27,14 +29,11 @@ def _window(days: int | None) -> datetime | None:
     return None if days is None else timezone.now() - timedelta(days=days)
 
 
-def _per_user(since: datetime | None) -> tuple[str, list]:
-    """Every app's (user_id, n, last) rows, one UNION ALL."""
+def _per_user(since: datetime | None, until: datetime | None = None) -> tuple[str, list]:
+    """Every app's (user_id, n, first, last) rows, one UNION ALL."""
+    window = {"since": since, "until": until}
     return union_all(
-        [
-            user_event_counts(since=since),
-            user_activity_counts(since=since),
-            user_request_counts(since=since),
-        ]
+        [user_event_counts(**window), user_activity_counts(**window), user_request_counts(**window)]
     )
 
 
@@ -45,6 +44,28 @@ def user_count(*, since: datetime | None = None) -> int:
         # The subquery is Django's own SQL; every value is a parameter.
         cursor.execute(f"SELECT COUNT(DISTINCT user_id) FROM ({sql}) per_user", params)  # noqa: S608
         return cursor.fetchone()[0]
+
+
+def user_period_counts(*, since: datetime, until: datetime, previous: datetime) -> dict:
+    """Users of the period [since, until): `total` seen before `until`, `active` in it,
+    `new` (first seen in it), `churned` (active in [previous, since), not in it)."""
+    with connection.cursor() as cursor:
+        sql, params = _per_user(None, until)
+        cursor.execute(
+            "SELECT COUNT(*), COUNT(*) FILTER (WHERE first >= %s), "  # noqa: S608
+            "COUNT(*) FILTER (WHERE last >= %s) FROM (SELECT user_id, MIN(first) AS first, "
+            f"MAX(last) AS last FROM ({sql}) u GROUP BY user_id) per_user",
+            [since, since, *params],
+        )
+        total, new, active = cursor.fetchone()
+        sql, params = _per_user(previous, until)
+        cursor.execute(  # seen since `previous`, last before `since`: gone this period
+            "SELECT COUNT(*) FILTER (WHERE last < %s) FROM (SELECT user_id, "  # noqa: S608
+            f"MAX(last) AS last FROM ({sql}) u GROUP BY user_id) per_user",
+            [since, *params],
+        )
+        churned = cursor.fetchone()[0]
+    return {"total": total, "active": active, "new": new, "churned": churned}
 
 
 def top_users(*, limit: int, days: int | None = None) -> list[dict]:
@@ -89,3 +110,86 @@ def usage_summary() -> dict:
         "total_quizzes_taken": event_type_count(settings.USAGE_QUIZ_EVENTS),
         "total_grammar_checks": event_type_count(settings.USAGE_GRAMMAR_CHECK_EVENTS),
     }
+
+
+def _buckets(since: datetime, until: datetime, bucket: str) -> tuple[str, list]:
+    """Every app's (user_id, bucket_start) pairs, one UNION ALL; bucket_start is a UTC
+    `timestamp` without zone there (the ORM adds the zone back only to what it reads)."""
+    window = {"since": since, "until": until, "bucket": bucket}
+    return union_all(
+        [
+            user_event_buckets(**window),
+            user_activity_buckets(**window),
+            user_request_buckets(**window),
+        ]
+    )
+
+
+def _day(moment: datetime) -> datetime:
+    return moment.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def active_users(*, days: int, now: datetime | None = None) -> dict:
+    """Daily, weekly and monthly active users (seen in events, activity or AI usage) for
+    each of the last `days` UTC days, today included: the users of that day, of the 7
+    and of the 30 days ending with it."""
+    now = now or timezone.now()
+    last = _day(now)
+    first = last - timedelta(days=days - 1)
+    sql, params = _buckets(first - timedelta(days=29), now, "day")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "WITH seen AS (SELECT DISTINCT user_id, "  # noqa: S608 - Django's SQL, parameters
+            f"bucket_start AT TIME ZONE 'UTC' AS day FROM ({sql}) u) "
+            "SELECT d.day, "
+            "COUNT(DISTINCT seen.user_id) FILTER (WHERE seen.day = d.day), "
+            "COUNT(DISTINCT seen.user_id) FILTER (WHERE seen.day > d.day - interval '7 days'), "
+            "COUNT(DISTINCT seen.user_id) "
+            "FROM generate_series(%s::timestamptz, %s::timestamptz, interval '1 day') AS d(day) "
+            "LEFT JOIN seen ON seen.day <= d.day AND seen.day > d.day - interval '30 days' "
+            "GROUP BY d.day ORDER BY d.day",
+            [*params, first, last],
+        )
+        series = [
+            {"date": day.date(), "dau": dau, "wau": wau, "mau": mau}
+            for day, dau, wau, mau in cursor.fetchall()
+        ]
+    latest = series[-1]
+    return {"dau": latest["dau"], "wau": latest["wau"], "mau": latest["mau"], "series": series}
+
+
+def retention(*, weeks: int, now: datetime | None = None) -> dict:
+    """Weekly cohorts of the last `weeks` ISO weeks (UTC), by the week each user was first
+    seen: its size, and how many of it were seen again in each week since."""
+    now = now or timezone.now()
+    this_week = _day(now) - timedelta(days=now.weekday())
+    first_week = this_week - timedelta(weeks=weeks - 1)
+    firsts_sql, firsts_params = _per_user(None, now)
+    weeks_sql, weeks_params = _buckets(first_week, now, "week")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "WITH firsts AS (SELECT user_id, date_trunc('week', MIN(first) AT TIME ZONE 'UTC') "  # noqa: S608
+            f"AT TIME ZONE 'UTC' AS cohort FROM ({firsts_sql}) u GROUP BY user_id), "
+            "seen AS (SELECT DISTINCT user_id, bucket_start AT TIME ZONE 'UTC' AS week "
+            f"FROM ({weeks_sql}) b) "
+            "SELECT f.cohort, s.week, COUNT(*) FROM firsts f JOIN seen s USING (user_id) "
+            "WHERE f.cohort >= %s AND s.week >= f.cohort GROUP BY 1, 2",
+            [*firsts_params, *weeks_params, first_week],
+        )
+        retained = {(cohort, week): n for cohort, week, n in cursor.fetchall()}
+    cohorts = []
+    for index in range(weeks):
+        cohort = first_week + timedelta(weeks=index)
+        size = retained.get((cohort, cohort), 0)
+        counts = [
+            retained.get((cohort, cohort + timedelta(weeks=k)), 0) for k in range(weeks - index)
+        ]
+        cohorts.append(
+            {
+                "cohort_start": cohort.date(),
+                "size": size,
+                "retained": counts,
+                "retention": [round(n / size, 4) if size else 0.0 for n in counts],
+            }
+        )
+    return {"weeks": weeks, "cohorts": cohorts}

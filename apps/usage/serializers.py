@@ -46,3 +46,44 @@ class UsageOut(serializers.Serializer):
     total_grammar_checks = serializers.IntegerField(
         help_text="Events of USAGE_GRAMMAR_CHECK_EVENTS."
     )
+
+
+class ActiveUsersQuery(NonEmptyQuery):
+    days = bounded_int(1, 365, 30, "Days of the series, today included")
+
+
+class RetentionQuery(NonEmptyQuery):
+    weeks = bounded_int(1, 52, 8, "Weekly cohorts, this week included")
+
+
+class ActiveDayOut(serializers.Serializer):
+    date = serializers.DateField()
+    dau = serializers.IntegerField(help_text="Users seen that day.")
+    wau = serializers.IntegerField(help_text="Users seen in the 7 days ending that day.")
+    mau = serializers.IntegerField(help_text="Users seen in the 30 days ending that day.")
+
+
+class ActiveUsersOut(serializers.Serializer):
+    dau = serializers.IntegerField(help_text="Today (UTC) so far.")
+    wau = serializers.IntegerField()
+    mau = serializers.IntegerField()
+    series = ActiveDayOut(many=True, help_text="Oldest first, today last.")
+
+
+class CohortOut(serializers.Serializer):
+    cohort_start = serializers.DateField(
+        help_text="The Monday of the week its users were first seen."
+    )
+    size = serializers.IntegerField()
+    retained = serializers.ListField(
+        child=serializers.IntegerField(),
+        help_text="Users of the cohort seen in its first week, the next one, ... up to this week.",
+    )
+    retention = serializers.ListField(
+        child=serializers.FloatField(), help_text="The same as shares (0-1) of the size."
+    )
+
+
+class RetentionOut(serializers.Serializer):
+    weeks = serializers.IntegerField()
+    cohorts = CohortOut(many=True, help_text="Oldest first.")

@@ -118,12 +118,14 @@ def api_keys(isolated_redis, worker_inline, no_dns) -> dict[str, str]:
 
 
 def key_for(case, api_keys: dict[str, str]) -> str:
-    """Alerting is configured with an admin key; ingest posts with an ingest key."""
+    """Alerting is configured, and periods tracked, with an admin key; ingest posts with an
+    ingest key."""
     if case.operation.path.startswith(
         (
             "/api/v1/analytics/alerts/",
             "/api/v1/analytics/monitoring/",
             "/api/v1/analytics/ai/prices",
+            "/api/v1/analytics/batch-track",
         )
     ):
         return api_keys["ADMIN"]

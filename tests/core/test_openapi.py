@@ -35,6 +35,13 @@ READS = {
     "/api/v1/analytics/advanced",
     "/api/v1/analytics/ai-features",
     "/api/v1/analytics/top-users",
+    "/api/v1/analytics/user/{user_id}",
+    "/api/v1/analytics/user/{user_id}/trends",
+    "/api/v1/analytics/agent/{agent_id}",
+    "/api/v1/analytics/agent/{agent_id}/trends",
+    "/api/v1/analytics/platform/trends",
+    "/api/v1/analytics/users/active",
+    "/api/v1/analytics/users/retention",
     "/api/v1/analytics/generation-speed",
     "/api/v1/analytics/popular-scenarios",
     "/api/v1/analytics/metrics",
@@ -51,7 +58,9 @@ MONITORING = "/api/v1/analytics/monitoring/"
 PING = "/api/v1/analytics/monitoring/ping/{token}"
 PRICES = "/api/v1/analytics/ai/prices"
 DOCUMENTS = "/api/v1/analytics/ai/documents"  # an upsert: 200, not the pipeline's 202
-CONFIGURATION = (ALERTS, MONITORING, PRICES)  # admin keys configure, read keys read
+BATCH_TRACK = "/api/v1/analytics/batch-track"
+# Admin keys configure (and track periods), read keys read.
+CONFIGURATION = (ALERTS, MONITORING, PRICES, BATCH_TRACK)
 ERROR_REF = "#/components/schemas/Error"
 
 

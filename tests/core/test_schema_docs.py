@@ -20,6 +20,14 @@ EXPECTED_PATHS = {
     "/api/v1/analytics/advanced",
     "/api/v1/analytics/ai-features",
     "/api/v1/analytics/top-users",
+    "/api/v1/analytics/user/{user_id}",
+    "/api/v1/analytics/user/{user_id}/trends",
+    "/api/v1/analytics/agent/{agent_id}",
+    "/api/v1/analytics/agent/{agent_id}/trends",
+    "/api/v1/analytics/platform/trends",
+    "/api/v1/analytics/users/active",
+    "/api/v1/analytics/users/retention",
+    "/api/v1/analytics/batch-track",
     "/api/v1/analytics/popular-scenarios",
     "/api/v1/analytics/user-activity",
     "/api/v1/analytics/error",
@@ -44,6 +52,7 @@ WRITES = {
         "job-outcome",
         "requests",
         "batch",
+        "batch-track",
     )
 }
 

@@ -79,6 +79,7 @@ def test_registered_task_names_are_stable():
         "ingest.process_outbox",
         "ingest.purge_expired",
         "ingest.sweep_outbox",
+        "insights.track_period",
         "metrics.rollup_pending",
         "monitoring.record_system_metrics",
         "monitoring.run_checks",

@@ -1,0 +1,173 @@
+"""Tracking a period: every user, agent and the platform, each computed with a few
+set-based queries for the whole period (not a query per entity), stored once per period
+by the tables' unique constraints."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from apps.core.db import insert_new
+from apps.events.selectors import (
+    event_figures,
+    metadata_value_counts,
+    user_period_activity,
+)
+from apps.monitoring.selectors import uptime_by_name
+from apps.requestlog.selectors import request_period_figures
+from apps.usage.selectors import user_period_counts
+
+from . import figures
+from .models import AgentAnalytics, PlatformMetrics, UserAnalytics
+from .periods import last_complete, period_end, period_start, previous_start
+from .selectors import event_types
+
+
+class PeriodNotOverError(ValueError):
+    """The period asked for has not ended: tracking it would freeze half of it."""
+
+
+@dataclass(frozen=True)
+class Period:
+    period_type: str
+    start: datetime
+    end: datetime
+
+    @property
+    def fields(self) -> dict:
+        return {"period_type": self.period_type, "period_start": self.start, "period_end": self.end}
+
+
+def period_for(
+    period_type: str, moment: datetime | None = None, *, now: datetime | None = None
+) -> Period:
+    """The period holding `moment` (default: the last complete one); PeriodNotOverError if it
+    has not ended by `now`."""
+    now = now or timezone.now()
+    start = period_start(period_type, moment) if moment else last_complete(period_type, now)
+    period = Period(period_type, start, period_end(period_type, start))
+    if period.end > now:
+        raise PeriodNotOverError(
+            f"This {period_type} ends at {period.end.isoformat()}; not yet over."
+        )
+    return period
+
+
+def _users(period: Period, types: dict) -> list[UserAnalytics]:
+    window = {"since": period.start, "until": period.end}
+    counted = event_figures(**window, figures=figures.user_figures(types), group_by="user_id")
+    activity = user_period_activity(**window)
+    rows = []
+    for user_id in counted.keys() | activity.keys():
+        events = counted.get(user_id, {})
+        seen = activity.get(user_id, {})
+        rows.append(
+            UserAnalytics(
+                user_id=user_id,
+                **period.fields,
+                sessions=seen.get("sessions", 0),
+                page_views=seen.get("page_views", 0),
+                actions=seen.get("other_activity", 0) + events.get("events", 0),
+                active_time_seconds=seen.get("active_ms", 0) / 1000,
+                contracts_created=events.get("contracts_created", 0),
+                contracts_completed=events.get("contracts_completed", 0),
+                contracts_cancelled=events.get("contracts_cancelled", 0),
+                credits_purchased=events.get("credits_purchased") or 0,
+                credits_spent=events.get("credits_spent") or 0,
+                total_spent=events.get("total_spent") or 0,
+                agents_used=events.get("agents_used", 0),
+                orchestrations_run=events.get("orchestrations_run", 0),
+            )
+        )
+    return rows
+
+
+def _agents(period: Period, types: dict) -> list[AgentAnalytics]:
+    counted = event_figures(
+        since=period.start, until=period.end, figures=figures.agent_figures(types),
+        group_by="agent_id",
+    )  # fmt: skip
+    uptime = uptime_by_name(list(counted), since=period.start, until=period.end)
+    rows = []
+    for agent_id, found in counted.items():
+        calls, failed = found.pop("total_calls"), found.pop("failed_calls")
+        rows.append(
+            AgentAnalytics(
+                agent_id=agent_id,
+                **period.fields,
+                total_calls=calls,
+                successful_calls=calls - failed,
+                failed_calls=failed,
+                success_rate=round(100 * (calls - failed) / calls, 2) if calls else None,
+                uptime_percentage=uptime.get(agent_id),
+                **{**found, "revenue": found["revenue"] or 0},
+            )
+        )
+    return rows
+
+
+def _platform(period: Period, types: dict) -> PlatformMetrics:
+    window = {"since": period.start, "until": period.end}
+    users = user_period_counts(**window, previous=previous_start(period.period_type, period.start))
+    agents = metadata_value_counts(key="agent_id", **window)
+    inside = event_figures(**window, figures=figures.platform_period_figures(types))
+    totals = event_figures(since=None, until=period.end, figures=figures.contract_totals(types))
+    return PlatformMetrics(
+        **period.fields,
+        total_users=users["total"],
+        active_users=users["active"],
+        new_users=users["new"],
+        churned_users=users["churned"],
+        total_agents=agents["total"],
+        active_agents=agents["active"],
+        new_agents=agents["new"],
+        total_contracts=totals["created"],
+        active_contracts=max(totals["created"] - totals["closed"], 0),
+        **{name: value or 0 for name, value in inside.items()},
+        **request_period_figures(**window),
+    )
+
+
+def _store(rows: list, *, force: bool, unique: list[str]) -> int:
+    if not rows:
+        return 0
+    if not force:
+        return insert_new(rows)
+    model = type(rows[0])
+    kept = {"id", *unique}
+    update = [f.name for f in model._meta.concrete_fields if f.name not in kept]
+    model.objects.bulk_create(
+        rows, update_conflicts=True, unique_fields=unique, update_fields=update
+    )
+    return len(rows)
+
+
+def period_track(*, period: Period, force: bool = False) -> dict:
+    """Track every user, agent and the platform for `period`. Rows already tracked are
+    kept (`skipped_existing`) unless `force`, which computes them again."""
+    types = event_types()
+    users, agents = _users(period, types), _agents(period, types)
+    platform = _platform(period, types)
+    with transaction.atomic():
+        users_tracked = _store(
+            users, force=force, unique=["user_id", "period_type", "period_start"]
+        )
+        agents_tracked = _store(
+            agents, force=force, unique=["agent_id", "period_type", "period_start"]
+        )
+        platform_tracked = _store([platform], force=force, unique=["period_type", "period_start"])
+    return {
+        "period_type": period.period_type,
+        "period_start": period.start,
+        "period_end": period.end,
+        "users_tracked": users_tracked,
+        "agents_tracked": agents_tracked,
+        "platform_tracked": bool(platform_tracked),
+        "skipped_existing": len(users)
+        + len(agents)
+        + 1
+        - users_tracked
+        - agents_tracked
+        - platform_tracked,
+    }
