@@ -5,7 +5,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.core.api import validated
+from apps.core.api import selector_view, validated
 from apps.keys.permissions import CanAdminister
 
 from . import selectors, services
@@ -94,6 +94,18 @@ class PlatformTrendsView(APIView):
 
 
 urls = [
+    path(
+        "dashboard",
+        selector_view(
+            selectors.dashboard,
+            query=io.DashboardQuery,
+            answer=io.DashboardOut,
+            summary="The platform dashboard: users, agents, contracts, money, daily trends, "
+            "API performance, health and open incidents",
+            tags=TAGS,
+        ).as_view(),
+        name="insights-dashboard",
+    ),
     path("batch-track", BatchTrackView.as_view(), name="insights-batch-track"),
     path("user/<str:user_id>", UserView.as_view(), name="insights-user"),
     path("user/<str:user_id>/trends", UserTrendsView.as_view(), name="insights-user-trends"),

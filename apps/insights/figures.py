@@ -55,3 +55,12 @@ def contract_totals(types: dict[str, tuple[str, ...]]) -> list[Figure]:
     """Over everything before the period's end: contracts opened, and closed any way."""
     closed = (*types["contract_completed"], *types["contract_cancelled"], *types["contract_failed"])
     return [Figure("created", types["contract_created"]), Figure("closed", closed)]
+
+
+def dashboard_window_figures(types: dict[str, tuple[str, ...]]) -> list[Figure]:
+    completed = types["contract_completed"]
+    return [
+        Figure("completed", completed),
+        Figure("revenue", completed, "sum", "amount"),
+        Figure("platform_fees", completed, "sum", "platform_fee"),
+    ]

@@ -4,6 +4,8 @@ from rest_framework import serializers
 
 from apps.core.params import NonEmptyQuery, bounded_int
 from apps.core.serializers import StrictSerializerMixin, UtcDateTimeField
+from apps.metrics.serializers import ApiSummary
+from apps.monitoring.serializers import HealthSummaryOut
 
 from .models import AgentAnalytics, PlatformMetrics, UserAnalytics
 from .periods import PeriodType
@@ -63,3 +65,46 @@ class PlatformMetricsOut(_TrackedOut):
     class Meta:
         model = PlatformMetrics
         exclude = ["id", "tracked_at"]
+
+
+class DashboardQuery(NonEmptyQuery):
+    days = bounded_int(1, 365, 30, "Days the window covers, ending now")
+
+
+class CountsOut(serializers.Serializer):
+    total = serializers.IntegerField(help_text="Ever seen, up to now.")
+    active = serializers.IntegerField(help_text="Seen in the window.")
+    new = serializers.IntegerField(help_text="First seen in the window.")
+
+
+class ContractsOut(serializers.Serializer):
+    total = serializers.IntegerField(help_text="Created, up to now.")
+    active = serializers.IntegerField(help_text="Created and not completed, cancelled or failed.")
+    completed = serializers.IntegerField(help_text="In the window.")
+
+
+class FinancialOut(serializers.Serializer):
+    revenue = serializers.FloatField(help_text="Completed contracts' `amount`, in the window.")
+    platform_fees = serializers.FloatField(help_text="Their `platform_fee`.")
+
+
+class CurrentMetricsOut(serializers.Serializer):
+    users = CountsOut()
+    agents = CountsOut()
+    contracts = ContractsOut()
+    financial = FinancialOut()
+
+
+class MonitoringOut(serializers.Serializer):
+    health = HealthSummaryOut()
+    open_incidents = serializers.IntegerField()
+    open_incidents_by_severity = serializers.DictField(child=serializers.IntegerField())
+
+
+class DashboardOut(serializers.Serializer):
+    current_metrics = CurrentMetricsOut()
+    trends = PlatformMetricsOut(many=True, help_text="Tracked days in the window, oldest first.")
+    performance = ApiSummary(help_text="This service's and shipped request logs, in the window.")
+    monitoring = MonitoringOut()
+    days = serializers.IntegerField()
+    generated_at = UtcDateTimeField()

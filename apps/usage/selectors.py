@@ -46,9 +46,12 @@ def user_count(*, since: datetime | None = None) -> int:
         return cursor.fetchone()[0]
 
 
-def user_period_counts(*, since: datetime, until: datetime, previous: datetime) -> dict:
+def user_period_counts(
+    *, since: datetime, until: datetime, previous: datetime | None = None
+) -> dict:
     """Users of the period [since, until): `total` seen before `until`, `active` in it,
-    `new` (first seen in it), `churned` (active in [previous, since), not in it)."""
+    `new` (first seen in it), and with `previous`, `churned` (active in [previous,
+    since), not in it)."""
     with connection.cursor() as cursor:
         sql, params = _per_user(None, until)
         cursor.execute(
@@ -58,6 +61,8 @@ def user_period_counts(*, since: datetime, until: datetime, previous: datetime) 
             [since, since, *params],
         )
         total, new, active = cursor.fetchone()
+        if previous is None:
+            return {"total": total, "active": active, "new": new}
         sql, params = _per_user(previous, until)
         cursor.execute(  # seen since `previous`, last before `since`: gone this period
             "SELECT COUNT(*) FILTER (WHERE last < %s) FROM (SELECT user_id, "  # noqa: S608

@@ -42,6 +42,7 @@ READS = {
     "/api/v1/analytics/platform/trends",
     "/api/v1/analytics/users/active",
     "/api/v1/analytics/users/retention",
+    "/api/v1/analytics/dashboard",
     "/api/v1/analytics/generation-speed",
     "/api/v1/analytics/popular-scenarios",
     "/api/v1/analytics/metrics",

@@ -27,6 +27,7 @@ EXPECTED_PATHS = {
     "/api/v1/analytics/platform/trends",
     "/api/v1/analytics/users/active",
     "/api/v1/analytics/users/retention",
+    "/api/v1/analytics/dashboard",
     "/api/v1/analytics/batch-track",
     "/api/v1/analytics/popular-scenarios",
     "/api/v1/analytics/user-activity",

@@ -286,3 +286,28 @@ def test_beat_tracks_each_period_type_once_it_is_over(recorded, settings):
     platform = {(p.period_type, p.period_start.day) for p in PlatformMetrics.objects.all()}
     assert platform == {("day", 19), ("week", 9)}
     assert PlatformMetrics.objects.get(period_type="day").total_users == 4  # seen before
+
+
+def test_the_dashboard(recorded, admin_api_client, read_client):
+    track(admin_api_client, period_start=at(0))
+    track(admin_api_client, period_start=at(0, "2026-11-10"))  # outside the window
+
+    response = read_client.get(f"{API}/dashboard?days=3")  # since the 17th, 12:00
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["current_metrics"] == {
+        "users": {"total": 4, "active": 3, "new": 2},  # ann came on the 17th, at 10:00
+        "agents": {"total": 2, "active": 2, "new": 2},
+        "contracts": {"total": 3, "active": 0, "completed": 1},
+        "financial": {"revenue": 100.0, "platform_fees": 15.0},
+    }
+    assert [row["period_start"] for row in body["trends"]] == ["2026-11-18T00:00:00Z"]
+    assert body["trends"][0]["active_users"] == 3
+    performance = body["performance"]
+    assert (performance["total_requests"], performance["error_rate"]) == (4, 0.5)
+    assert body["monitoring"]["health"]["total_services"] == 1
+    assert body["monitoring"]["open_incidents"] == 0
+    assert body["days"] == 3
+    assert read_client.get(f"{API}/dashboard?days=366").status_code == 400
+    assert read_client.get(f"{API}/dashboard").json()["days"] == 30
