@@ -17,6 +17,16 @@ class Percentile(Aggregate):
         super().__init__(expression, fraction=float(fraction), **extra)
 
 
+def interpolated(ordered: list[float], fraction: float) -> float | None:
+    """percentile_cont(fraction) of values already in order: linear between neighbours."""
+    if not ordered:
+        return None
+    position = fraction * (len(ordered) - 1)
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
 def ratio(part: float, whole: float) -> float:
     """part / whole to 4 places; 0.0 when there is no whole."""
     return round(part / whole, 4) if whole else 0.0

@@ -1,10 +1,22 @@
 """Database helpers every app may use."""
 
-from django.db import connection
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from django.db import connection, transaction
 from django.db.models import Case, CharField, FloatField, Func, Model, QuerySet, Value, When
 from django.db.models.fields.json import KeyTextTransform, KeyTransform
 from django.db.models.functions import Cast
 from django.db.models.lookups import Exact
+
+
+@contextmanager
+def work_mem(megabytes: int) -> Iterator[None]:
+    """A transaction whose sorts and hashes may use this much memory each (SET LOCAL):
+    for a few large set-based reads, so they hash in memory instead of sorting on disk."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"SET LOCAL work_mem = '{int(megabytes)}MB'")
+        yield
 
 
 def connection_lost() -> bool:

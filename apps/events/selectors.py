@@ -1,6 +1,7 @@
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from django.contrib.postgres.aggregates import ArrayAgg
 from django.db import connection
 from django.db.models import Avg, Count, F, Max, Min, Q, QuerySet, Sum
 from django.db.models.fields.json import KeyTextTransform
@@ -181,29 +182,101 @@ def _aggregate(figure: Figure):
     return Percentile(number, _PERCENTILES[figure.how], filter=where)
 
 
+def _grouped(events: QuerySet, group_by: str) -> QuerySet:
+    if group_by == "user_id":
+        return events.exclude(user_id="").annotate(group=F("user_id"))
+    return events.filter(**{f"metadata__{group_by}__isnull": False}).annotate(
+        group=KeyTextTransform(group_by, "metadata")
+    )
+
+
+def _of_types(events: QuerySet, figures: list[Figure]) -> QuerySet:
+    if all(figure.types is not None for figure in figures):
+        return events.filter(event_type__in={t for f in figures for t in f.types})
+    return events
+
+
 def event_figures(
     *, since: datetime | None, until: datetime, figures: list[Figure], group_by: str | None = None
 ) -> dict:
-    """Figures over the events of [since, until) (since None: everything before `until`),
-    in one query. Without `group_by`, one {figure: value}; with it, {group: {figure:
-    value}}, `group_by` being `user_id` (anonymous events left out) or a metadata key
-    such as `agent_id` (events without it left out)."""
+    """Figures over the events of [since, until) (since None: everything before `until`).
+    Without `group_by`, one {figure: value}; with it, {group: {figure: value}}, `group_by`
+    being `user_id` (anonymous events left out) or a metadata key such as `agent_id`
+    (events without it left out).
+
+    Grouped: counts, sums, averages and percentiles in one hashed pass over the events
+    (_hashed_figures), each distinct count in a pass over narrow pairs. A plain GROUP BY
+    with percentile_cont or COUNT(DISTINCT) sorts every row, metadata and all, by its
+    group: five times slower over a day of a million events."""
     events = Event.objects.filter(timestamp__lt=until)
     if since is not None:
         events = events.filter(timestamp__gte=since)
-    if all(figure.types is not None for figure in figures):
-        events = events.filter(event_type__in={t for f in figures for t in f.types})
-    aggregates = {figure.name: _aggregate(figure) for figure in figures}
     if group_by is None:
-        return events.aggregate(**aggregates)
-    if group_by == "user_id":
-        events = events.exclude(user_id="").annotate(group=F("user_id"))
-    else:
-        events = events.filter(**{f"metadata__{group_by}__isnull": False}).annotate(
-            group=KeyTextTransform(group_by, "metadata")
+        aggregates = {figure.name: _aggregate(figure) for figure in figures}
+        return _of_types(events, figures).aggregate(**aggregates)
+    hashed = [f for f in figures if f.how != "distinct"]
+    found: dict[str, dict] = {}
+    if hashed:
+        found = _hashed_figures(_grouped(_of_types(events, hashed), group_by), hashed)
+    for figure in figures:
+        if figure.how != "distinct":
+            continue
+        counted = _distinct_counts(_grouped(_of_types(events, [figure]), group_by), figure.key)
+        for group, n in counted.items():
+            found.setdefault(group, {f.name: None for f in hashed})[figure.name] = n
+        for row in found.values():
+            row.setdefault(figure.name, 0)
+    return found
+
+
+def _hashed_figures(events: QuerySet, figures: list[Figure]) -> dict[str, dict]:
+    """{group: {figure: value}} in one hashed pass. A percentile's numbers are gathered
+    per group there (array_agg) and ordered per group afterwards, in the database:
+    percentile_cont itself would first sort every row, metadata and all, by its group."""
+    aggregates = {}
+    for figure in figures:
+        if figure.how in _PERCENTILES:
+            where = None if figure.types is None else Q(event_type__in=figure.types)
+            number = json_number("metadata", figure.key)
+            aggregates[f"values_{figure.name}"] = ArrayAgg(number, filter=where)
+        else:
+            aggregates[figure.name] = _aggregate(figure)
+    sql, params = events.values("group").annotate(**aggregates).order_by().query.sql_with_params()
+    quote = connection.ops.quote_name
+    columns = [  # fractions and names are this module's own, never a client's
+        f"(SELECT percentile_cont({_PERCENTILES[f.how]}) WITHIN GROUP (ORDER BY v) "  # noqa: S608
+        f"FROM unnest(g.{quote('values_' + f.name)}) AS v) AS {quote(f.name)}"
+        if f.how in _PERCENTILES
+        else f"g.{quote(f.name)}"
+        for f in figures
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT g.{quote('group')}, {', '.join(columns)} FROM ({sql}) g",  # noqa: S608
+            params,
         )
-    rows = events.values("group").annotate(**aggregates).order_by()
-    return {row.pop("group"): row for row in rows if row["group"] not in (None, "")}
+        names = [f.name for f in figures]
+        return {
+            group: dict(zip(names, values, strict=True))
+            for group, *values in cursor.fetchall()
+            if group not in (None, "")
+        }
+
+
+def _distinct_counts(events: QuerySet, key: str) -> dict[str, int]:
+    """Different values of `metadata[key]` per group, from the distinct pairs (narrow,
+    hashed; COUNT(DISTINCT) would sort every row)."""
+    pairs = (
+        events.filter(**{f"metadata__{key}__isnull": False})
+        .annotate(value=KeyTextTransform(key, "metadata"))
+        .values_list("group", "value")
+        .distinct()
+        .order_by()
+    )
+    counted: dict[str, int] = {}
+    for group, _value in pairs:
+        counted[group] = counted.get(group, 0) + 1
+    return counted
 
 
 def metadata_value_counts(*, key: str, since: datetime, until: datetime) -> dict[str, int]:
@@ -257,9 +330,9 @@ def user_period_activity(*, since: datetime, until: datetime) -> dict[str, dict]
         ]
     )
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT user_id, COUNT(DISTINCT session_id) FROM ({sessions_sql}) s "  # noqa: S608
-            "GROUP BY user_id",
+        cursor.execute(  # DISTINCT first: hashed; COUNT(DISTINCT) would sort every row
+            "SELECT user_id, COUNT(*) FROM (SELECT DISTINCT user_id, session_id "  # noqa: S608
+            f"FROM ({sessions_sql}) s) pairs GROUP BY user_id",
             params,
         )
         for user_id, sessions in cursor.fetchall():
