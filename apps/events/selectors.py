@@ -223,10 +223,15 @@ def event_figures(
             continue
         counted = _distinct_counts(_grouped(_of_types(events, [figure]), group_by), figure.key)
         for group, n in counted.items():
-            found.setdefault(group, {f.name: None for f in hashed})[figure.name] = n
+            found.setdefault(group, _nothing(hashed))[figure.name] = n
         for row in found.values():
             row.setdefault(figure.name, 0)
     return found
+
+
+def _nothing(figures: list[Figure]) -> dict:
+    """A group's figures when it has none of their events: no count, no value."""
+    return {f.name: 0 if f.how in ("count", "false") else None for f in figures}
 
 
 def _hashed_figures(events: QuerySet, figures: list[Figure]) -> dict[str, dict]:

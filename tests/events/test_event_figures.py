@@ -63,5 +63,11 @@ def test_distinct_counts_of_users_and_an_ungrouped_total():
         **window, figures=[Figure("agents", None, "distinct", "agent_id")], group_by="user_id"
     )
     assert by_user == {"ann": {"agents": 2}}  # bob named no agent
+    with_count = event_figures(
+        **window,
+        figures=[Figure("bids", ("bid",)), Figure("agents", None, "distinct", "agent_id")],
+        group_by="user_id",
+    )
+    assert with_count == {"ann": {"bids": 0, "agents": 2}}  # no bid: 0, not None
     total = event_figures(**window, figures=[Figure("events", None)])
     assert total == {"events": 5}
