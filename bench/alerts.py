@@ -129,7 +129,8 @@ def parse_args(argv=None):
         default="postgres://postgres@127.0.0.1:5432/analytics_bench_metrics",
         help="the metrics bench's database (its alert rules are replaced)",
     )
-    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/13")
+    # db 13 is the slow-clients bench's; each bench has a Redis db of its own.
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/9")
     args = parser.parse_args(argv)
     if args.rules < 1 or args.cycles < 1:
         parser.error("need --rules and --cycles >= 1")

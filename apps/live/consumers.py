@@ -40,8 +40,9 @@ class LiveFeedConsumer(AsyncWebsocketConsumer):
         await self.accept()
         # A push stored as latest just before the client joined may also come as a group
         # message: it is sent once.
-        self.caught_up.update(await latest_messages())
-        for message in self.caught_up:
+        latest = await latest_messages()  # in the feeds' order
+        self.caught_up.update(latest)
+        for message in latest:
             await self.send(text_data=message)
 
     async def feed_message(self, event: dict) -> None:
