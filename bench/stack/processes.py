@@ -136,6 +136,7 @@ class Stack:
         self.web_port = free_port()
         self.throttle_ingest = throttle_ingest
         self.procs: dict[str, subprocess.Popen] = {}
+        self._log_starts: dict[str, int] = {}  # where each process's latest start began
         self._known: dict[str, dict[int, psutil.Process]] = {}
 
     @property
@@ -152,7 +153,9 @@ class Stack:
     def spawn(self, name: str, args: list[str], env: dict[str, str] | None = None):
         """Start `args` from the repository root in a new session, output to its log."""
         self.logs.mkdir(parents=True, exist_ok=True)
-        with open(self.logs / f"{name}.log", "ab") as log:  # the child keeps its own copy
+        path = self.logs / f"{name}.log"
+        self._log_starts[name] = path.stat().st_size if path.exists() else 0
+        with open(path, "ab") as log:  # the child keeps its own copy
             proc = subprocess.Popen(
                 args,
                 cwd=ROOT,
@@ -168,6 +171,16 @@ class Stack:
     def log(self, name: str, chars: int = 4000) -> str:
         path = self.logs / f"{name}.log"
         return path.read_text(errors="replace")[-chars:] if path.exists() else ""
+
+    def logged(self, name: str, marker: str) -> bool:
+        """Whether the process wrote `marker` since it was last started: a busy worker's
+        later lines can push its "ready" out of any tail before a poll sees it."""
+        path = self.logs / f"{name}.log"
+        if not path.exists():
+            return False
+        with open(path, "rb") as log:
+            log.seek(self._log_starts.get(name, 0))
+            return marker.encode() in log.read()
 
     def tail(self, name: str, lines: int = 40) -> str:
         """The last lines of a process's log, framed for an error message."""
@@ -252,12 +265,12 @@ class Stack:
                 "--without-heartbeat",
             ],
         )
-        self.wait(name, lambda: "ready" in self.log(name), timeout=30, what=f"{name} ready")
+        self.wait(name, lambda: self.logged(name, "ready"), timeout=30, what=f"{name} ready")
 
     def start_beat(self, name: str = "beat") -> None:
         """The Procfile's beat command as it stands, until beat says it is starting."""
         self.spawn(name, procfile_args("beat", self.env))
-        self.wait(name, lambda: "beat: Starting" in self.log(name), timeout=30, what=f"{name} up")
+        self.wait(name, lambda: self.logged(name, "beat: Starting"), timeout=30, what=f"{name} up")
 
     def kill(self, name: str) -> None:
         """kill -9 the whole process group: the worker and its pool children."""
