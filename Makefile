@@ -7,7 +7,7 @@ PORT ?= 8000
 WS_PORT ?= $(shell echo $$(($(PORT) + 1)))
 export DJANGO_SETTINGS_MODULE := analytics_project.settings
 
-.PHONY: run test lint format install install-dev services migrate bench bench-metrics bench-alerts bench-health bench-ai bench-insights bench-slow-clients clean
+.PHONY: run test lint format install install-dev services migrate bench bench-metrics bench-alerts bench-health bench-ai bench-insights bench-live bench-slow-clients clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found; set PYTHON=/path/to/python3.11"; exit 1; }
@@ -76,6 +76,9 @@ bench-ai: install-dev
 
 bench-insights: install-dev
 	DEBUG=true $(BIN)/python bench/insights.py
+
+bench-live: install-dev
+	DEBUG=true $(BIN)/python bench/live.py
 
 # Health latency and ingest items/s with and without 50 slow clients.
 bench-slow-clients: install-dev
