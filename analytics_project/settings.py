@@ -265,6 +265,10 @@ INSIGHTS_EVENT_TYPES = {
     )
 }
 
+# Tracking a period reads users, agents and the platform on this many connections at
+# once (1: one after the other, in the caller's transaction).
+INSIGHTS_TRACKING_THREADS = env_int("INSIGHTS_TRACKING_THREADS", 3, minimum=1)
+
 # --- Live feed (the ASGI process: `live` in the Procfile, on WS_PORT) --------
 # ADVANCED_ANALYTICS_STATS (the /advanced answer with its defaults) every this many
 # seconds, DASHBOARD_STATS every LIVE_DASHBOARD_SECONDS. One process broadcasts (a Redis

@@ -2,10 +2,13 @@
 set-based queries for the whole period (not a query per entity), stored once per period
 by the tables' unique constraints."""
 
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import transaction
+from django.conf import settings
+from django.db import connections, transaction
 from django.utils import timezone
 
 from apps.core.db import insert_new, work_mem
@@ -132,6 +135,31 @@ def _platform(period: Period, types: dict) -> PlatformMetrics:
     )
 
 
+def _part(compute: Callable, period: Period, types: dict):
+    with work_mem(TRACKING_WORK_MEM_MB):
+        return compute(period, types)
+
+
+def _in_own_connection(compute: Callable, period: Period, types: dict):
+    try:
+        return _part(compute, period, types)
+    finally:
+        connections.close_all()  # this thread's own
+
+
+def _computed(period: Period, types: dict) -> tuple[list, list, PlatformMetrics]:
+    """Users, agents and the platform: independent reads, so with
+    INSIGHTS_TRACKING_THREADS > 1 each runs on a connection of its own at once (each
+    then reads its own snapshot; the period is over, so they agree)."""
+    parts = (_users, _agents, _platform)
+    if settings.INSIGHTS_TRACKING_THREADS <= 1:
+        return tuple(_part(compute, period, types) for compute in parts)
+    workers = min(settings.INSIGHTS_TRACKING_THREADS, len(parts))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="insights") as pool:
+        running = [pool.submit(_in_own_connection, c, period, types) for c in parts]
+        return tuple(future.result() for future in running)
+
+
 def _store(rows: list, *, force: bool, unique: list[str]) -> int:
     if not rows:
         return 0
@@ -149,10 +177,7 @@ def _store(rows: list, *, force: bool, unique: list[str]) -> int:
 def period_track(*, period: Period, force: bool = False) -> dict:
     """Track every user, agent and the platform for `period`. Rows already tracked are
     kept (`skipped_existing`) unless `force`, which computes them again."""
-    types = event_types()
-    with work_mem(TRACKING_WORK_MEM_MB):
-        users, agents = _users(period, types), _agents(period, types)
-        platform = _platform(period, types)
+    users, agents, platform = _computed(period, event_types())
     with transaction.atomic():
         users_tracked = _store(
             users, force=force, unique=["user_id", "period_type", "period_start"]
