@@ -311,3 +311,33 @@ def test_the_dashboard(recorded, admin_api_client, read_client):
     assert body["days"] == 3
     assert read_client.get(f"{API}/dashboard?days=366").status_code == 400
     assert read_client.get(f"{API}/dashboard").json()["days"] == 30
+
+
+def run(user: str, when: str) -> dict:
+    return {"event_type": "orchestration_run", "user_id": user, "timestamp": when}
+
+
+def test_week_and_month_edges_split_events_where_utc_does(ingest_client, admin_api_client):
+    ship(
+        ingest_client,
+        "events",
+        [
+            run("w", "2026-11-15T23:59:59Z"),
+            run("w", "2026-11-16T00:00:00Z"),
+            run("m", "2026-10-31T23:59:59Z"),
+            run("m", "2026-11-01T00:00:00Z"),
+            # Sunday the 15th at 23:30 in New York is Monday 04:30 UTC: the new week.
+            run("w", "2026-11-15T23:30:00-05:00"),
+        ],
+    )  # fmt: skip
+    week = track(admin_api_client, period_type="week", period_start="2026-11-15T12:00:00Z")
+    assert week.json()["period_start"] == "2026-11-09T00:00:00Z"
+    month = track(admin_api_client, period_type="month", period_start="2026-10-15T00:00:00Z")
+    assert month.json()["period_end"] == "2026-11-01T00:00:00Z"
+
+    runs = {
+        (row.user_id, row.period_type): row.orchestrations_run
+        for row in UserAnalytics.objects.all()
+    }
+    # w's Monday runs and m's November one belong to the periods after these.
+    assert runs == {("w", "week"): 1, ("m", "month"): 1}
