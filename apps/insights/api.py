@@ -28,7 +28,7 @@ class BatchTrackView(APIView):
         asked = validated(io.BatchTrackIn, request.data)
         try:
             period = services.period_for(asked["period_type"], asked.get("period_start"))
-        except services.PeriodNotOverError as exc:
+        except services.UntrackablePeriodError as exc:
             raise serializers.ValidationError({"period_start": [str(exc)]}) from None
         tracked = services.period_track(period=period, force=asked["force"])
         return Response(io.BatchTrackOut(tracked).data)

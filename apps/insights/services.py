@@ -5,13 +5,14 @@ by the tables' unique constraints."""
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connections, transaction
 from django.utils import timezone
 
 from apps.core.db import insert_new, work_mem
+from apps.core.windows import longest_retention_days
 from apps.events.selectors import (
     event_figures,
     metadata_value_counts,
@@ -30,8 +31,9 @@ from .selectors import event_types
 TRACKING_WORK_MEM_MB = 64
 
 
-class PeriodNotOverError(ValueError):
-    """The period asked for has not ended: tracking it would freeze half of it."""
+class UntrackablePeriodError(ValueError):
+    """The period has not ended (tracking it would freeze half of it), or began before
+    any data kept."""
 
 
 @dataclass(frozen=True)
@@ -48,13 +50,18 @@ class Period:
 def period_for(
     period_type: str, moment: datetime | None = None, *, now: datetime | None = None
 ) -> Period:
-    """The period holding `moment` (default: the last complete one); PeriodNotOverError if it
-    has not ended by `now`."""
+    """The period holding `moment` (default: the last complete one); UntrackablePeriodError
+    if it has not ended by `now`, or holds nothing the retention still keeps."""
     now = now or timezone.now()
+    days = longest_retention_days()
+    if moment is not None and moment < now - timedelta(days=days):
+        raise UntrackablePeriodError(f"Before the data kept ({days} days): nothing to track.")
     start = period_start(period_type, moment) if moment else last_complete(period_type, now)
+    if start >= now:  # before computing its end, which far enough ahead is no date at all
+        raise UntrackablePeriodError(f"This {period_type} has not begun yet.")
     period = Period(period_type, start, period_end(period_type, start))
     if period.end > now:
-        raise PeriodNotOverError(
+        raise UntrackablePeriodError(
             f"This {period_type} ends at {period.end.isoformat()}; not yet over."
         )
     return period

@@ -54,7 +54,10 @@ def _same_site(headers: dict[str, str]) -> bool:
     origin = headers.get("origin")
     if origin is None:
         return True
-    host = urlsplit(origin).hostname
+    try:
+        host = urlsplit(origin).hostname
+    except ValueError:  # "http://[": no host at all
+        return False
     return bool(host) and validate_host(host, settings.ALLOWED_HOSTS)
 
 

@@ -2,7 +2,6 @@ import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from django.conf import settings
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -13,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.core.params import StrictIntegerField, hours_query
+from apps.core.windows import longest_retention_days
 from apps.ingest.api import IngestView
 
 from . import exposition, selectors
@@ -65,10 +65,6 @@ class QueryDateTimeField(serializers.DateTimeField):
 
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(9000, 1, 1, tzinfo=UTC)
-
-
-def longest_retention_days() -> int:
-    return max(settings.ANALYTICS_RETENTION_DAYS, *settings.ANALYTICS_RETENTION_BY_KIND.values())
 
 
 class WindowQuery(serializers.Serializer):

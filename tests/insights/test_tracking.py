@@ -341,3 +341,19 @@ def test_week_and_month_edges_split_events_where_utc_does(ingest_client, admin_a
     }
     # w's Monday runs and m's November one belong to the periods after these.
     assert runs == {("w", "week"): 1, ("m", "month"): 1}
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        "9999-12-15T00:00:00Z",  # its end would be year 10000
+        "0001-01-03T00:00:00Z",  # its week would begin before year 1
+        "2026-08-01T00:00:00Z",  # before the 90 days kept
+        "2026-11-21T09:00:00+14:00",  # 19:00 UTC today, said in another zone: not over
+    ],
+)
+def test_periods_out_of_reach_are_400_naming_period_start(admin_api_client, moment):
+    for period_type in ("hour", "day", "week", "month"):
+        response = track(admin_api_client, period_type=period_type, period_start=moment)
+        assert response.status_code == 400, (period_type, response.content)
+        assert list(response.json()["fields"]) == ["period_start"]

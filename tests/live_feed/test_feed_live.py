@@ -214,9 +214,14 @@ def test_handshakes_without_a_read_credential_are_refused(
         assert ws.protocol.state.name == "OPEN"
     # A page of another site must not ride on the staff member's cookie.
     assert refused(port, Cookie=cookie, Origin="https://evil.example") == 403
+    # What a client can garble is refused too, never an error.
+    assert refused(port, Cookie=cookie, Origin="http://[") == 403
+    assert refused(port, Cookie="sessionid=" + "x" * 3000) == 403
+    assert refused(port, query="?key=%00" + "A" * 5000) == 403
     assert refused(port, Cookie=f"sessionid={other.cookies['sessionid'].value}") == 403
     staff.logout()
     assert refused(port, Cookie=cookie) == 403
+    assert "Traceback" not in stack.log("live", chars=100_000)
 
 
 def test_a_revoked_key_loses_the_feed(stack, monkeypatch, read_key):
