@@ -31,9 +31,17 @@ from datetime import UTC, datetime, timedelta
 
 import orjson
 import psycopg
-from common import BenchError, bench_main, bench_stack, fresh_stores, ingest_key, pct, setup_django
+from common import (
+    BenchError,
+    bench_main,
+    fresh_stores,
+    ingest_key,
+    on_fresh_stack,
+    pct,
+    setup_django,
+)
 from ingest_client import check_responses, send_all
-from stack import Stack, purge_queues, recreate_database
+from stack import Stack
 
 ASSISTANTS = [uuid.UUID(int=n * 7919 + 1) for n in range(4)]
 MODELS = ("gpt-4o", "gpt-4o-mini", "mistral:7b")
@@ -267,25 +275,15 @@ def print_summary(args) -> None:
 
 
 def run(args) -> list[str]:
-    stack = bench_stack(args)
-    problems: list[str] = []
-    try:
-        recreate_database(args.db_url)
-        purge_queues(args.redis_url)
-        stack.manage_ok("migrate", "--noinput", timeout=300)
+    def body(stack: Stack) -> list[str]:
         setup_django(args)
         from django.conf import settings
 
         settings.DEBUG = False  # no query log while loading and timing
-        if args.records:
-            problems += bench_reads(args, stack)
-        if args.ingest:
-            problems += bench_ingest(args, stack)
-    finally:
-        stack.close()
-    if not problems:
-        stack.discard_logs()
-    return problems
+        problems = bench_reads(args, stack) if args.records else []
+        return problems + (bench_ingest(args, stack) if args.ingest else [])
+
+    return on_fresh_stack(args, body)
 
 
 def parse_args(argv: list[str] | None = None):

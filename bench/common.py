@@ -8,7 +8,7 @@ import signal
 import sys
 from collections.abc import Callable
 
-from stack import ROOT, Stack, StackError, service_env
+from stack import ROOT, Stack, StackError, purge_queues, recreate_database, service_env
 
 THROTTLE_INGEST = "1000000/min"  # far above what a bench sends: it measures, never throttles
 
@@ -34,6 +34,25 @@ def bench_stack(args) -> Stack:
         redis_url=args.redis_url,
         throttle_ingest=THROTTLE_INGEST,
     )
+
+
+def on_fresh_stack(args, body: Callable[[Stack], list[str]]) -> list[str]:
+    """`body(stack)` on the bench's stack, its database dropped, recreated and migrated and
+    its Redis queues purged first; every process stopped after, the logs kept only when
+    there was a problem (their folder is named in the error)."""
+    stack = bench_stack(args)
+    problems: list[str] = []
+    try:
+        name = recreate_database(args.db_url)
+        purge_queues(args.redis_url)
+        stack.manage_ok("migrate", "--noinput", timeout=300)
+        print(f"setup: database {name!r} recreated and migrated", flush=True)
+        problems = body(stack)
+    finally:
+        stack.close()
+    if not problems:
+        stack.discard_logs()
+    return problems
 
 
 def setup_django(args, *, analytics: bool = False) -> None:

@@ -28,9 +28,17 @@ import time
 from datetime import timedelta
 
 import orjson
-from common import BenchError, bench_main, bench_stack, fresh_stores, ingest_key, pct, setup_django
+from common import (
+    BenchError,
+    bench_main,
+    fresh_stores,
+    ingest_key,
+    on_fresh_stack,
+    pct,
+    setup_django,
+)
 from ingest_client import make_bodies, send_all
-from stack import ROOT, Stack, free_port, port_open, purge_queues, recreate_database
+from stack import ROOT, Stack, free_port, port_open
 
 HEALTH_PATH = "/api/v1/analytics/health"
 
@@ -256,21 +264,11 @@ def print_summary(args) -> None:
 
 
 def run(args) -> list[str]:
-    stack = bench_stack(args)
-    problems = []
-    try:
-        name = recreate_database(args.db_url)
-        purge_queues(args.redis_url)
-        stack.manage_ok("migrate", "--noinput", timeout=300)
-        print(f"setup: database {name!r} recreated and migrated")
+    def body(stack: Stack) -> list[str]:
         setup_django(args)
-        problems += bench_cycle(args, stack)
-        problems += bench_health_answer(args, stack)
-    finally:
-        stack.close()
-    if not problems:
-        stack.discard_logs()
-    return problems
+        return bench_cycle(args, stack) + bench_health_answer(args, stack)
+
+    return on_fresh_stack(args, body)
 
 
 def parse_args(argv: list[str] | None = None):

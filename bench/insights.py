@@ -28,8 +28,8 @@ from datetime import UTC, datetime, timedelta
 
 import orjson
 import psycopg
-from common import BenchError, bench_main, bench_stack, fresh_stores, pct
-from stack import Stack, recreate_database
+from common import BenchError, bench_main, fresh_stores, on_fresh_stack, pct
+from stack import Stack
 
 # Event type: (share of the events, metadata maker). Shares add up to 1.
 KINDS = {
@@ -246,16 +246,7 @@ def print_summary(args) -> None:
 
 
 def run(args) -> list[str]:
-    stack = bench_stack(args)
-    try:
-        recreate_database(args.db_url)
-        stack.manage_ok("migrate", "--noinput", timeout=300)
-        problems = bench(args, stack)
-    finally:
-        stack.close()
-    if not problems:
-        stack.discard_logs()
-    return problems
+    return on_fresh_stack(args, lambda stack: bench(args, stack))
 
 
 def parse_args(argv: list[str] | None = None):

@@ -19,8 +19,8 @@ import time
 from datetime import datetime
 
 import orjson
-from common import bench_main, bench_stack, fresh_stores, pct
-from stack import Stack, recreate_database
+from common import bench_main, fresh_stores, on_fresh_stack, pct
+from stack import Stack
 from websockets.asyncio.client import connect
 
 DASHBOARD = "DASHBOARD_STATS"
@@ -52,7 +52,6 @@ async def clients(args, url: str) -> tuple[float, dict]:
 
 
 def bench(args, stack: Stack) -> list[str]:
-    stack.manage_ok("migrate", "--noinput", timeout=300)
     key = stack.manage_ok("create_api_key", "bench-live", "--scope", "read").split()[-1]
     os.environ.update(LIVE_DASHBOARD_SECONDS="1", ANALYTICS_BROADCAST_SECONDS="10")
     port = stack.start_live()
@@ -93,15 +92,7 @@ def print_summary(args) -> None:
 
 
 def run(args) -> list[str]:
-    stack = bench_stack(args)
-    try:
-        recreate_database(args.db_url)
-        problems = bench(args, stack)
-    finally:
-        stack.close()
-    if not problems:
-        stack.discard_logs()
-    return problems
+    return on_fresh_stack(args, lambda stack: bench(args, stack))
 
 
 def parse_args(argv: list[str] | None = None):
