@@ -1,13 +1,10 @@
 from django.contrib import admin
 
 
-class RecordAdmin(admin.ModelAdmin):
-    """Ingested rows are evidence: browsable and searchable, never edited."""
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows the service wrote itself: browsable and searchable, never added or edited."""
 
-    date_hierarchy = "timestamp"
     show_full_result_count = False  # big tables: skip the COUNT(*) of the unfiltered set
-    list_per_page = 100
-    ordering = ["-timestamp"]
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in self.model._meta.fields]
@@ -17,3 +14,11 @@ class RecordAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+
+class RecordAdmin(ReadOnlyAdmin):
+    """Ingested rows are evidence."""
+
+    date_hierarchy = "timestamp"
+    list_per_page = 100
+    ordering = ["-timestamp"]

@@ -1,5 +1,7 @@
 from django.contrib import admin
 
+from apps.core.admin import ReadOnlyAdmin
+
 from .models import AgentAnalytics, EventMeaning, PlatformMetrics, UserAnalytics
 
 
@@ -11,22 +13,12 @@ class EventMeaningAdmin(admin.ModelAdmin):
     list_display = ["meaning", "event_types", "updated_at"]
 
 
-class TrackedAdmin(admin.ModelAdmin):
-    """Tracked periods are computed, never edited: `batch-track` with `force` recomputes."""
+class TrackedAdmin(ReadOnlyAdmin):
+    """Tracked periods are computed: `batch-track` with `force` computes them again."""
 
     date_hierarchy = "period_start"
     list_filter = ["period_type"]
     ordering = ["-period_start"]
-    show_full_result_count = False
-
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(UserAnalytics)

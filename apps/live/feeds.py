@@ -4,6 +4,7 @@ and renders it through its serializer, the shape its REST twin answers."""
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 import orjson
 from django.conf import settings
@@ -15,7 +16,7 @@ from apps.alerts.selectors import open_incident_counts
 from apps.core.api import validated
 from apps.ingest.selectors import items_outcome_totals
 from apps.monitoring.selectors import system_health
-from apps.requestlog.selectors import recent_request_rates
+from apps.requestlog.selectors import request_period_figures
 
 from .serializers import DashboardStatsOut
 
@@ -61,15 +62,21 @@ class DashboardStats:
     def __call__(self) -> dict:
         ingest_rate, rejected_rate = self._rates()
         incidents = open_incident_counts()
+        now = timezone.now()
+        requests = request_period_figures(
+            since=now - timedelta(seconds=REQUEST_WINDOW_SECONDS), until=now
+        )
         return DashboardStatsOut(
             {
                 "ingest_rate": ingest_rate,
                 "rejected_rate": rejected_rate,
-                **recent_request_rates(seconds=REQUEST_WINDOW_SECONDS),
+                "requests_per_minute": requests["throughput_per_minute"],
+                "error_rate": requests["error_rate"],
+                "server_error_rate": requests["server_error_rate"],
                 "open_incidents": sum(incidents.values()),
                 "open_incidents_by_severity": incidents,
                 "health": system_health(),
-                "generated_at": timezone.now(),
+                "generated_at": now,
             }
         ).data
 

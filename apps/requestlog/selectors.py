@@ -1,7 +1,6 @@
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.db.models import Avg, Count, Max, Min, Q
-from django.utils import timezone
 
 from apps.core.aggregates import Percentile, ratio, rounded
 from apps.core.windows import window_start
@@ -89,34 +88,21 @@ def request_summary(*, since: datetime, hours: int) -> dict:
     }
 
 
-def recent_request_rates(*, seconds: int) -> dict:
-    """Requests of the last `seconds`: per minute, and the shares answered >= 400 and >= 500.
-    One indexed range count, cheap enough for the live feed's every push."""
-    since = timezone.now() - timedelta(seconds=seconds)
-    row = APIRequestLog.objects.filter(timestamp__gte=since).aggregate(
-        total=Count("id"),
-        errors=Count("id", filter=Q(status_code__gte=400)),
-        server_errors=Count("id", filter=Q(status_code__gte=500)),
-    )
-    return {
-        "requests_per_minute": round(row["total"] * 60 / seconds, 3),
-        "error_rate": ratio(row["errors"], row["total"]),
-        "server_error_rate": ratio(row["server_errors"], row["total"]),
-    }
-
-
 def request_period_figures(*, since: datetime, until: datetime) -> dict:
-    """Request logs of [since, until): `api_calls`, `avg_response_time_ms`, `error_rate`
-    (share >= 400) and `throughput_per_minute`."""
+    """Request logs of [since, until), in one indexed range read: `api_calls`,
+    `avg_response_time_ms`, `error_rate` and `server_error_rate` (shares >= 400, >= 500)
+    and `throughput_per_minute`."""
     row = APIRequestLog.objects.filter(timestamp__gte=since, timestamp__lt=until).aggregate(
         total=Count("id"),
         avg=Avg("response_time_ms"),
         errors=Count("id", filter=Q(status_code__gte=400)),
+        server_errors=Count("id", filter=Q(status_code__gte=500)),
     )
     minutes = (until - since).total_seconds() / 60
     return {
         "api_calls": row["total"],
         "avg_response_time_ms": rounded(row["avg"]),
         "error_rate": ratio(row["errors"], row["total"]),
+        "server_error_rate": ratio(row["server_errors"], row["total"]),
         "throughput_per_minute": round(row["total"] / minutes, 3) if minutes else 0.0,
     }

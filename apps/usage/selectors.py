@@ -37,15 +37,6 @@ def _per_user(since: datetime | None, until: datetime | None = None) -> tuple[st
     )
 
 
-def user_count(*, since: datetime | None = None) -> int:
-    """Different users seen anywhere (events, activity, AI usage) since `since`."""
-    sql, params = _per_user(since)
-    with connection.cursor() as cursor:
-        # The subquery is Django's own SQL; every value is a parameter.
-        cursor.execute(f"SELECT COUNT(DISTINCT user_id) FROM ({sql}) per_user", params)  # noqa: S608
-        return cursor.fetchone()[0]
-
-
 def user_period_counts(
     *, since: datetime, until: datetime, previous: datetime | None = None
 ) -> dict:
@@ -106,10 +97,12 @@ def popular_scenarios(*, limit: int, days: int | None = None) -> list[dict]:
 
 def usage_summary() -> dict:
     """The overview's `usage` block."""
-    day_ago = timezone.now() - timedelta(hours=ACTIVE_HOURS)
+    now = timezone.now()
+    day_ago = now - timedelta(hours=ACTIVE_HOURS)
+    users = user_period_counts(since=day_ago, until=now)
     return {
-        "total_users": user_count(),
-        "active_users_24h": user_count(since=day_ago),
+        "total_users": users["total"],
+        "active_users_24h": users["active"],
         "total_scenarios": scenario_count(started=settings.USAGE_SCENARIO_STARTED_EVENTS),
         "active_conversations": conversation_count(since=day_ago),
         "total_quizzes_taken": event_type_count(settings.USAGE_QUIZ_EVENTS),
