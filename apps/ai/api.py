@@ -6,7 +6,7 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.core.api import get_or_404, selector_view, validated
+from apps.core.api import get_or_404, selector_urls, validated
 from apps.ingest.api import IngestView
 from apps.keys.permissions import CanAdminister, CanIngest, request_actor
 
@@ -116,16 +116,7 @@ READS = [
 
 urls = [
     path("log-ai-usage", AiUsageIngestView.as_view(), name="ingest-ai-usage"),
-    *(
-        path(
-            route,
-            selector_view(
-                select, query=query, answer=answer, summary=summary, tags=TAGS, many=many
-            ).as_view(),
-            name=f"ai-read-{route}",
-        )
-        for route, select, query, answer, many, summary in READS
-    ),
+    *selector_urls(READS, tags=TAGS, name_prefix="ai-read"),
     path("ai/prices", PriceListView.as_view(), name="ai-prices"),
     path("ai/prices/<int:pk>", PriceDetailView.as_view(), name="ai-price"),
     path("ai/documents", DocumentsView.as_view(), name="ai-documents"),

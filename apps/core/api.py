@@ -4,6 +4,7 @@ from collections.abc import Callable
 
 from django.db.models import Model, QuerySet
 from django.http import Http404
+from django.urls import path
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -50,3 +51,18 @@ def selector_view(
 
     name = "".join(part.title() for part in select.__name__.split("_")) + "View"
     return type(name, (APIView,), {"get": get, "__doc__": summary})
+
+
+def selector_urls(reads: list[tuple], *, tags: list[str], name_prefix: str) -> list:
+    """URL patterns for a table of selector-only reads: (route, selector, query, answer,
+    whether a list, summary) each, as selector_view() serves them."""
+    return [
+        path(
+            route,
+            selector_view(
+                select, query=query, answer=answer, summary=summary, tags=tags, many=many
+            ).as_view(),
+            name=f"{name_prefix}-{route.replace('/', '-')}",
+        )
+        for route, select, query, answer, many, summary in reads
+    ]

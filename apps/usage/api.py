@@ -1,57 +1,20 @@
-from django.urls import path
-
-from apps.core.api import selector_view
+from apps.core.api import selector_urls
 
 from . import selectors
 from . import serializers as io
 
 TAGS = ["usage"]
 
-urls = [
-    path(
-        "top-users",
-        selector_view(
-            selectors.top_users,
-            query=io.TopUsersQuery,
-            answer=io.TopUserOut,
-            many=True,
-            summary="The most active users (events, activity and AI requests), busiest first",
-            tags=TAGS,
-        ).as_view(),
-        name="usage-top-users",
-    ),
-    path(
-        "popular-scenarios",
-        selector_view(
-            selectors.popular_scenarios,
-            query=io.PopularScenariosQuery,
-            answer=io.ScenarioOut,
-            many=True,
-            summary="The most started scenarios, with their completion rate",
-            tags=TAGS,
-        ).as_view(),
-        name="usage-popular-scenarios",
-    ),
-    path(
-        "users/active",
-        selector_view(
-            selectors.active_users,
-            query=io.ActiveUsersQuery,
-            answer=io.ActiveUsersOut,
-            summary="Daily, weekly and monthly active users, with their series",
-            tags=TAGS,
-        ).as_view(),
-        name="usage-active-users",
-    ),
-    path(
-        "users/retention",
-        selector_view(
-            selectors.retention,
-            query=io.RetentionQuery,
-            answer=io.RetentionOut,
-            summary="Weekly retention cohorts: first-seen week, size, share seen again each week",
-            tags=TAGS,
-        ).as_view(),
-        name="usage-retention",
-    ),
-]
+# The reads: route, selector, query, answer, whether a list, summary.
+READS = [
+    ("top-users", selectors.top_users, io.TopUsersQuery, io.TopUserOut, True,
+     "The most active users (events, activity and AI requests), busiest first"),
+    ("popular-scenarios", selectors.popular_scenarios, io.PopularScenariosQuery,
+     io.ScenarioOut, True, "The most started scenarios, with their completion rate"),
+    ("users/active", selectors.active_users, io.ActiveUsersQuery, io.ActiveUsersOut, False,
+     "Daily, weekly and monthly active users, with their series"),
+    ("users/retention", selectors.retention, io.RetentionQuery, io.RetentionOut, False,
+     "Weekly retention cohorts: first-seen week, size, share seen again each week"),
+]  # fmt: skip
+
+urls = selector_urls(READS, tags=TAGS, name_prefix="usage")
