@@ -286,11 +286,14 @@ CHANNEL_LAYERS = {
     }
 }
 
+# How often beat's sweeper looks for outbox batches whose task got lost (seconds): a
+# lost batch is stored at most INGEST_OUTBOX_STALE_SECONDS + this after it was accepted.
+INGEST_OUTBOX_SWEEP_SECONDS = env_int("INGEST_OUTBOX_SWEEP_SECONDS", 30, minimum=1)
 # How often every enabled alert rule is evaluated (seconds).
 ALERTS_EVALUATION_SECONDS = env_int("ALERTS_EVALUATION_SECONDS", 60, minimum=5)
 # Every periodic job, in one table; `manage.py setup_schedules` syncs it.
 PERIODIC_TASKS = {
-    "sweep-outbox": {"task": "ingest.sweep_outbox", "every_seconds": 30},
+    "sweep-outbox": {"task": "ingest.sweep_outbox", "every_seconds": INGEST_OUTBOX_SWEEP_SECONDS},
     "rollup-metrics": {"task": "metrics.rollup_pending", "every_seconds": 10},
     "purge-analytics": {"task": "ingest.purge_expired", "crontab": "30 3 * * *"},
     "evaluate-alerts": {"task": "alerts.evaluate", "every_seconds": ALERTS_EVALUATION_SECONDS},

@@ -201,7 +201,7 @@ def records_insert(*, kind_name: str, rows: list[dict]) -> int:
 
 def outbox_sweep(*, stale_seconds: int | None = None, limit: int = 1000) -> int:
     """Re-queue outbox rows whose task has not run for `stale_seconds`. Returns how many."""
-    stale = settings.INGESTOUTBOX_STALE_SECONDS if stale_seconds is None else stale_seconds
+    stale = settings.INGEST_OUTBOX_STALE_SECONDS if stale_seconds is None else stale_seconds
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute(
