@@ -7,7 +7,7 @@ PORT ?= 8000
 WS_PORT ?= $(shell echo $$(($(PORT) + 1)))
 export DJANGO_SETTINGS_MODULE := analytics_project.settings
 
-.PHONY: run test lint format install install-dev services migrate bench bench-metrics bench-alerts bench-health bench-ai bench-insights bench-live bench-slow-clients clean
+.PHONY: run test test-deps lint format install install-dev services migrate bench bench-metrics bench-alerts bench-health bench-ai bench-insights bench-live bench-slow-clients clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found; set PYTHON=/path/to/python3.11"; exit 1; }
@@ -52,7 +52,33 @@ format: install-dev
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-test: install-dev lint
+# System packages the suite drives besides PostgreSQL and Redis, from Debian:
+# chromium for tests/alerts/test_admin_triage.py (playwright launches
+# /usr/bin/chromium itself and downloads no browser) and nginx-light for
+# tests/serving/test_nginx.py (deploy/nginx for real). Installed with apt-get
+# when missing and running as root, bounded so a dead mirror cannot hang the
+# run; otherwise one sentence says what to install.
+TEST_CHROMIUM ?= /usr/bin/chromium
+TEST_APT_GET ?= apt-get
+TEST_APT_TIMEOUT ?= 900
+test-deps:
+	@missing=""; \
+	[ -x $(TEST_CHROMIUM) ] || missing=" chromium"; \
+	command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing="$$missing nginx-light"; \
+	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ] && command -v $(TEST_APT_GET) >/dev/null 2>&1; then \
+	  echo "installing$$missing with apt-get (for the browser and nginx tests)"; \
+	  timeout $(TEST_APT_TIMEOUT) sh -c "$(TEST_APT_GET) update -qq && DEBIAN_FRONTEND=noninteractive $(TEST_APT_GET) install -y -qq $$missing >/dev/null" \
+	    || echo "apt-get could not install$$missing"; \
+	fi; \
+	if ! [ -x $(TEST_CHROMIUM) ]; then \
+	  echo "make test needs Debian's chromium at $(TEST_CHROMIUM): run 'sudo apt-get install chromium nginx-light' (or make test as root, which installs them)." >&2; \
+	  exit 1; \
+	fi; \
+	if ! command -v nginx >/dev/null 2>&1 && ! [ -x /usr/sbin/nginx ]; then \
+	  echo "nginx is not installed, so tests/serving/test_nginx.py is skipped: run 'sudo apt-get install nginx-light' to run it."; \
+	fi
+
+test: install-dev lint test-deps
 	@DEBUG=true $(BIN)/python manage.py ensure_services
 	DEBUG=true $(BIN)/pytest
 

@@ -5,7 +5,10 @@ import os
 
 from django.core.asgi import get_asgi_application
 
+from analytics_project.env import load_settings_or_exit
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "analytics_project.settings")
+load_settings_or_exit()  # a wrong setting: its sentence alone, not a traceback
 django_http = get_asgi_application()  # sets Django up before the consumers load models
 
 from apps.live.routing import application as live_application  # noqa: E402

@@ -4,6 +4,7 @@ A typo such as ``DEBUG=flase`` is a start-up error, never a silent False.
 """
 
 import os
+import sys
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -69,6 +70,17 @@ def env_float(name: str, default: float, *, minimum: float = 0.0) -> float:
     return value
 
 
+def env_int_family(prefix: str, *, minimum: int = 0) -> dict[str, int]:
+    """Every `<prefix><NAME>` variable as {name in lower case: its integer}, each as strict
+    as env_int: for per-thing overrides whose things are known only once apps load (the
+    caller checks the names then)."""
+    return {
+        name.removeprefix(prefix).lower(): env_int(name, 0, minimum=minimum)
+        for name in sorted(os.environ)
+        if name.startswith(prefix) and len(name) > len(prefix) and os.environ[name] != ""
+    }
+
+
 def env_list(name: str, default: list[str]) -> list[str]:
     raw = os.environ.get(name)
     if raw is None:
@@ -90,3 +102,29 @@ def database_from_url(url: str) -> dict:
         "HOST": parsed.hostname or "127.0.0.1",
         "PORT": str(parsed.port or 5432),
     }
+
+
+# The exit status of a wrong setting: gunicorn's "worker failed to boot", on which
+# its master stops instead of re-forking workers that fail the same way forever.
+# Every process of ours exits with it: analytics_project/celery.py, the package's
+# first import, is where the check runs first in all of them.
+SETTING_ERROR_STATUS = 3
+
+
+def load_settings_or_exit() -> None:
+    """Load Django's settings now; a wrong one ends the process with its sentence alone.
+
+    Every entry point (manage.py, wsgi, asgi, celery) calls this before Django
+    loads the settings itself: there the sentence came last in a 55-line traceback.
+    The sentence goes to stderr and the process exits with SETTING_ERROR_STATUS;
+    settings already loaded make this a no-op.
+    """
+    from django.conf import settings
+
+    try:
+        settings.INSTALLED_APPS  # noqa: B018 - touching a setting imports the module
+    except ImproperlyConfigured as exc:
+        # Only the settings module's own sentences get here (what is wrong and what
+        # to set), so the traceback would say nothing more.
+        print(exc, file=sys.stderr, flush=True)
+        raise SystemExit(SETTING_ERROR_STATUS) from None

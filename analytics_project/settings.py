@@ -5,12 +5,14 @@ from pathlib import Path
 from django.core.exceptions import ImproperlyConfigured
 
 from apps.core.queues import Queue
+from apps.core.redis import celery_keyprefix, redis_namespace
 
 from .env import (
     database_from_url,
     env_bool,
     env_float,
     env_int,
+    env_int_family,
     env_list,
     env_str,
     load_dotenv,
@@ -101,12 +103,17 @@ DATABASES["default"]["OPTIONS"] = {"connect_timeout": 3}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
+# Every Redis key and channel of this deployment (cache, live feed, locks, rate limits,
+# smart filter, heartbeats, counters, Celery queues) starts with `<prefix>:<db>`: pub/sub
+# ignores db numbers, so two deployments on one Redis server would otherwise share them.
+REDIS_KEY_PREFIX = env_str("REDIS_KEY_PREFIX", "")
+REDIS_NAMESPACE = redis_namespace(REDIS_URL, REDIS_KEY_PREFIX)
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
         "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
-        "KEY_PREFIX": "analytics",
+        "KEY_PREFIX": REDIS_NAMESPACE,
     }
 }
 
@@ -175,8 +182,11 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Analytics & observability API",
     "DESCRIPTION": (
         "Ingest request logs, events, device state, job outcomes and errors; "
-        "query statistics. Write endpoints need an `ingest` key, read "
-        "endpoints a `read` key or a staff session. Every error is "
+        "query statistics. Three key scopes: write endpoints need an `ingest` key, "
+        "read endpoints a `read` key or a staff session, and configuration and "
+        "triage (alert rules, channels, silences, incidents, monitored services, "
+        "prices) an `admin` key (which reads too) or a staff session with the "
+        "model's permission. Every error is "
         '`{"error": code, "detail": text, "fields": {name: [messages]}}` (`fields` when the '
         "input named them); 429 and 503 carry `Retry-After`."
     ),
@@ -220,6 +230,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "socket_timeout": 2,
     # The outbox sweeper re-queues lost work well before this.
     "visibility_timeout": 3600,
+    # Queues, bindings and pidbox (ping/inspect) channels: this deployment's own.
+    "global_keyprefix": celery_keyprefix(REDIS_NAMESPACE),
 }
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULER = "apps.monitoring.scheduler:HeartbeatScheduler"
@@ -228,6 +240,10 @@ CELERY_TIMEZONE = "UTC"
 # Workers and beat write a sign of life this often (seconds); one older than two
 # intervals makes /api/v1/analytics/health report the part down.
 MONITORING_HEARTBEAT_SECONDS = env_int("MONITORING_HEARTBEAT_SECONDS", 5, minimum=1)
+# Health checks older than this are purged daily (~13,000 a day from the built-in checks
+# alone). 31 keeps the response times of the SLA's default 720-hour window; uptime comes
+# from the downtimes, which are kept.
+MONITORING_CHECK_RETENTION_DAYS = env_int("MONITORING_CHECK_RETENTION_DAYS", 31, minimum=1)
 
 # The monitored service whose status is the AI model's `is_available` in the overview;
 # empty: the one named like the most used model, if there is one.
@@ -282,7 +298,7 @@ LIVE_RECHECK_SECONDS = env_float("LIVE_RECHECK_SECONDS", 60.0, minimum=1.0)
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": "analytics:live"},
+        "CONFIG": {"hosts": [REDIS_URL], "prefix": f"{REDIS_NAMESPACE}:live:"},
     }
 }
 
@@ -291,6 +307,9 @@ CHANNEL_LAYERS = {
 INGEST_OUTBOX_SWEEP_SECONDS = env_int("INGEST_OUTBOX_SWEEP_SECONDS", 30, minimum=1)
 # How often every enabled alert rule is evaluated (seconds).
 ALERTS_EVALUATION_SECONDS = env_int("ALERTS_EVALUATION_SECONDS", 60, minimum=5)
+# A periodic job that fails this many times in a row makes the built-in `periodic-tasks`
+# check fail (and so open an incident naming it); fewer failures make it degraded.
+PERIODIC_TASK_FAILURES_ALERT = env_int("PERIODIC_TASK_FAILURES_ALERT", 3, minimum=1)
 # Every periodic job, in one table; `manage.py setup_schedules` syncs it.
 PERIODIC_TASKS = {
     "sweep-outbox": {"task": "ingest.sweep_outbox", "every_seconds": INGEST_OUTBOX_SWEEP_SECONDS},
@@ -320,20 +339,9 @@ PERIODIC_TASKS = {
 # --- Analytics ------------------------------------------------------------
 ANALYTICS_ENABLED = env_bool("ANALYTICS_ENABLED", True)
 ANALYTICS_RETENTION_DAYS = env_int("ANALYTICS_RETENTION_DAYS", 90, minimum=1)
-# Per-kind overrides: ANALYTICS_RETENTION_DAYS_<KIND>, e.g. ..._REQUEST_LOG=30.
-ANALYTICS_RETENTION_BY_KIND = {
-    kind: env_int(f"ANALYTICS_RETENTION_DAYS_{kind.upper()}", ANALYTICS_RETENTION_DAYS, minimum=1)
-    for kind in (
-        "request_log",
-        "user_activity",
-        "error",
-        "device_state",
-        "job_outcome",
-        "event",
-        "metric",
-        "device_metric",
-    )
-}
+# Per-kind overrides, ANALYTICS_RETENTION_DAYS_<KIND> for any kind the pipeline has
+# (REQUEST_LOG=30, AI_USAGE=365 ...); a name that is no kind stops start-up (ingest.E001).
+ANALYTICS_RETENTION_BY_KIND = env_int_family("ANALYTICS_RETENTION_DAYS_", minimum=1)
 ANALYTICS_ANONYMIZE_IP = env_bool("ANALYTICS_ANONYMIZE_IP", True)
 # Only behind a proxy that sets it: otherwise any client could choose its logged IP.
 TRUST_X_FORWARDED_FOR = env_bool("TRUST_X_FORWARDED_FOR", False)
@@ -354,9 +362,10 @@ INGEST_MAX_ITEM_BYTES = env_int("INGEST_MAX_ITEM_BYTES", 32 * 1024, minimum=256)
 # request never waits on Redis (the sweeper covers a process that dies first).
 INGEST_PUBLISH_IN_BACKGROUND = env_bool("INGEST_PUBLISH_IN_BACKGROUND", True)
 INGEST_OUTBOX_STALE_SECONDS = env_int("INGEST_OUTBOX_STALE_SECONDS", 60, minimum=1)
+# A batch waiting longer than this makes the built-in `outbox-lag` check fail (and so
+# open an incident): accepted data is not reaching its tables.
+INGEST_OUTBOX_ALERT_SECONDS = env_int("INGEST_OUTBOX_ALERT_SECONDS", 300, minimum=1)
 INGEST_FUTURE_TOLERANCE_SECONDS = 3600
-# Item counts per kind and outcome for /metrics (a Redis hash).
-INGEST_COUNTS_KEY = env_str("INGEST_COUNTS_KEY", "analytics:ingest:items")
 # Smart Data Filter for device metrics.
 SMART_FILTER_THRESHOLD_PERCENT = env_float("SMART_FILTER_THRESHOLD_PERCENT", 5.0)
 SMART_FILTER_SNAPSHOT_SECONDS = env_int("SMART_FILTER_SNAPSHOT_SECONDS", 300, minimum=1)
@@ -376,6 +385,12 @@ ALERTS_DELIVERY_MAX_ATTEMPTS = env_int("ALERTS_DELIVERY_MAX_ATTEMPTS", 8, minimu
 ALERTS_DELIVERY_BACKOFF_SECONDS = env_int("ALERTS_DELIVERY_BACKOFF_SECONDS", 10, minimum=1)
 ALERTS_DELIVERY_BACKOFF_MAX_SECONDS = env_int("ALERTS_DELIVERY_BACKOFF_MAX_SECONDS", 900, minimum=1)
 ALERTS_DELIVERY_TIMEOUT_SECONDS = env_float("ALERTS_DELIVERY_TIMEOUT_SECONDS", 10.0, minimum=1.0)
+# Channel names (comma separated) every built-in rule notifies: given when the rule is
+# installed, or when a channel of that name is created later.
+ALERTS_DEFAULT_CHANNELS = env_list("ALERTS_DEFAULT_CHANNELS", [])
+# Deliveries (with their attempts) and timeline lines of incidents resolved longer ago
+# than this are deleted by the daily purge; the incidents themselves are kept.
+ALERTS_RETENTION_DAYS = env_int("ALERTS_RETENTION_DAYS", 90, minimum=1)
 
 # Email notifications (Django's SMTP backend).
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")

@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, reverse_lazy
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from apps.ai import api as ai_api
@@ -25,6 +25,10 @@ from apps.monitoring import api as monitoring_api
 from apps.overview.api import OverviewView
 from apps.requestlog.api import ApiPerformanceView, RequestLogIngestView
 from apps.usage import api as usage_api
+
+# The admin's "View site" link: the API's documentation until the staff console
+# exists (the default, "/", is a JSON 404 here).
+admin.site.site_url = reverse_lazy("docs")
 
 handler400 = "apps.core.errors.json_400"
 handler403 = "apps.core.errors.json_403"

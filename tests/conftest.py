@@ -1,10 +1,93 @@
+import importlib
 import os
+import re
+import uuid
 
 import psycopg
 import pytest
+from django.conf import settings
+from redis import RedisError
 from rest_framework.test import APIClient
 
+from apps.core.redis import get_redis
 from apps.keys.services import api_key_create
+
+# --- Redis: a db and a namespace of this run's own ----------------------------------
+# Without this the suite wrote into the development stack's Redis (db 0): a `make run`
+# after `make test` processed thousands of queued test tasks. The run uses TEST_REDIS_URL
+# (db 15 by default) under REDIS_KEY_PREFIX=test<pid>, so two runs at once never meet
+# either, and deletes its keys at the end. Django's settings are loaded before any
+# conftest (pytest-django sets Django up first), so they are read again here, from the
+# same settings.py, with the test values in the environment: every name derived from
+# REDIS_URL and REDIS_KEY_PREFIX (cache, channel layer, Celery's queues) follows, and
+# the processes a live test starts inherit the prefix.
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+RUN_PREFIX = f"test{os.getpid()}"
+
+
+def _use_a_redis_namespace_of_this_run() -> None:
+    os.environ["REDIS_URL"] = os.environ["CELERY_BROKER_URL"] = TEST_REDIS_URL
+    os.environ["REDIS_KEY_PREFIX"] = RUN_PREFIX
+    module = importlib.reload(importlib.import_module(settings.SETTINGS_MODULE))
+    for name in dir(module):
+        # Only what changed (the Redis names); DATABASES stays the dict Django's
+        # connections hold, which Django filled in with its defaults.
+        if name == "DATABASES" or not name.isupper():
+            continue
+        if getattr(settings, name, None) != getattr(module, name):
+            setattr(settings, name, getattr(module, name))
+    get_redis.cache_clear()
+    from analytics_project.celery import app
+
+    app.conf.update(
+        broker_url=settings.CELERY_BROKER_URL,
+        broker_transport_options=settings.CELERY_BROKER_TRANSPORT_OPTIONS,
+    )
+
+
+_use_a_redis_namespace_of_this_run()
+RUN_NAMESPACE = settings.REDIS_NAMESPACE
+
+
+def _delete_keys(pattern: str) -> None:
+    client = get_redis()
+    keys = list(client.scan_iter(match=pattern, count=1000))
+    for start in range(0, len(keys), 1000):
+        client.delete(*keys[start : start + 1000])
+
+
+def pytest_sessionstart(session) -> None:
+    """Keys of runs killed before their end: deleted, as their databases are dropped."""
+    try:
+        prefixes = {
+            match[1]
+            for key in get_redis().scan_iter(match="test*:*", count=1000)
+            if (match := re.match(rb"test(\d+):", key)) and not _alive(int(match[1]))
+        }
+        for pid in prefixes:
+            _delete_keys(f"test{pid.decode()}:*")
+    except RedisError:
+        pass  # Redis down: the tests that need it say so
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    try:
+        _delete_keys(f"{RUN_PREFIX}:*")
+    except RedisError:
+        pass
+
+
+@pytest.fixture(autouse=True)
+def _own_redis_namespace(settings):
+    """Each test's keys (rate limits, smart filter, heartbeats, counters, the live feed's
+    lock) under a namespace of its own inside the run's, deleted after it. The cache,
+    the channel layer and Celery's queues are fixed at start-up: they are the run's."""
+    settings.REDIS_NAMESPACE = f"{RUN_NAMESPACE}:{uuid.uuid4().hex[:12]}"
+    yield settings.REDIS_NAMESPACE
+    try:
+        _delete_keys(f"{settings.REDIS_NAMESPACE}:*")
+    except RedisError:
+        pass
 
 
 @pytest.fixture(scope="session")
@@ -45,22 +128,6 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
-
-
-@pytest.fixture(autouse=True)
-def _own_ingest_counters(settings):
-    # Counters live in Redis, which concurrent runs on one machine share: each run
-    # counts into a hash of its own, so a test comparing counts sees only its run's.
-    settings.INGEST_COUNTS_KEY = f"test:ingest:items:{os.getpid()}"
-    yield
-    from redis import RedisError
-
-    from apps.core.redis import get_redis
-
-    try:
-        get_redis().delete(settings.INGEST_COUNTS_KEY)
-    except RedisError:
-        pass
 
 
 @pytest.fixture(autouse=True)

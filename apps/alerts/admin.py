@@ -7,6 +7,7 @@ says who did what, exactly as for API changes.
 from datetime import timedelta
 
 from django.contrib import admin, messages
+from django.db import models
 from django.db.models import Case, When
 from django.http import HttpResponseRedirect
 from django.urls import path, reverse
@@ -16,7 +17,7 @@ from django.utils.timesince import timesince
 
 from apps.keys.permissions import request_actor
 
-from . import evaluation, services
+from . import services
 from .models import (
     RULE_READ_ONLY_FIELDS,
     AlertChannel,
@@ -38,23 +39,61 @@ SEVERITY_COLORS = {
 SILENCES = {"1h": timedelta(hours=1), "4h": timedelta(hours=4), "24h": timedelta(hours=24)}
 
 
-class AuditedAdmin(admin.ModelAdmin):
-    """Admin saves and deletions go to the same configuration trail as API changes."""
+class ServiceAdmin(admin.ModelAdmin):
+    """A ModelAdmin whose saves and deletions are the app's services, as `user:<name>`:
+    the rules the API follows (the trail, a rule's restart, resolving a deleted rule's
+    incidents, the channel target check) hold for the admin too, written once.
+
+    Subclasses give `service_create(data, actor)`, `service_update(obj, data, actor)`
+    and `service_delete(obj, actor)`. The form's cleaned values go to them: every field on an add,
+    the changed ones on a change; many-to-many fields too (the service sets them).
+    A form checks its input first (a channel's target in `AlertChannel.clean`, with
+    the services' own check), so a refusal is a message on the form, not a 500.
+    """
+
+    def service_create(self, data: dict, actor: str) -> models.Model:
+        raise NotImplementedError
+
+    def service_update(self, obj: models.Model, data: dict, actor: str) -> models.Model:
+        raise NotImplementedError
+
+    def service_delete(self, obj: models.Model, actor: str) -> None:
+        raise NotImplementedError
 
     def save_model(self, request, obj, form, change) -> None:
-        super().save_model(request, obj, form, change)
-        data = {name: form.cleaned_data.get(name) for name in form.changed_data}
-        action = "changed" if change else "created"
-        services.config_change_record(request_actor(request), action, obj, data)
+        actor = request_actor(request)
+        fields = form.changed_data if change else list(form.fields)
+        data = {name: form.cleaned_data[name] for name in fields if name in form.cleaned_data}
+        if change:
+            current = type(obj).objects.get(pk=obj.pk)
+            # What a form counts as changed may be equal in value (`{}` typed again).
+            plain = {f.name for f in current._meta.concrete_fields}
+            data = {
+                name: value
+                for name, value in data.items()
+                if name not in plain or getattr(current, name) != value
+            }
+            saved = self.service_update(current, data, actor) if data else current
+        else:
+            saved = self.service_create(data, actor)
+        # The admin goes on with `obj` (its messages, its redirect): make it the saved row.
+        for field in saved._meta.concrete_fields:
+            setattr(obj, field.attname, getattr(saved, field.attname))
+        obj._state.adding = False
+
+    def save_related(self, request, form, formsets, change) -> None:
+        # Many-to-many fields were the service's to set (form.save_m2m would redo them
+        # behind its back); inlines, if any, are saved as usual.
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
 
     def delete_model(self, request, obj) -> None:
-        services.config_change_record(request_actor(request), "deleted", obj)
-        super().delete_model(request, obj)
+        self.service_delete(obj, request_actor(request))
 
     def delete_queryset(self, request, queryset) -> None:
+        actor = request_actor(request)
         for obj in queryset:
-            services.config_change_record(request_actor(request), "deleted", obj)
-        super().delete_queryset(request, queryset)
+            self.service_delete(obj, actor)
 
 
 class TimelineInline(admin.TabularInline):
@@ -220,7 +259,7 @@ def _short(value: float | None) -> str:
 
 
 @admin.register(AlertRule)
-class AlertRuleAdmin(AuditedAdmin):
+class AlertRuleAdmin(ServiceAdmin):
     list_display = [
         "name",
         "enabled",
@@ -258,10 +297,11 @@ class AlertRuleAdmin(AuditedAdmin):
         rule = self.get_object(request, str(pk))
         if rule is None or not self.has_change_permission(request, rule):
             return HttpResponseRedirect(reverse("admin:alerts_alertrule_changelist"))
-        if not rule.enabled:
+        try:
+            result = services.rule_evaluate_now(rule=rule)
+        except services.RuleDisabledError:
             self.message_user(request, "The rule is disabled; enable it first.", messages.WARNING)
         else:
-            result = evaluation.rule_evaluate(rule.pk)
             self.message_user(
                 request,
                 f"{rule.name}: value {_short(result.value)}, state {result.state}"
@@ -270,25 +310,32 @@ class AlertRuleAdmin(AuditedAdmin):
             )
         return HttpResponseRedirect(reverse("admin:alerts_alertrule_change", args=[pk]))
 
-    def save_model(self, request, obj, form, change) -> None:
-        obj.updated_by = request_actor(request)
-        if not change:
-            obj.created_by = obj.updated_by
-        super().save_model(request, obj, form, change)
+    def service_create(self, data: dict, actor: str) -> AlertRule:
+        return services.rule_create(data=data, actor=actor)
+
+    def service_update(self, obj: AlertRule, data: dict, actor: str) -> AlertRule:
+        return services.rule_update(rule=obj, data=data, actor=actor)
+
+    def service_delete(self, obj: AlertRule, actor: str) -> None:
+        services.rule_delete(rule=obj, actor=actor)
 
 
 @admin.register(AlertChannel)
-class AlertChannelAdmin(AuditedAdmin):
+class AlertChannelAdmin(ServiceAdmin):
     list_display = ["name", "type", "target", "created_by", "created_at"]
     list_filter = ["type"]
     search_fields = ["name", "target"]
     readonly_fields = ["created_at", "created_by"]
     actions = ["send_test"]
 
-    def save_model(self, request, obj, form, change) -> None:
-        if not change:
-            obj.created_by = request_actor(request)
-        super().save_model(request, obj, form, change)
+    def service_create(self, data: dict, actor: str) -> AlertChannel:
+        return services.channel_create(data=data, actor=actor)
+
+    def service_update(self, obj: AlertChannel, data: dict, actor: str) -> AlertChannel:
+        return services.channel_update(channel=obj, data=data, actor=actor)
+
+    def service_delete(self, obj: AlertChannel, actor: str) -> None:
+        services.channel_delete(channel=obj, actor=actor)
 
     @admin.action(description="Send test notification", permissions=["change"])
     def send_test(self, request, queryset) -> None:
@@ -303,19 +350,40 @@ class AlertChannelAdmin(AuditedAdmin):
 
 
 @admin.register(Silence)
-class SilenceAdmin(AuditedAdmin):
+class SilenceAdmin(ServiceAdmin):
     list_display = ["id", "matchers", "starts_at", "ends_at", "active", "created_by", "comment"]
     search_fields = ["comment", "created_by"]
     readonly_fields = ["created_by", "created_at"]
+    actions = ["expire"]
 
     @admin.display(boolean=True)
     def active(self, silence: Silence) -> bool:
         return silence.starts_at <= timezone.now() < silence.ends_at
 
-    def save_model(self, request, obj, form, change) -> None:
-        if not change:
-            obj.created_by = request_actor(request)
-        super().save_model(request, obj, form, change)
+    def service_create(self, data: dict, actor: str) -> Silence:
+        return services.silence_create(
+            matchers=data["matchers"],
+            starts_at=data["starts_at"],
+            ends_at=data["ends_at"],
+            comment=data.get("comment", ""),
+            actor=actor,
+        )
+
+    def service_update(self, obj: Silence, data: dict, actor: str) -> Silence:
+        return services.silence_update(silence=obj, data=data, actor=actor)
+
+    def service_delete(self, obj: Silence, actor: str) -> None:
+        # As the API's DELETE: a silence is kept for the record, ended now.
+        services.silence_expire(silence=obj, actor=actor)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # silences are kept: "Expire now" ends one (as the API's DELETE)
+
+    @admin.action(description="Expire now (end the silence; it is kept)", permissions=["change"])
+    def expire(self, request, queryset) -> None:
+        for silence in queryset:
+            self.service_delete(silence, request_actor(request))
+        self.message_user(request, f"{len(queryset)} silence(s) expired.", messages.SUCCESS)
 
 
 @admin.register(ConfigChange)

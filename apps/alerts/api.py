@@ -4,7 +4,8 @@ Read keys (and admin keys, and staff) read everything; changes take an admin key
 or a staff session with the model's change permission; every change records who.
 """
 
-from django.http import Http404
+from contextlib import contextmanager
+
 from django.urls import path
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
@@ -16,11 +17,21 @@ from apps.core.errors import Conflict
 from apps.core.pagination import TimeCursorPagination
 from apps.keys.permissions import CanAdminister, request_actor
 
-from . import evaluation, selectors, services
+from . import selectors, services
 from . import serializers as io
 from .models import AlertChannel, AlertIncident, AlertRule, Silence
 
 TAGS = ["alerts"]
+
+
+@contextmanager
+def target_refused_as_400():
+    """The services check the target again (its host may resolve otherwise by now): a
+    refusal there is the client's 400 too, never a 500."""
+    try:
+        yield
+    except ValueError as exc:
+        raise serializers.ValidationError({"target": [str(exc)]}) from None
 
 
 class AlertsView(APIView):
@@ -86,11 +97,10 @@ class RuleEvaluateView(AlertsView):
     )
     def post(self, request, pk: int):
         rule = get_or_404(AlertRule.objects.all(), pk)
-        if not rule.enabled:
-            raise Conflict("The rule is disabled; enable it to evaluate it.")
-        result = evaluation.rule_evaluate(rule.pk)
-        if result is None:
-            raise Http404
+        try:
+            result = services.rule_evaluate_now(rule=rule)
+        except services.RuleDisabledError as exc:
+            raise Conflict(str(exc)) from None
         return Response(io.EvaluationOut(result).data)
 
 
@@ -116,7 +126,8 @@ class ChannelListView(AlertsView):
     )
     def post(self, request):
         data = validated(io.ChannelSerializer, request.data)
-        channel = services.channel_create(data=dict(data), actor=request_actor(request))
+        with target_refused_as_400():
+            channel = services.channel_create(data=dict(data), actor=request_actor(request))
         return Response(io.ChannelSerializer(channel).data, status=status.HTTP_201_CREATED)
 
 
@@ -138,9 +149,10 @@ class ChannelDetailView(AlertsView):
     def patch(self, request, pk: int):
         channel = get_or_404(AlertChannel.objects.all(), pk)
         data = validated(io.ChannelSerializer, request.data, instance=channel, partial=True)
-        channel = services.channel_update(
-            channel=channel, data=dict(data), actor=request_actor(request)
-        )
+        with target_refused_as_400():
+            channel = services.channel_update(
+                channel=channel, data=dict(data), actor=request_actor(request)
+            )
         return Response(io.ChannelSerializer(channel).data)
 
     @extend_schema(summary="Delete a notification channel", responses={204: None}, tags=TAGS)

@@ -6,6 +6,7 @@ BuiltinRuleInstalled)."""
 from django.db import transaction
 
 from .models import AlertRule, BuiltinRuleInstalled
+from .services import rule_create
 
 # Metric names the system monitor, the health checks and the AI usage analytics record.
 BUILTIN_RULES = [
@@ -40,6 +41,9 @@ BUILTIN_RULES = [
         "severity": "warning",
     },
     {
+        # Evaluated by the health checks as each is stored (apps/monitoring/alerting.py),
+        # on the services whose consecutive failures reached their failure_threshold; the
+        # incident's fired line names them. The window is not read.
         "name": "A monitored service is down",
         "metric_name": "health.services_down",
         "aggregation": "max",
@@ -80,7 +84,10 @@ BUILTIN_RULES = [
 
 
 def builtin_rules_install() -> list[str]:
-    """Create the built-in rules never installed here; the names of those created."""
+    """Create the built-in rules never installed here; the names of those created.
+
+    Each is made by `rule_create` as `system` (so the trail at /alerts/changes has it),
+    with the default channels (ALERTS_DEFAULT_CHANNELS) that exist."""
     created = []
     with transaction.atomic():
         done = set(BuiltinRuleInstalled.objects.values_list("name", flat=True))
@@ -90,12 +97,13 @@ def builtin_rules_install() -> list[str]:
             BuiltinRuleInstalled.objects.create(name=spec["name"])
             if AlertRule.objects.filter(name=spec["name"]).exists():
                 continue  # a rule of that name was made by hand: it stays as it is
-            AlertRule.objects.create(
-                **spec,
-                description="Built in; edit or disable it as you need.",
-                builtin=True,
-                created_by="system",
-                updated_by="system",
+            rule_create(
+                data={
+                    **spec,
+                    "description": "Built in; edit or disable it as you need.",
+                    "builtin": True,
+                },
+                actor="system",
             )
             created.append(spec["name"])
     return created

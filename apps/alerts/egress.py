@@ -92,6 +92,16 @@ def check_email(address: str) -> None:
         raise ValueError(f"{address!r} is not a valid email address") from None
 
 
+def check_target(channel_type: str, target: str) -> None:
+    """Raise ValueError unless a channel of `channel_type` may send to `target`: an email
+    address for email, a safe URL (`check_url`) for the others. The one check the
+    services, the API's input and the admin's form all apply."""
+    if channel_type == "email":
+        check_email(target)
+    else:
+        check_url(target)
+
+
 def check_url(
     url: str, *, allow_private: bool | None = None, timeout: float = CONNECT_TIMEOUT
 ) -> None:

@@ -7,6 +7,7 @@ after the other and never open two incidents or send twice.
 """
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -49,6 +50,35 @@ class Evaluation:
     incident_id: int | None
 
 
+# Rules whose value another app measures and applies itself as it measures it, through
+# `rule_evaluate_value` (a monitored service's checks): the cycle leaves them alone, so a
+# window of late points never resolves or re-opens what the last measurement decided.
+# Each entry: (is this rule yours?, its value now); registered in an AppConfig.ready.
+_MEASURED_ELSEWHERE: list[
+    tuple[Callable[[AlertRule], bool], Callable[[AlertRule], float | None]]
+] = []
+
+
+def measured_elsewhere_register(
+    is_theirs: Callable[[AlertRule], bool], value_now: Callable[[AlertRule], float | None]
+) -> None:
+    _MEASURED_ELSEWHERE.append((is_theirs, value_now))
+
+
+def _measured_elsewhere(rule: AlertRule) -> Callable[[AlertRule], float | None] | None:
+    return next((value for is_theirs, value in _MEASURED_ELSEWHERE if is_theirs(rule)), None)
+
+
+def rule_evaluate_value(
+    rule_id: int, value: float | None, *, now: datetime | None = None, detail: str = ""
+) -> Evaluation | None:
+    """Evaluate one rule on a value its source has just measured (not read from a metric
+    window), under the rule's row lock like the cycle: the same states, one incident per
+    rule, silences and notifications. `detail` is added to the incident's fired or resolved
+    line."""
+    return _evaluate_locked(rule_id, value, now or timezone.now(), detail=detail)
+
+
 def rule_value(rule: AlertRule, now: datetime) -> float | None:
     return metric_value(
         name=rule.metric_name,
@@ -65,7 +95,9 @@ def rule_evaluate(rule_id: int, *, now: datetime | None = None) -> Evaluation | 
     if rule is None:
         return None
     now = now or timezone.now()
-    return _evaluate_locked(rule.pk, rule_value(rule, now), now)
+    measured = _measured_elsewhere(rule)
+    value = measured(rule) if measured else rule_value(rule, now)
+    return _evaluate_locked(rule.pk, value, now)
 
 
 def rules_evaluate(*, now: datetime | None = None) -> list[Evaluation]:
@@ -78,7 +110,11 @@ def rules_evaluate(*, now: datetime | None = None) -> list[Evaluation]:
     fails is logged and the rest go on.
     """
     now = now or timezone.now()
-    rules = list(AlertRule.objects.filter(enabled=True).order_by("pk"))
+    rules = [
+        rule
+        for rule in AlertRule.objects.filter(enabled=True).order_by("pk")
+        if _measured_elsewhere(rule) is None
+    ]
     values = _values(rules, now)
     silences = list(active_silences(now).order_by("-ends_at"))
     open_incidents = {
@@ -193,7 +229,11 @@ def _record_quiet(quiet: list, incidents: dict[int, AlertIncident], now: datetim
 
 
 def _evaluate_locked(
-    rule_id: int, value: float | None, now: datetime, silences: list[Silence] | None = None
+    rule_id: int,
+    value: float | None,
+    now: datetime,
+    silences: list[Silence] | None = None,
+    detail: str = "",
 ) -> Evaluation | None:
     """Decide again under the rule's row lock and apply; `silences`: the cycle's active
     ones (read once per cycle), else read here."""
@@ -204,11 +244,11 @@ def _evaluate_locked(
         decision = decide(_view(rule), value, now)
         incident = None
         if decision.action == Action.FIRE:
-            incident = _fire(rule, value, now, _silence_for(rule, now, silences))
+            incident = _fire(rule, value, now, _silence_for(rule, now, silences), detail)
         elif decision.action == Action.STAY_FIRING:
             incident = _still_firing(rule, value, now, _silence_for(rule, now, silences))
         elif decision.action == Action.RESOLVE:
-            incident = _auto_resolve(rule, value, now)
+            incident = _auto_resolve(rule, value, now, detail)
         rule.state = decision.state
         rule.pending_since = decision.pending_since
         rule.last_value = value
@@ -244,7 +284,7 @@ def _silence_for(rule: AlertRule, now: datetime, silences: list[Silence] | None)
 
 
 def _fire(
-    rule: AlertRule, value: float | None, now: datetime, silence: Silence | None
+    rule: AlertRule, value: float | None, now: datetime, silence: Silence | None, note: str = ""
 ) -> AlertIncident:
     existing = _open_incident(rule)
     if existing is not None:  # resolved by hand while the rule was still firing, say
@@ -275,6 +315,8 @@ def _fire(
     )
     if incident.previous_id:
         detail += f"; previous incident #{incident.previous_id}"
+    if note:
+        detail += f"; {note}"
     timeline.record(incident, kind, now, "system", detail)
     if silence:
         timeline.record(
@@ -327,7 +369,9 @@ def _notify(incident: AlertIncident, rule: AlertRule | None, event: str, now: da
     make_deliveries(incident, rule, channels, event=event, sequence=sequence, now=now)
 
 
-def _auto_resolve(rule: AlertRule, value: float | None, now: datetime) -> AlertIncident | None:
+def _auto_resolve(
+    rule: AlertRule, value: float | None, now: datetime, detail: str = ""
+) -> AlertIncident | None:
     incident = _open_incident(rule)
     if incident is None:
         return None
@@ -338,8 +382,13 @@ def _auto_resolve(rule: AlertRule, value: float | None, now: datetime) -> AlertI
     incident.auto_resolved = True
     incident.last_value = value
     incident.save()
+    cleared = f"condition cleared: value {value}"
     timeline.record(
-        incident, TimelineKind.RESOLVED, now, "system", f"condition cleared: value {value}"
+        incident,
+        TimelineKind.RESOLVED,
+        now,
+        "system",
+        f"{cleared}; {detail}" if detail else cleared,
     )
     if not was_silenced:
         channels = list(rule.channels.all())

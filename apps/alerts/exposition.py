@@ -28,9 +28,10 @@ class AlertingCollector:
         yield rules
         deliveries = GaugeMetricFamily(
             "analytics_alert_deliveries",
-            "Notifications still to send (pending) or given up (failed)",
+            "Notifications still to send (pending), in a worker's hands (sending) or given up "
+            "(failed)",
             labels=["status"],
         )
-        for status in (DeliveryStatus.PENDING, DeliveryStatus.FAILED):
+        for status in (DeliveryStatus.PENDING, DeliveryStatus.SENDING, DeliveryStatus.FAILED):
             deliveries.add_metric([status.value], figures["deliveries"].get(status, 0))
         yield deliveries

@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
-from .egress import check_email, check_url
+from .egress import check_target
 
 
 class Operator(models.TextChoices):
@@ -76,10 +76,7 @@ class AlertChannel(models.Model):
     def clean(self) -> None:
         """The admin's forms check the target as the API does (SSRF guard included)."""
         try:
-            if self.type == ChannelType.EMAIL:
-                check_email(self.target)
-            else:
-                check_url(self.target)
+            check_target(self.type, self.target)
         except ValueError as exc:
             raise ValidationError({"target": str(exc)}) from None
 
@@ -255,6 +252,8 @@ class NotificationEvent(models.TextChoices):
 
 class DeliveryStatus(models.TextChoices):
     PENDING = "pending"
+    # Claimed by one worker, whose request is in flight (no row lock is held meanwhile).
+    SENDING = "sending"
     DELIVERED = "delivered"
     FAILED = "failed", "failed (gave up)"
 
@@ -278,6 +277,12 @@ class Delivery(models.Model):
     next_attempt_at = models.DateTimeField()
     created_at = models.DateTimeField()
     delivered_at = models.DateTimeField(null=True, blank=True)
+    # The claim of the worker sending it now: only that worker records the outcome, and
+    # the sweeper frees a claim older than the send timeout plus a margin (a dead worker).
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    claim_id = models.UUIDField(null=True, blank=True, editable=False)
+    # Why it was given up: the last answer, and whether it was a permanent one.
+    error = models.TextField(blank=True)
 
     class Meta:
         ordering = ["created_at"]
@@ -293,7 +298,13 @@ class Delivery(models.Model):
                 fields=["next_attempt_at"],
                 condition=Q(status="pending"),
                 name="delivery_pending_due",
-            )
+            ),
+            # The sweeper's look for claims left by a dead worker (few rows at any time).
+            models.Index(
+                fields=["claimed_at"],
+                condition=Q(status="sending"),
+                name="delivery_sending_claimed",
+            ),
         ]
 
     def __str__(self) -> str:

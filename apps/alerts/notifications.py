@@ -7,6 +7,7 @@ documented in docs/alerts.md.
 """
 
 import logging
+import uuid
 from datetime import datetime, timedelta
 
 import orjson
@@ -22,6 +23,7 @@ from .models import (
     Delivery,
     DeliveryAttempt,
     DeliveryStatus,
+    NotificationEvent,
     TimelineKind,
 )
 from .serializers import IncidentOut, RuleRefOut
@@ -32,17 +34,20 @@ WEBHOOK_VERSION = "1"
 
 
 def rule_document(rule: AlertRule | None, incident: AlertIncident | None) -> dict:
-    """The rule as notifications carry it; a deleted rule as its incident remembers it."""
+    """The rule as notifications carry it, always with every field of RuleRefOut: a
+    deleted rule as its incident remembers it, a test's (no rule) with nulls."""
     if rule is not None:
         return dict(RuleRefOut(rule).data)
-    return {
-        "id": None,
-        "name": incident.rule_name if incident else "",
-        "metric_name": None,
-        "condition_operator": incident.condition_operator if incident else None,
-        "threshold": incident.threshold if incident else None,
-        "severity": incident.severity if incident else None,
-    }
+    document = dict.fromkeys(RuleRefOut.Meta.fields)
+    document.update(name="", tags={})
+    if incident is not None:
+        document.update(
+            name=incident.rule_name,
+            condition_operator=incident.condition_operator,
+            threshold=incident.threshold,
+            severity=incident.severity,
+        )
+    return document
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -144,26 +149,78 @@ def backoff(attempts: int) -> timedelta:
     )
 
 
+# Answers that will not change if the same request is sent again: the URL is gone or
+# wrong (404, 405, 410), the receiver refuses us (401, 403) or the body (400, 413, 422).
+# 408, 425 and 429 (ask again later) and every 5xx are transient, and so are network
+# errors: those are retried with backoff. docs/alerts.md lists them.
+PERMANENT_STATUSES = frozenset({400, 401, 403, 404, 405, 410, 413, 422})
+# How long past the send timeout a claim is trusted: a worker still holding it after
+# that died (killed, lost its host), and the sweeper makes the delivery due again.
+CLAIM_MARGIN_SECONDS = 60
+
+
+# A delivery whose channel is gone has nowhere to go, however often it is tried.
+CHANNEL_DELETED = "the channel was deleted"
+
+
+def is_permanent(attempt: senders.Attempt) -> bool:
+    """Whether sending the same request again is pointless (and so not retried)."""
+    if attempt.ok:
+        return False
+    if attempt.error.startswith("refused:") or attempt.error == CHANNEL_DELETED:
+        return True
+    return attempt.status_code in PERMANENT_STATUSES
+
+
+def claim_timeout() -> timedelta:
+    """Age past which a claim is a dead worker's (the send itself is bounded by the
+    delivery timeout, so a live worker is done by then)."""
+    return timedelta(seconds=settings.ALERTS_DELIVERY_TIMEOUT_SECONDS + CLAIM_MARGIN_SECONDS)
+
+
 def delivery_send(delivery_id: str, *, now_fn=timezone.now) -> timedelta | None:
     """One attempt at a due pending delivery; the wait before the next one, or None.
 
-    The row stays locked while the request is in flight, so two workers never send it
-    at once; a worker killed mid-send leaves it pending, with its attempt unrecorded,
-    and it goes again later with the same body and delivery id (at least once).
+    The delivery is claimed with a conditional update (pending and due -> sending), so
+    of two workers only one sends it, and no row lock is held while the request is in
+    flight. The outcome is recorded only under that claim. A worker killed mid-send
+    leaves it `sending`; the sweeper makes it pending again once the claim is older than
+    `claim_timeout()`, and it goes again with the same body and delivery id (at least
+    once). A permanent answer (PERMANENT_STATUSES, an unsafe target) is not retried.
     """
-    with transaction.atomic():
-        delivery = (
-            Delivery.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("channel")
-            .filter(pk=delivery_id, status=DeliveryStatus.PENDING)
+    now = now_fn()
+    claim_id = uuid.uuid4()
+    claimed = Delivery.objects.filter(
+        pk=delivery_id, status=DeliveryStatus.PENDING, next_attempt_at__lte=now
+    ).update(status=DeliveryStatus.SENDING, claimed_at=now, claim_id=claim_id)
+    if not claimed:
+        due = (
+            Delivery.objects.filter(pk=delivery_id, status=DeliveryStatus.PENDING)
+            .values_list("next_attempt_at", flat=True)
             .first()
         )
-        if delivery is None:
-            return None  # sent, given up, or in another worker's hands right now
-        now = now_fn()
-        if delivery.next_attempt_at > now:
-            return delivery.next_attempt_at - now
-        attempt = _attempt(delivery)
+        # Not due yet: the wait; else sent, given up, or in another worker's hands.
+        return due - now if due is not None and due > now else None
+    delivery = Delivery.objects.select_related("channel", "incident").get(pk=delivery_id)
+    attempt = _attempt(delivery)  # the network call, outside any transaction
+    return _record(delivery, claim_id, attempt, now)
+
+
+def _record(
+    delivery: Delivery, claim_id: uuid.UUID, attempt: senders.Attempt, now: datetime
+) -> timedelta | None:
+    """Write the attempt's outcome, if the claim is still this worker's."""
+    with transaction.atomic():
+        current = (
+            Delivery.objects.select_for_update(of=("self",))
+            .filter(pk=delivery.pk, status=DeliveryStatus.SENDING, claim_id=claim_id)
+            .first()
+        )
+        if current is None:
+            # The sweeper took the claim back (this worker stalled past the margin):
+            # the delivery goes again under a new claim, at least once.
+            logger.warning("alerts: delivery %s outcome dropped, its claim expired", delivery.pk)
+            return None
         DeliveryAttempt.objects.create(
             delivery=delivery,
             at=now,
@@ -172,42 +229,49 @@ def delivery_send(delivery_id: str, *, now_fn=timezone.now) -> timedelta | None:
             error=attempt.error[:2000],
             duration_ms=attempt.duration_ms,
         )
-        delivery.attempts += 1
+        delivery.attempts = current.attempts + 1
+        delivery.claimed_at, delivery.claim_id = None, None
         wait = None
+        outcome = _outcome(delivery, attempt)
         if attempt.ok:
             delivery.status = DeliveryStatus.DELIVERED
             delivery.delivered_at = now
-            _timeline(delivery, TimelineKind.NOTIFIED, now, _outcome(delivery, attempt))
+            _timeline(delivery, TimelineKind.NOTIFIED, now, outcome)
+        elif is_permanent(attempt):
+            delivery.status = DeliveryStatus.FAILED
+            delivery.error = f"{outcome}; a permanent answer, not retried"
+            _timeline(delivery, TimelineKind.NOTIFICATION_FAILED, now, delivery.error)
         elif (
-            delivery.event == "test"
-            or attempt.error.startswith("refused:")  # an unsafe target stays unsafe
+            delivery.event == NotificationEvent.TEST
             or delivery.attempts >= settings.ALERTS_DELIVERY_MAX_ATTEMPTS
         ):
             delivery.status = DeliveryStatus.FAILED
-            _timeline(
-                delivery,
-                TimelineKind.NOTIFICATION_FAILED,
-                now,
-                f"{_outcome(delivery, attempt)}; gave up after {delivery.attempts} attempts",
-            )
+            delivery.error = f"{outcome}; gave up after {delivery.attempts} attempts"
+            _timeline(delivery, TimelineKind.NOTIFICATION_FAILED, now, delivery.error)
         else:
+            delivery.status = DeliveryStatus.PENDING
             wait = backoff(delivery.attempts)
             delivery.next_attempt_at = now + wait
             if delivery.attempts == 1:
-                _timeline(
-                    delivery,
-                    TimelineKind.NOTIFICATION_FAILED,
-                    now,
-                    f"{_outcome(delivery, attempt)}; retrying",
-                )
-        delivery.save(update_fields=["attempts", "status", "delivered_at", "next_attempt_at"])
+                _timeline(delivery, TimelineKind.NOTIFICATION_FAILED, now, f"{outcome}; retrying")
+        delivery.save(
+            update_fields=[
+                "attempts",
+                "status",
+                "delivered_at",
+                "next_attempt_at",
+                "claimed_at",
+                "claim_id",
+                "error",
+            ]
+        )
     return wait
 
 
 def _attempt(delivery: Delivery) -> senders.Attempt:
     channel = delivery.channel
     if channel is None:
-        return senders.Attempt(False, None, "the channel was deleted", 0.0)
+        return senders.Attempt(False, None, CHANNEL_DELETED, 0.0)
     body = bytes(delivery.body)
     document = orjson.loads(body)
     text = headline(document)
@@ -250,3 +314,23 @@ def deliveries_due(*, now: datetime | None = None, limit: int = 500) -> list[str
             status=DeliveryStatus.PENDING, next_attempt_at__lte=now
         ).values_list("pk", flat=True)[:limit]
     ]
+
+
+def deliveries_reclaim(*, now: datetime | None = None) -> int:
+    """Make deliveries claimed by a worker that died mid-send pending again; how many.
+
+    Only claims older than `claim_timeout()`: a live worker has given up on its request
+    by then, so the same attempt is never sent twice at once."""
+    cutoff = (now or timezone.now()) - claim_timeout()
+    return Delivery.objects.filter(status=DeliveryStatus.SENDING, claimed_at__lt=cutoff).update(
+        status=DeliveryStatus.PENDING, claimed_at=None, claim_id=None
+    )
+
+
+def deliveries_sweep(*, now: datetime | None = None) -> list[str]:
+    """The sweeper (beat, every 30 s): free dead workers' claims, then queue every due
+    delivery (a lost task, a dead broker, a retry). Returns the ids queued."""
+    deliveries_reclaim(now=now)
+    due = deliveries_due(now=now)
+    enqueue(due)
+    return due

@@ -88,7 +88,7 @@ def incidents_with_history() -> QuerySet[AlertIncident]:
 
 def alerting_figures() -> dict:
     """Counts for /metrics: unresolved incidents by status and severity, rules by state,
-    deliveries still pending or given up."""
+    deliveries still pending, being sent or given up."""
     incidents = (
         AlertIncident.objects.filter(status__in=UNRESOLVED)
         .values_list("status", "severity")
@@ -96,7 +96,7 @@ def alerting_figures() -> dict:
     )
     rules = AlertRule.objects.filter(enabled=True).values_list("state").annotate(n=Count("id"))
     deliveries = (
-        Delivery.objects.filter(status__in=("pending", "failed"))
+        Delivery.objects.filter(status__in=("pending", "sending", "failed"))
         .values_list("status")
         .annotate(n=Count("id"))
     )

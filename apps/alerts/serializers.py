@@ -14,7 +14,6 @@ from .models import (
     AlertChannel,
     AlertIncident,
     AlertRule,
-    ChannelType,
     ConfigChange,
     Delivery,
     DeliveryAttempt,
@@ -140,10 +139,7 @@ class ChannelSerializer(StrictSerializerMixin, serializers.ModelSerializer):
         kind = attrs.get("type", getattr(self.instance, "type", None))
         target = attrs.get("target", getattr(self.instance, "target", ""))
         try:
-            if kind == ChannelType.EMAIL:
-                egress.check_email(target)
-            else:
-                egress.check_url(target)
+            egress.check_target(kind, target)
         except ValueError as exc:
             raise serializers.ValidationError({"target": str(exc)}) from None
         return attrs
@@ -218,6 +214,7 @@ class DeliveryOut(serializers.ModelSerializer):
             "channel",
             "event",
             "status",
+            "error",
             "attempts",
             "created_at",
             "next_attempt_at",

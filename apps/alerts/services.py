@@ -7,10 +7,14 @@ it; evaluating rules is `evaluation.py`.
 import logging
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from . import timeline
+from . import evaluation, timeline
+from .egress import check_target
+from .evaluation import Evaluation
 from .models import (
     UNRESOLVED,
     AlertChannel,
@@ -18,6 +22,9 @@ from .models import (
     AlertRule,
     ConfigChange,
     Delivery,
+    DeliveryAttempt,
+    DeliveryStatus,
+    IncidentEvent,
     IncidentStatus,
     NotificationEvent,
     Silence,
@@ -119,6 +126,16 @@ def silence_create(
     return silence
 
 
+def silence_update(*, silence: Silence, data: dict, actor: str) -> Silence:
+    """Change a silence's matchers, times or comment (the admin's form)."""
+    with transaction.atomic():
+        for field, value in data.items():
+            setattr(silence, field, value)
+        silence.save(update_fields=list(data))
+        config_change_record(actor, "changed", silence, data)
+    return silence
+
+
 def silence_expire(*, silence: Silence, actor: str) -> Silence:
     """End it now (kept for the record); incidents it held are unsilenced at the next
     evaluation and, if still firing, notified."""
@@ -133,9 +150,27 @@ def silence_expire(*, silence: Silence, actor: str) -> Silence:
 
 # --- rules and channels -------------------------------------------------------------
 
+# A change to one of these starts a pending rule's wait over: it watches something else.
+RESTARTING_FIELDS = ("metric_name", "tags", "aggregation", "window_seconds", "condition_operator")
+
+
+class RuleDisabledError(TransitionError):
+    """The rule is disabled: it is not evaluated (answered 409)."""
+
+
+def default_channels() -> list[AlertChannel]:
+    """The channels named in ALERTS_DEFAULT_CHANNELS that exist: built-in rules get them."""
+    names = settings.ALERTS_DEFAULT_CHANNELS
+    return list(AlertChannel.objects.filter(name__in=names)) if names else []
+
 
 def rule_create(*, data: dict, actor: str) -> AlertRule:
-    channels = data.pop("channels", [])
+    """Create a rule (and its line in the trail). A built-in one (`builtin=True`) without
+    channels gets the default channels (ALERTS_DEFAULT_CHANNELS) that exist."""
+    data = dict(data)
+    channels = list(data.pop("channels", []))
+    if data.get("builtin") and not channels:
+        channels = default_channels()
     with transaction.atomic():
         rule = AlertRule.objects.create(**data, created_by=actor, updated_by=actor)
         rule.channels.set(channels)
@@ -144,22 +179,29 @@ def rule_create(*, data: dict, actor: str) -> AlertRule:
 
 
 def rule_update(*, rule: AlertRule, data: dict, actor: str) -> AlertRule:
-    """Change a rule; a change to what it watches starts its evaluation over."""
+    """Change a rule, under its row lock (the evaluator's state fields are left as they
+    are); a change to what it watches starts a pending rule over. Returns the rule."""
+    data = dict(data)
     channels = data.pop("channels", None)
-    watched = ("metric_name", "tags", "aggregation", "window_seconds", "condition_operator")
-    restart = any(field in data and data[field] != getattr(rule, field) for field in watched)
     with transaction.atomic():
+        current = AlertRule.objects.select_for_update().get(pk=rule.pk)
+        restart = any(
+            field in data and data[field] != getattr(current, field) for field in RESTARTING_FIELDS
+        )
         for field, value in data.items():
-            setattr(rule, field, value)
-        rule.updated_by = actor
-        if restart and rule.state == "pending":
-            rule.state, rule.pending_since = "inactive", None
-        rule.save()
+            setattr(current, field, value)
+        current.updated_by = actor
+        fields = [*data, "updated_by", "updated_at"]
+        if restart and current.state == "pending":
+            current.state, current.pending_since = "inactive", None
+            fields += ["state", "pending_since"]
+        current.save(update_fields=fields)
         if channels is not None:
-            rule.channels.set(channels)
+            channels = list(channels)
+            current.channels.set(channels)
             data["channels"] = channels
-        config_change_record(actor, "changed", rule, data)
-    return rule
+        config_change_record(actor, "changed", current, data)
+    return current
 
 
 def rule_delete(*, rule: AlertRule, actor: str) -> None:
@@ -179,14 +221,41 @@ def rule_delete(*, rule: AlertRule, actor: str) -> None:
         rule.delete()
 
 
+def rule_evaluate_now(*, rule: AlertRule) -> Evaluation:
+    """Evaluate an enabled rule now ("evaluate now" in the API and the admin); a
+    disabled one raises RuleDisabledError."""
+    result = evaluation.rule_evaluate(rule.pk) if rule.enabled else None
+    if result is None:  # disabled, here or meanwhile
+        raise RuleDisabledError("The rule is disabled; enable it to evaluate it.")
+    return result
+
+
 def channel_create(*, data: dict, actor: str) -> AlertChannel:
+    """Create a channel; its target must pass the target check (SSRF guard) or
+    ValueError. One named in ALERTS_DEFAULT_CHANNELS is added to every built-in rule."""
+    data = dict(data)
+    check_target(data.get("type", ""), data.get("target", ""))
     with transaction.atomic():
         channel = AlertChannel.objects.create(**data, created_by=actor)
         config_change_record(actor, "created", channel, data)
+        if channel.name in settings.ALERTS_DEFAULT_CHANNELS:
+            # In pk order, as the evaluator locks them; their channels in one query.
+            rules = (
+                AlertRule.objects.filter(builtin=True)
+                .exclude(channels=channel)
+                .order_by("pk")
+                .prefetch_related("channels")
+            )
+            for rule in rules:
+                channels = [*rule.channels.all(), channel]
+                rule_update(rule=rule, data={"channels": channels}, actor=actor)
     return channel
 
 
 def channel_update(*, channel: AlertChannel, data: dict, actor: str) -> AlertChannel:
+    """Change a channel; the target check (SSRF guard) applies to the result."""
+    data = dict(data)
+    check_target(data.get("type", channel.type), data.get("target", channel.target))
     with transaction.atomic():
         for field, value in data.items():
             setattr(channel, field, value)
@@ -209,6 +278,50 @@ def channel_test(*, channel: AlertChannel, actor: str) -> Delivery:
     delivery_send(str(delivery.pk))
     delivery.refresh_from_db()
     return delivery
+
+
+# --- retention ----------------------------------------------------------------------
+
+
+def history_purge(*, now: datetime | None = None, batch_size: int | None = None) -> dict:
+    """Delete what grows with every notification once it is past ALERTS_RETENTION_DAYS:
+    the deliveries (and their attempts) and the timeline lines of incidents resolved
+    before the cutoff, and test deliveries made before it; at most `batch_size`
+    (PURGE_BATCH_SIZE) deliveries or lines per transaction. The incidents themselves
+    are kept (one row per problem: what fired, when, who resolved it), and so is the
+    configuration trail (one line per human change). Returns {table: rows deleted}.
+    """
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=settings.ALERTS_RETENTION_DAYS)
+    size = batch_size or settings.PURGE_BATCH_SIZE
+    old = AlertIncident.objects.filter(status=IncidentStatus.RESOLVED, resolved_at__lt=cutoff)
+    deliveries = Delivery.objects.filter(
+        Q(incident__in=old) | Q(incident__isnull=True, created_at__lt=cutoff)
+    ).exclude(status__in=(DeliveryStatus.PENDING, DeliveryStatus.SENDING))
+    events = IncidentEvent.objects.filter(incident__in=old)
+    deleted = {"deliveries": 0, "delivery_attempts": 0, "incident_events": 0}
+    while True:
+        with transaction.atomic():
+            ids = list(deliveries.values_list("pk", flat=True)[:size])
+            if not ids:
+                break
+            # One DELETE of the batch's attempts, one of the batch (bodies not read).
+            _, per_model = Delivery.objects.filter(pk__in=ids).only("pk").delete()
+            deleted["deliveries"] += per_model.get(Delivery._meta.label, 0)
+            deleted["delivery_attempts"] += per_model.get(DeliveryAttempt._meta.label, 0)
+    while True:
+        with transaction.atomic():
+            ids = list(events.values_list("pk", flat=True)[:size])
+            if not ids:
+                break
+            deleted["incident_events"] += IncidentEvent.objects.filter(pk__in=ids).delete()[0]
+    return deleted
+
+
+def retention_purge(*, now: datetime) -> dict[str, tuple[int, datetime]]:
+    """This app's part of the daily purge (registered with the ingest retention)."""
+    cutoff = now - timedelta(days=settings.ALERTS_RETENTION_DAYS)
+    return {f"alerts:{table}": (n, cutoff) for table, n in history_purge(now=now).items()}
 
 
 # Never written to the trail: a secret stays where it is needed only.

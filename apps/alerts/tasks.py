@@ -27,4 +27,4 @@ def deliver(self, delivery_id: str) -> None:
 
 @shared_task(name="alerts.sweep_deliveries", ignore_result=True, expires=60)
 def sweep_deliveries() -> None:
-    notifications.enqueue(notifications.deliveries_due())
+    notifications.deliveries_sweep()

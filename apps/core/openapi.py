@@ -68,7 +68,8 @@ def _error_descriptions() -> dict[int, str]:
         400: "A parameter is invalid, empty or holds a NUL character: `fields` names it.",
         401: "No credential, or an invalid, expired or revoked API key.",
         403: "The credential may not call this operation (e.g. an ingest key on a read "
-        "endpoint, a read key on a write endpoint).",
+        "endpoint, a read key on a write endpoint, a read key changing configuration "
+        "that needs an admin key).",
         404: "Not found.",
         413: f"The body is larger than {human_size(settings.INGEST_MAX_BODY_BYTES)} (inflated) "
         f"or holds more than {settings.INGEST_MAX_ITEMS} items.",

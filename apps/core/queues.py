@@ -17,6 +17,8 @@ def queue_depths() -> dict[str, int]:
 
     try:
         broker = redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=1)
-        return {queue.value: broker.llen(queue.value) for queue in Queue}
+        # The deployment's queues carry its namespace (kombu's global_keyprefix).
+        prefix = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("global_keyprefix", "")
+        return {queue.value: broker.llen(f"{prefix}{queue.value}") for queue in Queue}
     except redis.RedisError:
         return {}

@@ -1,9 +1,56 @@
-"""One pooled Redis client per process, with short timeouts: Redis trouble must fail fast."""
+"""One pooled Redis client per process, with short timeouts (Redis trouble must fail fast),
+and the one namespace every Redis name of this deployment lives under.
 
+Two deployments may share one Redis server (staging on db 1 beside production on db 0,
+or one db with different REDIS_KEY_PREFIX). Keys are kept apart by the db number, but
+pub/sub channels are not (Redis ignores the db for them), so every name the service
+uses, keys and channels alike, starts with `<REDIS_KEY_PREFIX or "analytics">:<db>`:
+the live feed's channels, its broadcaster lock, rate limits, smart-filter state,
+heartbeats, counters, the cache and Celery's queues and pidbox channels.
+"""
+
+import re
 from functools import lru_cache
+from urllib.parse import urlsplit
 
 import redis
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+DEFAULT_KEY_PREFIX = "analytics"
+# Printable and free of the glob characters SCAN/KEYS patterns and Celery's names use.
+_PREFIX_CHARS = re.compile(r"[A-Za-z0-9_.-]+(:[A-Za-z0-9_.-]+)*")
+
+
+def redis_namespace(redis_url: str, key_prefix: str = "") -> str:
+    """`<key_prefix or "analytics">:<db of redis_url>`: what settings derive every Redis
+    name from. Reads no Django setting, so settings.py, bench/stack and the tests call it
+    for any deployment. ImproperlyConfigured for a prefix that is not plain text."""
+    prefix = key_prefix or DEFAULT_KEY_PREFIX
+    if not _PREFIX_CHARS.fullmatch(prefix):
+        raise ImproperlyConfigured(
+            f"REDIS_KEY_PREFIX={key_prefix!r} must be letters, digits, '_', '.', '-' "
+            "in parts separated by single ':'."
+        )
+    parts = urlsplit(redis_url)
+    # As redis-py reads it: ?db= first, else the path (a socket's path for unix://), else 0.
+    path = "" if parts.scheme == "unix" else parts.path.strip("/")
+    query = dict(pair.partition("=")[::2] for pair in parts.query.split("&") if pair)
+    db = query.get("db") or path or "0"
+    if not db.isdigit():
+        raise ImproperlyConfigured(f"the Redis URL {redis_url!r} names no database number.")
+    return f"{prefix}:{int(db)}"
+
+
+def celery_keyprefix(namespace: str) -> str:
+    """kombu's `global_keyprefix` for the namespace: Celery's queues, bindings and pidbox
+    channels (ping, inspect) of one deployment, apart from every other's."""
+    return f"{namespace}:celery:"
+
+
+def redis_key(*parts: str) -> str:
+    """A Redis key or channel name of this deployment: the namespace, then `parts`."""
+    return ":".join((settings.REDIS_NAMESPACE, *parts))
 
 
 @lru_cache(maxsize=1)

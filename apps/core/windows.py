@@ -13,4 +13,4 @@ def window_start(hours: int, *, now: datetime | None = None) -> datetime:
 
 def longest_retention_days() -> int:
     """No kind keeps data longer: a window reaching further back finds nothing more."""
-    return max(settings.ANALYTICS_RETENTION_DAYS, *settings.ANALYTICS_RETENTION_BY_KIND.values())
+    return max([settings.ANALYTICS_RETENTION_DAYS, *settings.ANALYTICS_RETENTION_BY_KIND.values()])

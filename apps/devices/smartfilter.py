@@ -47,7 +47,7 @@ from django.db import DatabaseError
 from redis import RedisError
 from redis.commands.core import Script
 
-from apps.core.redis import get_redis
+from apps.core.redis import get_redis, redis_key
 from apps.ingest.registry import Decisions
 
 from .models import DeviceMetric
@@ -61,7 +61,6 @@ SNAPSHOT = "snapshot"
 FILTER_UNAVAILABLE = "filter_unavailable"
 REASONS = (FIRST, CHANGED, SNAPSHOT, FILTERED, FILTER_UNAVAILABLE)
 
-DEFAULT_KEY_PREFIX = "analytics:smartfilter"
 TTL_SNAPSHOTS = 3  # the state lives this many snapshot intervals after the last point
 MAX_STATE_METRICS = 1000  # metric names remembered per device (10 points' worth)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -79,7 +78,7 @@ _LUA = (Path(__file__).parent / "smartfilter.lua").read_text()
 
 
 def key_prefix() -> str:
-    return getattr(settings, "SMART_FILTER_KEY_PREFIX", DEFAULT_KEY_PREFIX)
+    return redis_key("smartfilter")
 
 
 def state_key(device_id: str) -> str:

@@ -47,48 +47,76 @@ class ProcessThread:
 
 
 class Periodic:
-    """Calls `tick` every `seconds` in a thread of this process, and once more at exit."""
+    """Calls `tick` every `seconds` in a thread of this process, and `at_exit` (`tick` by
+    default) once more when the process exits."""
 
-    def __init__(self, name: str, seconds: float, tick: Callable[[], None], *, reset=None):
+    def __init__(
+        self,
+        name: str,
+        seconds: float,
+        tick: Callable[[], None],
+        *,
+        reset=None,
+        at_exit: Callable[[], None] | None = None,
+    ):
         self.seconds = seconds
         self.tick = tick
+        self.at_exit = at_exit or tick
         self.thread = ProcessThread(name, self._loop, on_start=reset or (lambda: None))
 
     def ensure_started(self) -> None:
         self.thread.ensure_started()
 
     def _loop(self) -> None:
-        atexit.register(self._tick_quietly)
+        atexit.register(self._quietly, self.at_exit)
         stop = threading.Event()
         while not stop.wait(self.seconds):
-            self._tick_quietly()
+            self._quietly(self.tick)
 
-    def _tick_quietly(self) -> None:
+    def _quietly(self, call: Callable[[], None]) -> None:
         try:
-            self.tick()
+            call()
         except Exception:  # never let the thread die
             logger.exception("%s failed", self.thread.name)
 
 
 class Worker(Generic[Item]):
-    """Hands items to `handle`, one at a time, in a thread of this process."""
+    """Hands items to `handle`, one at a time, in a thread of this process; at exit, waits
+    a little for the items still queued (`EXIT_WAIT_SECONDS`)."""
+
+    EXIT_WAIT_SECONDS = 2.0
 
     def __init__(self, name: str, handle: Callable[[Item], None]):
         self.handle = handle
-        self._queue: queue.SimpleQueue[Item] = queue.SimpleQueue()
         self.thread = ProcessThread(name, self._loop, on_start=self._reset)
+        self._reset()
 
     def submit(self, item: Item) -> None:
         self.thread.ensure_started()
+        with self._idle:
+            self._pending += 1
         self._queue.put(item)
 
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until every submitted item is handled; False if `timeout` s passed first."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._pending == 0, timeout)
+
     def _reset(self) -> None:
-        self._queue = queue.SimpleQueue()  # the parent's items are the parent's to handle
+        # The parent's items are the parent's to handle; its lock may have been held.
+        self._queue: queue.SimpleQueue[Item] = queue.SimpleQueue()
+        self._idle = threading.Condition()
+        self._pending = 0
 
     def _loop(self) -> None:
+        atexit.register(self.wait_idle, self.EXIT_WAIT_SECONDS)
         while True:
             item = self._queue.get()
             try:
                 self.handle(item)
             except Exception:  # never let the thread die
                 logger.exception("%s failed", self.thread.name)
+            finally:
+                with self._idle:
+                    self._pending -= 1
+                    self._idle.notify_all()

@@ -12,7 +12,7 @@ import threading
 from django.conf import settings
 
 from .background import Periodic
-from .outbox import outbox_write
+from .outbox import outbox_write, publisher
 from .registry import get_kind
 from .validation import validate_items
 
@@ -28,7 +28,11 @@ class IngestBuffer:
         self._lock = threading.Lock()
         self.dropped = 0
         self.flusher = Periodic(
-            "ingest-buffer-flusher", flush_seconds, self._flush_and_close, reset=self.take
+            "ingest-buffer-flusher",
+            flush_seconds,
+            self._flush_and_close,
+            reset=self.take,
+            at_exit=self._flush_at_exit,
         )
 
     def add(self, kind: str, row: dict) -> None:
@@ -69,6 +73,13 @@ class IngestBuffer:
         self.flush()
         # The flusher's own connection: closed so it never pins the database.
         connection.close()
+
+    def _flush_at_exit(self) -> None:
+        """The last flush of a process that ends (a command, `manage.py shell`, a stopping
+        web worker): its batches' broker messages go out too before the process is gone,
+        instead of waiting for the sweeper (INGEST_OUTBOX_STALE_SECONDS and more)."""
+        self._flush_and_close()
+        publisher.wait_idle(publisher.EXIT_WAIT_SECONDS)
 
 
 buffer = IngestBuffer(flush_seconds=settings.ANALYTICS_LOG_FLUSH_SECONDS)

@@ -10,7 +10,7 @@ import threading
 from django.conf import settings
 from redis import RedisError
 
-from apps.core.redis import get_redis
+from apps.core.redis import get_redis, redis_key
 
 from .background import Periodic
 
@@ -18,8 +18,8 @@ logger = logging.getLogger(__name__)
 
 
 def counts_key() -> str:
-    """The Redis hash of item counts (a setting, so runs sharing one Redis keep apart)."""
-    return settings.INGEST_COUNTS_KEY
+    """The Redis hash of item counts, in the deployment's namespace."""
+    return redis_key("ingest", "items")
 
 
 class Counts:

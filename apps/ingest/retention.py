@@ -5,15 +5,34 @@ deletes rows older than it: both ask `retention_cutoff`, so nothing is
 accepted that the next purge would delete at once.
 """
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core import checks
 from django.db import connection, models, transaction
 from django.utils import timezone
 
 from .registry import all_kinds
+
+logger = logging.getLogger(__name__)
+
+
+def retention_overrides_check(app_configs, **kwargs) -> list[checks.CheckMessage]:
+    """ANALYTICS_RETENTION_DAYS_<KIND> must name a kind: a typo would keep data silently."""
+    kinds = sorted(kind.name for kind in all_kinds())
+    return [
+        checks.Error(
+            f"ANALYTICS_RETENTION_DAYS_{name.upper()} names no kind of record; the kinds are "
+            + ", ".join(k.upper() for k in kinds)
+            + ".",
+            id="ingest.E001",
+        )
+        for name in sorted(settings.ANALYTICS_RETENTION_BY_KIND)
+        if name not in kinds
+    ]
 
 
 def retention_days(kind: str) -> int:
@@ -81,6 +100,18 @@ def expired_purge(
 # that gets each batch's deleted count (a progress bar's update), or None.
 PurgeProgress = Callable[[str, int], Callable[[int], None] | None]
 
+# Tables that are no kind's and keep their own rule (health checks, the alerting
+# history): their app registers a purge from AppConfig.ready, and the daily purge and
+# `purge_analytics` run it after the kinds' tables. purge(now=...) returns
+# {label: (rows deleted, cutoff)}; it deletes in bounded batches; not run on a dry run.
+OtherPurge = Callable[..., dict[str, tuple[int, datetime]]]
+_other_purges: dict[str, OtherPurge] = {}
+
+
+def purge_register(name: str, purge: OtherPurge) -> None:
+    """Have the daily purge also run `purge` (once per name: a re-import replaces it)."""
+    _other_purges[name] = purge
+
 
 def retention_purge(
     *, dry_run: bool = False, progress: PurgeProgress | None = None
@@ -96,4 +127,15 @@ def retention_purge(
         on_batch = progress(target.label, target.expired(cutoff).count()) if progress else None
         deleted = expired_purge(target=target, cutoff=cutoff, progress=on_batch)
         result[target.label] = (deleted, cutoff)
+    if dry_run:
+        return result
+    failed = None
+    for name, purge in _other_purges.items():
+        try:
+            result.update(purge(now=now))
+        except Exception as exc:  # the others still run; the purge as a whole fails after
+            logger.exception("the %s purge failed", name)
+            failed = failed or exc
+    if failed is not None:
+        raise failed
     return result

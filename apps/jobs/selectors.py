@@ -1,8 +1,13 @@
+from dataclasses import dataclass
+
+from django.conf import settings
 from django.db.models import Avg, Count, Q, Sum
 
 from apps.core.aggregates import ratio, rounded
+from apps.core.redis import get_redis
 from apps.core.windows import window_start
 
+from . import periodic
 from .models import JobOutcome, JobStatus
 
 
@@ -42,3 +47,45 @@ def job_outcome_stats(*, hours: int, job_type: str | None = None) -> dict:
             for row in per_type
         ],
     }
+
+
+@dataclass(frozen=True)
+class PeriodicEntry:
+    name: str  # the PERIODIC_TASKS name, e.g. "sweep-outbox"
+    task: str
+    succeeded: int  # runs since Redis last started
+    failed: int
+    failures_in_a_row: int
+    last_error: str  # of the current streak's last failure, else ""
+
+
+def periodic_entries() -> list[PeriodicEntry]:
+    """Every entry of settings.PERIODIC_TASKS and how its runs went (one Redis round trip)."""
+    pipe = get_redis().pipeline(transaction=False)
+    pipe.hgetall(periodic.runs_key())
+    pipe.hgetall(periodic.failing_key())
+    pipe.hgetall(periodic.errors_key())
+    runs, failing, errors = (
+        {k.decode(): v.decode() for k, v in found.items()} for found in pipe.execute()
+    )
+    entries = []
+    for name, spec in settings.PERIODIC_TASKS.items():
+        in_a_row = int(failing.get(name, 0))
+        entries.append(
+            PeriodicEntry(
+                name=name,
+                task=spec["task"],
+                succeeded=int(runs.get(f"{name}|succeeded", 0)),
+                failed=int(runs.get(f"{name}|failed", 0)),
+                failures_in_a_row=in_a_row,
+                last_error=errors.get(name, "") if in_a_row else "",
+            )
+        )
+    return entries
+
+
+def periodic_failing(*, at_least: int) -> int:
+    """How many of beat's entries (those of PERIODIC_TASKS, as the `periodic-tasks` check
+    reads them) have failed `at_least` times in a row; one round trip."""
+    streaks = get_redis().hmget(periodic.failing_key(), list(settings.PERIODIC_TASKS))
+    return sum(int(n) >= at_least for n in streaks if n is not None)

@@ -5,7 +5,7 @@ import logging
 from celery import signals
 from django.conf import settings
 
-from . import services
+from . import periodic, services
 
 logger = logging.getLogger(__name__)
 
@@ -22,6 +22,7 @@ def on_prerun(task_id=None, task=None, **kwargs):
 
 @signals.task_postrun.connect
 def on_postrun(task_id=None, task=None, state=None, retval=None, **kwargs):
+    _periodic_outcome(task, state, retval)
     if _skip(task) or state not in {"SUCCESS", "FAILURE", "RETRY"}:
         return
     status = {"SUCCESS": "success", "FAILURE": "failed", "RETRY": "retry"}[state]
@@ -36,3 +37,23 @@ def on_postrun(task_id=None, task=None, state=None, retval=None, **kwargs):
         )
     except Exception:  # tracking must never break the task
         logger.warning("could not record outcome of %s", task.name, exc_info=True)
+
+
+def _periodic_outcome(task, state: str | None, retval) -> None:
+    """A run that beat sent (its `periodic_task_name` header) counts for its entry."""
+    if task is None:
+        return
+    # A worker makes custom headers attributes of the request; `apply` keeps them apart.
+    request = task.request
+    header = getattr(request, "periodic_task_name", None) or (request.headers or {}).get(
+        "periodic_task_name"
+    )
+    if not header or state not in {"SUCCESS", "FAILURE"}:
+        return  # a retry is neither: the run goes on
+    error = f"{type(retval).__name__}: {retval}" if isinstance(retval, BaseException) else ""
+    try:
+        services.periodic_outcome_record(
+            entry=periodic.entry_name(header), succeeded=state == "SUCCESS", error=error
+        )
+    except Exception:  # counting must never break the task
+        logger.warning("could not count the run of %s", header, exc_info=True)

@@ -11,7 +11,8 @@ class APIKeyScheme(OpenApiAuthenticationExtension):
             "in": "header",
             "name": "X-API-Key",
             "description": (
-                "An `ingest` key for write endpoints, a `read` key for queries; "
+                "An `ingest` key for write endpoints, a `read` key for queries, an "
+                "`admin` key for configuration and triage (it reads too); "
                 "`Authorization: Bearer <key>` works too."
             ),
         }

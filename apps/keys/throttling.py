@@ -25,7 +25,7 @@ from rest_framework.request import Request
 from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 
-from apps.core.redis import get_redis
+from apps.core.redis import get_redis, redis_key
 
 from .models import APIKey, Scope
 
@@ -34,7 +34,6 @@ if TYPE_CHECKING:  # at run time it would import this module back, via the auth 
 
 logger = logging.getLogger(__name__)
 
-KEY_PREFIX = "analytics:ratelimit"  # tests give each test its own
 # After a Redis error, requests skip Redis this long: a blackholed Redis would
 # otherwise cost every request the client's 1 s timeout.
 REDIS_RETRY_SECONDS = 1.0
@@ -81,7 +80,7 @@ def hit(key: str, limit: int, period: int, *, record: bool = True) -> int:
     member = f"{now_us}:{_pid}:{next(_sequence)}" if record else ""
     try:
         wait_us = _script()(
-            keys=[f"{KEY_PREFIX}:{key}"],
+            keys=[redis_key("ratelimit", key)],
             args=[now_us, period * 1_000_000, limit, member],
             client=get_redis(),
         )

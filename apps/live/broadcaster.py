@@ -20,6 +20,8 @@ from django.conf import settings
 from django.db import close_old_connections, connections
 from redis import RedisError
 
+from apps.core.redis import redis_key
+
 from .feeds import Feed, default_feeds
 
 logger = logging.getLogger(__name__)
@@ -52,17 +54,14 @@ return 0
 """
 
 
-def _prefix() -> str:
-    """The channel layer's prefix: runs sharing one Redis keep their feeds apart."""
-    return settings.CHANNEL_LAYERS["default"]["CONFIG"].get("prefix", "asgi")
-
-
 def lock_key() -> str:
-    return f"{_prefix()}:broadcaster"
+    # In the deployment's namespace, like the channel layer's prefix: each deployment on
+    # a shared Redis server has its own broadcaster and its own feed.
+    return redis_key("live", "broadcaster")
 
 
 def latest_key(feed_type: str) -> str:
-    return f"{_prefix()}:latest:{feed_type}"
+    return redis_key("live", "latest", feed_type)
 
 
 def redis_client() -> aioredis.Redis:

@@ -95,10 +95,10 @@ class ServiceDetailView(MonitoringView):
         tags=TAGS,
     )
     def delete(self, request, pk: int):
-        service = _service(pk)
-        if service.builtin:
-            raise Conflict("A built-in check cannot be deleted; set enabled to false.")
-        services.service_delete(service=service, actor=request_actor(request))
+        try:
+            services.service_delete(service=_service(pk), actor=request_actor(request))
+        except services.ServiceProtectedError as exc:
+            raise Conflict(str(exc)) from None
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -8,6 +8,7 @@ from django.db import connections
 
 from apps.core.redis import get_redis
 from apps.ingest.selectors import outbox_oldest_age_seconds
+from apps.jobs.selectors import periodic_entries
 
 from .checks import custom_check
 from .heartbeats import beat_heartbeat_age, live_workers, stale_after_seconds
@@ -49,11 +50,31 @@ def celery_beat(timeout: float) -> None:
 
 @custom_check("outbox-lag")
 def outbox_lag(timeout: float) -> str | None:
+    """Degraded once a batch waits past the sweeper's stale time; down (an incident, as
+    for any service) once it waits past INGEST_OUTBOX_ALERT_SECONDS: accepted data is
+    not reaching its tables."""
     age = outbox_oldest_age_seconds()
-    limit = settings.INGEST_OUTBOX_STALE_SECONDS
-    if age is not None and age > limit:
-        return f"the oldest accepted batch has waited {age:.0f} s (> {limit} s)"
-    return None
+    if age is None or age <= settings.INGEST_OUTBOX_STALE_SECONDS:
+        return None
+    waited = f"the oldest accepted batch has waited {age:.0f} s"
+    if age > settings.INGEST_OUTBOX_ALERT_SECONDS:
+        raise RuntimeError(f"{waited} (> {settings.INGEST_OUTBOX_ALERT_SECONDS} s)")
+    return f"{waited} (> {settings.INGEST_OUTBOX_STALE_SECONDS} s)"
+
+
+@custom_check("periodic-tasks")
+def periodic_tasks(timeout: float) -> str | None:
+    """Down while a periodic task has failed PERIODIC_TASK_FAILURES_ALERT times in a row
+    (naming it and its error), degraded while one fails fewer times than that."""
+    limit = settings.PERIODIC_TASK_FAILURES_ALERT
+    failing = [entry for entry in periodic_entries() if entry.failures_in_a_row]
+    said = "; ".join(
+        f"{entry.name} failed {entry.failures_in_a_row} time(s) in a row: {entry.last_error}"
+        for entry in failing
+    )
+    if any(entry.failures_in_a_row >= limit for entry in failing):
+        raise RuntimeError(said)
+    return said or None
 
 
 BUILTIN_SERVICES = [
@@ -61,7 +82,15 @@ BUILTIN_SERVICES = [
     {"name": "redis", "interval_seconds": 30, "timeout_seconds": 5},
     {"name": "celery-workers", "interval_seconds": 30, "timeout_seconds": 5},
     {"name": "celery-beat", "interval_seconds": 30, "timeout_seconds": 5},
-    {"name": "outbox-lag", "interval_seconds": 60, "timeout_seconds": 5},
+    # Their failures are sustained already (a batch waiting 5 minutes, a job failing 3 runs
+    # in a row): the first failed check opens the incident.
+    {"name": "outbox-lag", "interval_seconds": 60, "timeout_seconds": 5, "failure_threshold": 1},
+    {
+        "name": "periodic-tasks",
+        "interval_seconds": 30,
+        "timeout_seconds": 5,
+        "failure_threshold": 1,
+    },
 ]
 
 

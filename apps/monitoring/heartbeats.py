@@ -12,13 +12,20 @@ from celery import bootsteps
 from django.conf import settings
 from redis import RedisError
 
-from apps.core.redis import get_redis
+from apps.core.redis import get_redis, redis_key
 
 logger = logging.getLogger(__name__)
 
-WORKERS_KEY = "analytics:monitoring:workers"  # sorted set: hostname -> last sign (epoch s)
-BEAT_KEY = "analytics:monitoring:beat"
 FORGET_AFTER_SECONDS = 3600  # a worker silent for an hour leaves the set
+
+
+def workers_key() -> str:
+    """A sorted set: worker hostname -> its last sign (epoch s)."""
+    return redis_key("monitoring", "workers")
+
+
+def beat_key() -> str:
+    return redis_key("monitoring", "beat")
 
 
 def heartbeat_seconds() -> float:
@@ -33,28 +40,28 @@ def stale_after_seconds() -> float:
 def worker_heartbeat(hostname: str) -> None:
     now = time.time()
     pipe = get_redis().pipeline(transaction=False)
-    pipe.zadd(WORKERS_KEY, {hostname: now})
-    pipe.zremrangebyscore(WORKERS_KEY, "-inf", now - FORGET_AFTER_SECONDS)
+    pipe.zadd(workers_key(), {hostname: now})
+    pipe.zremrangebyscore(workers_key(), "-inf", now - FORGET_AFTER_SECONDS)
     pipe.execute()
 
 
 def worker_gone(hostname: str) -> None:
-    get_redis().zrem(WORKERS_KEY, hostname)
+    get_redis().zrem(workers_key(), hostname)
 
 
 def beat_heartbeat() -> None:
-    get_redis().set(BEAT_KEY, time.time(), ex=FORGET_AFTER_SECONDS)
+    get_redis().set(beat_key(), time.time(), ex=FORGET_AFTER_SECONDS)
 
 
 def beat_heartbeat_age() -> float | None:
-    raw = get_redis().get(BEAT_KEY)
+    raw = get_redis().get(beat_key())
     return None if raw is None else time.time() - float(raw)
 
 
 def live_workers() -> list[str]:
     """Hostnames of the workers whose sign is fresh."""
     fresh = time.time() - stale_after_seconds()
-    return [name.decode() for name in get_redis().zrangebyscore(WORKERS_KEY, fresh, "+inf")]
+    return [name.decode() for name in get_redis().zrangebyscore(workers_key(), fresh, "+inf")]
 
 
 def heartbeats_read() -> tuple[int, float | None]:
@@ -62,8 +69,8 @@ def heartbeats_read() -> tuple[int, float | None]:
     when Redis does not answer."""
     now = time.time()
     pipe = get_redis().pipeline(transaction=False)
-    pipe.zcount(WORKERS_KEY, now - stale_after_seconds(), "+inf")
-    pipe.get(BEAT_KEY)
+    pipe.zcount(workers_key(), now - stale_after_seconds(), "+inf")
+    pipe.get(beat_key())
     workers, beat = pipe.execute()
     return workers, None if beat is None else now - float(beat)
 

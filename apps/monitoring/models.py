@@ -91,14 +91,22 @@ class HealthCheck(models.Model):
 
     class Meta:
         ordering = ["-checked_at", "-id"]
-        indexes = [models.Index(fields=["service", "-checked_at"])]
+        indexes = [
+            # One service's recent checks, its SLA window's response times.
+            models.Index(fields=["service", "-checked_at"]),
+            # The daily purge of checks past retention (`checked_at < cutoff`).
+            models.Index(fields=["checked_at"], name="healthcheck_checked_at"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.service_id} {self.status} at {self.checked_at:%Y-%m-%d %H:%M:%S}"
 
 
 class Downtime(models.Model):
-    """From the first failed check to the first good one after it (open while down)."""
+    """From the first failed check to the first good one after it (open while down).
+
+    Kept without retention, unlike the checks: one row per outage, and the SLA's uptime
+    of any past window is computed from them."""
 
     service = models.ForeignKey(
         MonitoredService, on_delete=models.CASCADE, related_name="downtimes"

@@ -2,12 +2,15 @@
 
 import math
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import DatabaseError, connection
 from django.db.models import Avg, QuerySet
 from django.utils import timezone
 from redis import RedisError
+
+from apps.jobs.selectors import periodic_failing
 
 from .heartbeats import heartbeats_read, stale_after_seconds
 from .models import Downtime, HealthCheck, HealthStatus, MonitoredService
@@ -18,9 +21,11 @@ RECENT_CHECKS = 50
 
 def system_health() -> dict:
     """This service's own parts, cheaply enough for a load balancer to ask every second:
-    one `SELECT 1` and one Redis round trip that also reads the workers' and beat's signs
-    of life. Without the database or Redis nothing is accepted: unhealthy. Without a
-    worker or beat, writes are still accepted and wait in the outbox: degraded."""
+    one `SELECT 1`, one Redis round trip that also reads the workers' and beat's signs
+    of life, and one for the periodic jobs' failures. Without the database or Redis
+    nothing is accepted: unhealthy. Without a worker or beat, or with a periodic job that
+    failed PERIODIC_TASK_FAILURES_ALERT times in a row, writes are still accepted and
+    wait in the outbox: degraded."""
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
@@ -29,14 +34,16 @@ def system_health() -> dict:
         database = False
     try:
         workers, beat_age = heartbeats_read()
+        failing = periodic_failing(at_least=settings.PERIODIC_TASK_FAILURES_ALERT)
         redis = True
     except (RedisError, OSError):
-        redis, workers, beat_age = False, 0, None
+        redis, workers, beat_age, failing = False, 0, None, 0
     parts = {
         "database": database,
         "redis": redis,
         "celery": workers > 0,
         "celery_beat": beat_age is not None and beat_age <= stale_after_seconds(),
+        "periodic_tasks": redis and not failing,
     }
     if not (database and redis):
         status = "unhealthy"
@@ -51,7 +58,9 @@ def host_figures() -> dict:
 
 
 def health_summary() -> dict:
-    """Every enabled service's last status; overall: the worst of them."""
+    """Every enabled service's last status; overall: the worst of them, where `unknown`
+    (never checked yet, or no longer checked) is worse than `healthy`: all is not known
+    to be well while one service's state is not known."""
     now = timezone.now()
     services = [_service_health(s, now) for s in MonitoredService.objects.filter(enabled=True)]
     counts = {status: 0 for status in HealthStatus.values}
@@ -61,7 +70,7 @@ def health_summary() -> dict:
         overall = "unhealthy"
     elif counts["degraded"]:
         overall = "degraded"
-    elif services and counts["unknown"] == len(services):
+    elif counts["unknown"]:
         overall = "unknown"
     else:
         overall = "healthy"
@@ -140,9 +149,27 @@ class Outage:
         return (self.end - self.start).total_seconds()
 
 
+def checks_retention_cutoff(*, now: datetime | None = None) -> datetime:
+    """Checks older than this are purged (MONITORING_CHECK_RETENTION_DAYS); downtimes stay."""
+    return (now or timezone.now()) - timedelta(days=settings.MONITORING_CHECK_RETENTION_DAYS)
+
+
+def _observed(service: MonitoredService, start: datetime, end: datetime) -> bool:
+    """Whether the service was checked in [start, end). Before the checks' retention cutoff
+    the checks are gone: there, having been checked since is enough (the downtimes, kept,
+    still tell its outages)."""
+    if service.last_checked_at is None or service.last_checked_at < start or start >= end:
+        return False
+    checks = HealthCheck.objects.filter(service=service, checked_at__gte=start, checked_at__lt=end)
+    if checks.exists():
+        return True
+    return start < checks_retention_cutoff()
+
+
 def sla_report(service: MonitoredService, *, since: datetime, until: datetime) -> dict:
     """Uptime from the downtimes (first failed check to first good one) in the window,
-    which starts no earlier than the service's monitoring did."""
+    which starts no earlier than the service's monitoring did. With no check in the
+    window there is nothing to report: `status` "no_data", uptime and compliance None."""
     now = timezone.now()
     end = min(until, now)
     start = min(max(since, service.created_at), end)
@@ -153,6 +180,9 @@ def sla_report(service: MonitoredService, *, since: datetime, until: datetime) -
         .exclude(ended_at__lte=start)
         .order_by("started_at")
     ]
+    # A downtime in the window is an observation too: checks saw it start.
+    if not outages and not _observed(service, start, end):
+        return _no_data(service, start, end)
     down = sum(outage.seconds for outage in outages)
     uptime = 100.0 if period <= 0 else max(0.0, 100.0 * (1 - down / period))
     times = list(
@@ -171,6 +201,8 @@ def sla_report(service: MonitoredService, *, since: datetime, until: datetime) -
     budget = period * (1 - service.sla_target / 100)
     return {
         "service_name": service.name,
+        "status": "ok",
+        "detail": "",
         "period_start": start,
         "period_end": end,
         "uptime_percentage": round(uptime, 4),
@@ -192,15 +224,39 @@ def sla_report(service: MonitoredService, *, since: datetime, until: datetime) -
     }
 
 
+def _no_data(service: MonitoredService, start: datetime, end: datetime) -> dict:
+    return {
+        "service_name": service.name,
+        "status": "no_data",
+        "detail": (
+            f"{service.name} was not checked between {start.isoformat()} and "
+            f"{end.isoformat()}: no uptime to report (are beat and a worker running?)"
+        ),
+        "period_start": start,
+        "period_end": end,
+        "uptime_percentage": None,
+        "target": service.sla_target,
+        "compliant": None,
+        "avg_response_time_ms": None,
+        "p95_response_time_ms": None,
+        "downtime_count": 0,
+        "downtime_seconds": 0.0,
+        "downtimes": [],
+        "error_budget_remaining_seconds": None,
+    }
+
+
 def _nearest_rank(ordered: list[float], q: float) -> float | None:
     if not ordered:
         return None
     return ordered[min(len(ordered), max(1, math.ceil(q / 100 * len(ordered)))) - 1]
 
 
-def uptime_by_name(names: list[str], *, since: datetime, until: datetime) -> dict[str, float]:
+def uptime_by_name(
+    names: list[str], *, since: datetime, until: datetime
+) -> dict[str, float | None]:
     """Uptime percentage over [since, until) of each monitored service named in `names`
-    (an agent's, say); names without a service are left out."""
+    (an agent's, say); names without a service are left out, None: not checked then."""
     return {
         service.name: sla_report(service, since=since, until=until)["uptime_percentage"]
         for service in MonitoredService.objects.filter(name__in=names)

@@ -117,17 +117,23 @@ class OutageOut(serializers.Serializer):
 
 class SlaOut(serializers.Serializer):
     service_name = serializers.CharField()
+    status = serializers.ChoiceField(
+        choices=["ok", "no_data"],
+        help_text="no_data: the service was not checked in the window; uptime, compliant "
+        "and the error budget are then null.",
+    )
+    detail = serializers.CharField(allow_blank=True, help_text="Why there is no data.")
     period_start = serializers.DateTimeField()
     period_end = serializers.DateTimeField()
-    uptime_percentage = serializers.FloatField()
+    uptime_percentage = serializers.FloatField(allow_null=True)
     target = serializers.FloatField()
-    compliant = serializers.BooleanField()
+    compliant = serializers.BooleanField(allow_null=True)
     avg_response_time_ms = serializers.FloatField(allow_null=True)
     p95_response_time_ms = serializers.FloatField(allow_null=True)
     downtime_count = serializers.IntegerField()
     downtime_seconds = serializers.FloatField()
     downtimes = OutageOut(many=True)
-    error_budget_remaining_seconds = serializers.FloatField()
+    error_budget_remaining_seconds = serializers.FloatField(allow_null=True)
 
 
 class SlaQuery(NonEmptyQuery):
@@ -159,6 +165,9 @@ class SystemPartsOut(serializers.Serializer):
     redis = serializers.BooleanField(help_text="Redis answered.")
     celery = serializers.BooleanField(help_text="At least one worker gave a sign of life.")
     celery_beat = serializers.BooleanField(help_text="Beat gave a sign of life.")
+    periodic_tasks = serializers.BooleanField(
+        help_text="No periodic job has failed PERIODIC_TASK_FAILURES_ALERT runs in a row."
+    )
 
 
 class SystemHealthOut(serializers.Serializer):

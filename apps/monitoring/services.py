@@ -4,6 +4,9 @@ A due service is claimed by moving its `next_check_at` in one conditional update
 so two runners at once (beat, `run_health_checks`) never check it twice; the checks
 run in threads, each bounded by its own timeout, and each result is stored as it
 comes in (one transaction per service), so one hanging service delays nobody.
+Storing a check also moves the service's incident (alerting.py). Every write to a
+service, from the API, the admin, a command or a task, goes through the functions
+at the end, which hold the guards (a built-in check cannot be deleted).
 """
 
 import logging
@@ -13,8 +16,11 @@ from datetime import datetime, timedelta
 from django.db import IntegrityError, connection, connections, transaction
 from django.utils import timezone
 
+from apps.ingest.retention import RetentionTarget, expired_purge
+
 from . import alerting, checks
 from .models import Downtime, HealthCheck, HealthStatus, MonitoredService
+from .selectors import checks_retention_cutoff
 
 logger = logging.getLogger(__name__)
 
@@ -114,6 +120,8 @@ def check_record(service_id: int, result: checks.Result, *, at: datetime) -> Hea
                 "last_error",
             ]
         )
+        alerting.service_incident_follow(service, failures=failures, error=result.error, at=at)
+    alerting.services_down_follow(at=at)
     alerting.check_figures_record(service, failures, result.response_time_ms)
     return check
 
@@ -145,6 +153,11 @@ def heartbeat_ping(*, token: str, now: datetime | None = None) -> MonitoredServi
     return service
 
 
+class ServiceProtectedError(Exception):
+    """A change refused for what the service is (deleting a built-in check): the API
+    answers 409, the admin shows the sentence."""
+
+
 def service_create(*, data: dict, actor: str) -> MonitoredService:
     """Monitor a service, with its rule in the alerting (see alerting.py)."""
     with transaction.atomic():
@@ -167,10 +180,43 @@ def service_update(*, service: MonitoredService, data: dict, actor: str) -> Moni
             alerting.service_rule_rename(old_name, service, actor=actor)
         if {"name", "failure_threshold", "interval_seconds"} & set(data):
             alerting.service_rule_ensure(service, actor=actor)
+    if data.get("enabled") is False:  # no check will resolve its incident: this does
+        alerting.service_incident_follow(
+            service, failures=0, error="", at=timezone.now(), note=f"{service.name} was disabled"
+        )
+    if {"enabled", "failure_threshold"} & set(data):  # it may count as down no more, or now
+        alerting.services_down_follow(at=timezone.now())
     return service
 
 
+def service_delete_guard(service: MonitoredService) -> None:
+    """ServiceProtectedError if the service may not be deleted (the one place that says so)."""
+    if service.builtin:
+        raise ServiceProtectedError("A built-in check cannot be deleted; set enabled to false.")
+
+
 def service_delete(*, service: MonitoredService, actor: str) -> None:
+    """Stop monitoring it: its rule is deleted (its open incident resolved, the incidents
+    kept) and so are its checks and downtimes. ServiceProtectedError for a built-in check."""
+    service_delete_guard(service)
     with transaction.atomic():
+        # The service's row first, as a check being stored takes it (then the rule's).
+        MonitoredService.objects.select_for_update().filter(pk=service.pk).first()
         alerting.service_rule_delete(service, actor=actor)
         service.delete()
+    alerting.services_down_follow(at=timezone.now())
+
+
+def checks_purge(*, now: datetime | None = None, batch_size: int | None = None) -> int:
+    """Delete checks older than MONITORING_CHECK_RETENTION_DAYS in bounded batches (the
+    ingest purge's, PURGE_BATCH_SIZE rows per statement); the number deleted. Downtimes are
+    kept (one row per outage): the SLA's uptime comes from them, so it outlives the checks."""
+    target = RetentionTarget("health_check", "health_check", HealthCheck, "checked_at")
+    return expired_purge(
+        target=target, cutoff=checks_retention_cutoff(now=now), batch_size=batch_size
+    )
+
+
+def retention_purge(*, now: datetime) -> dict[str, tuple[int, datetime]]:
+    """This app's part of the daily purge (registered with the ingest retention)."""
+    return {"monitoring:healthcheck": (checks_purge(now=now), checks_retention_cutoff(now=now))}

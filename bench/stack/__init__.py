@@ -11,7 +11,8 @@ as scripts (`python bench/ingest.py`, so bench/ is on sys.path) and say `import 
 the tests run from the repository root and say `import bench.stack`. Relative imports
 inside the package work under both names, so it must import nothing else from bench/
 or tests/, and nothing of Django (the tests' Django specifics stay in tests/live.py);
-the queue names come from apps/core/queues.py, a plain enum.
+the queue names come from apps/core/queues.py, a plain enum, and the Redis namespace
+from apps/core/redis.py's redis_namespace(), which reads no settings.
 """
 
 from .clients import HEALTH_PATH, INGEST_PATH, SlowClients, health_ok, raw_request

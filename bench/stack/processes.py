@@ -135,6 +135,8 @@ class Stack:
         self.redis_url = redis_url or f"redis://127.0.0.1:{self.redis_port}/0"
         self.web_port = free_port()
         self.throttle_ingest = throttle_ingest
+        # Settings of this stack's processes alone (two stacks side by side differ here).
+        self.overrides: dict[str, str] = {}
         self.procs: dict[str, subprocess.Popen] = {}
         self._log_starts: dict[str, int] = {}  # where each process's latest start began
         self._known: dict[str, dict[int, psutil.Process]] = {}
@@ -148,7 +150,31 @@ class Stack:
     @property
     def env(self) -> dict[str, str]:
         """Read at each start, so what a test sets in os.environ reaches the next process."""
-        return service_env(self.database_url, self.redis_url, throttle_ingest=self.throttle_ingest)
+        env = service_env(self.database_url, self.redis_url, throttle_ingest=self.throttle_ingest)
+        env.update(self.overrides)
+        return env
+
+    @property
+    def namespace(self) -> str:
+        """What the stack's processes start every Redis name with (apps/core/redis.py)."""
+        from apps.core.redis import redis_namespace
+
+        env = self.env
+        return redis_namespace(env["REDIS_URL"], env.get("REDIS_KEY_PREFIX", ""))
+
+    def redis_key(self, *parts: str) -> str:
+        """A Redis key or channel of the stack's processes, as their redis_key() names it."""
+        return ":".join((self.namespace, *parts))
+
+    def broker(self):
+        """A kombu connection to the stack's own Celery queues (its namespace's), for
+        publishing to its workers as its web process would."""
+        from kombu import Connection
+
+        from apps.core.redis import celery_keyprefix
+
+        options = {"global_keyprefix": celery_keyprefix(self.namespace)}
+        return Connection(self.env["REDIS_URL"], transport_options=options)
 
     def spawn(self, name: str, args: list[str], env: dict[str, str] | None = None):
         """Start `args` from the repository root in a new session, output to its log."""

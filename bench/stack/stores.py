@@ -1,12 +1,12 @@
 """The PostgreSQL databases and Redis queues a stack uses: made afresh, cut off, purged."""
 
+import os
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
-from .processes import Queue, StackError
+from .processes import StackError
 
-QUEUES = tuple(Queue)
 ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 
 
@@ -39,18 +39,20 @@ def terminate_backends(database: str, *, keep_pid: int, admin_url: str = ADMIN_U
     return len(rows)
 
 
-def purge_queues(redis_url: str) -> None:
-    """Drop Celery messages a bench left in its own Redis db (never db 0, which is shared)."""
+def purge_queues(redis_url: str, key_prefix: str | None = None) -> None:
+    """Drop Celery messages a bench left in its own Redis db (never db 0, which is shared):
+    every key of the Celery namespace its processes derive from `redis_url` and
+    REDIS_KEY_PREFIX (`key_prefix`, by default the one they inherit from this process)."""
     import redis
+
+    from apps.core.redis import celery_keyprefix, redis_namespace
 
     client = redis.Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=5)
     if (client.connection_pool.connection_kwargs.get("db") or 0) == 0:
         return
-    doomed = [
-        key
-        for key in client.scan_iter(count=1000)
-        if key.split(b"\x06")[0].decode(errors="replace") in QUEUES
-        or key.startswith((b"unacked", b"_kombu.binding."))
-    ]
+    if key_prefix is None:
+        key_prefix = os.environ.get("REDIS_KEY_PREFIX", "")
+    pattern = f"{celery_keyprefix(redis_namespace(redis_url, key_prefix))}*"
+    doomed = list(client.scan_iter(match=pattern, count=1000))
     if doomed:
         client.delete(*doomed)

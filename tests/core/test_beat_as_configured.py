@@ -8,16 +8,15 @@ that beat would not pass: the schedule is the one `make run` installs
 published by beat's own scheduler class from the database rows.
 """
 
-import re
 import time
 
 import pytest
 from django.conf import settings
 
-from apps.core.services import MANAGED_PREFIX
 from apps.events.models import Event
 from apps.ingest import outbox
 from apps.ingest.models import OutboxBatch
+from tests.beat import outcome, send_as_beat
 from tests.helpers import new_id
 from tests.live import Stack, wait_until
 
@@ -25,21 +24,6 @@ pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True), pytest.
 
 # What `make migrate` runs after `migrate`: the schedules and what the periodic tasks read.
 MAKE_RUN_SETUP = ("setup_schedules", "install_alert_rules", "install_monitoring_checks")
-
-# Beat's own publishing path: its scheduler class, its entries from the database rows,
-# `apply_async` as `tick` calls it (options such as queue and expires come from the row).
-SEND_AS_BEAT = """
-from analytics_project.celery import app
-from celery.utils.imports import symbol_by_name
-from django.conf import settings
-from django_celery_beat.models import PeriodicTask
-scheduler = symbol_by_name(settings.CELERY_BEAT_SCHEDULER)(app=app, lazy=True)
-# Every row (all_as_schedule leaves out crontab rows not due this hour), as beat's entry.
-for row in PeriodicTask.objects.filter(enabled=True, name__startswith={prefix!r}):
-    entry = scheduler.Entry(row, app=app)
-    result = scheduler.apply_async(entry, advance=False)
-    print("SENT", row.name, entry.task, result.id)
-"""
 
 
 @pytest.fixture
@@ -50,22 +34,13 @@ def stack(tmp_path):
     stack.close()
 
 
-def outcome(log: str, task: str, task_id: str) -> str | None:
-    """The worker's word on one task: 'succeeded', 'raised ...', or None while it runs."""
-    found = re.search(rf"Task {re.escape(task)}\[{task_id}\] (succeeded|raised.*|retry.*)", log)
-    return found[1] if found else None
-
-
 def test_every_periodic_task_runs_as_beat_sends_it(stack):
     for command in MAKE_RUN_SETUP:
         stack.manage_ok(command)
     stack.start_worker()
 
-    sent = stack.manage_ok("shell", "-c", SEND_AS_BEAT.format(prefix=MANAGED_PREFIX))
-    runs = [line.split()[1:] for line in sent.splitlines() if line.startswith("SENT ")]
-    assert sorted(name.removeprefix(MANAGED_PREFIX) for name, _, _ in runs) == sorted(
-        settings.PERIODIC_TASKS
-    )
+    runs = send_as_beat(stack)
+    assert sorted(name for name, _, _ in runs) == sorted(settings.PERIODIC_TASKS)
 
     def all_done():
         log = stack.log("worker", chars=1_000_000)
@@ -88,8 +63,7 @@ def test_a_batch_whose_task_was_lost_is_stored_by_beats_sweeper(stack, monkeypat
     monkeypatch.setenv("INGEST_OUTBOX_STALE_SECONDS", str(stale))
     monkeypatch.setenv("INGEST_OUTBOX_SWEEP_SECONDS", str(sweep))
     stack.manage_ok("setup_schedules")
-    stack.start_worker()
-    stack.start_beat()
+    stack.start_honcho()  # web, worker, beat and live: the Procfile, as `make run` starts it
 
     monkeypatch.setattr(outbox, "_publish", lambda ids: None)  # the broker message is lost
     event_id = new_id()
@@ -102,11 +76,11 @@ def test_a_batch_whose_task_was_lost_is_stored_by_beats_sweeper(stack, monkeypat
         lambda: Event.objects.filter(event_id=event_id).exists(),
         timeout=stale + sweep + 15,  # + a worker's and beat's own latency
         interval=0.2,
-        what=f"beat's sweeper to store the batch\n{stack.tail('beat')}\n{stack.tail('worker')}",
+        what=f"beat's sweeper to store the batch\n{stack.tail('honcho')}",
     )
     assert time.monotonic() - committed < stale + sweep + 15
     assert not OutboxBatch.objects.exists()
-    assert "raised" not in stack.log("worker", chars=1_000_000)
+    assert "raised" not in stack.log("honcho", chars=1_000_000)
 
 
 def _validated_event(event_id: str) -> dict[str, list[dict]]:

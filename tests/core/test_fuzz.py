@@ -9,7 +9,6 @@ Deeper, elsewhere: `FUZZ_EXAMPLES=300 FUZZ_SEED=7 DEBUG=true .venv/bin/pytest -m
 import ipaddress
 import os
 import socket
-import uuid
 
 import hypothesis
 import pytest
@@ -58,15 +57,13 @@ schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", WSGIHandler(
 @pytest.fixture
 def isolated_redis(settings, monkeypatch):
     """Rate-limit and smart-filter state of this test only, and limits the fuzzer never hits."""
-    prefix = f"test:fuzz:{uuid.uuid4().hex}"
-    monkeypatch.setattr(throttling, "KEY_PREFIX", f"{prefix}:ratelimit")
+    prefix = settings.REDIS_NAMESPACE  # the test's own (tests/conftest.py)
     monkeypatch.setattr(
         throttling.KeyRateThrottle,
         "THROTTLE_RATES",
         {"ingest": "1000000/min", "read": "1000000/min"},
     )
     settings.THROTTLE_RATE_AUTH_FAILURES = "1000000/min"
-    settings.SMART_FILTER_KEY_PREFIX = f"{prefix}:smartfilter"
     authentication._valid_keys.clear()
     authentication._invalid_keys.clear()
     yield

@@ -7,7 +7,6 @@ under it are deleted afterwards; the shared Redis is never flushed.
 import json
 import subprocess
 import sys
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -32,8 +31,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def filter_settings(settings):
-    prefix = f"test:smartfilter:{uuid.uuid4().hex}"
-    settings.SMART_FILTER_KEY_PREFIX = prefix
+    prefix = smartfilter.key_prefix()  # in the test's own Redis namespace (tests/conftest.py)
     settings.SMART_FILTER_THRESHOLD_PERCENT = 5.0
     settings.SMART_FILTER_SNAPSHOT_SECONDS = 300
     yield prefix
@@ -499,7 +497,7 @@ import json, os, sys, time
 import django
 django.setup()
 from django.conf import settings
-settings.SMART_FILTER_KEY_PREFIX = os.environ["SF_PREFIX"]
+settings.REDIS_NAMESPACE = os.environ["SF_NAMESPACE"]
 from apps.core.redis import get_redis
 from apps.devices import smartfilter
 job = json.load(sys.stdin)
@@ -507,7 +505,7 @@ client = get_redis()
 out = []
 for number, rows in enumerate(job["rounds"]):
     if job.get("barrier"):
-        key = f"{settings.SMART_FILTER_KEY_PREFIX}:barrier:{number}"
+        key = f"{smartfilter.key_prefix()}:barrier:{number}"
         client.incr(key)
         deadline = time.monotonic() + 30
         while int(client.get(key)) < job["barrier"]:
@@ -526,7 +524,7 @@ def worker_env(prefix: str) -> dict[str, str]:
     env.update(
         SMART_FILTER_THRESHOLD_PERCENT="5",
         SMART_FILTER_SNAPSHOT_SECONDS="300",
-        SF_PREFIX=prefix,
+        SF_NAMESPACE=settings.REDIS_NAMESPACE,
     )
     return env
 

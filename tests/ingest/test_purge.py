@@ -123,3 +123,21 @@ def test_purge_task_applies_retention_too(aged_rows):
     # The run records its own outcome (a fresh job_outcome row) on top of the survivor.
     JobOutcome.objects.filter(job_type="ingest.purge_expired").delete()
     assert counts() == dict.fromkeys(KIND_MODELS, 1)
+
+
+def test_purge_analytics_also_purges_the_tables_other_apps_keep(settings):
+    # Health checks and the alerting history are no record kind: their apps register a
+    # purge that the command and the daily task run after the kinds' tables.
+    from apps.monitoring.models import HealthCheck, MonitoredService
+
+    settings.MONITORING_CHECK_RETENTION_DAYS = 31
+    service = MonitoredService.objects.create(name="api", check_type="http", target="http://x/")
+    old = datetime.now(UTC) - timedelta(days=40)
+    HealthCheck.objects.create(service=service, status="healthy", checked_at=old)
+    HealthCheck.objects.create(service=service, status="healthy", checked_at=datetime.now(UTC))
+
+    out, _ = run("purge_analytics")
+
+    assert re.search(r"^monitoring:healthcheck: deleted 1 rows older than ", out, re.M)
+    assert re.search(r"^alerts:deliveries: deleted 0 rows older than ", out, re.M)
+    assert HealthCheck.objects.count() == 1

@@ -1,8 +1,5 @@
-import uuid
-
 import pytest
 
-from apps.core.redis import get_redis
 from apps.keys import authentication, throttling
 
 
@@ -21,20 +18,15 @@ class FakeClock:
 
 @pytest.fixture(autouse=True)
 def throttle_prefix(monkeypatch):
-    """Each test counts under its own Redis prefix and starts with empty key caches."""
-    prefix = f"test:ratelimit:{uuid.uuid4().hex}"
-    monkeypatch.setattr(throttling, "KEY_PREFIX", prefix)
+    """Each test counts under its own Redis namespace (tests/conftest.py) and starts with
+    empty key caches."""
     monkeypatch.setattr(throttling, "_redis_paused_until", 0.0)
     monkeypatch.setattr(throttling, "_redis_failing", False)
     authentication._valid_keys.clear()
     authentication._invalid_keys.clear()
-    yield prefix
+    yield
     authentication._valid_keys.clear()
     authentication._invalid_keys.clear()
-    client = get_redis()
-    keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
-    if keys:
-        client.delete(*keys)
 
 
 @pytest.fixture

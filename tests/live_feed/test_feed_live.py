@@ -23,7 +23,6 @@ from tests.live import Stack, wait_until
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
 
 ADVANCED, DASHBOARD = "ADVANCED_ANALYTICS_STATS", "DASHBOARD_STATS"
-LOCK = "analytics:live:broadcaster"
 
 
 def url(port: int, query: str = "") -> str:
@@ -139,7 +138,7 @@ def test_a_new_client_gets_the_latest_of_each_at_once(stack, read_key):
 
 def holder(stack) -> str | None:
     """The name of the process holding the broadcaster lock (its token names its pid)."""
-    token = redis.Redis.from_url(stack.redis_url).get(LOCK)
+    token = redis.Redis.from_url(stack.redis_url).get(stack.redis_key("live", "broadcaster"))
     if token is None:
         return None
     pid = int(token.decode().rsplit(":", 2)[1])

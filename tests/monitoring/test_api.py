@@ -229,3 +229,47 @@ def test_options_and_errors_are_json_even_when_csv_is_asked(read_client):
     assert read_client.options(f"{SLA}/api?format=csv")["Content-Type"] == "application/json"
     bad = read_client.get(f"{SLA}/api?format=csv&hours=0")
     assert bad.status_code == 400 and bad.json()["fields"]["hours"]
+
+
+def test_sla_of_a_service_never_checked_is_no_data_not_100_percent(read_client):
+    with time_machine.travel(T0, tick=False):
+        MonitoredService.objects.create(name="api", check_type="http", target="http://api/")
+    with time_machine.travel(T0 + timedelta(hours=5), tick=False):
+        report = read_client.get(f"{SLA}/api?hours=24").json()
+        as_csv = read_client.get(f"{SLA}/api?hours=24&format=csv")
+
+    assert report["status"] == "no_data"
+    assert (report["uptime_percentage"], report["compliant"]) == (None, None)
+    assert report["error_budget_remaining_seconds"] is None
+    assert report["detail"].startswith("api was not checked between")
+    assert ["status", "no_data"] in list(csv.reader(io.StringIO(as_csv.content.decode())))
+
+
+def test_sla_of_a_window_after_the_checks_stopped_is_no_data(read_client):
+    scripted_history()  # checked until T0 + 10 h
+    with time_machine.travel(T0 + timedelta(days=3), tick=False):
+        stopped = read_client.get(f"{SLA}/api?hours=24").json()
+        before = read_client.get(f"{SLA}/api?hours=72").json()
+
+    assert (stopped["status"], stopped["uptime_percentage"]) == ("no_data", None)
+    assert (before["status"], before["downtime_count"]) == ("ok", 2)
+
+
+def test_health_summary_is_unknown_not_healthy_while_a_service_is_unknown(
+    admin_api_client, read_client
+):
+    with Receiver(200) as target:
+        post_json(
+            admin_api_client, SERVICES, {"name": "api", "check_type": "http", "target": target.url}
+        )
+        services.checks_run_due()
+    post_json(  # not checked yet: its state is not known
+        admin_api_client,
+        SERVICES,
+        {"name": "nightly", "check_type": "heartbeat", "interval_seconds": 86400},
+    )
+
+    summary = read_client.get(HEALTH).json()
+
+    assert (summary["healthy"], summary["unknown"]) == (1, 1)
+    assert summary["overall_status"] == "unknown"

@@ -74,7 +74,13 @@ def test_a_killed_worker_and_a_stopped_beat_are_seen_within_two_intervals(stack)
 
     stack.stop("beat", sig=signal.SIGKILL)
     assert detection_seconds(base, "celery_beat") <= 2 * INTERVAL + 0.5
-    assert parts(base) == {"database": True, "redis": True, "celery": True, "celery_beat": False}
+    assert parts(base) == {
+        "database": True,
+        "redis": True,
+        "celery": True,
+        "celery_beat": False,
+        "periodic_tasks": True,
+    }
 
     stack.start_beat()
     wait_until(lambda: all(parts(base).values()), timeout=30, what="beat's sign again")

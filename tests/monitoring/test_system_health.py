@@ -5,7 +5,6 @@ import time
 import pytest
 import redis
 from django.db import connection
-from django.utils import timezone
 from rest_framework.test import APIClient
 
 from apps.core.redis import get_redis
@@ -19,12 +18,8 @@ URL = "/api/v1/analytics/health"
 
 @pytest.fixture(autouse=True)
 def own_heartbeat_keys(monkeypatch, settings):
+    # The keys are the test's own: its Redis namespace (tests/conftest.py).
     settings.MONITORING_HEARTBEAT_SECONDS = 5
-    stamp = timezone.now().timestamp()
-    monkeypatch.setattr(heartbeats, "BEAT_KEY", f"test:beat:{stamp}")
-    monkeypatch.setattr(heartbeats, "WORKERS_KEY", f"test:workers:{stamp}")
-    yield
-    get_redis().delete(heartbeats.BEAT_KEY, heartbeats.WORKERS_KEY)
 
 
 def health() -> tuple[int, dict]:
@@ -47,6 +42,7 @@ def test_every_part_alive_is_healthy():
         "redis": True,
         "celery": True,
         "celery_beat": True,
+        "periodic_tasks": True,
     }
     assert body["timestamp"].endswith("Z")
 
@@ -59,18 +55,34 @@ def test_no_worker_and_no_beat_is_degraded_but_still_200():
         "redis": True,
         "celery": False,
         "celery_beat": False,
+        "periodic_tasks": True,
     }
+
+
+def test_a_periodic_job_failing_in_a_row_makes_it_degraded(settings):
+    from apps.jobs.services import periodic_outcome_record
+
+    settings.PERIODIC_TASK_FAILURES_ALERT = 2
+    heartbeats.worker_heartbeat("worker@a")
+    heartbeats.beat_heartbeat()
+    periodic_outcome_record(entry="sweep-outbox", succeeded=False, error="AttributeError: x")
+    assert health()[1]["status"] == "healthy"
+    periodic_outcome_record(entry="sweep-outbox", succeeded=False, error="AttributeError: x")
+    status, body = health()
+    assert (status, body["status"], body["services"]["periodic_tasks"]) == (200, "degraded", False)
+    periodic_outcome_record(entry="sweep-outbox", succeeded=True)
+    assert health()[1]["status"] == "healthy"
 
 
 def test_signs_older_than_two_intervals_count_as_down():
     redis = get_redis()
-    redis.zadd(heartbeats.WORKERS_KEY, {"worker@old": time.time() - 11})
-    redis.set(heartbeats.BEAT_KEY, time.time() - 11)
+    redis.zadd(heartbeats.workers_key(), {"worker@old": time.time() - 11})
+    redis.set(heartbeats.beat_key(), time.time() - 11)
     assert health()[1]["services"]["celery"] is False
     assert health()[1]["services"]["celery_beat"] is False
 
-    redis.zadd(heartbeats.WORKERS_KEY, {"worker@new": time.time() - 9})
-    redis.set(heartbeats.BEAT_KEY, time.time() - 9)
+    redis.zadd(heartbeats.workers_key(), {"worker@new": time.time() - 9})
+    redis.set(heartbeats.beat_key(), time.time() - 9)
     assert health()[1]["status"] == "healthy"
 
 
@@ -95,6 +107,7 @@ def test_redis_down_is_unhealthy_503_with_retry_after(monkeypatch):
         "redis": False,
         "celery": False,
         "celery_beat": False,
+        "periodic_tasks": False,
     }
 
 

@@ -1,7 +1,8 @@
 """deploy/nginx in front of the web process, both as shipped (ports, certificate and
 upstream address aside), with the settings of deploy/production.env.example.
 
-nginx must be installed (.ci/run installs it); outside CI the test is skipped without it.
+nginx must be installed (`make test` installs it as root); outside CI the test is skipped
+without it.
 """
 
 import gzip
@@ -26,13 +27,15 @@ from .test_security_settings import production_env
 
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
 if NGINX is None and os.environ.get("CI") == "true":
-    pytest.fail("nginx is not installed; .ci/run should have installed it", pytrace=False)
+    pytest.fail("nginx is not installed; `make test` should have installed it", pytrace=False)
 
 pytestmark = [
     pytest.mark.live,
     pytest.mark.django_db(transaction=True),
     pytest.mark.timeout(120),
-    pytest.mark.skipif(NGINX is None, reason="nginx is not installed (.ci/run installs it)"),
+    pytest.mark.skipif(
+        NGINX is None, reason="nginx is not installed (`make test` installs it as root)"
+    ),
 ]
 DEPLOY = ROOT / "deploy" / "nginx"
 TLS = ssl.create_default_context()

@@ -9,7 +9,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("name")
-        parser.add_argument("--scope", choices=Scope.values, default=Scope.INGEST)
+        parser.add_argument(
+            "--scope",
+            choices=Scope.values,
+            default=Scope.INGEST,
+            help="; ".join(label for label in Scope.labels) + " (default: ingest)",
+        )
 
     def handle(self, *args, name: str, scope: str, **options):
         key, plain = api_key_create(name=name, scope=scope)
