@@ -80,7 +80,8 @@ test-deps:
 
 test: install-dev lint test-deps
 	@DEBUG=true $(BIN)/python manage.py ensure_services
-	DEBUG=true $(BIN)/pytest
+	DEBUG=true $(BIN)/pytest -m "not live" -n 2
+	DEBUG=true $(BIN)/pytest -m live
 
 bench: install-dev
 	DEBUG=true $(BIN)/python bench/ingest.py

@@ -39,10 +39,11 @@ SEVERITY_COLORS = {
 SILENCES = {"1h": timedelta(hours=1), "4h": timedelta(hours=4), "24h": timedelta(hours=24)}
 
 
-class ServiceAdmin(admin.ModelAdmin):
+class WriteThroughAdmin(admin.ModelAdmin):
     """A ModelAdmin whose saves and deletions are the app's services, as `user:<name>`:
     the rules the API follows (the trail, a rule's restart, resolving a deleted rule's
-    incidents, the channel target check) hold for the admin too, written once.
+    incidents, the channel target check, a monitored service's rule) hold for the admin
+    too, written once. The alerting's admins and the monitoring's use it.
 
     Subclasses give `service_create(data, actor)`, `service_update(obj, data, actor)`
     and `service_delete(obj, actor)`. The form's cleaned values go to them: every field on an add,
@@ -259,7 +260,7 @@ def _short(value: float | None) -> str:
 
 
 @admin.register(AlertRule)
-class AlertRuleAdmin(ServiceAdmin):
+class AlertRuleAdmin(WriteThroughAdmin):
     list_display = [
         "name",
         "enabled",
@@ -321,7 +322,7 @@ class AlertRuleAdmin(ServiceAdmin):
 
 
 @admin.register(AlertChannel)
-class AlertChannelAdmin(ServiceAdmin):
+class AlertChannelAdmin(WriteThroughAdmin):
     list_display = ["name", "type", "target", "created_by", "created_at"]
     list_filter = ["type"]
     search_fields = ["name", "target"]
@@ -350,7 +351,7 @@ class AlertChannelAdmin(ServiceAdmin):
 
 
 @admin.register(Silence)
-class SilenceAdmin(ServiceAdmin):
+class SilenceAdmin(WriteThroughAdmin):
     list_display = ["id", "matchers", "starts_at", "ends_at", "active", "created_by", "comment"]
     search_fields = ["comment", "created_by"]
     readonly_fields = ["created_by", "created_at"]

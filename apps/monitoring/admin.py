@@ -6,7 +6,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from rest_framework.exceptions import ValidationError
 
-from apps.keys.permissions import request_actor
+from apps.alerts.admin import WriteThroughAdmin
 
 from . import serializers as io
 from . import services
@@ -42,7 +42,7 @@ class ServiceForm(forms.ModelForm):
 
 
 @admin.register(MonitoredService)
-class MonitoredServiceAdmin(admin.ModelAdmin):
+class MonitoredServiceAdmin(WriteThroughAdmin):
     """Saves and deletes go through services.py, like the API's: a service made here gets
     its alert rule, a deleted one takes its rule along, built-in checks stay."""
 
@@ -77,22 +77,14 @@ class MonitoredServiceAdmin(admin.ModelAdmin):
         actions["delete_selected"] = self.get_action(delete_selected)
         return actions
 
-    def save_model(self, request, obj, form, change) -> None:
-        actor = request_actor(request)
-        if change:
-            data = {field: form.cleaned_data[field] for field in form.changed_data}
-            stored = MonitoredService.objects.get(pk=obj.pk)  # the form already changed obj
-            services.service_update(service=stored, data=data, actor=actor)
-            return
-        created = services.service_create(data=dict(form.cleaned_data), actor=actor)
-        obj.pk, obj.created_by, obj._state.adding = created.pk, created.created_by, False
+    def service_create(self, data: dict, actor: str) -> MonitoredService:
+        return services.service_create(data=data, actor=actor)
 
-    def delete_model(self, request, obj) -> None:
-        services.service_delete(service=obj, actor=request_actor(request))
+    def service_update(self, obj: MonitoredService, data: dict, actor: str) -> MonitoredService:
+        return services.service_update(service=obj, data=data, actor=actor)
 
-    def delete_queryset(self, request, queryset) -> None:
-        for service in queryset:
-            services.service_delete(service=service, actor=request_actor(request))
+    def service_delete(self, obj: MonitoredService, actor: str) -> None:
+        services.service_delete(service=obj, actor=actor)
 
     def get_deleted_objects(self, objs, request):
         deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)

@@ -1,6 +1,10 @@
 import pytest
+from django.db import transaction
+from django.utils import timezone
 from rest_framework.test import APIClient
 
+from apps.alerts import notifications
+from apps.alerts.models import AlertChannel, AlertIncident, AlertRule, Delivery
 from tests.helpers import drain_outbox, iso, post_json
 
 RULES = "/api/v1/analytics/alerts/rules"
@@ -42,3 +46,23 @@ def rule_body(**overrides) -> dict:
         "duration_seconds": 0,
         **overrides,
     }
+
+
+def firing_delivery(url: str, *, secret: str = "") -> Delivery:
+    """A firing incident's webhook notification to `url`, made as the evaluator makes it."""
+    channel = AlertChannel.objects.create(name="ops", type="webhook", target=url, secret=secret)
+    rule = AlertRule.objects.create(
+        name="cpu", metric_name="system.cpu_percent", condition_operator="gt", threshold=90
+    )
+    incident = AlertIncident.objects.create(
+        rule=rule,
+        rule_name=rule.name,
+        severity="critical",
+        metric_value=97,
+        threshold=90,
+        condition_operator="gt",
+        triggered_at=timezone.now(),
+    )
+    with transaction.atomic():
+        [delivery] = notifications.make_deliveries(incident, rule, [channel], event="firing")
+    return delivery

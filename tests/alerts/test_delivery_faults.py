@@ -11,14 +11,13 @@ from datetime import UTC, datetime, timedelta
 import orjson
 import pytest
 import time_machine
-from django.db import transaction
 from django.utils import timezone
 
 from apps.alerts import notifications
-from apps.alerts.models import AlertChannel, AlertIncident, AlertRule, Delivery
+from apps.alerts.models import AlertChannel, AlertRule, Delivery
 from apps.alerts.tasks import deliver
 from apps.keys.services import api_key_create
-from tests.alerts.conftest import record_points
+from tests.alerts.conftest import firing_delivery, record_points
 from tests.alerts.receiver import Receiver, Reply
 from tests.live import Stack, wait_until
 
@@ -33,25 +32,6 @@ def stack(tmp_path, monkeypatch):
     stack.close()
 
 
-def firing_delivery(url: str) -> Delivery:
-    channel = AlertChannel.objects.create(name="ops", type="webhook", target=url, secret="s3")
-    rule = AlertRule.objects.create(
-        name="cpu", metric_name="system.cpu_percent", condition_operator="gt", threshold=90
-    )
-    incident = AlertIncident.objects.create(
-        rule=rule,
-        rule_name=rule.name,
-        severity="critical",
-        metric_value=97,
-        threshold=90,
-        condition_operator="gt",
-        triggered_at=timezone.now(),
-    )
-    with transaction.atomic():
-        [delivery] = notifications.make_deliveries(incident, rule, [channel], event="firing")
-    return delivery
-
-
 def hand_to_worker(stack: Stack, delivery_ids: list[str]) -> None:
     """What the task queue gets from on_commit or the sweeper, on the stack's broker."""
     with stack.broker() as broker:
@@ -63,7 +43,7 @@ def test_a_worker_killed_mid_send_delivers_later_with_the_same_delivery_id(stack
     with Receiver(Reply(200, delay=60), 200) as hook:
         stack.start_redis()
         stack.start_worker()
-        delivery = firing_delivery(hook.url)
+        delivery = firing_delivery(hook.url, secret="s3")
         hand_to_worker(stack, [str(delivery.pk)])
 
         hook.wait(1, timeout=60)  # the worker is inside the request, with its claim

@@ -8,13 +8,13 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 import time_machine
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
 
 from apps.alerts import notifications
-from apps.alerts.models import AlertChannel, AlertIncident, AlertRule, Delivery
+from apps.alerts.models import AlertChannel, Delivery
 from apps.alerts.tasks import sweep_deliveries
-from tests.alerts.conftest import INCIDENTS
+from tests.alerts.conftest import INCIDENTS, firing_delivery
 from tests.alerts.receiver import Receiver, Reply
 
 T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
@@ -24,26 +24,6 @@ T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
 def hook(allow_private_webhooks):
     with Receiver() as receiver:
         yield receiver
-
-
-def firing_delivery(url: str) -> Delivery:
-    """A firing incident's webhook notification, made as the evaluator makes it."""
-    channel = AlertChannel.objects.create(name="ops", type="webhook", target=url)
-    rule = AlertRule.objects.create(
-        name="cpu", metric_name="system.cpu_percent", condition_operator="gt", threshold=90
-    )
-    incident = AlertIncident.objects.create(
-        rule=rule,
-        rule_name=rule.name,
-        severity="critical",
-        metric_value=97,
-        threshold=90,
-        condition_operator="gt",
-        triggered_at=timezone.now(),
-    )
-    with transaction.atomic():
-        [delivery] = notifications.make_deliveries(incident, rule, [channel], event="firing")
-    return delivery
 
 
 def send_due() -> int:
