@@ -150,10 +150,11 @@ def backoff(attempts: int) -> timedelta:
 
 
 # Answers that will not change if the same request is sent again: the URL is gone or
-# wrong (404, 405, 410), the receiver refuses us (401, 403) or the body (400, 413, 422).
+# wrong (404, 405, 410; 301, 302 and 303, redirects a POST is not sent on: the channel must
+# name the final URL), the receiver refuses us (401, 403) or the body (400, 413, 422).
 # 408, 425 and 429 (ask again later) and every 5xx are transient, and so are network
 # errors: those are retried with backoff. docs/alerts.md lists them.
-PERMANENT_STATUSES = frozenset({400, 401, 403, 404, 405, 410, 413, 422})
+PERMANENT_STATUSES = frozenset({301, 302, 303, 400, 401, 403, 404, 405, 410, 413, 422})
 # How long past the send timeout a claim is trusted: a worker still holding it after
 # that died (killed, lost its host), and the sweeper makes the delivery due again.
 CLAIM_MARGIN_SECONDS = 60
