@@ -8,7 +8,8 @@ from rest_framework.views import APIView
 
 from apps.core.api import get_or_404, selector_urls, validated
 from apps.ingest.api import IngestView
-from apps.keys.permissions import CanAdminister, CanIngest, request_actor
+from apps.ingest.fields import null_means_absent
+from apps.keys.permissions import CanAdminister, CanIngestWithKey, request_actor
 
 from . import selectors, services
 from . import serializers as io
@@ -77,17 +78,35 @@ class PriceDetailView(PricesView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+_DOCUMENT_OPTIONAL = frozenset(
+    name for name, field in io.DocumentIn().fields.items() if not field.required
+)
+
+
+def document_items(data: object) -> object:
+    """One object, a list, or {"batch": [...]} as every other write takes; null for an
+    optional field means absent, as on every ingest kind."""
+    if isinstance(data, dict) and "batch" in data and len(data) == 1:
+        data = data["batch"]  # not a list: the list serializer's 400 says so
+        if not isinstance(data, list):
+            return data
+    items = data if isinstance(data, list) else [data]
+    return [null_means_absent(item, _DOCUMENT_OPTIONAL) for item in items]
+
+
 class DocumentsView(APIView):
-    permission_classes = [CanIngest]
+    # Not CanIngest: a session may write activity, errors and events only.
+    permission_classes = [CanIngestWithKey]
 
     @extend_schema(
-        summary="Record knowledge documents (one object or a list; upsert by document_id)",
+        summary='Record knowledge documents (one object, a list or {"batch": [...]}; upsert by '
+        "document_id)",
         request=io.DocumentIn(many=True),
         responses={200: io.DocumentsOut},
         tags=TAGS,
     )
     def post(self, request):
-        items = request.data if isinstance(request.data, list) else [request.data]
+        items = document_items(request.data)
         documents = validated(
             io.DocumentIn, items, many=True, allow_empty=False, max_length=MAX_DOCUMENTS
         )

@@ -2,12 +2,13 @@
 
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from apps.ingest.fields import (
     ItemSchema,
     LongText,
     Milliseconds,
+    NullMeansAbsent,
     PositiveInt,
     Scrubbed,
     Secretless,
@@ -20,7 +21,7 @@ from .questions import question_key
 MAX_STEPS = 50
 
 
-class StepIn(BaseModel):
+class StepIn(NullMeansAbsent):
     model_config = ConfigDict(extra="forbid")
 
     name: Text(100) = Field(min_length=1)

@@ -6,14 +6,17 @@ says who did what, exactly as for API changes.
 
 from datetime import timedelta
 
+from django import forms
 from django.contrib import admin, messages
 from django.db import models
 from django.db.models import Case, When
 from django.http import HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.timesince import timesince
+from django.views.decorators.http import require_POST
 
 from apps.keys.permissions import request_actor
 
@@ -285,10 +288,12 @@ class AlertRuleAdmin(WriteThroughAdmin):
         )
 
     def get_urls(self):
+        # A state change (it may open an incident and notify): POST with the CSRF token
+        # that admin_view checks; a GET, such as a cross-site link or image, is a 405.
         own = [
             path(
                 "<int:pk>/evaluate/",
-                self.admin_site.admin_view(self.evaluate_view),
+                self.admin_site.admin_view(require_POST(self.evaluate_view)),
                 name="alerts_alertrule_evaluate",
             )
         ]
@@ -321,8 +326,56 @@ class AlertRuleAdmin(WriteThroughAdmin):
         services.rule_delete(rule=obj, actor=actor)
 
 
+class WriteOnlySecretField(forms.CharField):
+    """A secret typed in, never shown back: the page renders it empty, and an empty
+    submit means "unchanged" (not "changed to empty"), so the history does not say so."""
+
+    widget = forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"})
+
+    def has_changed(self, initial, data) -> bool:
+        return bool(data)
+
+
+class AlertChannelForm(forms.ModelForm):
+    secret = WriteOnlySecretField(
+        required=False,
+        max_length=AlertChannel._meta.get_field("secret").max_length,
+        help_text="Signs webhook bodies (HMAC-SHA256). Never shown; leave empty to keep "
+        "the stored one.",
+    )
+    clear_secret = forms.BooleanField(
+        required=False, label="Remove the secret", help_text="Stop signing webhook bodies."
+    )
+
+    class Meta:
+        model = AlertChannel
+        fields = ["name", "type", "target", "secret"]
+
+    @cached_property
+    def changed_data(self) -> list[str]:
+        # Removing the secret changes it, though nothing was typed in its field.
+        names = super().changed_data
+        if "clear_secret" in names and "secret" not in names:
+            names = [*names, "secret"]
+        return names
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        clear = cleaned.pop("clear_secret", False)
+        if clear and cleaned.get("secret"):
+            raise forms.ValidationError("Type a new secret or remove it, not both.")
+        if clear:
+            cleaned["secret"] = ""
+        elif not cleaned.get("secret"):
+            # Not typed: the stored secret stays (absent from cleaned_data, so neither
+            # the instance nor the service's data gets it).
+            cleaned.pop("secret", None)
+        return cleaned
+
+
 @admin.register(AlertChannel)
 class AlertChannelAdmin(WriteThroughAdmin):
+    form = AlertChannelForm
     list_display = ["name", "type", "target", "created_by", "created_at"]
     list_filter = ["type"]
     search_fields = ["name", "target"]

@@ -1,7 +1,15 @@
 import re
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field, StringConstraints, WithJsonSchema, field_validator
+from pydantic import (
+    AfterValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 from apps.ingest.fields import ItemSchema, PositiveInt, Scrubbed, Secretless, Text, WithExtraData
 
@@ -28,7 +36,23 @@ def _snake_case(value: str) -> str:
     return value
 
 
+# Fields of the replaced system's event structure that its server set: a client that
+# sends an event back as it was documented is accepted, and these are ignored.
+READ_ONLY_EVENT_FIELDS = ("id", "created_at")
+
+
+def _document_read_only(schema: dict) -> None:
+    properties = schema.setdefault("properties", {})
+    for name in READ_ONLY_EVENT_FIELDS:
+        properties[name] = {
+            "readOnly": True,
+            "description": "Read-only field of the old event structure: accepted and ignored.",
+        }
+
+
 class EventIn(ItemSchema):
+    model_config = ConfigDict(json_schema_extra=_document_read_only)
+
     event_type: Annotated[
         str,
         StringConstraints(max_length=100),
@@ -46,3 +70,10 @@ class EventIn(ItemSchema):
     def _ids_as_text(cls, value):
         # The replaced system's ids were UUIDs; any id is stored as text.
         return "" if value is None else str(value)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _ignore_read_only(cls, data: Any) -> Any:
+        if isinstance(data, dict) and any(name in data for name in READ_ONLY_EVENT_FIELDS):
+            data = {k: v for k, v in data.items() if k not in READ_ONLY_EVENT_FIELDS}
+        return data

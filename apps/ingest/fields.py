@@ -1,6 +1,7 @@
 """Field types shared by every kind's schema: bounded, scrubbed, UTC."""
 
 from datetime import UTC, datetime
+from functools import cache
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -95,7 +96,40 @@ BoundedNumber = Annotated[
 HttpStatus = Annotated[int, NotBool, Field(ge=100, le=599)]
 
 
-class ItemSchema(BaseModel):
+@cache
+def optional_inputs(schema: type[BaseModel]) -> frozenset[str]:
+    """The body keys of a schema's optional fields (their aliases included)."""
+    names: set[str] = set()
+    for name, info in schema.model_fields.items():
+        if not info.is_required():
+            names.update(getattr(info.validation_alias, "choices", None) or [name])
+    return frozenset(names)
+
+
+def null_means_absent(data: Any, optional: frozenset[str]) -> Any:
+    """Drop the keys of optional fields whose value is JSON null.
+
+    Old clients send null for "not known" (the old frontend's
+    `sessionStorage.getItem('session_id')` when no session is stored); that
+    is the field's default, never a reason to lose the item. A required field
+    sent as null is kept, so its own check refuses it by name.
+    """
+    if isinstance(data, dict) and None in data.values():
+        return {k: v for k, v in data.items() if v is not None or k not in optional}
+    return data
+
+
+class NullMeansAbsent(BaseModel):
+    """Base of every item schema and its nested objects: null for an optional field is
+    as if the field were not sent (see null_means_absent)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_means_absent(cls, data: Any) -> Any:
+        return null_means_absent(data, optional_inputs(cls))
+
+
+class ItemSchema(NullMeansAbsent):
     """Base of every kind: optional idempotency key and event time.
 
     Unknown top-level fields are refused per item, naming the field, so a typo

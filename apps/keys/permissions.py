@@ -46,6 +46,20 @@ class CanIngest(permissions.BasePermission):
         return bool(user and user.is_authenticated)
 
 
+class CanIngestWithKey(permissions.BasePermission):
+    """An `ingest` key only: for writes outside what a session may send (a session may
+    write user activity, errors and events, as the kind registry's `session_writable`
+    says; anything else, such as knowledge documents, needs a key)."""
+
+    message = (
+        "An ingest key is required: a signed-in session may write user activity, errors "
+        "and events only."
+    )
+
+    def has_permission(self, request, view) -> bool:
+        return _key_scope(request) == Scope.INGEST
+
+
 class CanAdminister(permissions.BasePermission):
     """Reads as CanRead; changes need an `admin` key, or a staff session whose user holds
     the view's `change_permission` (e.g. "alerts.change_alertrule"; for DELETE the

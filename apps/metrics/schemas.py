@@ -14,7 +14,7 @@ from pydantic import (
     field_validator,
 )
 
-from apps.ingest.fields import MAX_ABS_NUMBER, ItemSchema, NotBool, Text
+from apps.ingest.fields import MAX_ABS_NUMBER, ItemSchema, Milliseconds, NotBool, Text
 from apps.ingest.privacy import REDACTED, is_secret_key, scrub_text
 
 from .models import DirtyMinute, MetricSeries, MetricType
@@ -96,14 +96,28 @@ class MetricIn(ItemSchema):
     """POST /analytics/metrics/record: the replaced system's body; `labels` means `tags`."""
 
     metric_name: MetricName
-    # Before `value`, so the counter check below sees it.
+    # Before `value`, so the value check below sees them.
     metric_type: MetricType = MetricType.GAUGE
-    value: Annotated[float, NotBool] = Field(
-        allow_inf_nan=False,
-        ge=-MAX_ABS_NUMBER,
-        le=MAX_ABS_NUMBER,
+    duration_ms: Milliseconds | None = Field(
+        default=None,
+        exclude=True,  # it is stored as `value`
+        description="A timer's value under the old record_timer's name: stands for `value` "
+        "(both sent and different: refused).",
+    )
+    value: (
+        Annotated[
+            float,
+            NotBool,
+            Field(allow_inf_nan=False, ge=-MAX_ABS_NUMBER, le=MAX_ABS_NUMBER),
+        ]
+        | None
+    ) = Field(
+        default=None,
+        validate_default=True,  # so a missing value still reaches the check below
         description=f"Finite, within -{MAX_ABS_NUMBER:g}..{MAX_ABS_NUMBER:g} (so no sum over "
-        "points can overflow); a counter's increment is >= 0.",
+        "points can overflow); a counter's increment is >= 0. Without it a counter counts 1 "
+        "(the old increment_counter sent none) and a timer takes `duration_ms`; any other "
+        "metric needs it.",
     )
     unit: Text(32) = ""
     tags: dict = Field(
@@ -125,8 +139,22 @@ class MetricIn(ItemSchema):
 
     @field_validator("value")
     @classmethod
-    def _counter_not_negative(cls, value: float, info: ValidationInfo) -> float:
-        if info.data.get("metric_type") == MetricType.COUNTER and value < 0:
+    def _value(cls, value: float | None, info: ValidationInfo) -> float:
+        duration = info.data.get("duration_ms")
+        if value is None:
+            value = duration
+        elif duration is not None and duration != value:
+            raise ValueError("value and duration_ms differ: send one of them")
+        counter = info.data.get("metric_type") == MetricType.COUNTER
+        if value is None:
+            if counter:
+                return 1.0
+            if "duration_ms" not in info.data:  # sent, but invalid: that error says it
+                return 0.0
+            raise ValueError(
+                "Field required (a counter may omit it; a timer may send duration_ms instead)"
+            )
+        if counter and value < 0:
             raise ValueError("a counter's increment cannot be negative")
         return value
 

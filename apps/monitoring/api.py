@@ -6,7 +6,7 @@ from django.conf import settings
 from django.http import Http404
 from django.urls import path
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import permissions, status
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -19,12 +19,13 @@ from apps.keys.permissions import CanAdminister, request_actor
 from . import selectors, services
 from . import serializers as io
 from .models import MonitoredService
-from .renderers import SlaCsvRenderer
+from .renderers import FormatParameterNegotiation, SlaCsvRenderer
 
 TAGS = ["monitoring"]
 
 
 DEFAULT_SLA_HOURS = 720
+DISABLED_PING = "The service is disabled; its pings are not counted."
 
 
 class MonitoringView(APIView):
@@ -110,14 +111,25 @@ class PingView(APIView):
 
     @extend_schema(
         summary="Heartbeat ping (GET or POST, no key)",
+        description=(
+            '`{"status": "ok"}`: recorded as a healthy check. A disabled service\'s ping '
+            "is not recorded: 200 too (a job's `curl -f` does not fail for it), with "
+            '`{"status": "disabled", "detail": ...}`.'
+        ),
         request=None,
-        responses={200: OpenApiResponse(description="Recorded."), 404: None},
+        responses={
+            200: OpenApiResponse(io.PingOut, description="Recorded, or ignored (disabled)."),
+            404: None,
+        },
         tags=TAGS,
     )
     def get(self, request, token: str):
-        if len(token) > 64 or services.heartbeat_ping(token=token) is None:
+        service = None if len(token) > 64 else services.heartbeat_ping(token=token)
+        if service is None:
             raise Http404("No heartbeat has this ping URL.")
-        return Response({"status": "ok"})
+        if not service.enabled:
+            return Response(io.PingOut({"status": "disabled", "detail": DISABLED_PING}).data)
+        return Response(io.PingOut({"status": "ok"}).data)
 
     post = get
 
@@ -172,6 +184,7 @@ class ServiceHealthView(MonitoringView):
 
 class SlaView(MonitoringView):
     renderer_classes = [JSONRenderer, SlaCsvRenderer]
+    content_negotiation_class = FormatParameterNegotiation
 
     def finalize_response(self, request, response, *args, **kwargs):
         # Errors (and OPTIONS) are JSON, whatever format was asked: CSV is for reports.
@@ -182,7 +195,17 @@ class SlaView(MonitoringView):
 
     @extend_schema(
         summary="SLA report: uptime, downtimes, response times, error budget (?format=csv too)",
-        parameters=[io.SlaQuery],
+        description=(
+            "`?format=json` (default) or `?format=csv`; another format is a 400 naming "
+            "`format`. In the CSV, a text cell starting with `=`, `+`, `-`, `@`, a tab or a "
+            "carriage return is prefixed with `'` so a spreadsheet shows it as text."
+        ),
+        parameters=[
+            io.SlaQuery,
+            OpenApiParameter(
+                "format", str, enum=["json", "csv"], description="json (default) or csv."
+            ),
+        ],
         responses={(200, "application/json"): io.SlaOut, (200, "text/csv"): str},
         tags=TAGS,
     )

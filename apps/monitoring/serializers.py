@@ -13,6 +13,16 @@ from .checks import custom_check_names
 from .models import SERVICE_READ_ONLY_FIELDS, CheckType, HealthCheck, MonitoredService
 
 HOST_PORT = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.\-]+):(\d{1,5})$")
+# A name is a segment of its URLs (`.../health/{name}`, `.../sla/{name}`), so it holds only
+# what a path segment carries and decodes back the same: letters, digits, spaces (sent as
+# %20) and RFC 3986's unencoded segment characters. Not `/` (a server decodes %2F into a
+# separator), `?`, `#`, `%`, `\` (a browser turns it into `/`), quotes, brackets or
+# control characters; and not only dots (`.` and `..` are removed from a path by clients).
+SERVICE_NAME = re.compile(r"[\w \-.~!$&'()*+,;=:@]+")
+SERVICE_NAME_HELP = (
+    "Letters, digits, spaces and - . _ ~ ! $ & ' ( ) * + , ; = : @ (not only dots): "
+    "the name is part of its health and SLA URLs."
+)
 
 
 class ServiceSerializer(StrictSerializerMixin, serializers.ModelSerializer):
@@ -46,6 +56,7 @@ class ServiceSerializer(StrictSerializerMixin, serializers.ModelSerializer):
             *SERVICE_READ_ONLY_FIELDS,
         ]
         read_only_fields = SERVICE_READ_ONLY_FIELDS
+        extra_kwargs = {"name": {"help_text": SERVICE_NAME_HELP}}
 
     def get_ping_url(self, service: MonitoredService) -> str | None:
         """Heartbeats: where the watched job calls in (GET or POST, no key)."""
@@ -56,6 +67,11 @@ class ServiceSerializer(StrictSerializerMixin, serializers.ModelSerializer):
         return request.build_absolute_uri(path) if request else path
 
     def validate(self, attrs: dict) -> dict:
+        # Here, not in validate_name: the admin's form runs this method alone.
+        name = attrs.get("name")
+        if name is not None and name != getattr(self.instance, "name", None):
+            if not SERVICE_NAME.fullmatch(name) or not name.strip("."):
+                raise serializers.ValidationError({"name": SERVICE_NAME_HELP})
         kind = attrs.get("check_type", getattr(self.instance, "check_type", None))
         target = attrs.get("target", getattr(self.instance, "target", ""))
         timeout = attrs.get("timeout_seconds", getattr(self.instance, "timeout_seconds", 10))
@@ -76,6 +92,11 @@ class ServiceSerializer(StrictSerializerMixin, serializers.ModelSerializer):
                 {"timeout_seconds": "Must be shorter than interval_seconds."}
             )
         return attrs
+
+
+class PingOut(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["ok", "disabled"])
+    detail = serializers.CharField(required=False, help_text="Why the ping was not counted.")
 
 
 class HealthCheckOut(serializers.ModelSerializer):

@@ -140,11 +140,13 @@ def _downtime(service: MonitoredService, failed: bool, at: datetime, error: str)
 
 
 def heartbeat_ping(*, token: str, now: datetime | None = None) -> MonitoredService | None:
-    """A ping from the job a heartbeat watches: a healthy check now; None if no such token."""
+    """A ping from the job a heartbeat watches: a healthy check now; None if no such token.
+    A disabled service's ping is not recorded (as Healthchecks.io answers, and ignores, a
+    ping to a check paused until resumed by hand): the service is returned unchanged."""
     now = now or timezone.now()
     service = MonitoredService.objects.filter(ping_token=token, check_type="heartbeat").first()
-    if service is None:
-        return None
+    if service is None or not service.enabled:
+        return service
     MonitoredService.objects.filter(pk=service.pk).update(
         last_ping_at=now,
         next_check_at=now + timedelta(seconds=service.interval_seconds + service.grace_seconds),

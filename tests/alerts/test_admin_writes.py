@@ -243,7 +243,7 @@ def test_a_disabled_rule_is_not_evaluated_from_the_admin_nor_the_api(oncall, adm
     rule, _ = firing_rule()
     services.rule_update(rule=rule, data={"enabled": False}, actor="key:setup")
 
-    page = oncall.get(f"{ADMIN}/alertrule/{rule.pk}/evaluate/", follow=True)
+    page = oncall.post(f"{ADMIN}/alertrule/{rule.pk}/evaluate/", follow=True)
     answer = admin_client.post(f"/api/v1/analytics/alerts/rules/{rule.pk}/evaluate")
 
     assert "The rule is disabled" in page.content.decode()
