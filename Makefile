@@ -44,9 +44,10 @@ migrate: services
 # Exported variables win over .env. honcho would let its env file (.env by default)
 # override them, so .env is read here as settings.py reads it (load_dotenv: a variable
 # already set stays) and honcho is given an empty one. PORT and WS_PORT: exported or on
-# make's command line, else .env, else 8000 and PORT + 1.
+# make's command line, else .env, else 8000 and PORT + 1. env.py is run by path: importing
+# the package would load the settings (and this checkout's .env) first.
 RUN_PORTS := $(if $(filter file,$(origin PORT)),,PORT=$(PORT)) $(if $(filter file,$(origin WS_PORT)),,WS_PORT=$(WS_PORT))
-RUN_HONCHO := import os; from analytics_project.env import load_dotenv; load_dotenv(".env"); os.environ.setdefault("PORT", "8000"); os.environ.setdefault("WS_PORT", str(int(os.environ["PORT"]) + 1)); os.execv("$(BIN)/honcho", ["honcho", "start", "-e", os.devnull])
+RUN_HONCHO := import os, runpy; runpy.run_path("$(CURDIR)/analytics_project/env.py")["load_dotenv"](".env"); os.environ.setdefault("PORT", "8000"); os.environ.setdefault("WS_PORT", str(int(os.environ["PORT"]) + 1)); os.execv("$(BIN)/honcho", ["honcho", "start", "-e", os.devnull])
 run: migrate
 	$(RUN_PORTS) $(BIN)/python -c '$(RUN_HONCHO)'
 

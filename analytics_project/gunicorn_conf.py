@@ -23,6 +23,11 @@ control_socket_disable = True
 
 
 def post_worker_init(worker) -> None:
+    # The access log writes each request line: a key a careless client put in the query
+    # string (`?key=`) shows by its public prefix only, as in every other log line.
+    from apps.core.logmasking import QuerySecretsFilter
+
+    worker.log.access_log.addFilter(QuerySecretsFilter())
     # Everything loaded at start-up lives for the worker's life: keep the cyclic
     # GC from re-scanning it, which showed as multi-ms pauses in request p99.
     gc.collect()

@@ -147,7 +147,10 @@ if env_bool("TRUST_X_FORWARDED_PROTO", False):
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # A key sent as `?key=` shows by its prefix alone in any line (the live process adds
+    # this filter to uvicorn's handlers too: analytics_project/asgi.py).
+    "filters": {"query_secrets": {"()": "apps.core.logmasking.QuerySecretsFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["query_secrets"]}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "WARNING")},
 }
 
@@ -174,6 +177,8 @@ REST_FRAMEWORK = {
     },
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["apps.core.parsers.JSONParser"],
+    # `?format=xml` is a 400 naming `format` everywhere, not DRF's 404.
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "apps.core.negotiation.FormatParameterNegotiation",
     "DEFAULT_SCHEMA_CLASS": "apps.core.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "apps.core.errors.api_exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",

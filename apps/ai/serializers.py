@@ -2,6 +2,7 @@
 
 from rest_framework import serializers
 
+from apps.core.booleans import BooleansAreNotValuesMixin
 from apps.core.params import NonEmptyQuery, bounded_int, hours_query
 from apps.core.serializers import StrictSerializerMixin, UtcDateTimeField
 
@@ -45,7 +46,7 @@ class PriceSerializer(StrictSerializerMixin, serializers.ModelSerializer):
         validators: list = []
 
 
-class DocumentIn(StrictSerializerMixin, serializers.Serializer):
+class DocumentIn(BooleansAreNotValuesMixin, StrictSerializerMixin, serializers.Serializer):
     document_id = serializers.CharField(max_length=255)
     assistant_id = serializers.UUIDField(required=False, allow_null=True)
     title = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")

@@ -5,8 +5,10 @@ import re
 
 from rest_framework import serializers
 
+from apps.core.booleans import BooleansAreNotValuesMixin
 from apps.core.params import NonEmptyQuery
 from apps.core.serializers import StrictSerializerMixin
+from apps.metrics.schemas import NAME_PATTERN
 
 from . import egress
 from .models import (
@@ -27,6 +29,9 @@ MAX_ABS_THRESHOLD = 1e18  # the metric value range: a threshold outside it never
 MAX_WINDOW_SECONDS = 30 * 86400
 MAX_DURATION_SECONDS = 7 * 86400
 TAG = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]{0,99}$")
+# Free text a person writes about a rule or a silence: a paragraph, not a document
+# (a 100 kB description was stored; every list of rules carried it).
+MAX_NOTE = 2000
 
 
 def finite(value: float) -> float:
@@ -51,7 +56,24 @@ class TagsField(serializers.DictField):
         return tags
 
 
-class RuleSerializer(StrictSerializerMixin, serializers.ModelSerializer):
+def metric_name(name: str) -> str:
+    # The pattern ingest records names by: a rule on any other name never sees a point.
+    if not NAME_PATTERN.fullmatch(name):
+        raise serializers.ValidationError(
+            "Must start with a letter, _ or :, then letters, digits, _ : . - (max 200), "
+            "as recorded metric names do."
+        )
+    return name
+
+
+class RuleSerializer(BooleansAreNotValuesMixin, StrictSerializerMixin, serializers.ModelSerializer):
+    description = serializers.CharField(required=False, allow_blank=True, max_length=MAX_NOTE)
+    metric_name = serializers.CharField(
+        max_length=200,
+        trim_whitespace=False,  # ingest keeps `cpu\n` as sent, and refuses it
+        validators=[metric_name],
+        help_text=f"Pattern: ^{NAME_PATTERN.pattern}$",
+    )
     tags = TagsField(required=False)
     channels = serializers.SlugRelatedField(
         slug_field="name", many=True, required=False, queryset=AlertChannel.objects.all()
@@ -112,7 +134,9 @@ class RuleSerializer(StrictSerializerMixin, serializers.ModelSerializer):
         return attrs
 
 
-class ChannelSerializer(StrictSerializerMixin, serializers.ModelSerializer):
+class ChannelSerializer(
+    BooleansAreNotValuesMixin, StrictSerializerMixin, serializers.ModelSerializer
+):
     secret = serializers.CharField(
         write_only=True, required=False, allow_blank=True, max_length=200
     )
@@ -145,9 +169,12 @@ class ChannelSerializer(StrictSerializerMixin, serializers.ModelSerializer):
         return attrs
 
 
-class SilenceSerializer(StrictSerializerMixin, serializers.ModelSerializer):
+class SilenceSerializer(
+    BooleansAreNotValuesMixin, StrictSerializerMixin, serializers.ModelSerializer
+):
     matchers = serializers.DictField()
     starts_at = serializers.DateTimeField(required=False)
+    comment = serializers.CharField(required=False, allow_blank=True, max_length=MAX_NOTE)
     active = serializers.SerializerMethodField()
 
     class Meta:

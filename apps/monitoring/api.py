@@ -19,7 +19,7 @@ from apps.keys.permissions import CanAdminister, request_actor
 from . import selectors, services
 from . import serializers as io
 from .models import MonitoredService
-from .renderers import FormatParameterNegotiation, SlaCsvRenderer
+from .renderers import SlaCsvRenderer
 
 TAGS = ["monitoring"]
 
@@ -184,7 +184,6 @@ class ServiceHealthView(MonitoringView):
 
 class SlaView(MonitoringView):
     renderer_classes = [JSONRenderer, SlaCsvRenderer]
-    content_negotiation_class = FormatParameterNegotiation
 
     def finalize_response(self, request, response, *args, **kwargs):
         # Errors (and OPTIONS) are JSON, whatever format was asked: CSV is for reports.

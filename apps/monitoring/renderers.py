@@ -1,12 +1,10 @@
-"""The SLA report as CSV (`?format=csv`): the same figures, for a spreadsheet; and the
-negotiation that answers an unknown `?format=` with a 400 naming it."""
+"""The SLA report as CSV (`?format=csv`): the same figures, for a spreadsheet. An unknown
+`?format=` is a 400 on every endpoint (apps.core.negotiation, the project's default)."""
 
 import csv
 import io
 from collections.abc import Iterable
 
-from rest_framework.exceptions import ValidationError
-from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.renderers import BaseRenderer
 
 # A spreadsheet reads a cell starting with one of these as a formula (`=1+1`,
@@ -48,28 +46,3 @@ class SlaCsvRenderer(BaseRenderer):
         out = io.StringIO()
         csv_write(out, rows)
         return out.getvalue().encode()
-
-
-class FormatParameterNegotiation(DefaultContentNegotiation):
-    """DRF answers a format no renderer has with a 404, which suits a URL suffix
-    (`/report.xml` names no resource) but not `?format=xml`, a bad parameter of a report
-    that exists: a 400 naming `format` and the formats there are. `?format=` (empty) too,
-    as every empty parameter here (DRF would read it as absent). This project uses no
-    format suffixes."""
-
-    def select_renderer(self, request, renderers, format_suffix=None):
-        param = self.settings.URL_FORMAT_OVERRIDE
-        if not format_suffix and param and request.query_params.get(param) == "":
-            self._refuse(renderers)
-        return super().select_renderer(request, renderers, format_suffix)
-
-    def filter_renderers(self, renderers, format):
-        matching = [renderer for renderer in renderers if renderer.format == format]
-        if not matching:
-            self._refuse(renderers)
-        return matching
-
-    @staticmethod
-    def _refuse(renderers) -> None:
-        formats = ", ".join(renderer.format for renderer in renderers)
-        raise ValidationError({"format": [f"One of: {formats}."]})
