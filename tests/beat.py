@@ -2,6 +2,8 @@
 
 import re
 
+import pytest
+
 from apps.core.services import MANAGED_PREFIX
 from tests.live import Stack
 
@@ -35,3 +37,12 @@ def outcome(log: str, task: str, task_id: str) -> str | None:
     """The worker's word on one task: 'succeeded', 'raised ...', or None while it runs."""
     found = re.search(rf"Task {re.escape(task)}\[{task_id}\] (succeeded|raised.*|retry.*)", log)
     return found[1] if found else None
+
+
+@pytest.fixture
+def stack(tmp_path):
+    """A stack with a private redis-server; the test starts the processes it needs."""
+    stack = Stack(tmp_path)
+    stack.start_redis()
+    yield stack
+    stack.close()

@@ -2,6 +2,7 @@
 
 from rest_framework.exceptions import ValidationError
 from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.settings import api_settings
 
 
 class FormatParameterNegotiation(DefaultContentNegotiation):
@@ -13,7 +14,7 @@ class FormatParameterNegotiation(DefaultContentNegotiation):
     DEFAULT_CONTENT_NEGOTIATION_CLASS), so every endpoint answers alike."""
 
     def select_renderer(self, request, renderers, format_suffix=None):
-        param = self.settings.URL_FORMAT_OVERRIDE
+        param = api_settings.URL_FORMAT_OVERRIDE  # DRF's setting ("format"), not Django's
         if not format_suffix and param and request.query_params.get(param) == "":
             self._refuse(renderers)
         return super().select_renderer(request, renderers, format_suffix)

@@ -17,10 +17,9 @@ SECRET = "whsec-Zq8mR2vL9xK4"
 
 
 @pytest.fixture
-def oncall(django_user_model) -> Client:
-    user = django_user_model.objects.create_superuser(username="oncall", password="pw-1-oncall")
-    client = Client()
-    client.force_login(user)
+def oncall(client, admin_user) -> Client:
+    # pytest-django's superuser (tests/alerts/conftest.py's admin_client is an API key's).
+    client.force_login(admin_user)
     return client
 
 

@@ -16,22 +16,16 @@ from django.conf import settings
 from apps.events.models import Event
 from apps.ingest import outbox
 from apps.ingest.models import OutboxBatch
-from tests.beat import outcome, send_as_beat
+from tests.beat import outcome, send_as_beat, stack
 from tests.helpers import new_id
-from tests.live import Stack, wait_until
+from tests.live import wait_until
+
+__all__ = ["stack"]  # the fixture, from tests/beat.py
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True), pytest.mark.timeout(180)]
 
 # What `make migrate` runs after `migrate`: the schedules and what the periodic tasks read.
 MAKE_RUN_SETUP = ("setup_schedules", "install_alert_rules", "install_monitoring_checks")
-
-
-@pytest.fixture
-def stack(tmp_path):
-    stack = Stack(tmp_path)
-    stack.start_redis()
-    yield stack
-    stack.close()
 
 
 def test_every_periodic_task_runs_as_beat_sends_it(stack):

@@ -3,8 +3,10 @@ entry and shown on /metrics; a run that succeeds ends the streak."""
 
 import pytest
 
-from tests.beat import outcome, send_as_beat
+from tests.beat import outcome, send_as_beat, stack
 from tests.live import Stack, wait_until
+
+__all__ = ["stack"]  # the fixture, from tests/beat.py
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True), pytest.mark.timeout(180)]
 
@@ -17,14 +19,6 @@ for line in render().decode().splitlines():
     if line.startswith("analytics_periodic_task_consecutive_failures{entry=\\"sweep-outbox\\""):
         print("METRIC", line)
 """
-
-
-@pytest.fixture
-def stack(tmp_path):
-    stack = Stack(tmp_path)
-    stack.start_redis()
-    yield stack
-    stack.close()
 
 
 def run_sweeps(stack: Stack, times: int) -> list[str]:

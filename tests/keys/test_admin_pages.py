@@ -8,7 +8,6 @@ everywhere, and "View site" led to a JSON 404.
 import re
 
 import pytest
-from django.test import Client
 from rest_framework.test import APIClient
 
 from apps.keys.authentication import _valid_keys
@@ -16,16 +15,8 @@ from apps.keys.authentication import _valid_keys
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def superuser_client(django_user_model) -> Client:
-    user = django_user_model.objects.create_superuser(username="root", password="pw-root-123")
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-def test_the_admin_index_lists_one_api_keys_page(superuser_client):
-    index = superuser_client.get("/admin/").content.decode()
+def test_the_admin_index_lists_one_api_keys_page(admin_client):
+    index = admin_client.get("/admin/").content.decode()
 
     assert len(re.findall(r">\s*API keys\s*<", index)) == 1
     assert "/admin/keys/apikey/" in index
@@ -33,14 +24,14 @@ def test_the_admin_index_lists_one_api_keys_page(superuser_client):
 
 
 @pytest.mark.parametrize("page", ["", "add/"])
-def test_the_library_key_admin_is_not_there(superuser_client, page):
-    response = superuser_client.get(f"/admin/rest_framework_api_key/apikey/{page}")
+def test_the_library_key_admin_is_not_there(admin_client, page):
+    response = admin_client.get(f"/admin/rest_framework_api_key/apikey/{page}")
 
     assert response.status_code == 404
 
 
-def test_a_key_added_in_the_admin_reads(superuser_client):
-    response = superuser_client.post(
+def test_a_key_added_in_the_admin_reads(admin_client):
+    response = admin_client.post(
         "/admin/keys/apikey/add/", {"name": "grafana", "scope": "read"}, follow=True
     )
 
@@ -53,11 +44,11 @@ def test_a_key_added_in_the_admin_reads(superuser_client):
     assert read.status_code == 200
 
 
-def test_view_site_leads_to_a_page(superuser_client):
-    index = superuser_client.get("/admin/").content.decode()
+def test_view_site_leads_to_a_page(admin_client):
+    index = admin_client.get("/admin/").content.decode()
     link = re.search(r'<a href="([^"]+)">View site</a>', index)
 
     assert link, "the admin has no View site link"
-    page = superuser_client.get(link.group(1))
+    page = admin_client.get(link.group(1))
     assert page.status_code == 200
     assert page["Content-Type"].startswith("text/html")
