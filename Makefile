@@ -7,7 +7,7 @@ PORT ?= 8000
 WS_PORT ?= $(shell echo $$(($(PORT) + 1)))
 export DJANGO_SETTINGS_MODULE := analytics_project.settings
 
-.PHONY: run test test-deps lint format install install-dev services migrate bench bench-metrics bench-alerts bench-health bench-ai bench-insights bench-live bench-slow-clients clean
+.PHONY: run test test-deps lint format install install-dev services migrate bench bench-metrics bench-alerts bench-health bench-ai bench-insights bench-live bench-slow-clients bench-reads clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found; set PYTHON=/path/to/python3.11"; exit 1; }
@@ -113,6 +113,11 @@ bench-insights: install-dev
 
 bench-live: install-dev
 	DEBUG=true $(BIN)/python bench/live.py
+
+# The widest reads of one key (active users over 365 days, /advanced, metrics grouped by a
+# 50,000-value tag), alone and eight at once, and health's latency meanwhile.
+bench-reads: install-dev
+	DEBUG=true $(BIN)/python bench/costly_reads.py
 
 # Health latency and ingest items/s with and without 50 slow clients.
 bench-slow-clients: install-dev

@@ -13,7 +13,10 @@ from analytics_project.env import env_int
 # bodies in its event loop, so slow clients cost a socket, not a thread
 # (analytics_project/serving.py; the sync worker stalled on two of them).
 worker_class = "analytics_project.serving.BufferedThreadWorker"
-threads = env_int("WEB_THREADS", 4, minimum=1)
+# Health and ingest always find one of them free: API reads may take all but one
+# (API_READS_PER_PROCESS in settings, derived from WEB_THREADS and this default).
+WEB_THREADS_DEFAULT = 4
+threads = env_int("WEB_THREADS", WEB_THREADS_DEFAULT, minimum=1)
 keepalive = 5  # seconds an idle connection is kept for its next request
 timeout = 30  # a worker whose event loop is stuck this long is restarted
 graceful_timeout = 10

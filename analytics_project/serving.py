@@ -10,6 +10,12 @@ runs Django and never waits for the client's bytes. A request that is too
 slow is answered 408, a body over the ingest limit 413, before any thread or
 Django code is involved.
 
+API reads (GET/HEAD under /api/v1/, health excepted: apps/core/readcost.py) run on at
+most API_READS_PER_PROCESS threads (the threads less one by default); more wait in the
+event loop, without a thread, until one of them has answered. So health and ingest
+always find a free thread, however many costly reads arrive, and no read is refused
+for being one too many.
+
 The errors gunicorn answers itself (a malformed request line, too many or too
 large headers, ...) are JSON in the API's error shape instead of HTML.
 
@@ -23,6 +29,7 @@ import errno
 import selectors
 import socket
 import time
+from collections import deque
 from functools import partial
 
 import orjson
@@ -152,7 +159,19 @@ class BufferedThreadWorker(ThreadWorker):
         )
         self.reading: dict[TConn, _Request] = {}
         self.next_sweep = 0.0
+        self.reads_running: set[TConn] = set()
+        self.reads_waiting: deque[TConn] = deque()
         super().init_process()
+
+    def load_wsgi(self) -> None:
+        super().load_wsgi()
+        # Django's settings are loaded now: the same limit and rule as apps/core/readcost.
+        from django.conf import settings
+
+        from apps.core.readcost import is_api_read_target
+
+        self.read_threads = max(1, min(settings.API_READS_PER_PROCESS, self.cfg.threads))
+        self.is_api_read = is_api_read_target
 
     # --- connections enter here: new, kept alive, or with a pipelined request
     def accept(self, listener) -> None:
@@ -310,7 +329,26 @@ class BufferedThreadWorker(ThreadWorker):
         conn.parser.unreader.unread(bytes(req.buf))
         conn.data_ready = True  # gthread must not wait for more bytes
         conn.complete = True
+        if self._is_read(req.buf):
+            if len(self.reads_running) >= self.read_threads:
+                self.reads_waiting.append(conn)  # a thread is kept for health and ingest
+                return
+            self.reads_running.add(conn)
         self.enqueue_req(conn)
+
+    def _is_read(self, buf: bytearray) -> bool:
+        method, _, rest = bytes(buf[: buf.find(b"\r\n")]).partition(b" ")
+        target = rest.partition(b" ")[0].partition(b"?")[0]
+        return self.is_api_read(method.decode("latin-1"), target.decode("latin-1"))
+
+    def finish_request(self, conn: TConn, fs) -> None:
+        if conn in self.reads_running:
+            self.reads_running.discard(conn)
+            while self.reads_waiting and len(self.reads_running) < self.read_threads:
+                waiting = self.reads_waiting.popleft()
+                self.reads_running.add(waiting)
+                self.enqueue_req(waiting)
+        super().finish_request(conn, fs)
 
     def _refuse(self, conn: TConn, req: _Request, status: int, detail: str) -> None:
         """Answer from the event loop, then drain what the client still sends, then close.
@@ -349,6 +387,9 @@ class BufferedThreadWorker(ThreadWorker):
     # --- deadlines, checked after gthread's own, at most 4 times a second
     def murder_pending(self) -> None:
         super().murder_pending()
+        while not self.alive and self.reads_waiting:
+            self.nr_conns -= 1
+            self.reads_waiting.popleft().close()  # stopping: a read not begun is not run
         now = time.monotonic()
         if now < self.next_sweep or not self.reading:
             return

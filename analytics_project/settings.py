@@ -1,5 +1,6 @@
 """Settings, all driven by the environment (see .env.example)."""
 
+import base64
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -17,6 +18,7 @@ from .env import (
     env_str,
     load_dotenv,
 )
+from .gunicorn_conf import WEB_THREADS_DEFAULT
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 load_dotenv(BASE_DIR / ".env")  # `make run` writes one with a generated SECRET_KEY
@@ -29,6 +31,20 @@ if not SECRET_KEY:
             "SECRET_KEY is not set; set SECRET_KEY (or DEBUG=true for local development)."
         )
     SECRET_KEY = "dev-only-insecure-secret-key-change-me"
+# Keys of the secrets kept encrypted at rest (channel targets and secrets, monitored
+# services' targets): comma separated Fernet keys, the first encrypts, all decrypt. Empty:
+# a key derived from SECRET_KEY (always tried last). Rotation: see docs/secrets.md.
+FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS", [])
+for _number, _key in enumerate(FIELD_ENCRYPTION_KEYS, start=1):
+    try:
+        _valid = len(base64.urlsafe_b64decode(_key.encode())) == 32
+    except ValueError:
+        _valid = False
+    if not _valid:
+        raise ImproperlyConfigured(
+            f"FIELD_ENCRYPTION_KEYS: key {_number} is not a Fernet key (32 bytes in url-safe "
+            "base64, 44 characters); `manage.py reencrypt_secrets --new-key` prints one."
+        )
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
 
 INSTALLED_APPS = [
@@ -74,6 +90,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "apps.core.middleware.RejectNulMiddleware",
+    # Last: the API read's transaction and slots cover the view and nothing else.
+    "apps.core.readcost.ReadCostMiddleware",
 ]
 
 ROOT_URLCONF = "analytics_project.urls"
@@ -347,6 +365,9 @@ ANALYTICS_RETENTION_DAYS = env_int("ANALYTICS_RETENTION_DAYS", 90, minimum=1)
 # Per-kind overrides, ANALYTICS_RETENTION_DAYS_<KIND> for any kind the pipeline has
 # (REQUEST_LOG=30, AI_USAGE=365 ...); a name that is no kind stops start-up (ingest.E001).
 ANALYTICS_RETENTION_BY_KIND = env_int_family("ANALYTICS_RETENTION_DAYS_", minimum=1)
+# Metric percentiles over a window of at most this many points are computed exactly from
+# its raw points (percentile_cont); bigger windows read the rollups' sketches (within 1%).
+METRICS_EXACT_PERCENTILE_POINTS = env_int("METRICS_EXACT_PERCENTILE_POINTS", 10_000, minimum=0)
 ANALYTICS_ANONYMIZE_IP = env_bool("ANALYTICS_ANONYMIZE_IP", True)
 # Only behind a proxy that sets it: otherwise any client could choose its logged IP.
 TRUST_X_FORWARDED_FOR = env_bool("TRUST_X_FORWARDED_FOR", False)
@@ -376,6 +397,25 @@ SMART_FILTER_THRESHOLD_PERCENT = env_float("SMART_FILTER_THRESHOLD_PERCENT", 5.0
 SMART_FILTER_SNAPSHOT_SECONDS = env_int("SMART_FILTER_SNAPSHOT_SECONDS", 300, minimum=1)
 PURGE_BATCH_SIZE = env_int("PURGE_BATCH_SIZE", 10_000, minimum=1)
 RETRY_AFTER_SECONDS = 5
+# What one API read (GET/HEAD under /api/v1/, health excepted) may cost; see
+# apps/core/readcost.py and the README's "Costly reads". One statement longer than this
+# (ms; 0 = no limit) is stopped and answered 503 read_too_costly; so is a read that has
+# spent it in all. Writes keep no timeout.
+API_READ_STATEMENT_TIMEOUT_MS = env_int("API_READ_STATEMENT_TIMEOUT_MS", 5000, minimum=0)
+# Reads of one key running at once, across every web process; one more waits this
+# long (ms) for a slot, then is answered 429.
+API_READS_PER_KEY = env_int("API_READS_PER_KEY", 2, minimum=1)
+API_READ_KEY_WAIT_MS = env_int("API_READ_KEY_WAIT_MS", 1000, minimum=0)
+# Reads running at once in one web process (more wait in gunicorn's event loop, without
+# a thread): the threads less one, so health and ingest always find a free thread.
+API_READS_PER_PROCESS = env_int(
+    "API_READS_PER_PROCESS",
+    max(1, env_int("WEB_THREADS", WEB_THREADS_DEFAULT, minimum=1) - 1),
+    minimum=1,
+)
+API_READ_SLOT_SECONDS = 3 * API_READ_STATEMENT_TIMEOUT_MS / 1000 + 30  # a dead worker's slot
+API_READ_PATH_PREFIX = "/api/v1/"
+API_READ_EXEMPT_PREFIXES = ("/api/v1/analytics/health",)
 # Own Celery tasks whose outcomes are not recorded as JobOutcome rows: the
 # ingest task runs per batch and would double the write volume for no insight.
 JOB_OUTCOME_SKIP_TASKS = {"ingest.process_outbox"}

@@ -40,6 +40,22 @@ def read_cases(now: datetime, hashes: list[int]) -> list[ReadCase]:
             where,
             last24,
         ),
+        ReadCase(  # ~1,900 points: exact from raw points (METRICS_EXACT_PERCENTILE_POINTS)
+            "statistics 1 h",
+            None,
+            lambda: metric_statistics(name=name, hours=1, now=now),
+            where,
+            [name, now - timedelta(hours=1), now],
+        ),
+        ReadCase(
+            "time series 1 h, 1m, p95",
+            None,
+            lambda: metric_time_series(name=name, hours=1, interval="1m", agg="p95", now=now),
+            where,
+            [name, now - timedelta(hours=1), now],
+            step="1 minute",
+            agg="p95",
+        ),
         ReadCase(
             f"statistics 30 d, tag endpoint={BENCH_TAGS['endpoint']}",
             None,
@@ -90,6 +106,49 @@ def read_cases(now: datetime, hashes: list[int]) -> list[ReadCase]:
             where,
             last24,
             step="5 minutes",
+        ),
+        # Any whole-minute interval (issue 18): whole hours read hour rollups, others minutes.
+        ReadCase(
+            "time series 30 d, 6h, avg",
+            None,
+            lambda: metric_time_series(name=name, hours=h30, interval="6h", agg="avg", now=now),
+            where,
+            last30,
+            step="6 hours",
+        ),
+        ReadCase(
+            "time series 30 d, 1h, avg, fill=zero",
+            None,
+            lambda: metric_time_series(
+                name=name, hours=h30, interval="1h", agg="avg", fill="zero", now=now
+            ),
+            where,
+            last30,
+            step="1 hour",
+        ),
+        ReadCase(
+            "time series 7 d, 15m, avg",
+            None,
+            lambda: metric_time_series(name=name, hours=7 * 24, interval="15m", agg="avg", now=now),
+            where,
+            [name, now - timedelta(days=7), now],
+            step="15 minutes",
+        ),
+        ReadCase(
+            "time series 30 d, 90m, avg",
+            None,
+            lambda: metric_time_series(name=name, hours=h30, interval="90m", agg="avg", now=now),
+            where,
+            last30,
+            step="90 minutes",
+        ),
+        ReadCase(
+            "time series 24 h, 7m, avg",
+            None,
+            lambda: metric_time_series(name=name, hours=h24, interval="7m", agg="avg", now=now),
+            where,
+            last24,
+            step="7 minutes",
         ),
     ]
 

@@ -3,6 +3,7 @@ from django.contrib import admin
 from apps.core.admin import RecordAdmin
 from apps.keys.permissions import request_actor
 
+from . import services
 from .models import AiUsage, KnowledgeDocument, ModelPrice
 
 
@@ -36,3 +37,20 @@ class ModelPriceAdmin(admin.ModelAdmin):
 class KnowledgeDocumentAdmin(admin.ModelAdmin):
     list_display = ["document_id", "title", "assistant_id", "updated_at"]
     search_fields = ["=document_id", "title"]
+
+    def get_readonly_fields(self, request, obj=None) -> list[str]:
+        # A document is known by its id: a new id is a new document.
+        return ["document_id", "received_at"] if obj else ["received_at"]
+
+    def save_model(self, request, obj, form, change) -> None:
+        # The same write as the API's (the title's secrets redacted before it is stored).
+        document = {
+            "document_id": obj.document_id,
+            "assistant_id": obj.assistant_id,
+            "title": obj.title,
+            "updated_at": obj.updated_at,
+        }
+        services.documents_upsert(documents=[document])
+        if not obj.pk:
+            obj.pk = KnowledgeDocument.objects.get(document_id=obj.document_id).pk
+        obj.refresh_from_db()

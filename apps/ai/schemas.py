@@ -24,19 +24,22 @@ MAX_STEPS = 50
 class StepIn(NullMeansAbsent):
     model_config = ConfigDict(extra="forbid")
 
-    name: Text(100) = Field(min_length=1)
+    # Free text (a step named after the URL it called, `call?sig=...`): scrubbed.
+    name: Scrubbed(100) = Field(min_length=1)
     duration_ms: Milliseconds | None = None
     tokens_in: PositiveInt = 0
     tokens_out: PositiveInt = 0
 
 
 class AiUsageIn(ItemSchema):
-    feature: Text(100) = Field(
+    # Names a client makes up are free text: secrets in them are redacted before the row
+    # (and the hourly sums grouped by them) exist.
+    feature: Scrubbed(100) = Field(
         min_length=1, description="grammar, quiz, voice, scenario, or any name of yours."
     )
-    model: Text(200) = ""
+    model: Scrubbed(200) = ""
     assistant_id: UUID | None = None
-    assistant_name: Text(255) = ""
+    assistant_name: Scrubbed(255) = ""
     user_id: Text(255) = ""
     conversation_id: Text(255) = ""
     success: bool = True

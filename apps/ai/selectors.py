@@ -34,7 +34,7 @@ def ttft_percentiles(
     *, hours: int, assistant_id: UUID | None = None, now: datetime | None = None
 ) -> dict:
     """p50/p95/p99 of time to first token (ms) over the window; zeros when there is none.
-    From the metrics engine's rollups: within 1% of the exact order statistic."""
+    From the metrics engine (percentile_cont; exact for small windows, within 1% beyond)."""
     tags = {"assistant_id": str(assistant_id)} if assistant_id else None
     stats = metric_statistics(name=TTFT, hours=hours, tags=tags, now=now)
     return {

@@ -5,8 +5,17 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.core.errors import Conflict
+from apps.ingest.privacy import scrub_text
 
 from .models import KnowledgeDocument, ModelPrice
+
+TITLE_LENGTH = KnowledgeDocument._meta.get_field("title").max_length
+
+
+def _title(title: str) -> str:
+    # A redaction may be longer than the secret it hides: cut back to the column.
+    return scrub_text(title)[:TITLE_LENGTH]
+
 
 PRICE_TAKEN = "This model already has a price from that valid_from; change that one instead."
 
@@ -36,8 +45,9 @@ def price_delete(*, price: ModelPrice) -> None:
 
 def documents_upsert(*, documents: list[dict]) -> dict[str, int]:
     """Insert or update by `document_id` in one statement (a document sent twice in one
-    request: the last one counts, as if sent one after the other)."""
-    latest = {d["document_id"]: d for d in documents}
+    request: the last one counts, as if sent one after the other). Secrets in a title
+    (`api_key=...`) are redacted before it is stored, as the ingest kinds' free text."""
+    latest = {d["document_id"]: {**d, "title": _title(d.get("title", ""))} for d in documents}
     known = set(
         KnowledgeDocument.objects.filter(document_id__in=latest).values_list(
             "document_id", flat=True

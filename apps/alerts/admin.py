@@ -18,6 +18,8 @@ from django.utils.html import format_html
 from django.utils.timesince import timesince
 from django.views.decorators.http import require_POST
 
+from apps.core.secrets import mask_credentials
+from apps.ingest.privacy import scrub, scrub_text
 from apps.keys.permissions import request_actor
 
 from . import services
@@ -54,6 +56,29 @@ class WriteThroughAdmin(admin.ModelAdmin):
     A form checks its input first (a channel's target in `AlertChannel.clean`, with
     the services' own check), so a refusal is a message on the form, not a 500.
     """
+
+    # A field holding credentials (a target URL's token or password): a list shows it
+    # masked (`masked_target`), and so does the page of a user who may only view it.
+    secret_field: str | None = None
+
+    @admin.display(description="target")
+    def masked_target(self, obj: models.Model) -> str:
+        return mask_credentials(getattr(obj, self.secret_field or "", "") or "")
+
+    def _masks(self, request, obj) -> bool:
+        return self.secret_field is not None and not self.has_change_permission(request, obj)
+
+    def get_fields(self, request, obj=None) -> list[str]:
+        fields = list(super().get_fields(request, obj))
+        if self._masks(request, obj):
+            fields = ["masked_target" if f == self.secret_field else f for f in fields]
+        return fields
+
+    def get_readonly_fields(self, request, obj=None) -> list[str]:
+        fields = list(super().get_readonly_fields(request, obj))
+        if self._masks(request, obj):
+            fields.append("masked_target")
+        return fields
 
     def service_create(self, data: dict, actor: str) -> models.Model:
         raise NotImplementedError
@@ -197,6 +222,8 @@ class AlertIncidentAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change) -> None:
         # Only the resolution notes are editable here; status changes are the actions'.
+        # Free text: secrets pasted in are redacted, as everywhere.
+        obj.resolution_notes = scrub_text(obj.resolution_notes)
         AlertIncident.objects.filter(pk=obj.pk).update(resolution_notes=obj.resolution_notes)
 
     def _each(self, request, queryset, change, verb: str) -> None:
@@ -262,6 +289,13 @@ def _short(value: float | None) -> str:
     return "no data" if value is None else f"{value:.6g}"
 
 
+def _tags_scrubbed(data: dict) -> dict:
+    # As the API's tags (serializers.TagsField): secrets redacted, as ingest stores labels.
+    if isinstance(data.get("tags"), dict):
+        data = {**data, "tags": scrub(data["tags"])}
+    return data
+
+
 @admin.register(AlertRule)
 class AlertRuleAdmin(WriteThroughAdmin):
     list_display = [
@@ -317,10 +351,10 @@ class AlertRuleAdmin(WriteThroughAdmin):
         return HttpResponseRedirect(reverse("admin:alerts_alertrule_change", args=[pk]))
 
     def service_create(self, data: dict, actor: str) -> AlertRule:
-        return services.rule_create(data=data, actor=actor)
+        return services.rule_create(data=_tags_scrubbed(data), actor=actor)
 
     def service_update(self, obj: AlertRule, data: dict, actor: str) -> AlertRule:
-        return services.rule_update(rule=obj, data=data, actor=actor)
+        return services.rule_update(rule=obj, data=_tags_scrubbed(data), actor=actor)
 
     def service_delete(self, obj: AlertRule, actor: str) -> None:
         services.rule_delete(rule=obj, actor=actor)
@@ -376,9 +410,11 @@ class AlertChannelForm(forms.ModelForm):
 @admin.register(AlertChannel)
 class AlertChannelAdmin(WriteThroughAdmin):
     form = AlertChannelForm
-    list_display = ["name", "type", "target", "created_by", "created_at"]
+    secret_field = "target"
+    list_display = ["name", "type", "masked_target", "created_by", "created_at"]
     list_filter = ["type"]
-    search_fields = ["name", "target"]
+    # Not the target: it is encrypted at rest (apps/core/secrets.py), SQL cannot search it.
+    search_fields = ["name"]
     readonly_fields = ["created_at", "created_by"]
     actions = ["send_test"]
 

@@ -116,7 +116,11 @@ class ChannelListView(AlertsView):
         tags=TAGS,
     )
     def get(self, request):
-        return Response(io.ChannelSerializer(AlertChannel.objects.all(), many=True).data)
+        channels = AlertChannel.objects.all()
+        # The request decides what of the targets is shown (masked for read keys).
+        return Response(
+            io.ChannelSerializer(channels, many=True, context={"request": request}).data
+        )
 
     @extend_schema(
         summary="Create a notification channel",
@@ -128,7 +132,10 @@ class ChannelListView(AlertsView):
         data = validated(io.ChannelSerializer, request.data)
         with target_refused_as_400():
             channel = services.channel_create(data=dict(data), actor=request_actor(request))
-        return Response(io.ChannelSerializer(channel).data, status=status.HTTP_201_CREATED)
+        return Response(
+            io.ChannelSerializer(channel, context={"request": request}).data,
+            status=status.HTTP_201_CREATED,
+        )
 
 
 class ChannelDetailView(AlertsView):
@@ -138,7 +145,8 @@ class ChannelDetailView(AlertsView):
         summary="One notification channel", responses={200: io.ChannelSerializer}, tags=TAGS
     )
     def get(self, request, pk: int):
-        return Response(io.ChannelSerializer(get_or_404(AlertChannel.objects.all(), pk)).data)
+        channel = get_or_404(AlertChannel.objects.all(), pk)
+        return Response(io.ChannelSerializer(channel, context={"request": request}).data)
 
     @extend_schema(
         summary="Change a notification channel",
@@ -153,7 +161,7 @@ class ChannelDetailView(AlertsView):
             channel = services.channel_update(
                 channel=channel, data=dict(data), actor=request_actor(request)
             )
-        return Response(io.ChannelSerializer(channel).data)
+        return Response(io.ChannelSerializer(channel, context={"request": request}).data)
 
     @extend_schema(summary="Delete a notification channel", responses={204: None}, tags=TAGS)
     def delete(self, request, pk: int):

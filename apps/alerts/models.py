@@ -10,7 +10,9 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
-from .egress import check_target
+from apps.core.secrets import EncryptedTextField
+
+from .senders import check_target
 
 
 class Operator(models.TextChoices):
@@ -61,9 +63,11 @@ class ChannelType(models.TextChoices):
 class AlertChannel(models.Model):
     name = models.CharField(max_length=100, unique=True)
     type = models.CharField(max_length=16, choices=ChannelType.choices)
-    target = models.CharField(max_length=2000, help_text="An email address or a URL.")
-    # Signs webhook bodies (HMAC-SHA256); never shown back by the API.
-    secret = models.CharField(max_length=200, blank=True)
+    # Encrypted at rest (a webhook URL's token, a Slack hook's path are credentials);
+    # clear in Python for the senders, masked for read keys (apps/core/secrets.py).
+    target = EncryptedTextField(max_length=2000, help_text="An email address or a URL.")
+    # Signs webhook bodies (HMAC-SHA256); never shown back by the API; encrypted at rest.
+    secret = EncryptedTextField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.CharField(max_length=200, blank=True)
 

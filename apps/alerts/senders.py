@@ -4,9 +4,15 @@
 `send_slack` (an incoming-webhook message) or `send_email` (Django's mail). Each returns an
 Attempt and never raises for a delivery problem (DNS, refused, timeout, TLS, non-2xx,
 unsafe target, mail error): what went wrong is in `Attempt.error`, in words a user can act
-on. Only 2xx counts as delivered. HTTP goes through `egress.post`: public addresses only
-(unless ALERTS_ALLOW_PRIVATE_WEBHOOKS), the checked address pinned, 307/308 redirects
-re-checked, the whole attempt bounded by `timeout`.
+on. Only 2xx counts as delivered. HTTP goes through the one outbound client,
+`apps.core.egress`, under the alerts' policy: public addresses only (unless
+ALERTS_ALLOW_PRIVATE_WEBHOOKS), the checked address pinned, 307/308 redirects re-checked,
+the whole attempt bounded by `timeout`.
+
+Where a channel may send is checked here too (`check_target`), when it is saved and
+again at every send: a webhook or Slack URL is user input, and unguarded the worker would
+POST wherever it points, e.g. the cloud metadata service (169.254.169.254), Redis or
+PostgreSQL on localhost, or the office network (SSRF).
 
 A webhook receiver checks `X-Analytics-Signature: sha256=<hex HMAC-SHA256 of the body>` with
 the channel's secret over the raw bytes it received, and can drop repeats by
@@ -22,14 +28,21 @@ from typing import Any
 
 import orjson
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.mail import EmailMessage, get_connection
+from django.core.validators import validate_email
 
-from . import egress
+from apps.core import egress
+from apps.core.egress import UnsafeTarget
+
+__all__ = ["UnsafeTarget", "check_email", "check_target", "check_url", "send"]
 
 USER_AGENT = "analytics-backend-alerts/1.0"
 SIGNATURE_HEADER = "X-Analytics-Signature"
 DELIVERY_HEADER = "X-Analytics-Delivery"
 TIMEOUT_SETTING = "ALERTS_DELIVERY_TIMEOUT_SECONDS"
+ALLOW_PRIVATE_SETTING = "ALERTS_ALLOW_PRIVATE_WEBHOOKS"
+PRIVATE_HINT = f"set {ALLOW_PRIVATE_SETTING}=true to allow"
 
 # Slack attachment colors; unknown severities are grey.
 SEVERITY_COLORS = {
@@ -48,6 +61,35 @@ class Attempt:
     status_code: int | None  # the last HTTP status seen; None for email and network errors
     error: str  # empty when ok
     duration_ms: float
+
+
+def check_email(address: str) -> None:
+    """Raise ValueError unless `address` is one email address (Django's EmailValidator)."""
+    try:
+        validate_email(address)
+    except ValidationError:
+        raise ValueError(f"{address!r} is not a valid email address") from None
+
+
+def check_target(channel_type: str, target: str) -> None:
+    """Raise ValueError unless a channel of `channel_type` may send to `target`: an email
+    address for email, a safe URL (`check_url`) for the others. The one check the
+    services, the API's input and the admin's form all apply."""
+    if channel_type == "email":
+        check_email(target)
+    else:
+        check_url(target)
+
+
+def check_url(
+    url: str, *, allow_private: bool | None = None, timeout: float = egress.CONNECT_TIMEOUT
+) -> None:
+    """Raise UnsafeTarget unless notifications may be sent to `url`: http(s), no
+    credentials, and (unless ALERTS_ALLOW_PRIVATE_WEBHOOKS or `allow_private`) a host that
+    resolves to public addresses only. A host that does not resolve is refused too."""
+    egress.check_url(
+        url, allow_private=_allow_private(allow_private), private_hint=PRIVATE_HINT, timeout=timeout
+    )
 
 
 def signature(secret: str, body: bytes) -> str:
@@ -118,7 +160,7 @@ def send_email(target: str, subject: str, text: str, *, timeout: float | None = 
     backend (the SMTP server) accepted it, not that it reached the inbox."""
     started = time.monotonic()
     try:
-        egress.check_email(target)
+        check_email(target)
         connection = get_connection()
         if getattr(connection, "timeout", False) is None:  # SMTP without EMAIL_TIMEOUT
             connection.timeout = _timeout(timeout)
@@ -174,11 +216,12 @@ def _post(
             target,
             body,
             headers,
-            allow_private=allow_private,
+            allow_private=_allow_private(allow_private),
+            private_hint=PRIVATE_HINT,
             timeout=_timeout(timeout),
             connect_timeout=connect_timeout,
         )
-    except egress.UnsafeTarget as exc:
+    except UnsafeTarget as exc:
         return _failed(started, None, f"refused: {exc}")
     except egress.EgressError as exc:
         return _failed(started, exc.status_code, str(exc))
@@ -197,6 +240,12 @@ def _headers(delivery_id: str) -> dict[str, str]:
         headers[DELIVERY_HEADER] = delivery_id
     headers["Connection"] = "close"
     return headers
+
+
+def _allow_private(allow_private: bool | None) -> bool:
+    if allow_private is None:
+        return bool(getattr(settings, ALLOW_PRIVATE_SETTING, False))
+    return allow_private
 
 
 def _timeout(timeout: float | None) -> float:

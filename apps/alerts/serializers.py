@@ -7,10 +7,13 @@ from rest_framework import serializers
 
 from apps.core.booleans import BooleansAreNotValuesMixin
 from apps.core.params import NonEmptyQuery
+from apps.core.secrets import mask_credentials
 from apps.core.serializers import StrictSerializerMixin
+from apps.ingest.privacy import scrub
+from apps.keys.permissions import may_see_secrets
 from apps.metrics.schemas import NAME_PATTERN
 
-from . import egress
+from . import senders
 from .models import (
     RULE_READ_ONLY_FIELDS,
     AlertChannel,
@@ -53,7 +56,9 @@ class TagsField(serializers.DictField):
         bad = [key for key in tags if not TAG.match(key)]
         if bad:
             raise serializers.ValidationError(f"Invalid tag name {bad[0]!r}.")
-        return tags
+        # As ingest stores labels: a secret-looking tag's value and the credentials in
+        # any value are redacted, so the rule still matches the series they name.
+        return scrub(tags)
 
 
 def metric_name(name: str) -> str:
@@ -159,11 +164,20 @@ class ChannelSerializer(
     def get_has_secret(self, channel: AlertChannel) -> bool:
         return bool(channel.secret)
 
+    def to_representation(self, channel: AlertChannel) -> dict:
+        """The target's credentials (a webhook URL's token, a Slack hook's path) in full
+        for an admin key or a staff user who may change channels; masked for the rest."""
+        data = super().to_representation(channel)
+        request = self.context.get("request")
+        if not may_see_secrets(request, "alerts.change_alertchannel"):
+            data["target"] = mask_credentials(data["target"])
+        return data
+
     def validate(self, attrs: dict) -> dict:
         kind = attrs.get("type", getattr(self.instance, "type", None))
         target = attrs.get("target", getattr(self.instance, "target", ""))
         try:
-            egress.check_target(kind, target)
+            senders.check_target(kind, target)
         except ValueError as exc:
             raise serializers.ValidationError({"target": str(exc)}) from None
         return attrs

@@ -12,8 +12,10 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from apps.core.secrets import mask_credentials
+from apps.ingest.privacy import scrub_text
+
 from . import evaluation, timeline
-from .egress import check_target
 from .evaluation import Evaluation
 from .models import (
     UNRESOLVED,
@@ -31,6 +33,7 @@ from .models import (
     TimelineKind,
 )
 from .notifications import delivery_send, make_deliveries
+from .senders import check_target
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +69,7 @@ def incident_resolve(*, incident_id: int, actor: str, note: str = "") -> AlertIn
         incident = AlertIncident.objects.select_for_update().get(pk=incident_id)
         if incident.status == IncidentStatus.RESOLVED:
             raise TransitionError("The incident is already resolved.")
+        note = scrub_text(note)
         now = timezone.now()
         incident.status = IncidentStatus.RESOLVED
         incident.resolved_by = actor
@@ -109,6 +113,8 @@ def incident_silence(
 def silence_create(
     *, matchers: dict, starts_at: datetime, ends_at: datetime, comment: str, actor: str
 ) -> Silence:
+    """Create a silence; secrets in its comment are redacted before it is stored."""
+    comment = scrub_text(comment)
     with transaction.atomic():
         silence = Silence.objects.create(
             matchers=matchers,
@@ -127,7 +133,9 @@ def silence_create(
 
 
 def silence_update(*, silence: Silence, data: dict, actor: str) -> Silence:
-    """Change a silence's matchers, times or comment (the admin's form)."""
+    """Change a silence's matchers, times or comment (the admin's form); secrets in the
+    comment are redacted."""
+    data = _scrubbed(data)
     with transaction.atomic():
         for field, value in data.items():
             setattr(silence, field, value)
@@ -167,7 +175,7 @@ def default_channels() -> list[AlertChannel]:
 def rule_create(*, data: dict, actor: str) -> AlertRule:
     """Create a rule (and its line in the trail). A built-in one (`builtin=True`) without
     channels gets the default channels (ALERTS_DEFAULT_CHANNELS) that exist."""
-    data = dict(data)
+    data = _scrubbed(data)
     channels = list(data.pop("channels", []))
     if data.get("builtin") and not channels:
         channels = default_channels()
@@ -181,7 +189,7 @@ def rule_create(*, data: dict, actor: str) -> AlertRule:
 def rule_update(*, rule: AlertRule, data: dict, actor: str) -> AlertRule:
     """Change a rule, under its row lock (the evaluator's state fields are left as they
     are); a change to what it watches starts a pending rule over. Returns the rule."""
-    data = dict(data)
+    data = _scrubbed(data)
     channels = data.pop("channels", None)
     with transaction.atomic():
         current = AlertRule.objects.select_for_update().get(pk=rule.pk)
@@ -324,8 +332,25 @@ def retention_purge(*, now: datetime) -> dict[str, tuple[int, datetime]]:
     return {f"alerts:{table}": (n, cutoff) for table, n in history_purge(now=now).items()}
 
 
+# Free text a person writes (a rule's description, a silence's comment): a pasted URL or
+# header keeps its words, never its credentials (the ingest kinds' scrubber).
+_FREE_TEXT = ("description", "comment")
+
+
+def _scrubbed(data: dict) -> dict:
+    """A copy of `data` with the secrets in its free text redacted."""
+    data = dict(data)
+    for field in _FREE_TEXT:
+        if isinstance(data.get(field), str):
+            data[field] = scrub_text(data[field])
+    return data
+
+
 # Never written to the trail: a secret stays where it is needed only.
 _UNAUDITED = {"secret"}
+# Written masked: the trail is read by read keys, and the target's credentials are
+# kept (encrypted) on the channel only.
+_MASKED = {"target"}
 
 
 def config_change_record(actor: str, action: str, target, data: dict | None = None) -> None:
@@ -336,6 +361,8 @@ def config_change_record(actor: str, action: str, target, data: dict | None = No
     for field, value in (data or {}).items():
         if field in _UNAUDITED:
             changes[field] = "(set)" if value else "(cleared)"
+        elif field in _MASKED:
+            changes[field] = mask_credentials(value)
         elif field == "channels":
             changes[field] = sorted(channel.name for channel in value)
         else:

@@ -18,7 +18,10 @@ class Percentile(Aggregate):
 
 
 def interpolated(ordered: list[float], fraction: float) -> float | None:
-    """percentile_cont(fraction) of values already in order: linear between neighbours."""
+    """The project's one percentile definition (README, Percentiles), for values already
+    in order: at position fraction * (n - 1), linear between the two closest ranks. The
+    very arithmetic of PostgreSQL's percentile_cont (the `Percentile` aggregate), so both
+    give the same float; the metrics sketch interpolates its ranks the same way."""
     if not ordered:
         return None
     position = fraction * (len(ordered) - 1)

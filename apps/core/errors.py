@@ -31,6 +31,26 @@ class ServiceUnavailable(exceptions.APIException):
     default_code = "service_unavailable"
 
 
+class ReadTooCostly(exceptions.APIException):
+    """An API read stopped by API_READ_STATEMENT_TIMEOUT_MS (apps/core/readcost.py)."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = error_code = "read_too_costly"
+
+    def __init__(self) -> None:
+        seconds = settings.API_READ_STATEMENT_TIMEOUT_MS / 1000
+        super().__init__(
+            f"This read took longer than {seconds:g} s of database time and was stopped. "
+            "Narrow its window (days, hours, weeks) or add filters, then retry."
+        )
+
+
+def is_statement_timeout(exc: BaseException | None) -> bool:
+    """Whether a database error is PostgreSQL stopping a statement (statement_timeout)."""
+    cause = getattr(exc, "__cause__", None) or exc
+    return getattr(cause, "sqlstate", None) == "57014"  # query_canceled
+
+
 _CODES = {
     400: "invalid",
     401: "not_authenticated",
@@ -88,7 +108,9 @@ def flat_fields(errors: dict, prefix: str = "") -> dict[str, list[str]]:
 
 
 def api_exception_handler(exc, context):
-    if is_database_down(exc):
+    if is_statement_timeout(exc):
+        exc = ReadTooCostly()
+    elif is_database_down(exc):
         exc = ServiceUnavailable()
     response = drf_exception_handler(exc, context)
     if response is None:
@@ -104,7 +126,7 @@ def api_exception_handler(exc, context):
             detail = str(data.get("detail", "Invalid input."))
     else:
         detail = str(data.get("detail", "")) if isinstance(data, dict) else str(data)
-    code = _CODES.get(response.status_code)
+    code = getattr(exc, "error_code", None) or _CODES.get(response.status_code)
     if code is None and isinstance(exc, exceptions.APIException):
         code = exc.default_code
     new = Response(

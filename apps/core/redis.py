@@ -9,6 +9,8 @@ the live feed's channels, its broadcaster lock, rate limits, smart-filter state,
 heartbeats, counters, the cache and Celery's queues and pidbox channels.
 """
 
+import itertools
+import os
 import re
 from functools import lru_cache
 from urllib.parse import urlsplit
@@ -61,3 +63,22 @@ def get_redis() -> redis.Redis:
         socket_timeout=1,
         health_check_interval=30,
     )
+
+
+# Members of sorted sets counting requests (rate limits, read slots) must be unique per
+# request across processes: the caller's time, the process id and a counter.
+_pid = os.getpid()
+_sequence = itertools.count()
+
+
+def _after_fork() -> None:
+    global _pid
+    _pid = os.getpid()
+
+
+os.register_at_fork(after_in_child=_after_fork)
+
+
+def unique_member(stamp: int) -> str:
+    """`<stamp>:<pid>:<n>`: no other request of any process of this host has it."""
+    return f"{stamp}:{_pid}:{next(_sequence)}"

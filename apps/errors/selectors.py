@@ -1,16 +1,50 @@
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.db.models import Count
-from django.db.models.functions import TruncHour
 
-from apps.core.windows import window_start
+from apps.core.windows import Interval, filled, parse_interval, window_start
 
 from .models import ErrorCategory, ErrorLog, Severity
 
+HOUR = parse_interval("1h")
 
-def error_trends(*, hours: int, category: str | None = None) -> dict:
-    """Counts by category and severity, an hourly series (zeros included), unresolved count."""
-    since = window_start(hours)
+
+def _bucket_counts(
+    errors, interval: Interval, since: datetime, until: datetime, fill: str
+) -> list[dict]:
+    """{start, count} per `interval` bucket from since to until (the bucket holding
+    `until` included, as the hourly series always did), empty ones as `fill` says."""
+    past_last = interval.bucket_of(until) + interval.step  # no bucket after now's, as hourly
+    counts = (
+        errors.filter(timestamp__lt=past_last)
+        .annotate(start=interval.date_bin("timestamp"))
+        .values_list("start")
+        .annotate(n=Count("id"))
+        .order_by("start")
+    )
+    return filled(
+        ({"start": start, "count": n} for start, n in counts),
+        start=since,
+        end=until + timedelta(microseconds=1),
+        interval=interval,
+        fill=fill,
+        key=lambda row: row["start"],
+        empty=lambda start, how: {"start": start, "count": 0 if how == "zero" else None},
+    )
+
+
+def error_trends(
+    *,
+    hours: int,
+    category: str | None = None,
+    interval: Interval | None = None,
+    fill: str = "zero",
+    now: datetime | None = None,
+) -> dict:
+    """Counts by category and severity, an hourly series (zeros included), unresolved count;
+    with `interval`, also `series`: buckets of that width, empty ones as `fill` says."""
+    since = window_start(hours, now=now)
+    until = since + timedelta(hours=hours)
     errors = ErrorLog.objects.filter(timestamp__gte=since)
     if category:
         errors = errors.filter(category=category)
@@ -21,21 +55,11 @@ def error_trends(*, hours: int, category: str | None = None) -> dict:
         matrix.setdefault(cat, dict.fromkeys(Severity.values, 0))[severity] = n
     by_category = {c: sum(row.values()) for c, row in matrix.items()}
     by_severity = {s: sum(row.get(s, 0) for row in matrix.values()) for s in Severity.values}
-    hourly = dict(
-        errors.annotate(hour=TruncHour("timestamp"))
-        .values_list("hour")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
-    first_hour = since.replace(minute=0, second=0, microsecond=0)
-    series = [
-        {
-            "hour": first_hour + timedelta(hours=i),
-            "count": hourly.get(first_hour + timedelta(hours=i), 0),
-        }
-        for i in range(hours + 1)
+    hourly = [
+        {"hour": row["start"], "count": row["count"]}
+        for row in _bucket_counts(errors, HOUR, since, until, "zero")
     ]
-    return {
+    answer = {
         "period_hours": hours,
         "since": since,
         "category": category,
@@ -44,5 +68,10 @@ def error_trends(*, hours: int, category: str | None = None) -> dict:
         "by_category": by_category,
         "by_severity": by_severity,
         "by_category_severity": matrix,
-        "hourly": series,
+        "hourly": hourly,
     }
+    if interval is not None:
+        answer["interval"] = interval.text
+        answer["fill"] = fill
+        answer["series"] = _bucket_counts(errors, interval, since, until, fill)
+    return answer

@@ -9,6 +9,13 @@ class HourCount(serializers.Serializer):
     count = serializers.IntegerField()
 
 
+class BucketCount(serializers.Serializer):
+    start = serializers.DateTimeField()
+    count = serializers.IntegerField(
+        allow_null=True, help_text="Errors in the bucket; null for an empty one with fill=null."
+    )
+
+
 class ErrorTrendsOut(serializers.Serializer):
     period_hours = serializers.IntegerField()
     since = serializers.DateTimeField()
@@ -22,3 +29,11 @@ class ErrorTrendsOut(serializers.Serializer):
         help_text="Counts per category, then per severity (every pair, zeros included).",
     )
     hourly = HourCount(many=True)
+    interval = serializers.CharField(required=False, help_text="Only with `interval`.")
+    fill = serializers.CharField(required=False, help_text="Only with `interval`.")
+    series = BucketCount(
+        many=True,
+        required=False,
+        help_text="Only with `interval`: every bucket from the one holding `since` to the "
+        "one holding now (fill=none: only those with errors).",
+    )

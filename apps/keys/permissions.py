@@ -20,6 +20,20 @@ def request_actor(request) -> str:
     return "anonymous"
 
 
+def may_see_secrets(request, permission: str) -> bool:
+    """Whether the caller is shown credentials in full (a channel's webhook token, a
+    monitored URL's password, a heartbeat's ping token): an `admin` key, or a staff
+    session whose user holds `permission` (the change permission of what holds them).
+    A read key, and no request at all, see them masked."""
+    if request is None:
+        return False
+    scope = _key_scope(request)
+    if scope is not None:
+        return scope == Scope.ADMIN
+    user = getattr(request, "user", None)
+    return bool(user and user.is_authenticated and user.is_staff and user.has_perm(permission))
+
+
 class CanRead(permissions.BasePermission):
     """Staff session, a `read` key or an `admin` key. An ingest key is refused (403)."""
 

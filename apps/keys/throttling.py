@@ -9,10 +9,8 @@ lets traffic through, with one warning per outage.
 """
 
 import ipaddress
-import itertools
 import logging
 import math
-import os
 import time
 from functools import lru_cache
 from pathlib import Path
@@ -25,7 +23,8 @@ from rest_framework.request import Request
 from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 
-from apps.core.redis import get_redis, redis_key
+from apps.core.readcost import read_start
+from apps.core.redis import get_redis, redis_key, unique_member
 
 from .models import APIKey, Scope
 
@@ -43,17 +42,6 @@ _LUA = (Path(__file__).parent / "throttling.lua").read_text()
 _clock = time.monotonic  # for the outage pause; tests replace it
 _redis_paused_until = 0.0
 _redis_failing = False
-# Members must be unique per admitted request: time, process and a counter.
-_pid = os.getpid()
-_sequence = itertools.count()
-
-
-def _after_fork() -> None:
-    global _pid
-    _pid = os.getpid()
-
-
-os.register_at_fork(after_in_child=_after_fork)
 
 
 @lru_cache(maxsize=1)
@@ -77,7 +65,7 @@ def hit(key: str, limit: int, period: int, *, record: bool = True) -> int:
     if _redis_paused_until and _clock() < _redis_paused_until:
         return 0
     now_us = int(time.time() * 1_000_000)
-    member = f"{now_us}:{_pid}:{next(_sequence)}" if record else ""
+    member = unique_member(now_us) if record else ""
     try:
         wait_us = _script()(
             keys=[redis_key("ratelimit", key)],
@@ -152,10 +140,14 @@ class KeyRateThrottle(BaseThrottle):
         if rate is None:
             return True
         limit, period = parse_rate(rate)
-        wait = hit(self.get_cache_key(request, view), limit, period)
+        key = self.get_cache_key(request, view)
+        wait = hit(key, limit, period)
         if wait:
             self._wait = wait
             return False
+        if not is_ingest:  # an API read: a slot of its reader's (or 429), then its budget
+            redis_up = not (_redis_paused_until and _clock() < _redis_paused_until)
+            read_start(request._request, key.partition(":")[2], key_slot=redis_up)
         return True
 
     def wait(self) -> int | None:

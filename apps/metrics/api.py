@@ -12,7 +12,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.core.params import StrictIntegerField, hours_query
-from apps.core.windows import longest_retention_days
+from apps.core.windows import (
+    IntervalField,
+    fill_field,
+    longest_retention_days,
+    parse_interval,
+    too_many_buckets,
+)
 from apps.ingest.api import IngestView
 
 from . import exposition, selectors
@@ -155,29 +161,28 @@ class TimeSeriesWindowQuery(WindowQuery):
             length = timedelta(hours=attrs.get("hours", selectors.DEFAULT_HOURS))
         grouped = "group_by" in attrs
         limit = selectors.MAX_GROUPED_BUCKETS if grouped else selectors.MAX_BUCKETS
-        if length / selectors.INTERVAL_STEPS[attrs["interval"]] > limit:
-            per = " per group (with group_by)" if grouped else ""
-            raise serializers.ValidationError(
-                {
-                    "interval": [
-                        f"At most {limit} buckets{per}: choose a coarser interval or a "
-                        "shorter window."
-                    ]
-                }
-            )
+        per = " per group (with group_by)" if grouped else ""
+        refused = too_many_buckets(length, attrs["interval"], limit, what=per)
+        if refused:
+            raise serializers.ValidationError({"interval": [refused]})
         return attrs
 
 
 TimeSeriesQuery = window_query(
     "MetricTimeSeriesQuery",
     base=TimeSeriesWindowQuery,
-    interval=serializers.ChoiceField(
-        choices=list(selectors.INTERVALS),
-        default="1h",
-        help_text="Bucket width; 1w buckets start on Monday 00:00 UTC. At most "
-        f"{selectors.MAX_BUCKETS} buckets ({selectors.MAX_GROUPED_BUCKETS} with group_by).",
+    interval=IntervalField(
+        default=parse_interval(selectors.DEFAULT_INTERVAL),
+        help_text="Bucket width: <n>m, <n>h, <n>d or <n>w, a whole number of minutes > 0 "
+        "and at most 7 days (1m, 5m, 15m, 2h, 6h, 1d, 1w ...; default "
+        f"{selectors.DEFAULT_INTERVAL}). Buckets are aligned to multiples of the width "
+        "counted from Monday 2000-01-03 00:00 UTC: 15m, 2h, 6h and 1d start at midnight UTC "
+        "and its multiples, 1w on Monday 00:00 UTC. Whole days read day rollups, whole hours "
+        "hour rollups, other widths minute rollups. Window length / interval at most "
+        f"{selectors.MAX_BUCKETS} ({selectors.MAX_GROUPED_BUCKETS} with group_by), else 400.",
     ),
     agg=serializers.ChoiceField(choices=selectors.AGGREGATES, default="avg"),
+    fill=fill_field("none"),
 )
 
 
@@ -204,7 +209,8 @@ ERRORS = {
 }
 WINDOW_DESCRIPTION = (
     "Served from minute/hour/day rollups plus raw points at the edges: count, sum, min and "
-    "max exact, percentiles within 1%. The window is `hours` (ending now) or `from`/`to`. "
+    "max exact; percentiles (percentile_cont) exact up to 10,000 points in the window, "
+    "within 1% beyond. The window is `hours` (ending now) or `from`/`to`. "
     "With `group_by=<tag>` the answer also holds `groups`, one per value of that tag."
 )
 

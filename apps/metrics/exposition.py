@@ -52,9 +52,12 @@ COUNTERS = (
     "WHERE r.resolution = 'd' AND s.metric_type = 'counter' {only}"
     "GROUP BY r.metric_name, s.tags ORDER BY r.metric_name"
 )
+# Quantiles by the project's one definition (percentile_cont, README "Percentiles"),
+# exact over the window's raw points, as statistics answer for the same points.
+SUMMARY_QUANTILES = (0.5, 0.95, 0.99)
 SUMMARIES = (
     "SELECT metric_name, tags, count(*), sum(value), "
-    "percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY value) "
+    f"percentile_cont(ARRAY{list(SUMMARY_QUANTILES)}) WITHIN GROUP (ORDER BY value) "
     f"FROM {POINTS} WHERE metric_type IN ('timer', 'histogram') "
     f"AND \"timestamp\" > now() - interval '{SUMMARY_WINDOW}' {{only}}"
     "GROUP BY metric_name, tags_hash, tags ORDER BY metric_name"
@@ -127,7 +130,7 @@ class RecordedMetricsCollector:
     def _summary(self, families: dict, name: str, tags, count, total, quantiles) -> None:
         family = self._family(families, name, f"{name} over {SUMMARY_WINDOW}", "summary")
         base, labels = prometheus_name(name), _labels(tags)
-        for q, value in zip((0.5, 0.95, 0.99), quantiles, strict=True):
+        for q, value in zip(SUMMARY_QUANTILES, quantiles, strict=True):
             family.add_sample(base, {**labels, "quantile": str(q)}, value)
         family.add_sample(f"{base}_count", labels, count)
         family.add_sample(f"{base}_sum", labels, total)

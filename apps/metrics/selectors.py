@@ -22,35 +22,21 @@ import psycopg
 from django.db import DataError, connection, transaction
 from django.utils import timezone
 
-from apps.core.windows import window_start
+from apps.core import windows
+from apps.core.windows import Interval, filled, parse_interval, window_start
 from apps.requestlog.selectors import request_summary
 
+from .exact import exact_percentiles
 from .rollups import DIRTY, FAILED, POINTS, ROLLUP, SERIES
 from .sketch import key_sql, merge_sketches, quantiles
 
 UNITS = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1)}
-INTERVALS = {"1m": "m", "5m": "m", "1h": "h", "1d": "d", "1w": "d"}
-INTERVAL_SQL = {
-    "1m": "1 minute",
-    "5m": "5 minutes",
-    "1h": "1 hour",
-    "1d": "1 day",
-    "1w": "7 days",
-}
-INTERVAL_STEPS = {
-    "1m": timedelta(minutes=1),
-    "5m": timedelta(minutes=5),
-    "1h": timedelta(hours=1),
-    "1d": timedelta(days=1),
-    "1w": timedelta(days=7),
-}
-# date_bin origins: 2000-01-03 was a Monday, so weeks start at ISO Monday 00:00 UTC.
-ORIGINS = {"1w": "2000-01-03"}
-DEFAULT_ORIGIN = "2000-01-01"
+# Time series intervals: apps.core.windows (grammar, alignment, bucket count, fill).
+DEFAULT_INTERVAL = "1h"
 
 DEFAULT_HOURS = 24
 MAX_HOURS = 720
-MAX_BUCKETS = 10_080  # 1m over 7 days, the largest series the old 168 h bound allowed
+MAX_BUCKETS = windows.MAX_BUCKETS  # 1m over 7 days, the largest the old 168 h bound allowed
 MAX_GROUPED_BUCKETS = 1_000  # per group: 100 groups x 1000 buckets per answer at most
 MAX_GROUPS = 100
 MAX_PARKED = 200  # parked minutes read one by one; past this, raw from the first one
@@ -317,6 +303,11 @@ EMPTY = {
 }
 
 
+def _exact_fields(values: Sequence[float]) -> dict:
+    """p50/p95/p99 fields of exact percentiles (in QS order)."""
+    return {f"p{int(q * 100)}": v for q, v in zip(QS, values, strict=True)}
+
+
 def _summary(count: int, total: float, low: float, high: float, keys, counts) -> dict:
     if not count:
         return dict(EMPTY)
@@ -388,7 +379,8 @@ def metric_statistics(
     body = {"metric_name": name, **window.fields(), "tags": tags or {}}
     with _read(name) as cursor:
         if group_by is not None:
-            return {**body, **_grouped_statistics(cursor, name, window, tags or {}, group_by)}
+            grouped = _grouped_statistics(cursor, name, window, tags or {}, group_by, percentiles)
+            return {**body, **grouped}
         hashes = _series_hashes(cursor, name, tags or {})
         if hashes == []:
             return {**body, **EMPTY}
@@ -402,6 +394,19 @@ def metric_statistics(
             return {**body, **EMPTY}
         if not percentiles:
             return {**body, **_summary(count, total, low, high, (), ())}
+        exact = exact_percentiles(
+            cursor,
+            name=name,
+            start=window.start,
+            end=window.end,
+            qs=QS,
+            expected={(None, None): count},
+            hashes=hashes,
+            filtered=hashes is not None,
+        )
+        if exact is not None:  # few points: exact from raw, not the sketch
+            summary = _summary(count, total, low, high, (), ())
+            return {**body, **summary, **_exact_fields(exact[(None, None)])}
         cursor.execute(
             f"WITH src AS ({sql}) SELECT u.k, sum(u.c)::bigint FROM src, unnest(src.ks, src.cs) "
             f"AS u(k, c) GROUP BY u.k ORDER BY u.k",
@@ -412,7 +417,7 @@ def metric_statistics(
 
 
 def _grouped_statistics(
-    cursor, name: str, window: Window, tags: dict[str, str], group_by: str
+    cursor, name: str, window: Window, tags: dict[str, str], group_by: str, percentiles: bool
 ) -> dict:
     groups = Groups(_series_groups(cursor, name, tags, group_by))
     cover_ = _read_plan(cursor, name, window, ("d", "h", "m"))
@@ -426,6 +431,40 @@ def _grouped_statistics(
     if not ranked:
         return {**EMPTY, **_groups_fields(group_by, [], []), "groups": []}
     kept = ranked[:MAX_GROUPS]
+    exact = None
+    if percentiles:
+        expected = {(number, None): count for number, count, *_ in kept}
+        expected[(None, None)] = sum(r[1] for r in ranked)
+        exact = exact_percentiles(
+            cursor,
+            name=name,
+            start=window.start,
+            end=window.end,
+            qs=QS,
+            expected=expected,
+            groups=groups.params(),
+            filtered=bool(tags),
+        )
+    if not percentiles or exact is not None:  # few points: exact from raw, not the sketches
+        none = [None] * len(QS)
+        totals = _summary(
+            sum(r[1] for r in ranked),
+            sum(r[2] for r in ranked),
+            min(r[3] for r in ranked),
+            max(r[4] for r in ranked),
+            (),
+            (),
+        )
+        listed = [
+            {
+                "value": groups.values[number],
+                **_summary(count, total, low, high, (), ()),
+                **_exact_fields(exact[(number, None)] if exact else none),
+            }
+            for number, count, total, low, high in kept
+        ]
+        totals.update(_exact_fields(exact[(None, None)] if exact else none))
+        return {**totals, **_groups_fields(group_by, ranked, kept), "groups": listed}
     # Merged here, as a time series does: grouping ~60k (group, key) rows in SQL
     # sorted them (on disk past work_mem), 5x slower than this.
     parts: dict[int, list[tuple[list, list]]] = {}
@@ -538,10 +577,78 @@ def _as_buckets(rows: list[tuple], sketches: dict, agg: str) -> dict[int | None,
     return result
 
 
+def _exact_series(
+    cursor,
+    name: str,
+    window: Window,
+    agg: str,
+    bucket: str,
+    rows: list[tuple],
+    *,
+    hashes: list[int] | None = None,
+    groups: Groups | None = None,
+    filtered: bool = False,
+) -> dict[tuple, float] | None:
+    """A percentile series' bucket values (group number or None, bucket start) exact from
+    raw points when the window holds few of them; None: keep the sketches' values."""
+    if not agg.startswith("p") or not rows:
+        return None
+    q = int(agg[1:]) / 100
+    exact = exact_percentiles(
+        cursor,
+        name=name,
+        start=window.start,
+        end=window.end,
+        qs=[q],
+        expected={(v, b): count for v, b, count, *_ in rows},
+        hashes=None if groups is not None else hashes,
+        groups=groups.params() if groups is not None else None,
+        bucket=bucket,
+        filtered=filtered,
+    )
+    return None if exact is None else {key: values[0] for key, values in exact.items()}
+
+
+def _use_exact(exact: dict[tuple, float] | None, by_group: dict) -> None:
+    """Replace bucket values of `_as_buckets` output by their exact ones."""
+    for v, buckets in by_group.items() if exact else ():
+        for item in buckets:
+            item["value"] = exact[(v, item["start"])]
+
+
+def _series_levels(interval: Interval) -> tuple[str, ...]:
+    """The rollups read for a time series: those whose buckets lie whole inside one of
+    the interval's (whole days: day, hour and minute rollups; whole hours: hour and
+    minute; any other interval: minute rollups), coarsest first."""
+    return tuple(r for r in ("d", "h", "m") if interval.whole(UNITS[r]))
+
+
+def _filler(window: Window, interval: Interval, fill: str, agg: str):
+    """The window's buckets, the empty ones as `fill` says (`zero`: count 0 and value 0;
+    `null`: count 0 and value null; `none`: left out)."""
+    zero = 0 if agg == "count" else 0.0
+
+    def empty(start: datetime, how: str) -> dict:
+        return {"start": start, "count": 0, "value": zero if how == "zero" else None}
+
+    def fill_in(buckets: list[dict]) -> list[dict]:
+        return filled(
+            buckets,
+            start=window.start,
+            end=window.end,
+            interval=interval,
+            fill=fill,
+            key=lambda b: b["start"],
+            empty=empty,
+        )
+
+    return fill_in
+
+
 def metric_time_series(
     *,
     name: str,
-    interval: str,
+    interval: str | Interval,
     agg: str,
     hours: int | None = None,
     tags: dict[str, str] | None = None,
@@ -549,18 +656,22 @@ def metric_time_series(
     since: datetime | None = None,
     until: datetime | None = None,
     group_by: str | None = None,
+    fill: str = "none",
 ) -> dict:
-    """Buckets aligned to `interval` (weeks: ISO Monday 00:00 UTC), each with its start,
-    count and the aggregate's value; with `group_by`, one bucket list per tag value too."""
+    """Buckets of `interval` (apps.core.windows grammar) aligned from Monday 2000-01-03
+    00:00 UTC (so 1d at midnight, 1w on ISO Mondays), each with its start, count and
+    the aggregate's value; with `group_by`, one bucket list per tag value too. `fill`
+    `zero`/`null` also answers the window's empty buckets (see _filler)."""
+    if isinstance(interval, str):
+        interval = parse_interval(interval)
     window = Window.of(hours=hours, since=since, until=until, now=now)
-    coarsest = INTERVALS[interval]
-    levels = tuple(r for r in ("d", "h", "m") if UNITS[r] <= UNITS[coarsest])
-    origin = ORIGINS.get(interval, DEFAULT_ORIGIN)
-    bucket = f"date_bin(interval '{INTERVAL_SQL[interval]}', src.t, timestamptz '{origin}')"
+    levels = _series_levels(interval)
+    bucket = interval.date_bin_sql("src.t")
+    fill_in = _filler(window, interval, fill, agg)
     body = {
         "metric_name": name,
         **window.fields(),
-        "interval": interval,
+        "interval": interval.text,
         "agg": agg,
         "tags": tags or {},
         "buckets": [],
@@ -569,10 +680,16 @@ def metric_time_series(
         if group_by is None:
             hashes = _series_hashes(cursor, name, tags or {})
             if hashes == []:
+                body["buckets"] = fill_in([])
                 return body
             sql, params = _sources(name, _read_plan(cursor, name, window, levels), hashes)
             rows, sketches = _bucket_rows(cursor, sql, params, bucket, agg)
-            body["buckets"] = _as_buckets(rows, sketches, agg).get(None, [])
+            by_group = _as_buckets(rows, sketches, agg)
+            exact = _exact_series(
+                cursor, name, window, agg, bucket, rows, hashes=hashes, filtered=bool(hashes)
+            )
+            _use_exact(exact, by_group)
+            body["buckets"] = fill_in(by_group.get(None, []))
             return body
         groups = Groups(_series_groups(cursor, name, tags or {}, group_by))
         cover_ = _read_plan(cursor, name, window, levels)
@@ -599,10 +716,16 @@ def metric_time_series(
         else:  # the groups left out count in the totals too
             sql, params = _sources(name, cover_, groups.hashes() if tags else None)
             totals = _bucket_rows(cursor, sql, params, bucket, agg)
+        exact = _exact_series(
+            cursor, name, window, agg, bucket, rows + totals[0], groups=groups, filtered=bool(tags)
+        )
     body["buckets"] = _as_buckets(*totals, agg).get(None, [])
     grouped = _as_buckets(rows, sketches, agg)
+    _use_exact(exact, {None: body["buckets"], **grouped})
+    body["buckets"] = fill_in(body["buckets"])
     listed = [
-        {"value": groups.values[number], "buckets": grouped.get(number, [])} for number, _ in kept
+        {"value": groups.values[number], "buckets": fill_in(grouped.get(number, []))}
+        for number, _ in kept
     ]
     return {**body, **_groups_fields(group_by, ranked, kept), "groups": listed}
 

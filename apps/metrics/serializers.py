@@ -16,7 +16,11 @@ class Number(serializers.FloatField):
 
 
 def _percentile(q: int) -> serializers.FloatField:
-    return serializers.FloatField(allow_null=True, help_text=f"p{q}, within 1% (DDSketch).")
+    return serializers.FloatField(
+        allow_null=True,
+        help_text=f"p{q}: linear between the closest ranks (percentile_cont); exact up to "
+        "METRICS_EXACT_PERCENTILE_POINTS points in the window, within 1% (DDSketch) beyond.",
+    )
 
 
 class GroupFigures(serializers.Serializer):

@@ -50,15 +50,18 @@ class MonitoredServiceAdmin(WriteThroughAdmin):
         "name",
         "status_badge",
         "check_type",
-        "target",
+        "masked_target",
         "interval_seconds",
         "consecutive_failures",
         "last_response_time_ms",
         "last_checked_at",
         "enabled",
+        "health_key",
     ]
     list_filter = ["status", "check_type", "enabled"]
-    search_fields = ["name", "target"]
+    # Not the target: it is encrypted at rest (apps/core/secrets.py), SQL cannot search it.
+    search_fields = ["name"]
+    secret_field = "target"  # masked in the list, and for a user who may only view
     readonly_fields = [*SERVICE_READ_ONLY_FIELDS, "ping_token", "next_check_at"]
     form = ServiceForm
     actions = [delete_selected]

@@ -28,6 +28,7 @@ from apps.alerts.evaluation import rule_evaluate_value
 from apps.alerts.models import AlertRule
 from apps.alerts.selectors import rule_named
 from apps.alerts.services import rule_create, rule_delete, rule_update
+from apps.core.secrets import mask_credentials
 from apps.metrics.services import record_gauge
 
 from .models import HealthStatus, MonitoredService
@@ -63,7 +64,10 @@ def service_rule_ensure(service: MonitoredService, *, actor: str) -> AlertRule:
         return rule_create(
             data={
                 "name": rule_name(service),
-                "description": f"{service.check_type} check of {service.target or service.name}",
+                # Masked: the trail and the rule are read by read keys (and the description
+                # is free text, scrubbed besides).
+                "description": f"{service.check_type} check of "
+                f"{mask_credentials(service.target) or service.name}",
                 "severity": "critical",
                 # A built-in check's rule is built in too: it gets ALERTS_DEFAULT_CHANNELS.
                 "builtin": service.builtin,

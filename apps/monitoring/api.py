@@ -145,7 +145,8 @@ class SystemHealthView(APIView):
         summary="This service's health (public, for probes and load balancers)",
         description=(
             "`healthy`: every part answers. `degraded` (200): no Celery worker or no beat "
-            "gave a sign of life within two heartbeat intervals; writes are still accepted "
+            "gave a sign of life within two heartbeat intervals, or a monitored service "
+            "listed by its `health_key` (e.g. `ollama`) is down; writes are still accepted "
             "and wait. `unhealthy` (503, same body): the database or Redis does not answer."
         ),
         responses={

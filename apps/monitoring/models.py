@@ -6,13 +6,18 @@ one), kept as Downtime rows: the SLA reads them, not a count of samples.
 
 import secrets
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+
+from apps.core.secrets import EncryptedTextField
 
 
 class CheckType(models.TextChoices):
     HTTP = "http"
     TCP = "tcp"
+    POSTGRES = "postgres", "postgres (a postgres:// URL; SELECT 1)"
+    REDIS = "redis", "redis (a redis:// URL; PING)"
     HEARTBEAT = "heartbeat"
     CUSTOM = "custom", "custom (a function registered in code)"
 
@@ -42,10 +47,24 @@ def new_ping_token() -> str:
     return secrets.token_urlsafe(24)
 
 
+# The parts GET /api/v1/analytics/health reports of itself: a health_key cannot take them.
+SYSTEM_HEALTH_PARTS = ("database", "redis", "celery", "celery_beat", "periodic_tasks")
+
+
+def validate_health_key(value: str) -> None:
+    if value in SYSTEM_HEALTH_PARTS:
+        raise ValidationError(
+            f"{value!r} is one of the health endpoint's own parts "
+            f"({', '.join(SYSTEM_HEALTH_PARTS)}); choose another key."
+        )
+
+
 class MonitoredService(models.Model):
     name = models.CharField(max_length=100, unique=True)
     check_type = models.CharField(max_length=10, choices=CheckType.choices)
-    target = models.CharField(
+    # Encrypted at rest (`http://user:pass@host/?token=` holds credentials the check
+    # needs); clear in Python, masked for read keys (apps/core/secrets.py).
+    target = EncryptedTextField(
         max_length=2000, blank=True, help_text="A URL (http), host:port (tcp), a function name."
     )
     interval_seconds = models.PositiveIntegerField(default=60)
@@ -57,6 +76,16 @@ class MonitoredService(models.Model):
     grace_seconds = models.PositiveIntegerField(default=60, help_text="Heartbeats only.")
     ping_token = models.CharField(max_length=64, unique=True, default=new_ping_token)
     enabled = models.BooleanField(default=True)
+    health_key = models.SlugField(
+        max_length=50,
+        blank=True,
+        default="",
+        validators=[validate_health_key],
+        help_text=(
+            "Set to list this service in GET /api/v1/analytics/health under services.<key> "
+            "(true while it is up), e.g. ollama. Blank: not listed. Unique."
+        ),
+    )
     builtin = models.BooleanField(default=False, editable=False)
     # Written by the checks.
     status = models.CharField(max_length=10, choices=HealthStatus.choices, default="unknown")
@@ -74,6 +103,12 @@ class MonitoredService(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=Q(interval_seconds__gte=5), name="monitoredservice_interval_min_5"
+            ),
+            models.UniqueConstraint(
+                fields=["health_key"],
+                condition=~Q(health_key=""),
+                name="monitoredservice_health_key_unique",
+                violation_error_message="Another service already has this health_key.",
             ),
         ]
 

@@ -1,6 +1,5 @@
 """Reads: the health summary, one service's recent checks, SLA reports."""
 
-import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -10,6 +9,7 @@ from django.db.models import Avg, QuerySet
 from django.utils import timezone
 from redis import RedisError
 
+from apps.core.aggregates import interpolated
 from apps.jobs.selectors import periodic_failing
 
 from .heartbeats import heartbeats_read, stale_after_seconds
@@ -25,7 +25,12 @@ def system_health() -> dict:
     of life, and one for the periodic jobs' failures. Without the database or Redis
     nothing is accepted: unhealthy. Without a worker or beat, or with a periodic job that
     failed PERIODIC_TASK_FAILURES_ALERT times in a row, writes are still accepted and
-    wait in the outbox: degraded."""
+    wait in the outbox: degraded.
+
+    Beside them, each enabled monitored service with a `health_key` (the AI model's
+    server, say: `ollama`), read from the row its checks keep (one more indexed query):
+    true while it is up (its last check healthy or degraded, and checks still running),
+    false otherwise; one that is down makes the answer degraded, not unhealthy."""
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
@@ -45,11 +50,24 @@ def system_health() -> dict:
         "celery_beat": beat_age is not None and beat_age <= stale_after_seconds(),
         "periodic_tasks": redis and not failing,
     }
+    if database:
+        parts |= _keyed_services_up()
     if not (database and redis):
         status = "unhealthy"
     else:
         status = "healthy" if all(parts.values()) else "degraded"
     return {"status": status, "services": parts, "timestamp": timezone.now()}
+
+
+def _keyed_services_up() -> dict[str, bool]:
+    """{health_key: up} of the enabled services that have one (see system_health)."""
+    now = timezone.now()
+    try:
+        keyed = list(MonitoredService.objects.filter(enabled=True).exclude(health_key=""))
+    except DatabaseError:
+        return {}
+    up = (HealthStatus.HEALTHY, HealthStatus.DEGRADED)
+    return {s.health_key: _service_health(s, now)["status"] in up for s in keyed}
 
 
 def host_figures() -> dict:
@@ -209,7 +227,7 @@ def sla_report(service: MonitoredService, *, since: datetime, until: datetime) -
         "target": service.sla_target,
         "compliant": uptime >= service.sla_target,
         "avg_response_time_ms": average,
-        "p95_response_time_ms": _nearest_rank(times, 95),
+        "p95_response_time_ms": interpolated(times, 0.95),
         "downtime_count": len(outages),
         "downtime_seconds": round(down, 3),
         "downtimes": [
@@ -244,12 +262,6 @@ def _no_data(service: MonitoredService, start: datetime, end: datetime) -> dict:
         "downtimes": [],
         "error_budget_remaining_seconds": None,
     }
-
-
-def _nearest_rank(ordered: list[float], q: float) -> float | None:
-    if not ordered:
-        return None
-    return ordered[min(len(ordered), max(1, math.ceil(q / 100 * len(ordered)))) - 1]
 
 
 def uptime_by_name(

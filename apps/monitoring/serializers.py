@@ -7,11 +7,18 @@ from django.urls import reverse
 from rest_framework import serializers
 
 from apps.core.params import NonEmptyQuery, StrictIntegerField
+from apps.core.secrets import mask_credentials
 from apps.core.serializers import StrictSerializerMixin, UtcDateTimeField
+from apps.keys.permissions import may_see_secrets
 
 from .checks import custom_check_names
 from .models import SERVICE_READ_ONLY_FIELDS, CheckType, HealthCheck, MonitoredService
 
+DB_SCHEMES = {CheckType.POSTGRES: ("postgres", "postgresql"), CheckType.REDIS: ("redis", "rediss")}
+DB_EXAMPLES = {
+    CheckType.POSTGRES: "postgres://monitor:password@db.internal:5432/app",
+    CheckType.REDIS: "redis://:password@cache.internal:6379/0",
+}
 HOST_PORT = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.\-]+):(\d{1,5})$")
 # A name is a segment of its URLs (`.../health/{name}`, `.../sla/{name}`), so it holds only
 # what a path segment carries and decodes back the same: letters, digits, spaces (sent as
@@ -52,6 +59,7 @@ class ServiceSerializer(StrictSerializerMixin, serializers.ModelSerializer):
             "sla_target",
             "grace_seconds",
             "enabled",
+            "health_key",
             "ping_url",
             *SERVICE_READ_ONLY_FIELDS,
         ]
@@ -65,6 +73,17 @@ class ServiceSerializer(StrictSerializerMixin, serializers.ModelSerializer):
         path = reverse("monitoring-ping", args=[service.ping_token])
         request = self.context.get("request")
         return request.build_absolute_uri(path) if request else path
+
+    def to_representation(self, service: MonitoredService) -> dict:
+        """The target's credentials and the heartbeat's ping token (whoever has it can
+        ping) in full for an admin key or a staff user who may change services; masked
+        for the rest (a read key)."""
+        data = super().to_representation(service)
+        if not may_see_secrets(self.context.get("request"), "monitoring.change_monitoredservice"):
+            data["target"] = mask_credentials(data["target"])
+            if data.get("ping_url"):
+                data["ping_url"] = mask_credentials(data["ping_url"], secrets=[service.ping_token])
+        return data
 
     def validate(self, attrs: dict) -> dict:
         # Here, not in validate_name: the admin's form runs this method alone.
@@ -84,6 +103,18 @@ class ServiceSerializer(StrictSerializerMixin, serializers.ModelSerializer):
             match = HOST_PORT.match(target)
             if not match or not 0 < int(match[2]) < 65536:
                 raise serializers.ValidationError({"target": "host:port, e.g. db.internal:5432."})
+        elif kind in (CheckType.POSTGRES, CheckType.REDIS):
+            schemes = DB_SCHEMES[kind]
+            try:
+                parts = urlsplit(target)
+                valid = parts.scheme in schemes and bool(parts.hostname) and parts.port != 0
+            except ValueError:  # a bad port, say; never echo the URL (it may hold a password)
+                valid = False
+            if not valid:
+                shown = " or ".join(f"{scheme}://" for scheme in schemes)
+                raise serializers.ValidationError(
+                    {"target": f"A {shown} URL with a host, e.g. {DB_EXAMPLES[kind]}."}
+                )
         elif kind == CheckType.CUSTOM and target not in custom_check_names():
             names = ", ".join(custom_check_names()) or "none registered"
             raise serializers.ValidationError({"target": f"A custom check's name: {names}."})
@@ -190,8 +221,18 @@ class SystemPartsOut(serializers.Serializer):
         help_text="No periodic job has failed PERIODIC_TASK_FAILURES_ALERT runs in a row."
     )
 
+    def to_representation(self, instance: dict) -> dict:
+        # Then one boolean per monitored service with a health_key (`ollama`, say).
+        data = super().to_representation(instance)
+        for key, up in instance.items():
+            data.setdefault(key, bool(up))
+        return data
+
 
 class SystemHealthOut(serializers.Serializer):
     status = serializers.ChoiceField(choices=["healthy", "degraded", "unhealthy"])
-    services = SystemPartsOut()
+    services = SystemPartsOut(
+        help_text="These parts, then one boolean per enabled monitored service with a "
+        "health_key (e.g. `ollama`): true while its checks find it up."
+    )
     timestamp = UtcDateTimeField()

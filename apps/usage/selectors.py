@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from apps.ai.selectors import conversation_count, user_request_buckets, user_request_counts
 from apps.core.aggregates import rounded
-from apps.core.db import union_all
+from apps.core.db import union_all, work_mem
 from apps.events.selectors import (
     event_type_count,
     scenario_count,
@@ -127,6 +127,26 @@ def _day(moment: datetime) -> datetime:
     return moment.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
+# Counted from the days each user was seen, without joining days to days. A user seen
+# on day x is in the 7-day window of the days [x, x + 7), so is counted there unless a
+# previous day seen, p, already covers them: their stretch of new coverage starts at
+# GREATEST(x, p + 7) and ends at x + 7. WAU(d) is then the stretches started by d less
+# those ended by d, i.e. less the user-days seen before d - 6; the same with 30 days for
+# MAU. Three GROUP BYs of a few hundred rows each, then running sums: joining every day to
+# every user-day of its 30-day window took 41-66 s for 20,000 users (150,000 events).
+_ACTIVE_STARTS = (
+    "WITH seen AS (SELECT user_id, bucket_start AT TIME ZONE 'UTC' AS day "
+    "FROM ({sql}) u GROUP BY 1, 2), "
+    "runs AS (SELECT day, LAG(day) OVER (PARTITION BY user_id ORDER BY day) AS prev "
+    "FROM seen) "
+    "SELECT 0, day, COUNT(*) FROM runs GROUP BY day "
+    "UNION ALL SELECT 7, GREATEST(day, prev + interval '7 days') AS at, COUNT(*) "
+    "FROM runs GROUP BY at "
+    "UNION ALL SELECT 30, GREATEST(day, prev + interval '30 days') AS at, COUNT(*) "
+    "FROM runs GROUP BY at"
+)
+
+
 def active_users(*, days: int, now: datetime | None = None) -> dict:
     """Daily, weekly and monthly active users (seen in events, activity or AI usage) for
     each of the last `days` UTC days, today included: the users of that day, of the 7
@@ -134,24 +154,25 @@ def active_users(*, days: int, now: datetime | None = None) -> dict:
     now = now or timezone.now()
     last = _day(now)
     first = last - timedelta(days=days - 1)
-    sql, params = _buckets(first - timedelta(days=29), now, "day")
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "WITH seen AS (SELECT DISTINCT user_id, "  # noqa: S608 - Django's SQL, parameters
-            f"bucket_start AT TIME ZONE 'UTC' AS day FROM ({sql}) u) "
-            "SELECT d.day, "
-            "COUNT(DISTINCT seen.user_id) FILTER (WHERE seen.day = d.day), "
-            "COUNT(DISTINCT seen.user_id) FILTER (WHERE seen.day > d.day - interval '7 days'), "
-            "COUNT(DISTINCT seen.user_id) "
-            "FROM generate_series(%s::timestamptz, %s::timestamptz, interval '1 day') AS d(day) "
-            "LEFT JOIN seen ON seen.day <= d.day AND seen.day > d.day - interval '30 days' "
-            "GROUP BY d.day ORDER BY d.day",
-            [*params, first, last],
-        )
-        series = [
-            {"date": day.date(), "dau": dau, "wau": wau, "mau": mau}
-            for day, dau, wau, mau in cursor.fetchall()
-        ]
+    lookback = first - timedelta(days=29)
+    sql, params = _buckets(lookback, now, "day")
+    # user-days (0), and stretches of the 7- and 30-day windows starting, per day
+    starts: dict[int, dict[datetime, int]] = {0: {}, 7: {}, 30: {}}
+    with work_mem(64), connection.cursor() as cursor:  # one sort in memory, not on disk
+        cursor.execute(_ACTIVE_STARTS.format(sql=sql), params)
+        for width, at, n in cursor.fetchall():
+            starts[width][at] = n
+    seen, total = starts[0], {7: 0, 30: 0}
+    series = []
+    day = lookback
+    while day <= last:
+        for width in (7, 30):
+            total[width] += starts[width].get(day, 0) - seen.get(day - timedelta(days=width), 0)
+        if day >= first:
+            series.append(
+                {"date": day.date(), "dau": seen.get(day, 0), "wau": total[7], "mau": total[30]}
+            )
+        day += timedelta(days=1)
     latest = series[-1]
     return {"dau": latest["dau"], "wau": latest["wau"], "mau": latest["mau"], "series": series}
 

@@ -1,4 +1,4 @@
-"""Time to first token against the exact order statistic; knowledge freshness; documents."""
+"""Time to first token against the exact percentile; knowledge freshness; documents."""
 
 import math
 import random
@@ -26,12 +26,16 @@ def frozen():
         yield
 
 
-def nearest_rank(values: list[float], q: float) -> float:
+def percentile(values: list[float], q: float) -> float:
+    """The one definition: linear between the closest ranks (percentile_cont)."""
     ordered = sorted(values)
-    return ordered[max(1, math.ceil(q / 100 * len(ordered))) - 1]
+    position = q / 100 * (len(ordered) - 1)
+    low = math.floor(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
-def test_ttft_percentiles_within_one_percent_of_the_exact_answer(ingest_client, read_client):
+def test_ttft_percentiles_are_the_exact_answer(ingest_client, read_client):
     rng = random.Random(3)
     ttfts = [rng.lognormvariate(5.5, 0.8) for _ in range(2000)]
     items = [
@@ -62,9 +66,9 @@ def test_ttft_percentiles_within_one_percent_of_the_exact_answer(ingest_client, 
     answer = read_client.get(TTFT, {"hours": 24}).json()
 
     assert answer["period_hours"] == 24
-    for q in (50, 95, 99):
-        exact = nearest_rank(ttfts, q)
-        assert answer[f"p{q}"] == pytest.approx(exact, rel=0.01), q
+    for q in (50, 95, 99):  # 2,000 values: exact from raw points, not the sketch
+        exact = percentile(ttfts, q)
+        assert answer[f"p{q}"] == pytest.approx(exact, rel=1e-9), q
 
 
 def test_ttft_without_data_is_zeros_and_bounds_are_400(read_client):

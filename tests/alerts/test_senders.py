@@ -18,9 +18,18 @@ import orjson
 import pytest
 from django.core import mail
 
-from apps.alerts import egress, senders
-from apps.alerts.egress import UnsafeTarget, check_email, check_url
-from apps.alerts.senders import send, send_email, send_slack, send_webhook, signature
+from apps.alerts import senders
+from apps.alerts.senders import (
+    UnsafeTarget,
+    check_email,
+    check_url,
+    send,
+    send_email,
+    send_slack,
+    send_webhook,
+    signature,
+)
+from apps.core import egress
 
 from .receiver import Receiver, Reply, free_port
 

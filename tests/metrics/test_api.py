@@ -117,7 +117,7 @@ def test_time_series_returns_buckets_with_count_and_value(ingest_client, read_cl
     assert [b["count"] for b in body["buckets"]] in ([2, 1], [1, 1, 1])
     assert sum(b["value"] for b in body["buckets"]) == 14
     assert all({"start", "count", "value"} <= b.keys() for b in body["buckets"])
-    bad = read_client.get(f"{BASE}/queue.depth/time-series", {"interval": "7m"})
+    bad = read_client.get(f"{BASE}/queue.depth/time-series", {"interval": "7s"})
     assert bad.status_code == 400 and "interval" in bad.json()["fields"]
 
 

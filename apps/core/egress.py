@@ -1,64 +1,69 @@
-"""Where alert notifications may be sent, and sending them there: public addresses only.
+"""Outbound connections of this service, one client for all: HTTP requests (alert
+notifications, health checks) and TCP connects, each bounded by a total deadline.
 
-A webhook or Slack URL is user input: unguarded, the worker would POST wherever it points,
-e.g. the cloud metadata service (169.254.169.254), Redis or PostgreSQL on localhost, or the
-office network (SSRF). So a target must:
+Socket timeouts bound one connect or one read; a peer that answers one byte a second
+never trips them. So every request also has a watchdog that shuts its socket down at the
+deadline: the call returns then (a timeout), its socket is closed, and no thread of it
+is left reading. DNS has no timeout of its own either: it runs in a thread that is waited
+for until the deadline only.
 
-- be http:// or https://, with no credentials in it (a channel's `secret` signs instead);
-- resolve only to global unicast addresses: no loopback, private, link-local, unspecified,
-  multicast, reserved or shared (CGNAT) address, IPv4 or IPv6, nor one embedded in IPv6
-  (::ffff:127.0.0.1, 6to4, NAT64). One bad answer among good ones refuses the whole host.
+Where a request may go is the caller's policy, given as `allow_private`:
 
-`check_url` applies these rules when a channel is saved; `post` applies them again on
-every request, after DNS and on every redirect hop, and then connects to the very address
-it checked (the Host header, TLS SNI and certificate check still use the host name), so
-a DNS answer that changes between check and connect (rebinding) cannot move it.
+- always: http:// or https://, no credentials in the URL;
+- unless `allow_private`: the host must resolve only to global unicast addresses: no
+  loopback, private, link-local, unspecified, multicast, reserved or shared (CGNAT)
+  address, IPv4 or IPv6, nor one embedded in IPv6 (::ffff:127.0.0.1, 6to4, NAT64). One
+  bad answer among good ones refuses the whole host (an SSRF guard for user-given URLs,
+  such as alert webhooks). `private_hint` is added to that refusal (how to lift it).
 
-ALERTS_ALLOW_PRIVATE_WEBHOOKS=true lifts the address rule (a receiver on this machine or
-the private network, tests); the other rules stay.
+The rules are applied after DNS and on every redirect hop, and the connection goes to the
+very address that was checked (the Host header, TLS SNI and certificate check still use
+the host name), so a DNS answer that changes between check and connect (rebinding)
+cannot move it. This module reads no setting: callers pass their policy and timeouts.
 """
 
 import http.client
 import ipaddress
+import os
 import socket
 import ssl
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, replace
 from functools import lru_cache
+from typing import Any
 from urllib.parse import quote, urljoin, urlsplit
-
-from django.conf import settings
-from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
-ALLOW_PRIVATE_SETTING = "ALERTS_ALLOW_PRIVATE_WEBHOOKS"
 CONNECT_TIMEOUT = 5.0  # seconds, per address tried
 TIMEOUT = 10.0  # seconds, for the whole request: DNS, connect, TLS, redirects, response
 MAX_REDIRECTS = 3
 MAX_RESPONSE_BYTES = 64 * 1024  # read of a response body; the rest is dropped
 
-# 307/308 repeat the POST with its body; 301/302/303 would turn it into a body-less GET
-# (which a receiver may well answer 200), so they are reported instead of followed.
-_FOLLOWED = frozenset({307, 308})
-_NOT_FOLLOWED = frozenset({301, 302, 303})
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+# With a body, 307/308 repeat the request with it; 301/302/303 would turn it into a
+# body-less GET (which a receiver may well answer 200), so they are reported instead.
+_KEEP_BODY = frozenset({307, 308})
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 
 
 class UnsafeTarget(ValueError):  # noqa: N818 - the name callers use
-    """The target may not receive notifications; the message says why and what to change."""
+    """The target may not be requested; the message says why and what to change."""
 
 
 class EgressError(Exception):
-    """Sending failed (DNS, connect, TLS, timeout, bad response); the message says which."""
+    """The request failed (DNS, connect, TLS, timeout, bad response); the message says
+    which. `timed_out`: the total deadline (or a connect timeout) cut it."""
 
-    def __init__(self, message: str, *, status_code: int | None = None) -> None:
+    def __init__(
+        self, message: str, *, status_code: int | None = None, timed_out: bool = False
+    ) -> None:
         super().__init__(message)
         self.status_code = status_code
+        self.timed_out = timed_out
 
 
 @dataclass(frozen=True)
@@ -82,38 +87,30 @@ class Response:
     status: int
     body: bytes  # at most MAX_RESPONSE_BYTES
     url: str  # of the last hop
-
-
-def check_email(address: str) -> None:
-    """Raise ValueError unless `address` is one email address (Django's EmailValidator)."""
-    try:
-        validate_email(address)
-    except ValidationError:
-        raise ValueError(f"{address!r} is not a valid email address") from None
-
-
-def check_target(channel_type: str, target: str) -> None:
-    """Raise ValueError unless a channel of `channel_type` may send to `target`: an email
-    address for email, a safe URL (`check_url`) for the others. The one check the
-    services, the API's input and the admin's form all apply."""
-    if channel_type == "email":
-        check_email(target)
-    else:
-        check_url(target)
+    location: str | None = None  # of a redirect that was not followed
+    # The body was still arriving at the deadline (the status and headers had come):
+    # what `body` holds is what came in time.
+    body_timed_out: bool = False
 
 
 def check_url(
-    url: str, *, allow_private: bool | None = None, timeout: float = CONNECT_TIMEOUT
+    url: str, *, allow_private: bool, private_hint: str = "", timeout: float = CONNECT_TIMEOUT
 ) -> None:
-    """Raise UnsafeTarget unless notifications may be sent to `url`: for saving a channel.
+    """Raise UnsafeTarget unless `url` may be requested under the policy: for saving it.
 
     The host is resolved (within `timeout`) only while the address rule applies: a host
     that does not resolve is refused too, as the likely typo it is.
     """
     try:
         parsed = parse_url(url)
-        if not _allow_private(allow_private):
-            resolve_host(parsed.host, parsed.port, allow_private=False, timeout=timeout)
+        if not allow_private:
+            resolve_host(
+                parsed.host,
+                parsed.port,
+                allow_private=False,
+                private_hint=private_hint,
+                timeout=timeout,
+            )
     except EgressError as exc:
         raise UnsafeTarget(str(exc)) from None
 
@@ -132,12 +129,10 @@ def parse_url(url: str) -> Target:
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
         got = f"{scheme}://" if scheme else "a URL without a scheme"
-        raise UnsafeTarget(f"only http:// and https:// URLs can receive notifications, not {got}")
+        raise UnsafeTarget(f"only http:// and https:// URLs can be requested, not {got}")
     if "@" in parts.netloc:
-        raise UnsafeTarget(
-            "the URL carries credentials (user:password@); remove them and give the "
-            "channel a secret instead (it signs each request)"
-        )
+        # Never sent, never shown: the message does not repeat the URL.
+        raise UnsafeTarget("the URL carries credentials (user:password@); remove them")
     host = parts.hostname
     if not host:
         raise UnsafeTarget("the URL has no host")
@@ -148,33 +143,43 @@ def parse_url(url: str) -> Target:
     return Target(url=url, scheme=scheme, host=host, port=port, path=path, addresses=())
 
 
-def resolve_url(url: str, *, allow_private: bool | None = None, timeout: float = TIMEOUT) -> Target:
+def resolve_url(
+    url: str, *, allow_private: bool, private_hint: str = "", timeout: float = TIMEOUT
+) -> Target:
     """`parse_url`, then `resolve_host`: a target ready to connect to."""
     target = parse_url(url)
-    addresses = resolve_host(target.host, target.port, allow_private=allow_private, timeout=timeout)
+    addresses = resolve_host(
+        target.host,
+        target.port,
+        allow_private=allow_private,
+        private_hint=private_hint,
+        timeout=timeout,
+    )
     return replace(target, addresses=addresses)
 
 
 def resolve_host(
-    host: str, port: int, *, allow_private: bool | None = None, timeout: float = TIMEOUT
+    host: str, port: int, *, allow_private: bool, private_hint: str = "", timeout: float = TIMEOUT
 ) -> tuple[IPAddress, ...]:
-    """The addresses `host` resolves to, every one checked: the only DNS lookup `post` makes.
+    """The addresses `host` resolves to, every one checked: the only DNS lookup a request
+    or connect makes.
 
     Raises UnsafeTarget for a non-public address (unless allowed), EgressError when the
     host does not resolve within `timeout`.
     """
     try:
-        addresses: tuple[IPAddress, ...] = (ipaddress.ip_address(host),)
+        addresses: tuple[IPAddress, ...] = (ipaddress.ip_address(host.strip("[]")),)
         literal = True
     except ValueError:
         addresses = _lookup(host, port, timeout)
         literal = False
-    if not _allow_private(allow_private):
+    if not allow_private:
         for address in addresses:
             problem = address_problem(address)
             if problem:
                 where = f"{host} is" if literal else f"{host} resolves to {address},"
-                raise UnsafeTarget(f"{where} {problem}; set {ALLOW_PRIVATE_SETTING}=true to allow")
+                hint = f"; {private_hint}" if private_hint else ""
+                raise UnsafeTarget(f"{where} {problem}{hint}")
     return addresses
 
 
@@ -214,47 +219,58 @@ def _own_problem(address: IPAddress) -> str | None:
     return None
 
 
-def post(
+def request(
+    method: str,
     url: str,
-    body: bytes,
-    headers: Mapping[str, str],
     *,
-    allow_private: bool | None = None,
+    body: bytes | None = None,
+    headers: Mapping[str, str] | None = None,
+    allow_private: bool,
+    private_hint: str = "",
     timeout: float = TIMEOUT,
     connect_timeout: float = CONNECT_TIMEOUT,
+    follow_redirects: bool = True,
     max_redirects: int = MAX_REDIRECTS,
 ) -> Response:
-    """POST `body` to `url` under the rules above and return the last hop's answer.
+    """Send one request under the rules above and return the last hop's answer.
 
-    `timeout` bounds the whole call, redirects included; `connect_timeout` each connect.
-    307/308 redirects are followed (re-checked, body re-sent), never from https to http.
+    `timeout` bounds the whole call, redirects included: at the deadline the socket is
+    shut down and closed, and EgressError(timed_out=True) raised; `connect_timeout` bounds
+    each connect. With `follow_redirects`, a redirect is followed (its target re-checked),
+    never from https to http; with a body only 307/308 are (they re-send it) and 301/302/
+    303 are an error. Without it, a redirect is returned as it came (`location` set).
     Raises UnsafeTarget or EgressError, whose messages never show a URL's path or query
     (a Slack webhook's path is its secret).
     """
     deadline = time.monotonic() + timeout
+    headers = dict(headers or {})
     status = None
     for hop in range(max_redirects + 1):
         try:
-            target = resolve_url(url, allow_private=allow_private, timeout=_left(deadline, timeout))
+            target = resolve_url(
+                url,
+                allow_private=allow_private,
+                private_hint=private_hint,
+                timeout=_left(deadline, timeout),
+            )
         except UnsafeTarget as exc:
             if hop == 0:
                 raise
             raise UnsafeTarget(f"redirected (HTTP {status}) to an unsafe target: {exc}") from None
-        status, location, answer = _post_once(
-            target, body, headers, deadline, timeout, connect_timeout
-        )
-        if status not in _FOLLOWED | _NOT_FOLLOWED or not location:
-            return Response(status=status, body=answer, url=url)
+        response = _request_once(method, target, body, headers, deadline, timeout, connect_timeout)
+        status, location = response.status, response.location
+        if status not in _REDIRECTS or not location or not follow_redirects:
+            return response
         next_url = urljoin(url, location)
         try:
             next_target = parse_url(next_url)
         except UnsafeTarget as exc:
             raise UnsafeTarget(f"redirected (HTTP {status}) to an unsafe target: {exc}") from None
         where = next_target.origin
-        if status in _NOT_FOLLOWED:
+        if body is not None and status not in _KEEP_BODY:
             raise EgressError(
-                f"HTTP {status}: redirected to {where}, not followed (it would turn the POST "
-                "into a GET without the body); point the channel at the final URL",
+                f"HTTP {status}: redirected to {where}, not followed (it would turn the "
+                f"{method} into a GET without the body); point it at the final URL",
                 status_code=status,
             )
         if target.scheme == "https" and next_target.scheme == "http":
@@ -266,19 +282,61 @@ def post(
     raise EgressError(f"more than {max_redirects} redirects", status_code=status)
 
 
-def _post_once(
+def post(url: str, body: bytes, headers: Mapping[str, str], **options: Any) -> Response:
+    """`request("POST", ...)`: 307/308 redirects followed with the body."""
+    return request("POST", url, body=body, headers=headers, **options)
+
+
+def get(url: str, headers: Mapping[str, str] | None = None, **options: Any) -> Response:
+    """`request("GET", ...)`."""
+    return request("GET", url, headers=headers, **options)
+
+
+def tcp_connect(
+    host: str, port: int, *, allow_private: bool, timeout: float, private_hint: str = ""
+) -> IPAddress:
+    """Open a TCP connection to `host` (resolved and checked like a URL's), close it, and
+    return the address that answered. `timeout` bounds it all, DNS and every address
+    tried; raises UnsafeTarget, EgressError(timed_out=True) at the deadline, or the
+    last address's OSError (ConnectionRefusedError, say)."""
+    deadline = time.monotonic() + timeout
+    addresses = resolve_host(
+        host, port, allow_private=allow_private, private_hint=private_hint, timeout=timeout
+    )
+    error: OSError | None = None
+    for address in addresses:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        try:
+            sock = socket.create_connection((str(address), port), timeout=left)
+        except TimeoutError:
+            error = None
+            continue
+        except OSError as exc:
+            error = exc
+            continue
+        sock.close()
+        return address
+    if error is not None:
+        raise error
+    raise EgressError(f"connecting to {host}:{port} timed out after {timeout:g} s", timed_out=True)
+
+
+def _request_once(
+    method: str,
     target: Target,
-    body: bytes,
+    body: bytes | None,
     headers: Mapping[str, str],
     deadline: float,
     timeout: float,
     connect_timeout: float,
-) -> tuple[int, str | None, bytes]:
-    """One request: (status, Location header, up to MAX_RESPONSE_BYTES of the body)."""
+) -> Response:
+    """One request: the status, Location and up to MAX_RESPONSE_BYTES of the body."""
     connection_class = _PinnedHTTPSConnection if target.scheme == "https" else _PinnedHTTPConnection
     # Socket timeouts bound each connect and read; the watchdog bounds them all (a target
     # that answers one byte at a time), by shutting the socket down at the deadline.
-    watchdog = _Watchdog(deadline - time.monotonic())
+    watchdog = Watchdog(deadline - time.monotonic())
     connection = connection_class(
         target, connect_timeout=connect_timeout, deadline=deadline, watchdog=watchdog
     )
@@ -289,15 +347,26 @@ def _post_once(
         sock = connection.sock  # the connection lets go of it once a response says close
         phase = "sending"
         _settimeout(sock, deadline)
-        connection.request("POST", target.path, body=body, headers=dict(headers))
+        connection.request(method, target.path, body=body, headers=dict(headers))
         phase = "waiting for the response"
         _settimeout(sock, deadline)
         response = connection.getresponse()
         answer = b""
-        with suppress(OSError, http.client.HTTPException):  # the status is what counts
+        body_timed_out = False
+        try:  # the status is what counts; the body is read while there is time
             _settimeout(sock, deadline)
             answer = response.read(MAX_RESPONSE_BYTES)
-        return response.status, response.getheader("Location"), answer
+        except (OSError, http.client.HTTPException):
+            body_timed_out = watchdog.fired or time.monotonic() >= deadline - 0.05
+        else:
+            body_timed_out = watchdog.fired
+        return Response(
+            status=response.status,
+            body=answer,
+            url=target.url,
+            location=response.getheader("Location"),
+            body_timed_out=body_timed_out,
+        )
     except (OSError, http.client.HTTPException, ValueError) as exc:
         raise _explain(exc, target, connection, phase, deadline, timeout) from None
     finally:
@@ -324,8 +393,10 @@ def _explain(
     past_deadline = time.monotonic() >= deadline - 0.05
     if isinstance(exc, TimeoutError) or past_deadline:
         if phase == "connecting" and not past_deadline:
-            return EgressError(f"connecting to {where} timed out after {connection.timeout:g} s")
-        return EgressError(f"timed out after {timeout:g} s ({phase}, {where})")
+            return EgressError(
+                f"connecting to {where} timed out after {connection.timeout:g} s", timed_out=True
+            )
+        return EgressError(f"timed out after {timeout:g} s ({phase}, {where})", timed_out=True)
     if isinstance(exc, http.client.RemoteDisconnected):
         return EgressError(f"{where} closed the connection without a response")
     if isinstance(exc, ssl.SSLCertVerificationError):
@@ -346,7 +417,7 @@ class _PinnedHTTPConnection(http.client.HTTPConnection):
     the Host header still names the host."""
 
     def __init__(
-        self, target: Target, *, connect_timeout: float, deadline: float, watchdog: "_Watchdog"
+        self, target: Target, *, connect_timeout: float, deadline: float, watchdog: "Watchdog"
     ) -> None:
         super().__init__(target.host, target.port, timeout=connect_timeout)
         self.addresses = target.addresses
@@ -405,40 +476,68 @@ def _tls_context() -> ssl.SSLContext:
     return ssl.create_default_context()
 
 
-class _Watchdog:
-    """Shuts the socket it watches down at a deadline, unless stopped first (and it is
-    stopped before the socket is closed, so it never touches a closed one's successor)."""
+class Watchdog:
+    """Shuts the socket it watches down at a deadline, unless stopped first: a blocked
+    connect, read or handshake on it returns then. Stop it before the socket is closed,
+    so it never touches a closed one's successor. Its timer thread ends with `stop`.
 
-    def __init__(self, seconds: float) -> None:
+    For a client library that owns its socket (a database driver), `watch_fd` takes the
+    file descriptor, or `on_fire` a function that finds the socket at the deadline."""
+
+    def __init__(self, seconds: float, *, on_fire: Callable[[], None] | None = None) -> None:
         self._lock = threading.Lock()
-        self._sock: socket.socket | None = None
-        self._fired = False
+        self._sock: socket.socket | int | None = None
+        self._on_fire = on_fire
+        self.fired = False
         self._timer = threading.Timer(max(seconds, 0.0), self._fire)
+        self._timer.name = "egress-watchdog"
         self._timer.daemon = True
         self._timer.start()
 
     def watch(self, sock: socket.socket) -> None:
         with self._lock:
             self._sock = sock
-            if self._fired:
+            if self.fired:
+                self._shutdown()
+
+    def watch_fd(self, fd: int) -> None:
+        """`watch` for a socket known by its file descriptor only."""
+        with self._lock:
+            self._sock = fd
+            if self.fired:
                 self._shutdown()
 
     def stop(self) -> None:
         with self._lock:
             self._sock = None
+            self._on_fire = None
         self._timer.cancel()
+        if self._timer is not threading.current_thread():
+            self._timer.join()
 
     def _fire(self) -> None:
         with self._lock:
-            self._fired = True
+            self.fired = True
             self._shutdown()
+            if self._on_fire is not None:
+                with suppress(Exception):
+                    self._on_fire()
 
     def _shutdown(self) -> None:
         if self._sock is not None:
-            with suppress(OSError):
-                # The plain socket's shutdown: on a TLS socket it makes a blocked read or
-                # handshake return, where SSLSocket.shutdown would pull its state away.
-                socket.socket.shutdown(self._sock, socket.SHUT_RDWR)
+            shutdown_socket(self._sock)
+
+
+def shutdown_socket(sock: socket.socket | int) -> None:
+    """Shut a socket (or a socket's file descriptor) down both ways: a read blocked on it
+    returns. The plain socket's shutdown: on a TLS socket it makes a blocked read or
+    handshake return, where SSLSocket.shutdown would pull its state away."""
+    with suppress(OSError, ValueError):
+        if isinstance(sock, int):
+            with socket.socket(fileno=os.dup(sock)) as duplicate:
+                duplicate.shutdown(socket.SHUT_RDWR)
+        else:
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
 def _lookup(host: str, port: int, timeout: float) -> tuple[IPAddress, ...]:
@@ -457,7 +556,7 @@ def _lookup(host: str, port: int, timeout: float) -> tuple[IPAddress, ...]:
     thread.start()
     thread.join(timeout)
     if thread.is_alive():
-        raise EgressError(f"looking up {host} timed out after {timeout:g} s")
+        raise EgressError(f"looking up {host} timed out after {timeout:g} s", timed_out=True)
     if errors:
         reason = getattr(errors[0], "strerror", None) or errors[0]
         raise EgressError(f"{host} does not resolve ({reason})")
@@ -470,16 +569,10 @@ def _lookup(host: str, port: int, timeout: float) -> tuple[IPAddress, ...]:
     return tuple(addresses)
 
 
-def _allow_private(allow_private: bool | None) -> bool:
-    if allow_private is None:
-        return bool(getattr(settings, ALLOW_PRIVATE_SETTING, False))
-    return allow_private
-
-
 def _left(deadline: float, timeout: float) -> float:
     left = deadline - time.monotonic()
     if left <= 0:
-        raise EgressError(f"timed out after {timeout:g} s")
+        raise EgressError(f"timed out after {timeout:g} s", timed_out=True)
     return left
 
 
