@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, ProgrammingError, connection
 from django.db.models import Avg, QuerySet
 from django.utils import timezone
 from redis import RedisError
@@ -21,19 +21,25 @@ RECENT_CHECKS = 50
 
 def system_health() -> dict:
     """This service's own parts, cheaply enough for a load balancer to ask every second:
-    one `SELECT 1`, one Redis round trip that also reads the workers' and beat's signs
+    one statement (the database answers, and names the keyed services below), one Redis
+    round trip that also reads the workers' and beat's signs
     of life, and one for the periodic jobs' failures. Without the database or Redis
     nothing is accepted: unhealthy. Without a worker or beat, or with a periodic job that
     failed PERIODIC_TASK_FAILURES_ALERT times in a row, writes are still accepted and
     wait in the outbox: degraded.
 
     Beside them, each enabled monitored service with a `health_key` (the AI model's
-    server, say: `ollama`), read from the row its checks keep (one more indexed query):
+    server, say: `ollama`), read from the row its checks keep (only when there are some):
     true while it is up (its last check healthy or degraded, and checks still running),
     false otherwise; one that is down makes the answer degraded, not unhealthy."""
+    keyed: list[int] = []
     try:
         with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
+            # The database's check and the keyed services' ids, in one round trip.
+            cursor.execute(_KEYED_SERVICES_SQL)
+            keyed = [row[0] for row in cursor.fetchall()]
+        database = True
+    except ProgrammingError:  # it answered, but is not migrated yet: nothing is keyed
         database = True
     except DatabaseError:
         database = False
@@ -50,8 +56,8 @@ def system_health() -> dict:
         "celery_beat": beat_age is not None and beat_age <= stale_after_seconds(),
         "periodic_tasks": redis and not failing,
     }
-    if database:
-        parts |= _keyed_services_up()
+    if keyed:
+        parts |= _keyed_services_up(keyed)
     if not (database and redis):
         status = "unhealthy"
     else:
@@ -59,11 +65,17 @@ def system_health() -> dict:
     return {"status": status, "services": parts, "timestamp": timezone.now()}
 
 
-def _keyed_services_up() -> dict[str, bool]:
-    """{health_key: up} of the enabled services that have one (see system_health)."""
+_KEYED_SERVICES_SQL = (
+    f"SELECT id FROM {MonitoredService._meta.db_table} "  # noqa: S608 - our table's name
+    "WHERE enabled AND health_key <> ''"
+)
+
+
+def _keyed_services_up(ids: list[int]) -> dict[str, bool]:
+    """{health_key: up} of these services (enabled, with a key: see system_health)."""
     now = timezone.now()
     try:
-        keyed = list(MonitoredService.objects.filter(enabled=True).exclude(health_key=""))
+        keyed = list(MonitoredService.objects.filter(pk__in=ids))
     except DatabaseError:
         return {}
     up = (HealthStatus.HEALTHY, HealthStatus.DEGRADED)
