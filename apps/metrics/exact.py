@@ -17,6 +17,8 @@ from datetime import datetime
 
 from django.conf import settings
 
+from apps.core.db import int_array
+
 from .rollups import POINTS
 
 SCAN_FACTOR = 10
@@ -75,8 +77,8 @@ def exact_percentiles(
     )
     params.append([float(q) for q in qs])
     if hashes is not None and groups is None:
-        sql += " WHERE src.h = ANY(%s)"
-        params.append(hashes)
+        sql += " WHERE src.h = ANY(%s::bigint[])"
+        params.append(int_array(hashes))
     if groups is not None and bucket is not None:
         sql += f" GROUP BY GROUPING SETS ((g.i, {bucket}), ({bucket}))"
     elif groups is not None:

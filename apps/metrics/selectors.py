@@ -23,6 +23,7 @@ from django.db import DataError, connection, transaction
 from django.utils import timezone
 
 from apps.core import windows
+from apps.core.db import int_array
 from apps.core.windows import Interval, filled, parse_interval, window_start
 from apps.requestlog.selectors import request_summary
 
@@ -224,14 +225,14 @@ def _sources(
         parts.append(
             f"SELECT bucket_start AS t, count, sum, min, max, sketch_keys AS ks, "
             f"sketch_counts AS cs{h} FROM {ROLLUP} "
-            f"WHERE metric_name = %s AND tags_hash = ANY(%s) AND ({ranges})"
+            f"WHERE metric_name = %s AND tags_hash = ANY(%s::bigint[]) AND ({ranges})"
         )
-        params += [name, hashes if hashes is not None else [0]]
+        params += [name, int_array(hashes if hashes is not None else [0])]
         for piece in cover_.rollups:
             params += list(piece)
     if cover_.raw:
         ranges = " OR ".join('("timestamp" >= %s AND "timestamp" < %s)' for _ in cover_.raw)
-        tag_filter = " AND tags_hash = ANY(%s)" if hashes is not None else ""
+        tag_filter = " AND tags_hash = ANY(%s::bigint[])" if hashes is not None else ""
         parts.append(
             f'SELECT "timestamp" AS t, 1::bigint AS count, value AS sum, value AS min, '
             f"value AS max, ARRAY[{key_sql('value')}] AS ks, ARRAY[1::bigint] AS cs{h} "
@@ -240,7 +241,7 @@ def _sources(
         )
         params.append(name)
         if hashes is not None:
-            params.append(hashes)
+            params.append(int_array(hashes))
         for lo, hi in cover_.raw:
             params += [lo, hi]
     if not parts:  # an empty window reads nothing
@@ -342,7 +343,7 @@ class Groups:
 
     def params(self, keep: set[int] | None = None) -> list:
         chosen = [(h, i) for h, i in self.series if keep is None or i in keep]
-        return [[h for h, _ in chosen], [i for _, i in chosen]]
+        return [int_array([h for h, _ in chosen]), int_array([i for _, i in chosen])]
 
     def hashes(self) -> list[int]:
         return [h for h, _ in self.series]
