@@ -3,45 +3,14 @@ made there gets its alert rule, a deleted one takes its rule along, a built-in c
 cannot be deleted (a message, not a 500)."""
 
 import pytest
-from django.contrib.auth.models import Permission
-from django.test import Client
 
 from apps.alerts.models import AlertIncident, AlertRule, ConfigChange
 from apps.monitoring import checks, services
 from apps.monitoring.models import MonitoredService
+from tests.monitoring.admin_form import ADMIN
+from tests.monitoring.admin_form import service_form as form
 
 pytestmark = pytest.mark.django_db
-
-ADMIN = "/admin/monitoring/monitoredservice"
-
-
-@pytest.fixture
-def oncall(staff_user) -> Client:
-    staff_user.user_permissions.set(
-        Permission.objects.filter(
-            content_type__app_label="monitoring", codename__endswith="monitoredservice"
-        )
-    )
-    client = Client()
-    client.force_login(staff_user)
-    return client
-
-
-def form(**fields) -> dict:
-    return {
-        "name": "api",
-        "check_type": "http",
-        "target": "http://127.0.0.1:9/health",
-        "interval_seconds": 30,
-        "timeout_seconds": 5,
-        "expected_status": 200,
-        "degraded_above_ms": "",
-        "failure_threshold": 4,
-        "sla_target": 99.5,
-        "grace_seconds": 60,
-        "enabled": "on",
-        **fields,
-    }
 
 
 def builtin_service() -> MonitoredService:

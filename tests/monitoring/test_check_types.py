@@ -8,9 +8,7 @@ import threading
 import time
 
 import pytest
-from django.contrib.auth.models import Permission
 from django.db import connection
-from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -18,13 +16,13 @@ from apps.monitoring import checks, services
 from apps.monitoring.models import Downtime, HealthCheck, MonitoredService
 from tests.alerts.receiver import Receiver, free_port
 from tests.helpers import post_json
+from tests.monitoring.admin_form import ADMIN, service_form
 
 pytestmark = pytest.mark.django_db
 
 SERVICES = "/api/v1/analytics/monitoring/services"
 SUMMARY = "/api/v1/analytics/monitoring/health"
 HEALTH = "/api/v1/analytics/health"
-ADMIN = "/admin/monitoring/monitoredservice"
 PASSWORD = "s3cret-pw-4711"
 
 
@@ -269,28 +267,14 @@ def test_a_health_key_is_a_free_slug_not_one_of_the_answers_own_parts(admin_api_
     assert MonitoredService.objects.filter(health_key=key).count() == (key == "ollama")
 
 
-def test_the_admin_sets_a_health_key_and_refuses_a_taken_one(staff_user):
-    staff_user.user_permissions.set(
-        Permission.objects.filter(
-            content_type__app_label="monitoring", codename__endswith="monitoredservice"
-        )
+def test_the_admin_sets_a_health_key_and_refuses_a_taken_one(oncall):
+    client = oncall
+    form = service_form(
+        name="AI model",
+        target="http://127.0.0.1:9/api/tags",
+        failure_threshold=3,
+        health_key="ollama",
     )
-    client = Client()
-    client.force_login(staff_user)
-    form = {
-        "name": "AI model",
-        "check_type": "http",
-        "target": "http://127.0.0.1:9/api/tags",
-        "interval_seconds": 30,
-        "timeout_seconds": 5,
-        "expected_status": 200,
-        "degraded_above_ms": "",
-        "failure_threshold": 3,
-        "sla_target": 99.5,
-        "grace_seconds": 60,
-        "enabled": "on",
-        "health_key": "ollama",
-    }
     added = client.post(f"{ADMIN}/add/", form)
     assert added.status_code == 302, added.content.decode()[:2000]
     assert MonitoredService.objects.get(name="AI model").health_key == "ollama"

@@ -16,6 +16,7 @@ from apps.monitoring.builtin import BUILTIN_SERVICES
 from apps.monitoring.models import MonitoredService
 from apps.monitoring.serializers import SERVICE_NAME_HELP, ServiceSerializer
 from tests.helpers import post_json
+from tests.monitoring.admin_form import ADMIN, service_form
 
 pytestmark = pytest.mark.django_db
 
@@ -185,21 +186,9 @@ def test_the_admin_refuses_a_name_a_url_cannot_carry(staff_user):
     staff_user.save()
     client = Client()
     client.force_login(staff_user)
-    form = {
-        "name": "api/v2",
-        "check_type": "http",
-        "target": "http://127.0.0.1:9/health",
-        "interval_seconds": 30,
-        "timeout_seconds": 5,
-        "expected_status": 200,
-        "degraded_above_ms": "",
-        "failure_threshold": 3,
-        "sla_target": 99.5,
-        "grace_seconds": 60,
-        "enabled": "on",
-    }
+    form = service_form(name="api/v2", failure_threshold=3)
 
-    refused = client.post("/admin/monitoring/monitoredservice/add/", form)
+    refused = client.post(f"{ADMIN}/add/", form)
 
     assert refused.status_code == 200  # the form again, the error beside the name
     assert refused.context["adminform"].form.errors["name"] == [SERVICE_NAME_HELP]

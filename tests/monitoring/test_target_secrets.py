@@ -12,7 +12,6 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from django.contrib.auth.models import Permission
 from django.core.management import call_command
 from django.db import connection
 from django.test import Client
@@ -22,6 +21,7 @@ from apps.alerts.models import AlertChannel, AlertRule, ConfigChange
 from apps.monitoring import checks
 from apps.monitoring.models import MonitoredService
 from tests.at_rest import raw_column, tables_holding
+from tests.monitoring.admin_form import ADMIN, service_form
 
 pytestmark = pytest.mark.django_db
 
@@ -85,34 +85,9 @@ def test_a_read_key_cannot_learn_a_heartbeat_s_ping_url(admin_api_client, read_c
     assert Client().post(full.removeprefix("http://testserver")).status_code == 200
 
 
-@pytest.fixture
-def oncall(staff_user) -> Client:
-    staff_user.user_permissions.set(
-        Permission.objects.filter(
-            content_type__app_label="monitoring", codename__endswith="monitoredservice"
-        )
-    )
-    client = Client()
-    client.force_login(staff_user)
-    return client
-
-
 def test_a_target_typed_in_the_admin_rests_encrypted_and_its_list_masks_it(oncall):
-    form = {
-        "name": "api",
-        "check_type": "http",
-        "target": target(password=ADMIN_PASSWORD),
-        "interval_seconds": 30,
-        "timeout_seconds": 5,
-        "expected_status": 200,
-        "degraded_above_ms": "",
-        "failure_threshold": 3,
-        "sla_target": 99.5,
-        "grace_seconds": 60,
-        "health_key": "",
-        "enabled": "on",
-    }
-    added = oncall.post("/admin/monitoring/monitoredservice/add/", form)
+    form = service_form(target=target(password=ADMIN_PASSWORD), health_key="")
+    added = oncall.post(f"{ADMIN}/add/", form)
     assert added.status_code == 302, added.content.decode()[-2000:]
 
     for secret in (ADMIN_PASSWORD, TOKEN):
