@@ -72,11 +72,13 @@ INSTALLED_APPS = [
     "apps.metrics",
     "apps.alerts",
     "apps.monitoring",
+    "apps.status",
     "apps.ai",
     "apps.usage",
     "apps.insights",
     "apps.overview",
     "apps.live",
+    "apps.console",
 ]
 
 MIDDLEWARE = [
@@ -193,7 +195,11 @@ REST_FRAMEWORK = {
         "ingest": THROTTLE_RATE_INGEST,
         "read": THROTTLE_RATE_READ,
     },
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # Every read answers `?format=csv` too (apps.core.renderers); JSON stays the default.
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "apps.core.renderers.CsvRenderer",
+    ],
     "DEFAULT_PARSER_CLASSES": ["apps.core.parsers.JSONParser"],
     # `?format=xml` is a 400 naming `format` everywhere, not DRF's 404.
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "apps.core.negotiation.FormatParameterNegotiation",
@@ -316,6 +322,10 @@ ANALYTICS_BROADCAST_SECONDS = env_float("ANALYTICS_BROADCAST_SECONDS", 10.0, min
 LIVE_DASHBOARD_SECONDS = env_float("LIVE_DASHBOARD_SECONDS", 5.0, minimum=0.2)
 # A connection's key or session is checked again this often; revoked: closed (4403).
 LIVE_RECHECK_SECONDS = env_float("LIVE_RECHECK_SECONDS", 60.0, minimum=1.0)
+# The staff console's pages open the feed on this port of the host they came from (as
+# `make run` serves it); a page served on 80/443 (behind deploy/nginx) opens the same
+# origin's /ws/analytics/ instead. 0: the console polls its JSON instead.
+WS_PORT = env_int("WS_PORT", 8001)
 # Group messages cross processes through Redis pub/sub: nothing is queued for clients
 # that are gone, and a push is never stored.
 CHANNEL_LAYERS = {
@@ -379,6 +389,9 @@ ANALYTICS_MIDDLEWARE_SKIP_PREFIXES = (
     "/api/schema",
     "/api/docs",
     "/favicon.ico",
+    # The staff console's own JSON reads (each open page, every minute): charted
+    # traffic would otherwise grow with the number of people watching it.
+    "/admin/console/data/",
 )
 
 INGEST_MAX_BODY_BYTES = env_int("INGEST_MAX_BODY_BYTES", 1024 * 1024, minimum=1024)

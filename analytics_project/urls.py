@@ -15,20 +15,21 @@ from apps.ingest.api import MixedBatchIngestView
 from apps.insights import api as insights_api
 from apps.jobs.api import JobOutcomeIngestView, JobOutcomesView
 from apps.metrics.api import (
+    MetricNamesView,
     MetricRecordView,
     MetricStatisticsView,
     MetricTimeSeriesView,
     PerformanceView,
     PrometheusView,
+    TagValuesView,
 )
 from apps.monitoring import api as monitoring_api
 from apps.overview.api import OverviewView
 from apps.requestlog.api import ApiPerformanceView, RequestLogIngestView
 from apps.usage import api as usage_api
 
-# The admin's "View site" link: the API's documentation until the staff console
-# exists (the default, "/", is a JSON 404 here).
-admin.site.site_url = reverse_lazy("docs")
+# The admin's "View site" link: the staff console (the default, "/", is a JSON 404 here).
+admin.site.site_url = reverse_lazy("console:overview")
 
 handler400 = "apps.core.errors.json_400"
 handler403 = "apps.core.errors.json_403"
@@ -48,6 +49,12 @@ analytics = [
     path("performance", PerformanceView.as_view(), name="performance"),
     path("metrics", OverviewView.as_view(), name="overview"),
     path("metrics/record", MetricRecordView.as_view(), name="metric-record"),
+    path("metrics/names", MetricNamesView.as_view(), name="metric-names"),
+    path(
+        "metrics/<str:name>/tags/<str:key>/values",
+        TagValuesView.as_view(),
+        name="metric-tag-values",
+    ),
     path("metrics/<str:name>/statistics", MetricStatisticsView.as_view(), name="metric-statistics"),
     path(
         "metrics/<str:name>/time-series", MetricTimeSeriesView.as_view(), name="metric-time-series"
@@ -71,8 +78,12 @@ metrics = [
 ]
 
 urlpatterns = [
+    # Before the admin's own URLs, whose catch-all would take console/ for an app.
+    path("admin/console/", include("apps.console.urls")),
     path("admin/", admin.site.urls),
     path("metrics", PrometheusView.as_view(), name="prometheus"),
+    # The public status page: no sign-in, only the services staff marked public.
+    path("status/", include("apps.status.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("api/v1/analytics/", include(analytics)),

@@ -139,8 +139,9 @@ def load(args) -> dict:
     with connection.cursor() as cursor:  # what the pipeline runs at insert, over the table
         for statement in AFTER_INSERT:
             cursor.execute(f"WITH inserted AS (SELECT * FROM ai_aiusage) {statement}")
-        cursor.execute(
-            f"WITH inserted AS (SELECT * FROM metrics_metricevent) {METRIC_AFTER_INSERT[0]}"
+        cursor.execute(  # series, and the tag keys of the new ones (derived_0)
+            "WITH inserted AS (SELECT * FROM metrics_metricevent), "
+            f"derived_0 AS ({METRIC_AFTER_INSERT[0]}) {METRIC_AFTER_INSERT[2]}"
         )
     from django.core.management import call_command
 

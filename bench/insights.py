@@ -9,10 +9,15 @@
    3 s, a tenth of the replaced system's 30 s for 1,000 entities). Then the same again
    (nothing tracked twice) and with `force` (everything recomputed). One user's and one
    agent's figures are checked against the rows.
-3. Dashboard. The 29 days before are tracked too (empty), then `/dashboard?days=30`
-   is asked --reads times on one kept-alive connection: p50/p99.
+3. Dashboard. The 29 days before are tracked too (empty), the dashboard's figures are
+   rolled up (`manage.py rollup_dashboard`, as beat does each hour), then
+   `/dashboard?days=30` is asked --reads times on one kept-alive connection: p50/p99.
+   With --before REV, a second gunicorn serves the same database from that commit
+   (`git archive`, the repository untouched) and the two are asked in turns, the same
+   minutes: the figures of both and their ratio, and whether their answers agree.
 
     DEBUG=true .venv/bin/python bench/insights.py [--events 1000000] [--users 1000]
+    DEBUG=true .venv/bin/python bench/insights.py --skip-load --before HEAD~1
 
 Exits non-zero (after FAIL) when an answer is not 200, an entity is missing or counted
 twice, or a checked figure differs from the rows.
@@ -21,15 +26,17 @@ twice, or a checked figure differs from the rows.
 import argparse
 import http.client
 import random
+import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import orjson
 import psycopg
-from common import BenchError, bench_main, fresh_stores, on_fresh_stack, pct
-from stack import Stack
+from common import BenchError, bench_main, bench_stack, fresh_stores, on_fresh_stack, pct
+from stack import BIN, ROOT, Stack, free_port, health_ok, wait_until
 
 # Event type: (share of the events, metadata maker). Shares add up to 1.
 KINDS = {
@@ -63,6 +70,8 @@ REQUEST_COLUMNS = (
     "request_size", "response_size", "error_message", "request_id",
 )  # fmt: skip
 TRACK = "/api/v1/analytics/batch-track"
+DASHBOARD = "/api/v1/analytics/dashboard?days=30"
+FLOOR = "/api/v1/analytics/platform/trends?periods=1"
 
 
 def metadata(rng: random.Random, kind: str, agents: int) -> dict:
@@ -211,23 +220,116 @@ def bench(args, stack: Stack) -> list[str]:
             admin,
             {"period_type": "day", "period_start": (day - timedelta(days=back)).isoformat()},
         )
-    latencies = []
-    for i in range(args.reads + 3):
-        started = time.perf_counter()
-        conn.request("GET", "/api/v1/analytics/dashboard?days=30",
-                     headers={"Authorization": f"Bearer {read}"})  # fmt: skip
-        response = conn.getresponse()
-        answer = response.read()
-        if response.status != 200:
-            raise BenchError(f"/dashboard answered {response.status}: {answer[:300]!r}")
-        if i >= 3:
-            latencies.append((time.perf_counter() - started) * 1000)
-    trends = len(orjson.loads(answer)["trends"])
-    args.results["dashboard"] = (pct(latencies, 50), pct(latencies, 99))
-    print(f"/dashboard?days=30 ({trends} tracked days): p50 {pct(latencies, 50):.1f} ms, "
-          f"p99 {pct(latencies, 99):.1f} ms")  # fmt: skip
     conn.close()
     stack.stop("gunicorn")
+    return problems
+
+
+def ask(conn: http.client.HTTPConnection, path: str, key: str) -> http.client.HTTPResponse:
+    conn.request("GET", path, headers={"Authorization": f"Bearer {key}"})
+    return conn.getresponse()
+
+
+def start_before(args, stack: Stack, folder: str) -> int:
+    """gunicorn serving the bench database from commit --before, unpacked into `folder`;
+    returns its port once health answers."""
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", args.before], capture_output=True, check=False
+    )
+    if archive.returncode:
+        raise BenchError(f"git archive {args.before}: {archive.stderr.decode()[:300]}")
+    subprocess.run(["tar", "-x", "-C", folder], input=archive.stdout, check=True)
+    port = free_port()
+    command = [
+        str(BIN / "gunicorn"), "analytics_project.wsgi:application", "--config",
+        "python:analytics_project.gunicorn_conf", "--bind", f"127.0.0.1:{port}", "--workers", "2",
+    ]  # fmt: skip
+    # Its reads take seconds on a busy machine, past the read budget: time them, never stop them.
+    env = {**stack.env, "PYTHONPATH": folder, "API_READ_STATEMENT_TIMEOUT_MS": "0"}
+    stack.logs.mkdir(parents=True, exist_ok=True)
+    with open(stack.logs / "before.log", "ab") as log:  # the child keeps its own copy
+        stack.procs["before"] = subprocess.Popen(
+            command, cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True,
+        )  # fmt: skip
+    wait_until(lambda: health_ok(port), timeout=60, interval=0.2)
+    return port
+
+
+def dashboard(args, stack: Stack) -> list[str]:
+    """/dashboard?days=30 --reads times (after 3 unmeasured), from this tree and with
+    --before from that commit too, asked in turns."""
+    started = time.perf_counter()
+    made = stack.manage_ok("rollup_dashboard", timeout=600).strip()
+    print(f"rollup: {made} in {time.perf_counter() - started:.1f} s", flush=True)
+    read = stack.manage_ok("create_api_key", "bench-dashboard", "--scope", "read").split()[-1]
+    stack.start_gunicorn(workers=2)  # as deployed: the read budget and throttle as they are
+    # The floor: a one-row read through the same server in the same turns, what the
+    # machine's load adds to any answer.
+    targets = {"after": (stack.web_port, DASHBOARD), "floor": (stack.web_port, FLOOR)}
+    with tempfile.TemporaryDirectory(prefix="bench-before-") as folder:
+        if args.before:
+            targets["before"] = (start_before(args, stack, folder), DASHBOARD)
+        conns = {
+            name: (http.client.HTTPConnection("127.0.0.1", port, timeout=120), path)
+            for name, (port, path) in targets.items()
+        }
+        latencies: dict[str, list[float]] = {name: [] for name in targets}
+        answers: dict[str, dict] = {}
+        for i in range(args.reads + 3):
+            for name, (conn, path) in conns.items():
+                started = time.perf_counter()
+                try:
+                    response = ask(conn, path, read)
+                except (http.client.RemoteDisconnected, ConnectionResetError):
+                    # idle past gunicorn's keepalive (5 s) while a slow read ran: again
+                    conn.close()
+                    started = time.perf_counter()
+                    response = ask(conn, path, read)
+                answer = response.read()
+                if response.status != 200:
+                    raise BenchError(f"{path} ({name}) answered {response.status}: "
+                                     f"{answer[:300]!r}")  # fmt: skip
+                if i >= 3:
+                    latencies[name].append((time.perf_counter() - started) * 1000)
+                answers[name] = orjson.loads(answer)
+        for conn, _path in conns.values():
+            conn.close()
+        stack.stop("before")
+    stack.stop("gunicorn")
+    for name, values in latencies.items():
+        args.results[f"dashboard_{name}"] = (pct(values, 50), pct(values, 99))
+        print(f"{targets[name][1]} {name}: p50 {pct(values, 50):.1f} ms, "
+              f"p99 {pct(values, 99):.1f} ms")  # fmt: skip
+    return compare(answers) if args.before else []
+
+
+def compare(answers: dict[str, dict]) -> list[str]:
+    """Users, agents, contracts and request counts and rates as before; money to the
+    float's last bits; percentiles within 1% (the rollup's sketch)."""
+    before, after = answers["before"], answers["after"]
+    problems = []
+    if before["current_metrics"]["users"] != after["current_metrics"]["users"]:
+        problems.append(f"users: {after['current_metrics']['users']} after, "
+                        f"{before['current_metrics']['users']} before")  # fmt: skip
+    for part in ("agents", "contracts"):
+        if before["current_metrics"][part] != after["current_metrics"][part]:
+            problems.append(f"{part} differ: {after['current_metrics'][part]} after, "
+                            f"{before['current_metrics'][part]} before")  # fmt: skip
+    for key, was in before["current_metrics"]["financial"].items():
+        now = after["current_metrics"]["financial"][key]
+        if abs(now - was) > 1e-9 * max(abs(was), 1):
+            problems.append(f"{key}: {now} after, {was} before")
+    off = []
+    for key, was in before["performance"].items():
+        now = after["performance"][key]
+        if key.startswith("p") and key.endswith("_ms") and was is not None:
+            off.append(f"{key} {now} / {was} ({100 * (now - was) / was:+.2f}%)")
+            if abs(now - was) > 0.01 * abs(was) + 0.005:  # 1%, and the answer's rounding
+                problems.append(f"{key}: {now} after, {was} before (over 1%)")
+        elif key != "slowest_endpoints" and now != was:
+            problems.append(f"performance {key}: {now} after, {was} before")
+    print("percentiles after / before: " + "; ".join(off))
     return problems
 
 
@@ -240,13 +342,30 @@ def print_summary(args) -> None:
               f"({results['track'] * 1000 / results['entities']:.2f} ms an entity) |")  # fmt: skip
         print(f"| the same day again (all skipped) / forced | {results['again'] * 1000:,.0f} ms"
               f" / {results['forced'] * 1000:,.0f} ms |")  # fmt: skip
-    if "dashboard" in results:
-        p50, p99 = results["dashboard"]
-        print(f"| `/dashboard?days=30` p50 / p99 | {p50:.1f} / {p99:.1f} ms |")
+    if "dashboard_after" in results:
+        p50, p99 = results["dashboard_after"]
+        figure = f"{p50:.1f} / {p99:.1f} ms"
+        if "dashboard_before" in results:
+            was50, was99 = results["dashboard_before"]
+            figure += (f" (before, same minutes: {was50:.1f} / {was99:.1f} ms; "
+                       f"{was50 / p50:.1f}x / {was99 / p99:.1f}x)")  # fmt: skip
+        floor50, floor99 = results["dashboard_floor"]
+        figure += f"; a one-row read, same turns: {floor50:.1f} / {floor99:.1f} ms"
+        print(f"| `/dashboard?days=30` p50 / p99 | {figure} |")
 
 
 def run(args) -> list[str]:
-    return on_fresh_stack(args, lambda stack: bench(args, stack))
+    if not args.skip_load:
+        return on_fresh_stack(args, lambda stack: bench(args, stack) + dashboard(args, stack))
+    stack = bench_stack(args)  # the data of the last run, as it is (rollup brought up to date)
+    try:
+        stack.manage_ok("migrate", "--noinput", timeout=300)
+        problems = dashboard(args, stack)
+    finally:
+        stack.close()
+    if not problems:
+        stack.discard_logs()
+    return problems
 
 
 def parse_args(argv: list[str] | None = None):
@@ -258,6 +377,12 @@ def parse_args(argv: list[str] | None = None):
     parser.add_argument("--requests", type=int, default=100_000)
     parser.add_argument("--reads", type=int, default=20, help="timed asks of the dashboard")
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument(
+        "--skip-load", action="store_true", help="only the dashboard, on the last run's data"
+    )
+    parser.add_argument(
+        "--before", metavar="REV", help="also serve the dashboard from this commit, in turns"
+    )
     fresh_stores(parser, "analytics_bench_insights", 12)
     args = parser.parse_args(argv)
     if args.events < args.users or args.users < 1 or args.agents < 1:

@@ -119,6 +119,13 @@ def load(args) -> dict:
                 for s in series
             ],
         )
+        # Their tag keys, as the pipeline's statement writes them (apps.metrics.schemas).
+        from apps.metrics.schemas import AFTER_INSERT
+
+        cur.execute(
+            "WITH derived_0 AS (SELECT metric_name, tags FROM metrics_metricseries) "
+            + AFTER_INSERT[2]
+        )
     connections.close_all()  # nothing open across fork
     ctx = multiprocessing.get_context("fork")
     progress = ctx.Value("q", 0)

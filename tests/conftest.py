@@ -201,3 +201,25 @@ def staff_client(staff_user) -> APIClient:
     client = APIClient()
     client.force_login(staff_user)
     return client
+
+
+@pytest.fixture
+def browser(live_server, monkeypatch):
+    """Headless Chromium on the live server (tests/browser.py); fails the test on any
+    console error or request leaving 127.0.0.1."""
+    from tests.browser import open_browser
+
+    # Playwright's sync API runs an event loop in this thread; the ORM calls the test
+    # makes between page actions are still plain synchronous calls.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with open_browser(live_server.url) as opened:
+        yield opened
+        assert not opened.errors, opened.errors
+
+
+@pytest.fixture
+def browser_superuser(django_user_model):
+    """A superuser whose password is tests.browser.PASSWORD."""
+    from tests.browser import PASSWORD
+
+    return django_user_model.objects.create_superuser(username="oncall", password=PASSWORD)

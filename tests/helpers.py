@@ -33,3 +33,14 @@ def ago(**delta) -> str:
 
 def new_id() -> str:
     return str(uuid.uuid4())
+
+
+def grant(user, *names: str) -> None:
+    """Give `user` these permissions (`app_label.codename`), as the admin's Users page does."""
+    from django.contrib.auth.models import Permission
+
+    for name in names:
+        app_label, codename = name.split(".")
+        user.user_permissions.add(
+            Permission.objects.get(content_type__app_label=app_label, codename=codename)
+        )

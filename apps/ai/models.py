@@ -1,3 +1,4 @@
+from django.contrib.postgres.indexes import BrinIndex
 from django.db import models
 
 from apps.ingest.models import IngestedRecord
@@ -34,6 +35,7 @@ class AiUsage(IngestedRecord):
             models.Index(fields=["timestamp"], name="ai_usage_ts"),
             models.Index(fields=["assistant_id", "timestamp"], name="ai_usage_assistant_ts"),
             models.Index(fields=["feature", "timestamp"], name="ai_usage_feature_ts"),
+            BrinIndex(fields=["received_at"], name="ai_usage_received"),  # late arrivals
         ]
 
 

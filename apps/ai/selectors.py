@@ -2,13 +2,13 @@
 and topic diversity, cache and step breakdowns, per-feature figures, the dashboard."""
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 from django.db import connection
 from django.db.models import Count, Max, Min, Q, QuerySet, Sum, Value
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, TruncDay, TruncHour
 from django.utils import timezone
 
 from apps.events.selectors import per_user, per_user_bucket
@@ -191,6 +191,106 @@ def assistant_costs(
         total["estimated_cost_usd"] = round(total["estimated_cost_usd"], 6)
         answer.append(total)
     answer.sort(key=lambda t: (-t["estimated_cost_usd"], -t["total_tokens"], t["assistant_name"]))
+    return answer
+
+
+DAY = timedelta(days=1)
+_DAY_KEY = ("assistant_id", "assistant_name", "model", "feature")
+_DAY_SUMS = ("requests", "successes", "cache_known", "cache_hits", "tokens_in", "tokens_out")
+
+
+def _floor_day(moment: datetime) -> datetime:
+    return moment.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def usage_per_day(*, days: int, now: datetime | None = None) -> list[dict]:
+    """Per UTC day (the last `days` of them, today's so far included), assistant, model and
+    feature: requests, successes, cache hits of the requests that said, tokens and the
+    estimated USD, each piece priced as assistant_costs prices it (the price valid at its
+    time; `unpriced_tokens` for models without one). Whole hours come from the hourly sums,
+    the current hour and any hour in which a price takes over from the usage rows. Days
+    without usage are absent; ordered by day, then dearest first."""
+    until = now or timezone.now()
+    since = _floor_day(until) - (days - 1) * DAY
+    book = PriceBook()
+    breakpoints = book.breakpoints()
+    first, last, split_hours, raw_ranges = _split_window(since, until, breakpoints)
+
+    def period(column: str):
+        """Which span between two breakpoints `column` falls in: within one, and one
+        day, every price is constant, so each (key, day, period) is one piece."""
+        if not breakpoints:
+            return Value(0)
+        edges = [[b.timestamp() for b in breakpoints]]
+        if column == "hour":
+            return RawSQL('width_bucket(extract(epoch from "hour"), %s::float8[])', edges)
+        return RawSQL("width_bucket(extract(epoch from timestamp), %s::float8[])", edges)
+
+    pieces = []
+    # Hours in which a price takes over are read from the rows: a whole hour is in one
+    # period. One piece per day rather than per hour: 90 days of 72 keys are 6,480
+    # rows to price, not 155,520.
+    hours = (
+        _hour_rows(first, last, split_hours, None)
+        .annotate(period=period("hour"), day=TruncDay("hour", tzinfo=UTC))
+        .values(*_DAY_KEY, "period", "day")
+    )
+    for row in hours.annotate(
+        **{name: Sum(name) for name in _DAY_SUMS}, cached=Sum("cached_tokens"), at=Min("hour")
+    ):
+        del row["period"], row["day"]
+        pieces.append(row)
+    grouped = (
+        _raw_rows(raw_ranges, None)
+        .annotate(period=period("timestamp"), day=TruncDay("timestamp", tzinfo=UTC))
+        .values(*_DAY_KEY, "period", "day")
+    )
+    for row in grouped.annotate(
+        at=Min("timestamp"),
+        requests=Count("id"),
+        successes=Count("id", filter=Q(success=True)),
+        cache_known=Count("cache_hit"),
+        cache_hits=Count("id", filter=Q(cache_hit=True)),
+        tokens_in=Sum("tokens_in"),
+        tokens_out=Sum("tokens_out"),
+        cached=Sum("cached_tokens"),
+    ):
+        del row["period"], row["day"]
+        pieces.append(row)
+    totals: dict[tuple, dict] = {}
+    for piece in pieces:
+        day = _floor_day(piece["at"].astimezone(UTC))
+        total = totals.setdefault(
+            (day, *(piece[k] for k in _DAY_KEY)),
+            {
+                "day": day,
+                **{k: piece[k] for k in _DAY_KEY},
+                **dict.fromkeys(_DAY_SUMS, 0),
+                "cached_tokens": 0,
+                "unpriced_tokens": 0,
+                "estimated_cost_usd": 0.0,
+            },
+        )
+        for name in _DAY_SUMS:
+            total[name] += piece[name] or 0
+        total["cached_tokens"] += piece["cached"] or 0
+        cost = book.cost(
+            piece["model"],
+            piece["at"],
+            piece["tokens_in"] or 0,
+            piece["tokens_out"] or 0,
+            piece["cached"] or 0,
+        )
+        if cost is None:
+            total["unpriced_tokens"] += (piece["tokens_in"] or 0) + (piece["tokens_out"] or 0)
+        else:
+            total["estimated_cost_usd"] += cost
+    answer = list(totals.values())
+    for total in answer:
+        total["estimated_cost_usd"] = round(total["estimated_cost_usd"], 6)
+    answer.sort(
+        key=lambda t: (t["day"], -t["estimated_cost_usd"], -t["requests"], t["model"], t["feature"])
+    )
     return answer
 
 
@@ -462,3 +562,15 @@ def conversation_count(*, since: datetime) -> int:
     """Different conversations with an AI request since `since`."""
     usage = AiUsage.objects.filter(timestamp__gte=since).exclude(conversation_id="")
     return usage.values("conversation_id").distinct().count()
+
+
+def hours_received(*, since: datetime, before: datetime) -> set[datetime]:
+    """The hours (UTC) of the timestamps before `before` of the AI usage received from
+    `since` on: where items arriving late landed (a rollup re-reads them)."""
+    late = AiUsage.objects.filter(received_at__gte=since, timestamp__lt=before)
+    return set(
+        late.annotate(hour=TruncHour("timestamp", tzinfo=UTC))
+        .order_by()
+        .values_list("hour", flat=True)
+        .distinct()
+    )

@@ -4,25 +4,28 @@ Every action goes through the services, as `user:<username>`, so the timeline
 says who did what, exactly as for API changes.
 """
 
+import json
 from datetime import timedelta
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Case, When
-from django.http import HttpResponseRedirect
+from django.http import Http404, HttpResponseBadRequest, HttpResponseRedirect, JsonResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.timesince import timesince
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from apps.core.secrets import mask_credentials
 from apps.ingest.privacy import scrub, scrub_text
 from apps.keys.permissions import request_actor
 
-from . import services
+from . import selectors, services
 from .models import (
     RULE_READ_ONLY_FIELDS,
     AlertChannel,
@@ -177,6 +180,11 @@ class AlertIncidentAdmin(admin.ModelAdmin):
     ordering = [Case(When(status="resolved", then=1), default=0), "-triggered_at", "-id"]
     actions = ["acknowledge", "resolve", "silence_1h", "silence_4h", "silence_24h"]
     inlines = [TimelineInline, DeliveryInline]
+    # The page: the rule's metric around the incident and the triage buttons; the list
+    # reads itself again every `list_refresh_seconds` while nothing on it is selected.
+    change_form_template = "admin/alerts/alertincident/change_form.html"
+    change_list_template = "admin/alerts/alertincident/change_list.html"
+    list_refresh_seconds = 30
     readonly_fields = [
         "rule",
         "rule_name",
@@ -225,6 +233,86 @@ class AlertIncidentAdmin(admin.ModelAdmin):
         # Free text: secrets pasted in are redacted, as everywhere.
         obj.resolution_notes = scrub_text(obj.resolution_notes)
         AlertIncident.objects.filter(pk=obj.pk).update(resolution_notes=obj.resolution_notes)
+
+    def changelist_view(self, request, extra_context=None):
+        extra = {"refresh_seconds": self.list_refresh_seconds, **(extra_context or {})}
+        return super().changelist_view(request, extra_context=extra)
+
+    def get_urls(self):
+        # The buttons change state: POST with the CSRF token that admin_view checks; a GET
+        # (a link, a prefetch, an image) is a 405 and changes nothing.
+        def post(view, name: str):
+            return path(
+                f"<int:pk>/{name}/",
+                self.admin_site.admin_view(require_POST(view)),
+                name=f"alerts_alertincident_{name}",
+            )
+
+        own = [
+            path(
+                "<int:pk>/chart/",
+                self.admin_site.admin_view(require_safe(self.chart_view)),
+                name="alerts_alertincident_chart",
+            ),
+            post(self.acknowledge_view, "acknowledge"),
+            post(self.resolve_view, "resolve"),
+            post(self.silence_view, "silence"),
+        ]
+        return own + super().get_urls()
+
+    def _incident(self, request, pk: int, allowed) -> AlertIncident:
+        incident = self.get_object(request, str(pk))
+        if incident is None:
+            raise Http404("No such incident.")
+        if not allowed(request, incident):
+            raise PermissionDenied
+        return incident
+
+    def chart_view(self, request, pk: int) -> JsonResponse:
+        """The incident page's chart as JSON (selectors.incident_chart)."""
+        incident = self._incident(request, pk, self.has_view_permission)
+        return JsonResponse(selectors.incident_chart(incident=incident), encoder=DjangoJSONEncoder)
+
+    def _act(self, request, pk: int, change, done: str) -> HttpResponseRedirect:
+        incident = self._incident(request, pk, self.has_change_permission)
+        try:
+            change(incident, request_actor(request))
+        except services.TransitionError as exc:
+            self.message_user(request, f"#{incident.pk}: {exc}", messages.WARNING)
+        else:
+            self.message_user(request, f"Incident #{incident.pk} {done}.", messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:alerts_alertincident_change", args=[pk]))
+
+    def acknowledge_view(self, request, pk: int) -> HttpResponseRedirect:
+        return self._act(
+            request,
+            pk,
+            lambda i, actor: services.incident_acknowledge(incident_id=i.pk, actor=actor),
+            "acknowledged",
+        )
+
+    def resolve_view(self, request, pk: int) -> HttpResponseRedirect:
+        note = request.POST.get("note", "").strip()[:2000] or "from the admin"
+        return self._act(
+            request,
+            pk,
+            lambda i, actor: services.incident_resolve(incident_id=i.pk, actor=actor, note=note),
+            "resolved",
+        )
+
+    def silence_view(self, request, pk: int):
+        key = request.POST.get("duration", "")
+        if key not in SILENCES:
+            self._incident(request, pk, self.has_change_permission)  # 404/403 come first
+            return HttpResponseBadRequest(f"duration must be one of {', '.join(SILENCES)}.")
+        return self._act(
+            request,
+            pk,
+            lambda i, actor: services.incident_silence(
+                incident_id=i.pk, actor=actor, duration=SILENCES[key]
+            ),
+            f"silenced for {key}",
+        )
 
     def _each(self, request, queryset, change, verb: str) -> None:
         done, refused = 0, []
@@ -320,6 +408,21 @@ class AlertRuleAdmin(WriteThroughAdmin):
             f"{rule.aggregation}({rule.metric_name}, {rule.window_seconds}s) "
             f"{rule.get_condition_operator_display()} {rule.threshold:g}"
         )
+
+    def get_changeform_initial_data(self, request) -> dict:
+        # The add form filled in from a link (the console's "Alert on this"): `tags` comes
+        # as JSON text; given as is, the JSON field would show it as one quoted string.
+        initial = super().get_changeform_initial_data(request)
+        if isinstance(initial.get("tags"), str):
+            try:
+                tags = json.loads(initial["tags"])
+            except ValueError:
+                tags = None
+            if isinstance(tags, dict):
+                initial["tags"] = tags
+            else:
+                del initial["tags"]
+        return initial
 
     def get_urls(self):
         # A state change (it may open an incident and notify): POST with the CSRF token

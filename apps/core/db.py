@@ -26,13 +26,6 @@ def connection_lost() -> bool:
     return connection.needs_rollback or raw is None or raw.closed or raw.broken
 
 
-def int_array(values: list[int]) -> str:
-    """A PostgreSQL array literal of ints (`{1,2,3}`), for a `%s::bigint[]` parameter: a
-    list of 50,000 ints is dumped element by element (a pattern match each), 20x the cost
-    of one joined string, and that holds the web process's GIL."""
-    return "{" + ",".join(map(str, map(int, values))) + "}"
-
-
 def union_all(querysets: list[QuerySet]) -> tuple[str, list]:
     """The querysets' SQL as one `UNION ALL` and its parameters, for an outer query that
     adds up what several apps' selectors found (each app still writes its own query)."""

@@ -17,6 +17,8 @@ from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 from drf_spectacular.plumbing import ResolvedComponent
 from rest_framework import permissions
 
+from apps.core.renderers import CSV_MEDIA_TYPE
+
 ERROR_COMPONENT = "Error"
 ERROR_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -54,6 +56,24 @@ WWW_AUTHENTICATE = {
     }
 }
 
+
+CSV_SCHEMA: dict[str, Any] = {
+    "type": "string",
+    "description": "The JSON answer as one table (apps.core.renderers): a row per item of "
+    "its list (context fields repeated), nested fields as `a.b` columns; a text cell "
+    "starting with `=`, `+`, `-`, `@`, a tab or a carriage return is prefixed with `'`.",
+}
+
+CSV_HEADERS: dict[str, Any] = {
+    "Content-Disposition": {
+        "description": "With `?format=csv`: `attachment; filename=<endpoint>.csv`.",
+        "schema": {"type": "string"},
+    },
+    "Link": {
+        "description": 'With `?format=csv` on a paginated list: `<next page URL>; rel="next"`.',
+        "schema": {"type": "string"},
+    },
+}
 
 NUL_ONLY = "A query parameter holds a NUL character (this operation takes none)."
 
@@ -142,6 +162,39 @@ class AutoSchema(SpectacularAutoSchema):
                 media["schema"] = ingest_body_schema(media["schema"])
             body["required"] = True
         return body
+
+    def map_renderers(self, attribute: str) -> list[Any]:
+        # A write offers no CSV (apps.core.negotiation), so its document lists none, nor
+        # a `format` parameter.
+        if self.method in ("GET", "HEAD"):
+            return super().map_renderers(attribute)
+        kept = [r for r in self.view.get_renderers() if not getattr(r, "reads_only", False)]
+        return list(dict.fromkeys(getattr(r, attribute).split(";")[0] for r in kept))
+
+    def _get_format_parameters(self) -> list[dict]:
+        parameters = super()._get_format_parameters()
+        for parameter in parameters:
+            parameter["description"] = (
+                "`json` (the default) or `csv`: the same answer as a table, downloaded "
+                "(`Content-Disposition: attachment`). Another value is a 400 naming `format`."
+            )
+        return parameters
+
+    def _get_response_for_code(
+        self, serializer, status_code, media_types=None, direction="response"
+    ):
+        response = super()._get_response_for_code(serializer, status_code, media_types, direction)
+        content = response.get("content", {})
+        if CSV_MEDIA_TYPE in content:
+            if str(status_code).startswith("2"):
+                content[CSV_MEDIA_TYPE] = {"schema": CSV_SCHEMA}
+                headers = copy.deepcopy(CSV_HEADERS)
+                if self._get_paginator() is None:
+                    del headers["Link"]
+                response["headers"] = {**response.get("headers", {}), **headers}
+            else:
+                del content[CSV_MEDIA_TYPE]  # errors are JSON whatever was asked
+        return response
 
     def _get_response_bodies(self, direction: str = "response") -> dict:
         responses = super()._get_response_bodies(direction)

@@ -1,13 +1,14 @@
 import logging
 
 from django.db import connection
+from django.db.models import Count, Max
 from django.utils import timezone
 from redis import RedisError
 
 from apps.core.redis import get_redis
 from apps.core.windows import window_start
 
-from .models import DeviceStateHistory
+from .models import DeviceMetric, DeviceStateHistory
 from .smartfilter import REASONS, key_prefix
 
 logger = logging.getLogger(__name__)
@@ -101,3 +102,93 @@ def smart_filter_reason_counts() -> dict:
         logger.warning("smart filter counters unavailable")
         return {}
     return {reason: int(by_reason.get(reason.encode(), 0)) for reason in REASONS}
+
+
+RECENT_DEVICES = 50
+METRIC_POINTS_LIMIT = 5000
+
+
+def recent_devices(*, limit: int = RECENT_DEVICES) -> list[dict]:
+    """The devices heard from most recently (a state change or a stored metrics point),
+    newest first: last seen, current state, state changes and stored metrics points."""
+    seen: dict[str, dict] = {}
+    changes = (
+        DeviceStateHistory.objects.values("device_id")
+        .annotate(last=Max("timestamp"), n=Count("id"))
+        .order_by("-last")[:limit]
+    )
+    for row in changes:
+        seen[row["device_id"]] = {
+            "device_id": row["device_id"],
+            "last_seen": row["last"],
+            "state_changes": row["n"],
+            "metric_points": 0,
+            "current_state": None,
+        }
+    points = (
+        DeviceMetric.objects.values("device_id")
+        .annotate(last=Max("timestamp"), n=Count("id"))
+        .order_by("-last")[:limit]
+    )
+    for row in points:
+        entry = seen.setdefault(
+            row["device_id"],
+            {
+                "device_id": row["device_id"],
+                "last_seen": row["last"],
+                "state_changes": 0,
+                "metric_points": 0,
+                "current_state": None,
+            },
+        )
+        entry["metric_points"] = row["n"]
+        entry["last_seen"] = max(entry["last_seen"], row["last"])
+    devices = sorted(seen.values(), key=lambda d: d["last_seen"], reverse=True)[:limit]
+    for device in devices:
+        if device["state_changes"]:
+            latest = (
+                DeviceStateHistory.objects.filter(device_id=device["device_id"])
+                .order_by("-timestamp", "-id")
+                .values_list("new_state", flat=True)
+                .first()
+            )
+            device["current_state"] = latest
+    return devices
+
+
+def device_metric_series(*, device_id: str, hours: int, now=None) -> dict:
+    """The device's stored metrics points in the window (what the Smart Data Filter
+    kept), as one series per metric name: [timestamp, value] for each stored point
+    holding it, oldest first. Numbers and booleans (as 0/1) are series; text values
+    are listed under `text` with their last value."""
+    now = now or timezone.now()
+    since = window_start(hours, now=now)
+    rows = list(
+        DeviceMetric.objects.filter(device_id=device_id, timestamp__gte=since, timestamp__lte=now)
+        .order_by("-timestamp", "-id")
+        .values_list("timestamp", "metrics", "stored_reason")[: METRIC_POINTS_LIMIT + 1]
+    )
+    truncated = len(rows) > METRIC_POINTS_LIMIT
+    rows = rows[:METRIC_POINTS_LIMIT][::-1]
+    series: dict[str, list] = {}
+    text: dict[str, str] = {}
+    for moment, metrics, _reason in rows:
+        for name, value in (metrics or {}).items():
+            if isinstance(value, bool):
+                series.setdefault(name, []).append([moment, int(value)])
+            elif isinstance(value, int | float):
+                series.setdefault(name, []).append([moment, value])
+            else:
+                text[name] = value
+    return {
+        "device_id": device_id,
+        "period_hours": hours,
+        "since": since,
+        "points": len(rows),
+        "truncated": truncated,
+        "series": [
+            {"metric": name, "points": [{"timestamp": t, "value": v} for t, v in points]}
+            for name, points in sorted(series.items())
+        ],
+        "text": text,
+    }

@@ -11,13 +11,16 @@ from apps.ingest.api import IngestView
 
 from . import selectors
 from . import serializers as out
-from .models import ErrorCategory
+from .models import ErrorCategory, Severity
 
 
 class ErrorTrendsQuery(
     hours_query(
         category=serializers.ChoiceField(
             choices=ErrorCategory.choices, required=False, help_text="Only this category."
+        ),
+        severity=serializers.ChoiceField(
+            choices=Severity.choices, required=False, help_text="Only this severity."
         ),
         interval=IntervalField(
             required=False,

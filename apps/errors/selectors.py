@@ -1,6 +1,6 @@
 from datetime import datetime, timedelta
 
-from django.db.models import Count
+from django.db.models import Count, QuerySet
 
 from apps.core.windows import Interval, filled, parse_interval, window_start
 
@@ -33,21 +33,29 @@ def _bucket_counts(
     )
 
 
+def _window(hours: int, category: str | None, severity: str | None, now: datetime | None):
+    """The window's start and end, and its errors with the filters given."""
+    since = window_start(hours, now=now)
+    errors = ErrorLog.objects.filter(timestamp__gte=since)
+    if category:
+        errors = errors.filter(category=category)
+    if severity:
+        errors = errors.filter(severity=severity)
+    return since, since + timedelta(hours=hours), errors
+
+
 def error_trends(
     *,
     hours: int,
     category: str | None = None,
+    severity: str | None = None,
     interval: Interval | None = None,
     fill: str = "zero",
     now: datetime | None = None,
 ) -> dict:
     """Counts by category and severity, an hourly series (zeros included), unresolved count;
     with `interval`, also `series`: buckets of that width, empty ones as `fill` says."""
-    since = window_start(hours, now=now)
-    until = since + timedelta(hours=hours)
-    errors = ErrorLog.objects.filter(timestamp__gte=since)
-    if category:
-        errors = errors.filter(category=category)
+    since, until, errors = _window(hours, category, severity, now)
     matrix = {c: dict.fromkeys(Severity.values, 0) for c in ErrorCategory.values}
     for cat, severity, n in (
         errors.values_list("category", "severity").annotate(n=Count("id")).order_by()
@@ -63,6 +71,7 @@ def error_trends(
         "period_hours": hours,
         "since": since,
         "category": category,
+        **({"severity": severity} if severity else {}),
         "total_errors": sum(by_category.values()),
         "unresolved_count": errors.filter(resolved=False).count(),
         "by_category": by_category,
@@ -75,3 +84,87 @@ def error_trends(
         answer["fill"] = fill
         answer["series"] = _bucket_counts(errors, interval, since, until, fill)
     return answer
+
+
+LATEST_LIMIT = 50
+
+
+def latest_errors(
+    *,
+    hours: int,
+    category: str | None = None,
+    severity: str | None = None,
+    limit: int = LATEST_LIMIT,
+    now: datetime | None = None,
+) -> list[dict]:
+    """The newest errors of the window (newest first), with their context and triage."""
+    errors = ErrorLog.objects.filter(timestamp__gte=window_start(hours, now=now))
+    if category:
+        errors = errors.filter(category=category)
+    if severity:
+        errors = errors.filter(severity=severity)
+    fields = (
+        "id",
+        "event_id",
+        "timestamp",
+        "category",
+        "severity",
+        "error_message",
+        "error_code",
+        "endpoint",
+        "user_id",
+        "device_id",
+        "stack_trace",
+        "context",
+        "resolved",
+        "resolved_by",
+        "resolved_at",
+        "resolution_notes",
+    )
+    return list(errors.order_by("-timestamp", "-id").values(*fields)[:limit])
+
+
+def errors_with_ids(ids: list[int]) -> QuerySet[ErrorLog]:
+    """The errors named by id, for the triage services (resolve, reopen)."""
+    return ErrorLog.objects.filter(pk__in=ids)
+
+
+def error_series_by(
+    *,
+    field: str,
+    hours: int,
+    interval: Interval,
+    category: str | None = None,
+    severity: str | None = None,
+    fill: str = "zero",
+    now: datetime | None = None,
+) -> dict[str, list[dict]]:
+    """error_trends' `series` for every value of `field` ("category" or "severity") in one
+    grouped read: {value: [{start, count}, ...]} for the values with errors in the window,
+    each exactly what error_trends(<field>=value, interval, fill) answers as `series`."""
+    if field not in ("category", "severity"):
+        raise ValueError(f"cannot group errors by {field!r}")
+    since, until, errors = _window(hours, category, severity, now)
+    past_last = interval.bucket_of(until) + interval.step
+    rows = (
+        errors.filter(timestamp__lt=past_last)
+        .annotate(start=interval.date_bin("timestamp"))
+        .values_list(field, "start")
+        .annotate(n=Count("id"))
+        .order_by(field, "start")
+    )
+    counted: dict[str, list[dict]] = {}
+    for value, start, n in rows:
+        counted.setdefault(value, []).append({"start": start, "count": n})
+    return {
+        value: filled(
+            counts,
+            start=since,
+            end=until + timedelta(microseconds=1),
+            interval=interval,
+            fill=fill,
+            key=lambda row: row["start"],
+            empty=lambda start, how: {"start": start, "count": 0 if how == "zero" else None},
+        )
+        for value, counts in counted.items()
+    }

@@ -20,6 +20,7 @@ class ErrorTrendsOut(serializers.Serializer):
     period_hours = serializers.IntegerField()
     since = serializers.DateTimeField()
     category = serializers.CharField(allow_null=True)
+    severity = serializers.CharField(required=False, help_text="Only with `severity`.")
     total_errors = serializers.IntegerField()
     unresolved_count = serializers.IntegerField()
     by_category = serializers.DictField(child=serializers.IntegerField())

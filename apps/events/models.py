@@ -1,3 +1,4 @@
+from django.contrib.postgres.indexes import BrinIndex
 from django.db import models
 
 from apps.ingest.models import IngestedRecord
@@ -29,6 +30,7 @@ class UserActivity(IngestedRecord):
             models.Index(fields=["timestamp"], name="activity_ts"),  # time ranges, retention
             models.Index(fields=["user_id", "timestamp"], name="activity_user_ts"),  # per user
             models.Index(fields=["session_id"], name="activity_session"),  # one session
+            BrinIndex(fields=["received_at"], name="activity_received"),  # late arrivals
         ]
 
 
@@ -65,6 +67,9 @@ class Event(IngestedRecord):
             models.Index(fields=["event_type", "timestamp"], name="event_type_ts"),
             models.Index(fields=["user_id", "timestamp"], name="event_user_ts"),
             models.Index(fields=["family_unit_id", "timestamp"], name="event_group_ts"),
+            # What arrived since a moment (the dashboard rollup's late items): rows are
+            # appended in received order, so a BRIN range is a few pages, not a scan.
+            BrinIndex(fields=["received_at"], name="event_received"),
         ]
 
     def __str__(self) -> str:

@@ -5,7 +5,7 @@ from django.contrib.postgres.aggregates import ArrayAgg
 from django.db import connection
 from django.db.models import Avg, Count, F, Max, Min, Q, QuerySet, Sum
 from django.db.models.fields.json import KeyTextTransform
-from django.db.models.functions import Coalesce, TruncDay, TruncWeek
+from django.db.models.functions import Coalesce, TruncDay, TruncHour, TruncWeek
 
 from apps.core.aggregates import Percentile
 from apps.core.db import json_number, union_all
@@ -347,3 +347,18 @@ def user_period_activity(*, since: datetime, until: datetime) -> dict[str, dict]
             )
             row["sessions"] = sessions
     return found
+
+
+def hours_received(*, since: datetime, before: datetime) -> set[datetime]:
+    """The hours (UTC) of the timestamps before `before` of the events and user activity
+    received from `since` on: where items arriving late landed (a rollup re-reads them)."""
+    hours: set[datetime] = set()
+    for model in (Event, UserActivity):
+        late = model.objects.filter(received_at__gte=since, timestamp__lt=before)
+        hours.update(
+            late.annotate(hour=TruncHour("timestamp", tzinfo=UTC))
+            .order_by()
+            .values_list("hour", flat=True)
+            .distinct()
+        )
+    return hours

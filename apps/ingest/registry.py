@@ -44,6 +44,7 @@ class RecordKind:
     gate: Callable[[list[dict]], Decisions] | None = None
     # Statements run in the same statement as the insert, each reading `inserted`:
     # the rows actually inserted (conflicts excluded), with the columns in `returning`.
+    # Statement i is the CTE `derived_i`: a later one may read its RETURNING rows.
     after_insert: tuple[str, ...] = ()
     returning: tuple[str, ...] = ()
     # Whether a signed-in session (a frontend with its cookie) may write it, as itself.

@@ -64,3 +64,14 @@ def dashboard_window_figures(types: dict[str, tuple[str, ...]]) -> list[Figure]:
         Figure("revenue", completed, "sum", "amount"),
         Figure("platform_fees", completed, "sum", "platform_fee"),
     ]
+
+
+def rollup_figures(types: dict[str, tuple[str, ...]]) -> list[Figure]:
+    """What a rollup chunk keeps of the events: the dashboard's window figures and the
+    contracts opened and closed (added up over every chunk: the all-time totals)."""
+    return [*dashboard_window_figures(types), *contract_totals(types)]
+
+
+def agents_seen() -> list[Figure]:
+    """Any event naming an agent (metadata `agent_id`): the agents a period has seen."""
+    return [Figure("events", None)]

@@ -140,3 +140,84 @@ class PlatformMetrics(TrackedPeriod):
 
     def __str__(self) -> str:
         return f"platform {self.period_type} {self.period_start:%Y-%m-%d %H:%M}"
+
+
+class RollupChunk(models.Model):
+    """What the dashboard adds up over [start, end), rolled up once that span is over:
+    contiguous spans from the oldest data kept (a day each at first, an hour each after),
+    so a window reads the spans inside it and only its edges from the raw rows."""
+
+    start = models.DateTimeField(unique=True)
+    end = models.DateTimeField(unique=True)
+    contracts_created = models.PositiveIntegerField(default=0)
+    contracts_closed = models.PositiveIntegerField(default=0)
+    completed_contracts = models.PositiveIntegerField(default=0)
+    revenue = models.FloatField(default=0)
+    platform_fees = models.FloatField(default=0)
+    requests = models.PositiveIntegerField(default=0, help_text="Request logs, every endpoint.")
+    rolled_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"rollup {self.start:%Y-%m-%d %H:%M} - {self.end:%Y-%m-%d %H:%M}"
+
+
+class RequestRollup(models.Model):
+    """One endpoint's request logs in one chunk, with their response times' DDSketch
+    (apps.metrics.sketch: each percentile read from it within 1%)."""
+
+    chunk = models.ForeignKey(RollupChunk, on_delete=models.CASCADE, related_name="request_rollups")
+    endpoint = models.CharField(max_length=500)
+    requests = models.PositiveIntegerField()
+    ms_sum = models.FloatField()
+    errors = models.PositiveIntegerField()
+    server_errors = models.PositiveIntegerField()
+    min_ms = models.FloatField()
+    max_ms = models.FloatField()
+    sketch_keys = ArrayField(models.IntegerField())
+    sketch_counts = ArrayField(models.BigIntegerField())
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["chunk", "endpoint"], name="request_rollup_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.endpoint} in {self.chunk}"
+
+
+SEEN_KEY_LENGTH = 255
+
+
+class SeenKind(models.TextChoices):
+    USER = "user"
+    AGENT = "agent"
+
+
+class SeenKey(models.Model):
+    """A user or agent the rollup has seen: the chunks of its first and last sighting
+    (a time inside a chunk is read from the raw rows when a window starts there)."""
+
+    kind = models.CharField(max_length=5, choices=SeenKind.choices)
+    key = models.CharField(max_length=SEEN_KEY_LENGTH)
+    first_from = models.DateTimeField()
+    first_until = models.DateTimeField()
+    last_from = models.DateTimeField()
+    last_until = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["kind", "key"], name="seen_key_once")]
+        indexes = [models.Index(fields=["kind", "last_until"], name="seen_key_last")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.key}"
+
+
+class RollupWatermark(models.Model):
+    """The dashboard rollup's one row: the next run re-rolls the chunks holding the
+    timestamps of rows received from `received_since` on (items arriving late)."""
+
+    received_since = models.DateTimeField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"rollup re-reads rows received since {self.received_since:%Y-%m-%d %H:%M}"

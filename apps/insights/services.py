@@ -2,15 +2,17 @@
 set-based queries for the whole period (not a query per entity), stored once per period
 by the tables' unique constraints."""
 
+from bisect import bisect_left
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connections, transaction
+from django.db import connection, connections, transaction
 from django.utils import timezone
 
+from apps.ai.selectors import hours_received as ai_hours_received
 from apps.core.db import insert_new, work_mem
 from apps.core.windows import longest_retention_days
 from apps.events.selectors import (
@@ -18,14 +20,26 @@ from apps.events.selectors import (
     metadata_value_counts,
     user_period_activity,
 )
+from apps.events.selectors import hours_received as event_hours_received
+from apps.ingest.selectors import outbox_oldest_age_seconds
 from apps.monitoring.selectors import uptime_by_name
-from apps.requestlog.selectors import request_period_figures
+from apps.requestlog.selectors import hours_received as request_hours_received
+from apps.requestlog.selectors import request_period_figures, request_sketches
 from apps.usage.selectors import user_period_counts
 
 from . import figures
-from .models import AgentAnalytics, PlatformMetrics, UserAnalytics
-from .periods import last_complete, period_end, period_start, previous_start
-from .selectors import event_types
+from .models import (
+    AgentAnalytics,
+    PlatformMetrics,
+    RequestRollup,
+    RollupChunk,
+    RollupWatermark,
+    SeenKey,
+    SeenKind,
+    UserAnalytics,
+)
+from .periods import PeriodType, last_complete, period_end, period_start, previous_start
+from .selectors import event_types, keys_seen
 
 # A day of a million events groups in memory with this; the default 4 MB sorts on disk.
 TRACKING_WORK_MEM_MB = 64
@@ -212,3 +226,150 @@ def period_track(*, period: Period, force: bool = False) -> dict:
         - agents_tracked
         - platform_tracked,
     }
+
+
+# --- The dashboard's rollup ---------------------------------------------------------
+# Chunks of at most a day, contiguous from two days before the oldest data any kind keeps
+# (older rows are purged, and newer items older than that are refused at ingest).
+ROLLUP_CHUNK = timedelta(days=1)
+ROLLUP_MARGIN = timedelta(days=2)
+
+
+# received_at is stamped when an item is accepted; its row lands in its table a moment
+# later (the outbox's task, the in-process buffer's flush): a run re-reads what was
+# received from this long before it began, or before the oldest batch still waiting.
+ROLLUP_RECEIVED_LAG = timedelta(minutes=5)
+SEEN_BATCH = 5000
+
+
+def _chunk_seen(kind: str, keys: set[str], start: datetime, end: datetime) -> None:
+    """Remember `keys` as seen in [start, end): the earliest chunk of each key's first
+    sighting and the latest of its last, whatever order chunks are rolled up in (a chunk
+    re-rolled for items arriving late never moves a first later nor a last earlier)."""
+    table = connection.ops.quote_name(SeenKey._meta.db_table)
+    ordered = sorted(keys)
+    with connection.cursor() as cursor:
+        for at in range(0, len(ordered), SEEN_BATCH):
+            cursor.execute(
+                f"INSERT INTO {table} AS t (kind, key, first_from, first_until, last_from, "  # noqa: S608
+                "last_until) SELECT %s, k, %s, %s, %s, %s FROM unnest(%s::varchar[]) AS k "
+                "ON CONFLICT (kind, key) DO UPDATE SET "
+                "first_from = LEAST(t.first_from, EXCLUDED.first_from), "
+                "first_until = CASE WHEN EXCLUDED.first_from < t.first_from "
+                "THEN EXCLUDED.first_until ELSE t.first_until END, "
+                "last_from = GREATEST(t.last_from, EXCLUDED.last_from), "
+                "last_until = CASE WHEN EXCLUDED.last_from > t.last_from "
+                "THEN EXCLUDED.last_until ELSE t.last_until END",
+                [kind, start, end, start, end, ordered[at : at + SEEN_BATCH]],
+            )
+
+
+def _roll_chunk(
+    start: datetime, end: datetime, types: dict, *, chunk: RollupChunk | None = None
+) -> RollupChunk:
+    """Roll up [start, end) as a new chunk, or again into `chunk` (its figures and request
+    rows replaced, in one transaction)."""
+    window = {"since": start, "until": end}
+    counted = event_figures(**window, figures=figures.rollup_figures(types))
+    requests = request_sketches(**window)
+    users, agents = keys_seen(SeenKind.USER, **window), keys_seen(SeenKind.AGENT, **window)
+    found = {
+        "contracts_created": counted["created"],
+        "contracts_closed": counted["closed"],
+        "completed_contracts": counted["completed"],
+        "revenue": counted["revenue"] or 0.0,
+        "platform_fees": counted["platform_fees"] or 0.0,
+        "requests": sum(row["requests"] for row in requests),
+    }
+    with transaction.atomic():
+        if chunk is None:
+            chunk = RollupChunk.objects.create(start=start, end=end, **found)
+        else:  # two runs at once (beat, the command) replace its rows one after the other
+            chunk = RollupChunk.objects.select_for_update().get(pk=chunk.pk)
+            for name, value in found.items():
+                setattr(chunk, name, value)
+            chunk.save()
+            chunk.request_rollups.all().delete()
+        RequestRollup.objects.bulk_create(
+            RequestRollup(
+                chunk=chunk, endpoint=row["endpoint"], requests=row["requests"],
+                ms_sum=row["ms_sum"], errors=row["errors"], server_errors=row["server_errors"],
+                min_ms=row["min_ms"], max_ms=row["max_ms"], sketch_keys=row["keys"],
+                sketch_counts=row["counts"],
+            )
+            for row in requests
+        )  # fmt: skip
+        _chunk_seen(SeenKind.USER, users, start, end)
+        _chunk_seen(SeenKind.AGENT, agents, start, end)
+    return chunk
+
+
+def _received_mark() -> datetime:
+    """From when the next run re-reads received rows: before this run reads anything,
+    less the time a received item may take to reach its table (ROLLUP_RECEIVED_LAG, or
+    the age of the oldest outbox batch still waiting, whichever is longer)."""
+    clock = timezone.now()
+    waiting = timedelta(seconds=outbox_oldest_age_seconds() or 0)
+    return clock - max(waiting, ROLLUP_RECEIVED_LAG)
+
+
+def _late_chunks(since: datetime, before: datetime) -> list[RollupChunk]:
+    """The chunks (ending by `before`) holding the timestamp of any row the rollup reads
+    (events, user activity, AI usage, request logs) received from `since` on, oldest
+    first; each app answers for its own rows."""
+    found: set[datetime] = set()
+    for received in (event_hours_received, ai_hours_received, request_hours_received):
+        found |= received(since=since, before=before)
+    if not found:
+        return []
+    hours = sorted(found)
+    chunks = RollupChunk.objects.filter(
+        start__lte=hours[-1], end__gt=hours[0], end__lte=before
+    ).order_by("start")
+    late = []
+    for chunk in chunks:  # the first hour from its start on, if before its end
+        at = bisect_left(hours, chunk.start)
+        if at < len(hours) and hours[at] < chunk.end:
+            late.append(chunk)
+    return late
+
+
+def dashboard_rollup(*, now: datetime | None = None, rebuild: bool = False) -> int:
+    """Roll up every complete hour not rolled up yet (the first time, everything kept, a
+    day a chunk), and roll up again each chunk holding the timestamp of a row received
+    since the previous run (items arriving late: an offline client, a retried batch), so
+    after each run the rollup answers what the raw rows do. Returns the chunks made or
+    rolled again; `rebuild` forgets the rollup first."""
+    now = now or timezone.now()
+    if rebuild:
+        with transaction.atomic():
+            RollupChunk.objects.all().delete()
+            SeenKey.objects.all().delete()
+            RollupWatermark.objects.all().delete()
+    received = _received_mark()  # before reading: what arrives meanwhile is read next time
+    until = period_start(PeriodType.HOUR, now)
+    latest = RollupChunk.objects.order_by("-end").first()
+    watermark = RollupWatermark.objects.first()
+    if latest is not None:
+        mark = latest.end
+        if watermark is not None:
+            since = watermark.received_since
+        else:  # rolled up before late items were: from the last run on
+            since = RollupChunk.objects.order_by("-rolled_at").first().rolled_at
+            since -= ROLLUP_RECEIVED_LAG
+    else:
+        oldest = now - timedelta(days=longest_retention_days()) - ROLLUP_MARGIN
+        mark = period_start(PeriodType.DAY, oldest)
+    types = event_types()
+    made = 0
+    with work_mem(TRACKING_WORK_MEM_MB):
+        if latest is not None:
+            for chunk in _late_chunks(since, mark):
+                _roll_chunk(chunk.start, chunk.end, types, chunk=chunk)
+                made += 1
+        while mark < until:
+            end = min(mark + ROLLUP_CHUNK, until)
+            _roll_chunk(mark, end, types)
+            mark, made = end, made + 1
+    RollupWatermark.objects.update_or_create(pk=1, defaults={"received_since": received})
+    return made

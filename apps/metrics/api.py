@@ -8,10 +8,11 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from rest_framework import serializers
 from rest_framework.exceptions import APIException
 from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.core.params import StrictIntegerField, hours_query
+from apps.core.params import NonEmptyQuery, StrictIntegerField, bounded_int, hours_query
 from apps.core.windows import (
     IntervalField,
     fill_field,
@@ -270,6 +271,7 @@ class PrometheusView(APIView):
     """`/metrics` in the Prometheus text format (read key or staff)."""
 
     content_negotiation_class = FirstRendererNegotiation
+    renderer_classes = [JSONRenderer]  # errors; its answer is text, never CSV
 
     @extend_schema(
         summary="Prometheus exposition of recorded metrics and this service's own figures",
@@ -296,3 +298,43 @@ class PerformanceView(APIView):
         return Response(
             out.PerformanceOut(selectors.performance_summary(**query.validated_data)).data
         )
+
+
+class CatalogQuery(NonEmptyQuery):
+    search = serializers.CharField(
+        required=False, max_length=200, help_text="Part of the name, any case."
+    )
+    limit = bounded_int(1, selectors.MAX_LISTED, 100, "How many to list")
+
+
+class MetricNamesView(APIView):
+    @extend_schema(
+        summary="Recorded metric names with their type, unit, series count and tag keys",
+        description="For choosing a metric (autocomplete): names in order, those containing "
+        "`search`; each with the tag keys its series have (for `tag` and `group_by`).",
+        parameters=[CatalogQuery],
+        responses={200: out.MetricNamesOut, 400: ERRORS[400]},
+        tags=["metrics"],
+    )
+    def get(self, request):
+        query = CatalogQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        return Response(out.MetricNamesOut(selectors.metric_names(**query.validated_data)).data)
+
+
+class TagValuesView(APIView):
+    @extend_schema(
+        summary="Values of one tag of a metric, the most used first",
+        description="For a tag filter's choices: the values of tag `key` among the metric's "
+        "label sets (those containing `search`), by how many label sets have each.",
+        parameters=[CatalogQuery],
+        responses={200: out.TagValuesOut, 400: ERRORS[400]},
+        tags=["metrics"],
+    )
+    def get(self, request, name: str, key: str):
+        if not LABEL_PATTERN.fullmatch(key):
+            raise serializers.ValidationError({"key": ["Not a tag name."]})
+        query = CatalogQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        answer = selectors.tag_values(name=name, key=key, **query.validated_data)
+        return Response(out.TagValuesOut(answer).data)

@@ -17,8 +17,6 @@ from datetime import datetime
 
 from django.conf import settings
 
-from apps.core.db import int_array
-
 from .rollups import POINTS
 
 SCAN_FACTOR = 10
@@ -39,8 +37,8 @@ def exact_percentiles(
     end: datetime,
     qs: Sequence[float],
     expected: dict[Key, int],
-    hashes: list[int] | None = None,
-    groups: list | None = None,
+    labels: tuple[str, list] | None = None,
+    groups: tuple[str, list] | None = None,
     bucket: str | None = None,
     filtered: bool = False,
 ) -> dict[Key, list[float]] | None:
@@ -48,11 +46,14 @@ def exact_percentiles(
     `expected` (its counts from the rollups); None when the window holds more than the
     limit or its raw points are not all there.
 
-    `hashes` keeps those label sets; `groups` ([hashes], [group numbers], as
-    Groups.params()) answers per group and over all of them; `bucket` (SQL over `src.t`)
-    per bucket too. `filtered`: the label sets read are not all of the metric's.
+    `labels` (SQL selecting tags_hash values, and its parameters) keeps those label
+    sets; `groups` (a `g(h, i)` CTE and its parameters, as Groups.numbered()) answers
+    per group and over all of them; `bucket` (SQL over `src.t`) per bucket too.
+    `filtered`: the label sets read are not all of the metric's (defaults to whether
+    `labels` is given).
     """
     limit = exact_limit()
+    filtered = filtered or labels is not None
     total = sum(n for (group, _), n in expected.items() if group is None)
     if not expected or total > limit:
         return None
@@ -66,8 +67,8 @@ def exact_percentiles(
     )
     source = "src"
     if groups is not None:
-        sql += ", g AS (SELECT * FROM unnest(%s::bigint[], %s::int[]) AS g(h, i))"
-        params += groups
+        sql += f", {groups[0]}"
+        params += groups[1]
         source = "src JOIN g ON g.h = src.h"
     group = "g.i" if groups is not None else "NULL::int"
     at = bucket or "NULL::timestamptz"
@@ -76,9 +77,9 @@ def exact_percentiles(
         f"percentile_cont(%s::float8[]) WITHIN GROUP (ORDER BY src.value) FROM {source}"
     )
     params.append([float(q) for q in qs])
-    if hashes is not None and groups is None:
-        sql += " WHERE src.h = ANY(%s::bigint[])"
-        params.append(int_array(hashes))
+    if labels is not None and groups is None:
+        sql += f" WHERE src.h IN ({labels[0]})"
+        params += labels[1]
     if groups is not None and bucket is not None:
         sql += f" GROUP BY GROUPING SETS ((g.i, {bucket}), ({bucket}))"
     elif groups is not None:

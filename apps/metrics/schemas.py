@@ -17,7 +17,7 @@ from pydantic import (
 from apps.ingest.fields import MAX_ABS_NUMBER, ItemSchema, Milliseconds, NotBool, Text
 from apps.ingest.privacy import REDACTED, is_secret_key, scrub_text
 
-from .models import DirtyMinute, MetricSeries, MetricType
+from .models import DirtyMinute, MetricSeries, MetricTagKey, MetricType
 
 # Matched whole (fullmatch): `$` alone would let a trailing newline through.
 NAME_PATTERN = re.compile(r"[A-Za-z_:][A-Za-z0-9_:.\-]{0,199}")
@@ -168,14 +168,19 @@ def enrich_metric(row: dict, request) -> None:
     row["tags_hash"] = tags_hash(row["tags"])
 
 
-# Run in the statement that inserts points: register new series and mark the
-# minutes whose rollups are now stale.
+# Run in the statement that inserts points: register new series (and the tag keys of
+# those, from derived_0: statement i's RETURNING rows, apps.ingest.outbox) and mark
+# the minutes whose rollups are now stale.
 AFTER_INSERT = (
     f"""INSERT INTO {MetricSeries._meta.db_table} (metric_name, tags_hash, tags, metric_type, unit)
     SELECT DISTINCT ON (metric_name, tags_hash) metric_name, tags_hash, tags, metric_type, unit
     FROM inserted
-    ON CONFLICT (metric_name, tags_hash) DO NOTHING""",
+    ON CONFLICT (metric_name, tags_hash) DO NOTHING
+    RETURNING metric_name, tags""",
     f"""INSERT INTO {DirtyMinute._meta.db_table} (metric_name, bucket_start)
     SELECT DISTINCT metric_name, date_trunc('minute', "timestamp") FROM inserted""",
+    f"""INSERT INTO {MetricTagKey._meta.db_table} (metric_name, tag_key)
+    SELECT DISTINCT metric_name, jsonb_object_keys(tags) FROM derived_0
+    ON CONFLICT (metric_name, tag_key) DO NOTHING""",
 )
 RETURNING = ("metric_name", "tags_hash", "tags", "metric_type", "unit", "timestamp")

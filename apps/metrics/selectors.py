@@ -20,14 +20,15 @@ from datetime import datetime, timedelta
 import orjson
 import psycopg
 from django.db import DataError, connection, transaction
+from django.db.models import Aggregate, CharField, Count
 from django.utils import timezone
 
 from apps.core import windows
-from apps.core.db import int_array
 from apps.core.windows import Interval, filled, parse_interval, window_start
 from apps.requestlog.selectors import request_summary
 
 from .exact import exact_percentiles
+from .models import MetricSeries, MetricTagKey
 from .rollups import DIRTY, FAILED, POINTS, ROLLUP, SERIES
 from .sketch import key_sql, merge_sketches, quantiles
 
@@ -165,29 +166,20 @@ class Window:
         return {"period_hours": hours, "since": self.start, "until": self.end}
 
 
-def _series_hashes(cursor, name: str, tags: dict[str, str]) -> list[int] | None:
-    """The label sets matching every tag; None means 'all series' (no filter)."""
+Labels = tuple[str, list] | None
+
+
+def _labels(name: str, tags: dict[str, str]) -> Labels:
+    """SQL selecting the tags_hash of every label set matching the tags, and its
+    parameters; None means 'all series' (no filter). The hashes stay in PostgreSQL: a
+    tag matching 50,000 label sets once cost ~0.1 s of the web process's GIL to fetch
+    and send back."""
     if not tags:
         return None
-    cursor.execute(
+    return (
         f"SELECT tags_hash FROM {SERIES} WHERE metric_name = %s AND tags @> %s::jsonb",
         [name, orjson.dumps(tags).decode()],
     )
-    return [row[0] for row in cursor.fetchall()]
-
-
-Series = list[tuple[int, str | None]]
-
-
-def _series_groups(cursor, name: str, tags: dict[str, str], key: str) -> Series:
-    """(tags_hash, value of tag `key` or None) of every label set matching the tags."""
-    sql = f"SELECT tags_hash, tags ->> %s FROM {SERIES} WHERE metric_name = %s"
-    params: list = [key, name]
-    if tags:
-        sql += " AND tags @> %s::jsonb"
-        params.append(orjson.dumps(tags).decode())
-    cursor.execute(sql, params)
-    return cursor.fetchall()
 
 
 def _pending(cursor, name: str, start: datetime, end: datetime) -> tuple[datetime | None, list]:
@@ -209,15 +201,23 @@ _NOTHING = (
 
 
 def _sources(
-    name: str, cover_: Cover, hashes: list[int] | None, *, per_series: bool = False
+    name: str, cover_: Cover, labels: Labels, *, per_series: bool = False
 ) -> tuple[str, list]:
     """SQL selecting (t, count, sum, min, max, ks, cs[, h]) rows covering the window.
 
-    `hashes` None reads the all-series rows (tags_hash 0); `per_series` adds the
-    label set of each row as `h`, for group_by.
+    `labels` None reads the all-series rows (tags_hash 0), else those label sets'
+    rows; `per_series` reads every label set's rows, each with its label set as `h`,
+    for a join with a Groups CTE (which chooses the label sets).
     """
     h = ", tags_hash AS h" if per_series else ""
     parts, params = [], []
+    if per_series:
+        rollup_filter, raw_filter, filter_params = "tags_hash <> 0", "", []
+    elif labels is None:
+        rollup_filter, raw_filter, filter_params = "tags_hash = 0", "", []
+    else:
+        rollup_filter = f"tags_hash IN ({labels[0]})"
+        raw_filter, filter_params = f" AND {rollup_filter}", labels[1]
     if cover_.rollups:
         ranges = " OR ".join(
             "(resolution = %s AND bucket_start >= %s AND bucket_start < %s)" for _ in cover_.rollups
@@ -225,23 +225,20 @@ def _sources(
         parts.append(
             f"SELECT bucket_start AS t, count, sum, min, max, sketch_keys AS ks, "
             f"sketch_counts AS cs{h} FROM {ROLLUP} "
-            f"WHERE metric_name = %s AND tags_hash = ANY(%s::bigint[]) AND ({ranges})"
+            f"WHERE metric_name = %s AND {rollup_filter} AND ({ranges})"
         )
-        params += [name, int_array(hashes if hashes is not None else [0])]
+        params += [name, *filter_params]
         for piece in cover_.rollups:
             params += list(piece)
     if cover_.raw:
         ranges = " OR ".join('("timestamp" >= %s AND "timestamp" < %s)' for _ in cover_.raw)
-        tag_filter = " AND tags_hash = ANY(%s::bigint[])" if hashes is not None else ""
         parts.append(
             f'SELECT "timestamp" AS t, 1::bigint AS count, value AS sum, value AS min, '
             f"value AS max, ARRAY[{key_sql('value')}] AS ks, ARRAY[1::bigint] AS cs{h} "
             f"FROM {POINTS} "
-            f"WHERE metric_name = %s{tag_filter} AND ({ranges})"
+            f"WHERE metric_name = %s{raw_filter} AND ({ranges})"
         )
-        params.append(name)
-        if hashes is not None:
-            params.append(int_array(hashes))
+        params += [name, *filter_params]
         for lo, hi in cover_.raw:
             params += [lo, hi]
     if not parts:  # an empty window reads nothing
@@ -323,42 +320,85 @@ def _summary(count: int, total: float, low: float, high: float, keys, counts) ->
     }
 
 
-# tags_hash -> group number, as the parameters Groups.params() gives.
-_UNNEST = "unnest(%s::bigint[], %s::int[]) AS g(h, i)"
-_GROUPS = f"g AS (SELECT * FROM {_UNNEST})"
-
-
 class Groups:
-    """The matching label sets, numbered by their group's tag value.
+    """The label sets matching the tags, grouped by the value of one tag, in SQL.
 
-    SQL groups by the number, not the text: sorting ~20k (group, sketch key)
-    rows by a collated text column cost 3x the whole read.
+    Only the groups an answer keeps (at most MAX_GROUPS) reach Python; a tag with
+    50,000 values keeps its label sets in PostgreSQL (fetching, sorting and numbering
+    them here held the web process's GIL for ~0.4 s a read). A kept group is known by
+    its number, its position in `values`: SQL groups by the number, not the text
+    (sorting ~20k (group, sketch key) rows by a collated text column cost 3x the read).
     """
 
-    def __init__(self, series: Series) -> None:
-        # Numbered in value order, null last, so ranking ties break by value.
-        self.values = sorted({v for _, v in series}, key=lambda v: (v is None, v or ""))
-        number = {v: i for i, v in enumerate(self.values)}
-        self.series = [(h, number[v]) for h, v in series]
+    def __init__(self, name: str, tags: dict[str, str], key: str) -> None:
+        self.key = key
+        self.where = "s.metric_name = %s" + (" AND s.tags @> %s::jsonb" if tags else "")
+        self.where_params: list = [name] + ([orjson.dumps(tags).decode()] if tags else [])
+        self.values: list[str | None] = []
 
-    def params(self, keep: set[int] | None = None) -> list:
-        chosen = [(h, i) for h, i in self.series if keep is None or i in keep]
-        return [int_array([h for h, _ in chosen]), int_array([i for _, i in chosen])]
+    def by_value(self) -> tuple[str, list]:
+        """CTE `g(h, v)`: every matching label set and its value of the tag (or null)."""
+        return (
+            f"g AS (SELECT s.tags_hash AS h, s.tags ->> %s AS v FROM {SERIES} s "
+            f"WHERE {self.where})",
+            [self.key, *self.where_params],
+        )
 
-    def hashes(self) -> list[int]:
-        return [h for h, _ in self.series]
+    def distinct_values(self, cursor, limit: int) -> list[str | None]:
+        """At most `limit` of the values, in value order (null last)."""
+        sql, params = self.by_value()
+        cursor.execute(
+            f'WITH {sql} SELECT DISTINCT v COLLATE "C" AS v FROM g ORDER BY 1 NULLS LAST LIMIT %s',
+            [*params, limit],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+    def numbered(self, *, every: bool = False) -> tuple[str, list]:
+        """CTE `g(h, i)`: the label sets of the kept groups, `i` their number; `every`
+        keeps the other label sets too, numbered -1 (an answer's totals count them)."""
+        null = self.values.index(None) if None in self.values else -1
+        kept = "" if every else " WHERE n.i >= 0"
+        return (
+            "g AS (SELECT n.h, n.i FROM (SELECT s.tags_hash AS h, "
+            "(CASE WHEN s.tags ->> %s IS NULL THEN %s ELSE coalesce(k.i - 1, -1) END)::int AS i "
+            f"FROM {SERIES} s LEFT JOIN unnest(%s::text[]) WITH ORDINALITY AS k(v, i) "
+            f"ON k.v = s.tags ->> %s WHERE {self.where}) n{kept})",
+            [self.key, null, self.values, self.key] + self.where_params,
+        )
+
+    def ranked(self, cursor, sql: str, params: list) -> tuple[list[tuple], int, tuple]:
+        """The biggest MAX_GROUPS groups of the per-series rows `sql` selects, by count
+        then value (null last), as (number, count, sum, min, max) rows; also how many
+        groups have points, and (count, sum, min, max) over all of them. Numbers the
+        kept groups in that order."""
+        groups, group_params = self.by_value()
+        cursor.execute(
+            f"WITH {groups}, src AS ({sql}), per AS (SELECT g.v, sum(src.count)::bigint AS c, "
+            "sum(src.sum) AS s, min(src.min) AS lo, max(src.max) AS hi "
+            "FROM src JOIN g ON g.h = src.h GROUP BY g.v) "
+            "SELECT v, c, s, lo, hi, count(*) OVER (), (sum(c) OVER ())::bigint, "
+            "sum(s) OVER (), min(lo) OVER (), max(hi) OVER () FROM per "
+            'ORDER BY c DESC, v COLLATE "C" NULLS LAST LIMIT %s',
+            [*group_params, *params, MAX_GROUPS],
+        )
+        rows = cursor.fetchall()
+        self.values = [row[0] for row in rows]
+        kept = [(number, *row[1:5]) for number, row in enumerate(rows)]
+        if not rows:
+            return [], 0, (0, 0.0, None, None)
+        return kept, rows[0][5], rows[0][6:10]
 
 
 def _ranked(rows: list[tuple]) -> list[tuple]:
-    """(group number, count, ...) rows: biggest count first, then by value (null last)."""
+    """(group number, count, ...) rows: biggest count first, then by number."""
     return sorted(rows, key=lambda r: (-r[1], r[0]))
 
 
-def _groups_fields(group_by: str, ranked: list, kept: list) -> dict:
+def _groups_fields(group_by: str, group_count: int, kept: list) -> dict:
     return {
         "group_by": group_by,
-        "group_count": len(ranked),
-        "groups_truncated": len(kept) < len(ranked),
+        "group_count": group_count,
+        "groups_truncated": len(kept) < group_count,
     }
 
 
@@ -382,10 +422,8 @@ def metric_statistics(
         if group_by is not None:
             grouped = _grouped_statistics(cursor, name, window, tags or {}, group_by, percentiles)
             return {**body, **grouped}
-        hashes = _series_hashes(cursor, name, tags or {})
-        if hashes == []:
-            return {**body, **EMPTY}
-        sql, params = _sources(name, _read_plan(cursor, name, window, ("d", "h", "m")), hashes)
+        labels = _labels(name, tags or {})
+        sql, params = _sources(name, _read_plan(cursor, name, window, ("d", "h", "m")), labels)
         cursor.execute(
             f"WITH src AS ({sql}) SELECT sum(count)::bigint, sum(sum), min(min), max(max) FROM src",
             params,
@@ -402,8 +440,7 @@ def metric_statistics(
             end=window.end,
             qs=QS,
             expected={(None, None): count},
-            hashes=hashes,
-            filtered=hashes is not None,
+            labels=labels,
         )
         if exact is not None:  # few points: exact from raw, not the sketch
             summary = _summary(count, total, low, high, (), ())
@@ -420,22 +457,16 @@ def metric_statistics(
 def _grouped_statistics(
     cursor, name: str, window: Window, tags: dict[str, str], group_by: str, percentiles: bool
 ) -> dict:
-    groups = Groups(_series_groups(cursor, name, tags, group_by))
+    groups = Groups(name, tags, group_by)
     cover_ = _read_plan(cursor, name, window, ("d", "h", "m"))
-    sql, params = _sources(name, cover_, groups.hashes(), per_series=True)
-    cursor.execute(
-        f"WITH src AS ({sql}), {_GROUPS} SELECT g.i, sum(src.count)::bigint, sum(src.sum), "
-        "min(src.min), max(src.max) FROM src JOIN g ON g.h = src.h GROUP BY g.i",
-        params + groups.params(),
-    )
-    ranked = _ranked(cursor.fetchall())
-    if not ranked:
-        return {**EMPTY, **_groups_fields(group_by, [], []), "groups": []}
-    kept = ranked[:MAX_GROUPS]
+    sql, params = _sources(name, cover_, None, per_series=True)
+    kept, group_count, (count, total, low, high) = groups.ranked(cursor, sql, params)
+    if not kept:
+        return {**EMPTY, **_groups_fields(group_by, 0, []), "groups": []}
     exact = None
     if percentiles:
-        expected = {(number, None): count for number, count, *_ in kept}
-        expected[(None, None)] = sum(r[1] for r in ranked)
+        expected = {(number, None): n for number, n, *_ in kept}
+        expected[(None, None)] = count
         exact = exact_percentiles(
             cursor,
             name=name,
@@ -443,42 +474,37 @@ def _grouped_statistics(
             end=window.end,
             qs=QS,
             expected=expected,
-            groups=groups.params(),
+            groups=groups.numbered(every=True),
             filtered=bool(tags),
         )
     if not percentiles or exact is not None:  # few points: exact from raw, not the sketches
         none = [None] * len(QS)
-        totals = _summary(
-            sum(r[1] for r in ranked),
-            sum(r[2] for r in ranked),
-            min(r[3] for r in ranked),
-            max(r[4] for r in ranked),
-            (),
-            (),
-        )
+        totals = _summary(count, total, low, high, (), ())
         listed = [
             {
                 "value": groups.values[number],
-                **_summary(count, total, low, high, (), ()),
+                **_summary(n, s, lo, hi, (), ()),
                 **_exact_fields(exact[(number, None)] if exact else none),
             }
-            for number, count, total, low, high in kept
+            for number, n, s, lo, hi in kept
         ]
         totals.update(_exact_fields(exact[(None, None)] if exact else none))
-        return {**totals, **_groups_fields(group_by, ranked, kept), "groups": listed}
+        return {**totals, **_groups_fields(group_by, group_count, kept), "groups": listed}
     # Merged here, as a time series does: grouping ~60k (group, key) rows in SQL
     # sorted them (on disk past work_mem), 5x slower than this.
     parts: dict[int, list[tuple[list, list]]] = {}
+    numbered, numbered_params = groups.numbered()
     for number, keys, counts in _fetch_binary(
-        f"WITH src AS ({sql}), {_GROUPS} SELECT g.i, src.ks, src.cs FROM src JOIN g ON g.h = src.h",
-        params + groups.params({row[0] for row in kept}),
+        f"WITH {numbered}, src AS ({sql}) "
+        "SELECT g.i, src.ks, src.cs FROM src JOIN g ON g.h = src.h",
+        numbered_params + params,
     ):
         parts.setdefault(number, []).append((keys, counts))
     sketches = {number: merge_sketches(p) for number, p in parts.items()}
-    if len(kept) == len(ranked):
+    if len(kept) == group_count:
         total_keys, total_counts = merge_sketches(list(sketches.values()))
     else:  # the groups left out count in the totals too
-        sql, params = _sources(name, cover_, groups.hashes() if tags else None)
+        sql, params = _sources(name, cover_, _labels(name, tags))
         cursor.execute(
             f"WITH src AS ({sql}) SELECT u.k, sum(u.c)::bigint FROM src, "
             "unnest(src.ks, src.cs) AS u(k, c) GROUP BY u.k ORDER BY u.k",
@@ -486,19 +512,12 @@ def _grouped_statistics(
         )
         rows = cursor.fetchall()
         total_keys, total_counts = [r[0] for r in rows], [r[1] for r in rows]
-    totals = _summary(
-        sum(r[1] for r in ranked),
-        sum(r[2] for r in ranked),
-        min(r[3] for r in ranked),
-        max(r[4] for r in ranked),
-        total_keys,
-        total_counts,
-    )
+    totals = _summary(count, total, low, high, total_keys, total_counts)
     listed = [
-        {"value": groups.values[number], **_summary(count, total, low, high, *sketches[number])}
-        for number, count, total, low, high in kept
+        {"value": groups.values[number], **_summary(n, s, lo, hi, *sketches[number])}
+        for number, n, s, lo, hi in kept
     ]
-    return {**totals, **_groups_fields(group_by, ranked, kept), "groups": listed}
+    return {**totals, **_groups_fields(group_by, group_count, kept), "groups": listed}
 
 
 AGGREGATES = ("avg", "sum", "min", "max", "count", "p50", "p95", "p99")
@@ -524,18 +543,20 @@ BucketRows = tuple[list[tuple], dict[tuple, tuple[list, list]]]
 
 
 def _bucket_rows(
-    cursor, sql: str, params: list, bucket: str, agg: str, groups: list | None = None
+    cursor, sql: str, params: list, bucket: str, agg: str, groups: tuple[str, list] | None = None
 ) -> BucketRows:
     """(group number or None, bucket start, count, sum, min, max) rows, and for a
-    percentile the merged sketch of each (group, bucket); `groups` are Groups.params()."""
+    percentile the merged sketch of each (group, bucket); `groups` is a `g(h, i)` CTE
+    (Groups.numbered()) for per-series rows."""
     if groups is None:
-        group, source, extra = "NULL::int", "src", []
+        group, source, ctes = "NULL::int", "src", (f"src AS ({sql})", params)
     else:
-        group, source, extra = "g.i", f"src JOIN {_UNNEST} ON g.h = src.h", groups
+        group, source = "g.i", "src JOIN g ON g.h = src.h"
+        ctes = (f"{groups[0]}, src AS ({sql})", groups[1] + params)
     stats = _fetch_binary(
-        f"WITH src AS ({sql}) SELECT {group} AS v, {bucket} AS b, sum(src.count)::bigint, "
+        f"WITH {ctes[0]} SELECT {group} AS v, {bucket} AS b, sum(src.count)::bigint, "
         f"sum(src.sum), min(src.min), max(src.max) FROM {source} GROUP BY v, b ORDER BY v, b",
-        params + extra,
+        ctes[1],
     )
     sketches: dict[tuple, tuple[list, list]] = {}
     if agg.startswith("p"):
@@ -543,8 +564,8 @@ def _bucket_rows(
         # one rollup row, and unnesting them all in SQL cost ~100x more.
         parts: dict[tuple, list[tuple[list, list]]] = {}
         for v, b, keys, counts in _fetch_binary(
-            f"WITH src AS ({sql}) SELECT {group} AS v, {bucket} AS b, src.ks, src.cs FROM {source}",
-            params + extra,
+            f"WITH {ctes[0]} SELECT {group} AS v, {bucket} AS b, src.ks, src.cs FROM {source}",
+            ctes[1],
         ):
             parts.setdefault((v, b), []).append((keys, counts))
         sketches = {vb: merge_sketches(p) for vb, p in parts.items()}
@@ -586,7 +607,7 @@ def _exact_series(
     bucket: str,
     rows: list[tuple],
     *,
-    hashes: list[int] | None = None,
+    labels: Labels = None,
     groups: Groups | None = None,
     filtered: bool = False,
 ) -> dict[tuple, float] | None:
@@ -602,8 +623,8 @@ def _exact_series(
         end=window.end,
         qs=[q],
         expected={(v, b): count for v, b, count, *_ in rows},
-        hashes=None if groups is not None else hashes,
-        groups=groups.params() if groups is not None else None,
+        labels=None if groups is not None else labels,
+        groups=groups.numbered(every=True) if groups is not None else None,
         bucket=bucket,
         filtered=filtered,
     )
@@ -679,43 +700,33 @@ def metric_time_series(
     }
     with _read(name) as cursor:
         if group_by is None:
-            hashes = _series_hashes(cursor, name, tags or {})
-            if hashes == []:
-                body["buckets"] = fill_in([])
-                return body
-            sql, params = _sources(name, _read_plan(cursor, name, window, levels), hashes)
+            labels = _labels(name, tags or {})
+            sql, params = _sources(name, _read_plan(cursor, name, window, levels), labels)
             rows, sketches = _bucket_rows(cursor, sql, params, bucket, agg)
             by_group = _as_buckets(rows, sketches, agg)
-            exact = _exact_series(
-                cursor, name, window, agg, bucket, rows, hashes=hashes, filtered=bool(hashes)
-            )
+            exact = _exact_series(cursor, name, window, agg, bucket, rows, labels=labels)
             _use_exact(exact, by_group)
             body["buckets"] = fill_in(by_group.get(None, []))
             return body
-        groups = Groups(_series_groups(cursor, name, tags or {}, group_by))
+        groups = Groups(name, tags or {}, group_by)
         cover_ = _read_plan(cursor, name, window, levels)
-        sql, params = _sources(name, cover_, groups.hashes(), per_series=True)
-        ranked = None
-        keep = None
-        if len(groups.values) > MAX_GROUPS:  # only then can groups be left out
-            cursor.execute(
-                f"WITH src AS ({sql}), {_GROUPS} SELECT g.i, sum(src.count)::bigint "
-                "FROM src JOIN g ON g.h = src.h GROUP BY g.i",
-                params + groups.params(),
-            )
-            ranked = _ranked(cursor.fetchall())
-            keep = {row[0] for row in ranked[:MAX_GROUPS]}
-        rows, sketches = _bucket_rows(cursor, sql, params, bucket, agg, groups.params(keep))
-        if ranked is None:
+        sql, params = _sources(name, cover_, None, per_series=True)
+        values = groups.distinct_values(cursor, MAX_GROUPS + 1)
+        if len(values) > MAX_GROUPS:  # only then can groups be left out
+            kept, group_count, _ = groups.ranked(cursor, sql, params)
+        else:  # numbered in value order, so ranking ties break by value
+            groups.values = values
+        rows, sketches = _bucket_rows(cursor, sql, params, bucket, agg, groups.numbered())
+        if len(values) <= MAX_GROUPS:
             counts: dict[int, int] = {}
             for row in rows:
                 counts[row[0]] = counts.get(row[0], 0) + row[2]
-            ranked = _ranked(list(counts.items()))
-        kept = ranked[:MAX_GROUPS]
-        if len(kept) == len(ranked):
+            kept = _ranked(list(counts.items()))
+            group_count = len(kept)
+        if len(kept) == group_count:
             totals = _merged_groups(rows, sketches)
         else:  # the groups left out count in the totals too
-            sql, params = _sources(name, cover_, groups.hashes() if tags else None)
+            sql, params = _sources(name, cover_, _labels(name, tags or {}))
             totals = _bucket_rows(cursor, sql, params, bucket, agg)
         exact = _exact_series(
             cursor, name, window, agg, bucket, rows + totals[0], groups=groups, filtered=bool(tags)
@@ -726,9 +737,9 @@ def metric_time_series(
     body["buckets"] = fill_in(body["buckets"])
     listed = [
         {"value": groups.values[number], "buckets": fill_in(grouped.get(number, []))}
-        for number, _ in kept
+        for number, *_ in kept
     ]
-    return {**body, **_groups_fields(group_by, ranked, kept), "groups": listed}
+    return {**body, **_groups_fields(group_by, group_count, kept), "groups": listed}
 
 
 def performance_summary(*, hours: int) -> dict:
@@ -803,3 +814,76 @@ def _known(name: str, tags: dict) -> bool:
     with connection.cursor() as cursor:
         cursor.execute(sql + " LIMIT 1", params)
         return cursor.fetchone() is not None
+
+
+MAX_LISTED = 1000
+
+
+class Mode(Aggregate):
+    """PostgreSQL's mode(): the most common value (ties: the smallest)."""
+
+    function = "mode"
+    template = "%(function)s() WITHIN GROUP (ORDER BY %(expressions)s)"
+    output_field = CharField()
+
+
+def metric_names(*, search: str = "", limit: int = 100) -> dict:
+    """The recorded metrics whose name contains `search` (any case), in name order: each
+    with its type and unit (the most common over its series), how many label sets it
+    has and its tag keys (for the metric explorer's choices)."""
+    series = MetricSeries.objects.all()
+    if search:
+        series = series.filter(metric_name__icontains=search)
+    rows = list(
+        series.values("metric_name")
+        .annotate(
+            series=Count("id"),
+            type=Mode("metric_type"),
+            unit=Mode("unit"),
+        )
+        .order_by("metric_name")[: limit + 1]
+    )
+    listed = rows[:limit]
+    keys: dict[str, list[str]] = {}
+    for metric, key in (
+        MetricTagKey.objects.filter(metric_name__in=[r["metric_name"] for r in listed])
+        .order_by("metric_name", "tag_key")
+        .values_list("metric_name", "tag_key")
+    ):
+        keys.setdefault(metric, []).append(key)
+    return {
+        "metrics": [
+            {
+                "name": r["metric_name"],
+                "type": r["type"],
+                "unit": r["unit"],
+                "series": r["series"],
+                "tag_keys": keys.get(r["metric_name"], []),
+            }
+            for r in listed
+        ],
+        "truncated": len(rows) > limit,
+    }
+
+
+def tag_values(*, name: str, key: str, search: str = "", limit: int = 100) -> dict:
+    """The values of tag `key` among the metric's label sets, those containing `search`
+    (any case): the most used (by label sets) first, then by value."""
+    sql = (
+        f'SELECT (tags ->> %s) COLLATE "C", count(*) FROM {SERIES} '
+        "WHERE metric_name = %s AND tags ->> %s IS NOT NULL"
+    )
+    params: list = [key, name, key]
+    if search:
+        sql += " AND strpos(lower(tags ->> %s), lower(%s)) > 0"
+        params += [key, search]
+    sql += " GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT %s"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, limit + 1])
+        rows = cursor.fetchall()
+    return {
+        "metric_name": name,
+        "tag_key": key,
+        "values": [{"value": v, "series": n} for v, n in rows[:limit]],
+        "truncated": len(rows) > limit,
+    }

@@ -152,3 +152,28 @@ class PerformanceOut(serializers.Serializer):
     since = serializers.DateTimeField()
     api = ApiSummary()
     metrics = MetricVolume(many=True, help_text="Points recorded per metric (whole hours).")
+
+
+class MetricListed(serializers.Serializer):
+    name = serializers.CharField()
+    type = serializers.CharField(help_text="counter, gauge, histogram or timer (most series').")
+    unit = serializers.CharField()
+    series = serializers.IntegerField(help_text="Label sets recorded under this name.")
+    tag_keys = serializers.ListField(child=serializers.CharField())
+
+
+class MetricNamesOut(serializers.Serializer):
+    metrics = MetricListed(many=True)
+    truncated = serializers.BooleanField(help_text="More metrics match than `limit`.")
+
+
+class TagValue(serializers.Serializer):
+    value = serializers.CharField()
+    series = serializers.IntegerField(help_text="Label sets with this value.")
+
+
+class TagValuesOut(serializers.Serializer):
+    metric_name = serializers.CharField()
+    tag_key = serializers.CharField()
+    values = TagValue(many=True)
+    truncated = serializers.BooleanField(help_text="More values match than `limit`.")

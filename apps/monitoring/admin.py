@@ -56,9 +56,10 @@ class MonitoredServiceAdmin(WriteThroughAdmin):
         "last_response_time_ms",
         "last_checked_at",
         "enabled",
+        "public",
         "health_key",
     ]
-    list_filter = ["status", "check_type", "enabled"]
+    list_filter = ["status", "check_type", "enabled", "public"]
     # Not the target: it is encrypted at rest (apps/core/secrets.py), SQL cannot search it.
     search_fields = ["name"]
     secret_field = "target"  # masked in the list, and for a user who may only view

@@ -184,14 +184,8 @@ class ServiceHealthView(MonitoringView):
 
 
 class SlaView(MonitoringView):
+    # Its own CSV layout; errors and OPTIONS are JSON (apps.core.renderers.CsvRenderer).
     renderer_classes = [JSONRenderer, SlaCsvRenderer]
-
-    def finalize_response(self, request, response, *args, **kwargs):
-        # Errors (and OPTIONS) are JSON, whatever format was asked: CSV is for reports.
-        if response.status_code >= 400 or request.method != "GET":
-            request.accepted_renderer = JSONRenderer()
-            request.accepted_media_type = JSONRenderer.media_type
-        return super().finalize_response(request, response, *args, **kwargs)
 
     @extend_schema(
         summary="SLA report: uptime, downtimes, response times, error budget (?format=csv too)",
@@ -220,7 +214,104 @@ class SlaView(MonitoringView):
         return Response(io.SlaOut(selectors.sla_report(service, since=since, until=until)).data)
 
 
+class UptimeSummaryView(MonitoringView):
+    @extend_schema(
+        summary="Every monitored service's uptime over the last 24 h, 7 d and 30 d",
+        description="From the downtimes, as the SLA report computes it; null: no data then.",
+        responses={200: io.UptimeSummaryOut(many=True)},
+        tags=TAGS,
+    )
+    def get(self, request):
+        services_ = list(selectors.service_list())
+        states = selectors.service_states(services=services_)
+        windows = selectors.uptime_windows(services=services_)
+        rows = [
+            {
+                "id": s.pk,
+                "name": s.name,
+                "status": states[s.pk],
+                "enabled": s.enabled,
+                "public": s.public,
+                "sla_target": s.sla_target,
+                "uptime": windows[s.pk],
+            }
+            for s in services_
+        ]
+        return Response(io.UptimeSummaryOut(rows, many=True).data)
+
+
+class ServiceUptimeView(MonitoringView):
+    @extend_schema(
+        summary="One service's uptime: per day (bars), over 24 h / 7 d / 30 d, its "
+        "downtimes and its 30-day SLA",
+        description=(
+            "Every figure comes from the downtimes (first failed check to first good one), "
+            "as the SLA report computes it. A day's `uptime_percentage` is null when there "
+            "is no data for it (not monitored yet, or not one check that UTC day), never "
+            "100 %. Days older than the checks' retention count as monitored when the "
+            "service was checked since (their downtimes are kept)."
+        ),
+        parameters=[io.UptimeQuery],
+        responses={200: io.ServiceUptimeOut},
+        tags=TAGS,
+    )
+    def get(self, request, pk: int):
+        query = validated(io.UptimeQuery, request.query_params)
+        uptime = selectors.service_uptime(
+            service=_service(pk), days=query.get("days", selectors.UPTIME_DAYS)
+        )
+        return Response(io.ServiceUptimeOut(uptime).data)
+
+
+class ServiceResponseTimesView(MonitoringView):
+    @extend_schema(
+        summary="One service's response times and failed checks per bucket",
+        parameters=[io.ResponseTimeQuery],
+        responses={200: io.ResponseTimesOut},
+        tags=TAGS,
+    )
+    def get(self, request, pk: int):
+        service = _service(pk)
+        query = validated(io.ResponseTimeQuery, request.query_params)
+        until = timezone.now()
+        since = until - timedelta(hours=query["hours"])
+        points = selectors.response_time_series(
+            service=service, since=since, until=until, interval_seconds=query["interval_seconds"]
+        )
+        body = {
+            "service_id": service.pk,
+            "since": since,
+            "until": until,
+            "interval_seconds": query["interval_seconds"],
+            "points": points,
+        }
+        return Response(io.ResponseTimesOut(body).data)
+
+
+class ServicePingsView(MonitoringView):
+    @extend_schema(
+        summary="A heartbeat's latest pings (empty for another check type)",
+        parameters=[io.PingsQuery],
+        responses={200: io.PingsOut},
+        tags=TAGS,
+    )
+    def get(self, request, pk: int):
+        service = _service(pk)
+        query = validated(io.PingsQuery, request.query_params)
+        pings = selectors.heartbeat_pings(service=service, limit=query.get("limit", 50))
+        body = {"service_id": service.pk, "last_ping_at": service.last_ping_at, "pings": pings}
+        return Response(io.PingsOut(body).data)
+
+
 urls = [
+    path("uptime", UptimeSummaryView.as_view(), name="monitoring-uptime"),
+    path("services/<int:pk>/uptime", ServiceUptimeView.as_view(), name="monitoring-service-uptime"),
+    path(
+        "services/<int:pk>/response-times",
+        ServiceResponseTimesView.as_view(),
+        name="monitoring-service-response-times",
+    ),
+    path("services/<int:pk>/pings", ServicePingsView.as_view(), name="monitoring-service-pings"),
     path("services", ServiceListView.as_view(), name="monitoring-services"),
     path("services/<int:pk>", ServiceDetailView.as_view(), name="monitoring-service"),
     path("ping/<str:token>", PingView.as_view(), name="monitoring-ping"),

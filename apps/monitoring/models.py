@@ -86,6 +86,19 @@ class MonitoredService(models.Model):
             "(true while it is up), e.g. ollama. Blank: not listed. Unique."
         ),
     )
+    # The public status page (/status/) lists a public service under its public name,
+    # with its status, uptime and open incidents; never its target, host or errors.
+    public = models.BooleanField(
+        default=False,
+        help_text="Show this service on the public status page /status/ (no sign-in): its "
+        "public name, status, daily uptime and open incidents; never its target or errors.",
+    )
+    public_name = models.CharField(
+        max_length=100,
+        blank=True,
+        default="",
+        help_text="The name the status page shows (e.g. API); blank: the service's name.",
+    )
     builtin = models.BooleanField(default=False, editable=False)
     # Written by the checks.
     status = models.CharField(max_length=10, choices=HealthStatus.choices, default="unknown")
@@ -115,6 +128,11 @@ class MonitoredService(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def display_name(self) -> str:
+        """The name the public status page shows."""
+        return self.public_name or self.name
+
 
 class HealthCheck(models.Model):
     service = models.ForeignKey(MonitoredService, on_delete=models.CASCADE, related_name="checks")
@@ -123,12 +141,21 @@ class HealthCheck(models.Model):
     error = models.TextField(blank=True)
     consecutive_failures = models.PositiveIntegerField(default=0)
     checked_at = models.DateTimeField()
+    # A heartbeat's ping (recorded as a healthy check), not a check the scheduler ran.
+    ping = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-checked_at", "-id"]
         indexes = [
-            # One service's recent checks, its SLA window's response times.
-            models.Index(fields=["service", "-checked_at"]),
+            # One service's recent checks, its SLA window's and its response-time chart's
+            # figures, its days with a check (uptime bars): covering, so these read no heap
+            # page (the checks of many services interleave: one row per page). 30 days of
+            # one service per hour: 45 ms instead of 284 (bench/uptime.py, 100 services).
+            models.Index(
+                fields=["service", "-checked_at"],
+                include=["status", "response_time_ms", "ping"],
+                name="healthcheck_service_recent",
+            ),
             # The daily purge of checks past retention (`checked_at < cutoff`).
             models.Index(fields=["checked_at"], name="healthcheck_checked_at"),
         ]

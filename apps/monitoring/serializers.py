@@ -4,6 +4,7 @@ import re
 from urllib.parse import urlsplit
 
 from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.core.params import NonEmptyQuery, StrictIntegerField
@@ -13,6 +14,7 @@ from apps.keys.permissions import may_see_secrets
 
 from .checks import custom_check_names
 from .models import SERVICE_READ_ONLY_FIELDS, CheckType, HealthCheck, MonitoredService
+from .selectors import UPTIME_DAYS, UPTIME_WINDOWS, Outage
 
 DB_SCHEMES = {CheckType.POSTGRES: ("postgres", "postgresql"), CheckType.REDIS: ("redis", "rediss")}
 DB_EXAMPLES = {
@@ -60,6 +62,8 @@ class ServiceSerializer(StrictSerializerMixin, serializers.ModelSerializer):
             "grace_seconds",
             "enabled",
             "health_key",
+            "public",
+            "public_name",
             "ping_url",
             *SERVICE_READ_ONLY_FIELDS,
         ]
@@ -236,3 +240,133 @@ class SystemHealthOut(serializers.Serializer):
         "health_key (e.g. `ollama`): true while its checks find it up."
     )
     timestamp = UtcDateTimeField()
+
+
+# --- uptime -------------------------------------------------------------------------
+
+
+class UptimeQuery(NonEmptyQuery):
+    days = StrictIntegerField(
+        required=False,
+        min_value=1,
+        max_value=UPTIME_DAYS,
+        help_text=f"Daily uptime of the last `days` UTC days, today included, 1-{UPTIME_DAYS} "
+        f"(default {UPTIME_DAYS}).",
+    )
+
+
+class UptimeWindowsOut(serializers.Serializer):
+    """Uptime percentage over the last 24 h, 7 d and 30 d; null: no data then."""
+
+    def get_fields(self) -> dict:
+        return {
+            label: serializers.FloatField(allow_null=True, help_text=f"Uptime % over {label}.")
+            for label in UPTIME_WINDOWS
+        }
+
+
+class UptimeDayOut(serializers.Serializer):
+    date = serializers.DateField(help_text="A UTC day.")
+    uptime_percentage = serializers.FloatField(
+        allow_null=True,
+        help_text="null: no data (not monitored yet, or no check that day), not 100 %.",
+    )
+    downtime_seconds = serializers.FloatField()
+    downtime_count = serializers.IntegerField(help_text="Downtimes that overlap the day.")
+    monitored_seconds = serializers.FloatField(
+        help_text="The part of the day the uptime is over (today: so far; 0 with no data)."
+    )
+
+
+class DowntimeOut(serializers.Serializer):
+    start = serializers.DateTimeField()
+    end = serializers.SerializerMethodField(help_text="null: still down.")
+    ongoing = serializers.BooleanField()
+    duration_seconds = serializers.SerializerMethodField(help_text="So far, while ongoing.")
+    error = serializers.CharField(help_text="The first failed check's error.")
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_end(self, outage: Outage) -> str | None:
+        return None if outage.ongoing else serializers.DateTimeField().to_representation(outage.end)
+
+    def get_duration_seconds(self, outage: Outage) -> float:
+        return round(outage.seconds, 3)
+
+
+class ServiceUptimeOut(serializers.Serializer):
+    service_id = serializers.IntegerField()
+    service = ServiceHealthOut(help_text="Its status now.")
+    sla_target = serializers.FloatField()
+    uptime = UptimeWindowsOut()
+    days = UptimeDayOut(many=True, help_text="Oldest first, today last.")
+    downtimes = DowntimeOut(many=True, help_text="Over the days asked, newest first.")
+    sla = SlaOut(help_text="The SLA report over the last 30 days (as GET .../sla/{name}).")
+
+
+class UptimeSummaryOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    status = serializers.CharField(help_text="Now (unknown: checks stopped or none yet).")
+    enabled = serializers.BooleanField()
+    public = serializers.BooleanField()
+    sla_target = serializers.FloatField()
+    uptime = UptimeWindowsOut()
+
+
+class ResponseTimeQuery(NonEmptyQuery):
+    hours = StrictIntegerField(
+        required=False,
+        min_value=1,
+        max_value=24 * UPTIME_DAYS,
+        help_text=f"The last `hours`, 1-{24 * UPTIME_DAYS} (default 24). Checks are kept "
+        "MONITORING_CHECK_RETENTION_DAYS: older buckets are missing.",
+    )
+    interval_seconds = StrictIntegerField(
+        required=False,
+        min_value=60,
+        max_value=86400,
+        help_text="Bucket length, 60-86400; default: about 300 buckets over the window.",
+    )
+
+    def validate(self, attrs: dict) -> dict:
+        hours = attrs.setdefault("hours", 24)
+        if "interval_seconds" not in attrs:  # a whole number of minutes, ~300 buckets
+            attrs["interval_seconds"] = max(60, -(-hours * 3600 // 300 // 60) * 60)
+        if hours * 3600 // attrs["interval_seconds"] > 10_000:
+            raise serializers.ValidationError(
+                {"interval_seconds": "At most 10,000 buckets: choose a longer interval."}
+            )
+        return attrs
+
+
+class ResponseTimeBucketOut(serializers.Serializer):
+    start = serializers.DateTimeField()
+    checks = serializers.IntegerField()
+    failed = serializers.IntegerField(help_text="Checks that found it unhealthy.")
+    avg_ms = serializers.FloatField(allow_null=True)
+    p95_ms = serializers.FloatField(allow_null=True)
+    max_ms = serializers.FloatField(allow_null=True)
+
+
+class ResponseTimesOut(serializers.Serializer):
+    service_id = serializers.IntegerField()
+    since = serializers.DateTimeField()
+    until = serializers.DateTimeField()
+    interval_seconds = serializers.IntegerField()
+    points = ResponseTimeBucketOut(
+        many=True, help_text="Oldest first; buckets without a check are left out."
+    )
+
+
+class PingsQuery(NonEmptyQuery):
+    limit = StrictIntegerField(
+        required=False, min_value=1, max_value=500, help_text="1-500 (default 50)."
+    )
+
+
+class PingsOut(serializers.Serializer):
+    service_id = serializers.IntegerField()
+    last_ping_at = serializers.DateTimeField(allow_null=True)
+    pings = serializers.ListField(
+        child=serializers.DateTimeField(), help_text="Newest first (heartbeats only)."
+    )

@@ -90,8 +90,11 @@ def _claim(now: datetime, all_services: bool) -> list[MonitoredService]:
     return list(MonitoredService.objects.filter(pk__in=claimed).order_by("pk"))
 
 
-def check_record(service_id: int, result: checks.Result, *, at: datetime) -> HealthCheck:
-    """Store one check and move the service's state and downtimes with it."""
+def check_record(
+    service_id: int, result: checks.Result, *, at: datetime, ping: bool = False
+) -> HealthCheck:
+    """Store one check and move the service's state and downtimes with it (`ping`: the
+    check is a heartbeat's ping, listed by selectors.heartbeat_pings)."""
     with transaction.atomic():
         service = MonitoredService.objects.select_for_update().get(pk=service_id)
         failed = result.status in FAILED
@@ -103,6 +106,7 @@ def check_record(service_id: int, result: checks.Result, *, at: datetime) -> Hea
             error=result.error,
             consecutive_failures=failures,
             checked_at=at,
+            ping=ping,
         )
         if result.status != HealthStatus.UNKNOWN:
             _downtime(service, failed, at, result.error)
@@ -151,7 +155,7 @@ def heartbeat_ping(*, token: str, now: datetime | None = None) -> MonitoredServi
         last_ping_at=now,
         next_check_at=now + timedelta(seconds=service.interval_seconds + service.grace_seconds),
     )
-    check_record(service.pk, checks.Result(HealthStatus.HEALTHY, None), at=now)
+    check_record(service.pk, checks.Result(HealthStatus.HEALTHY, None), at=now, ping=True)
     return service
 
 

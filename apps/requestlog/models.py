@@ -1,3 +1,4 @@
+from django.contrib.postgres.indexes import BrinIndex
 from django.db import models
 
 from apps.ingest.models import IngestedRecord
@@ -30,4 +31,5 @@ class APIRequestLog(IngestedRecord):
             models.Index(fields=["timestamp"], name="reqlog_ts"),
             # api-performance filtered by endpoint.
             models.Index(fields=["endpoint", "timestamp"], name="reqlog_endpoint_ts"),
+            BrinIndex(fields=["received_at"], name="reqlog_received"),  # late arrivals
         ]

@@ -1,9 +1,12 @@
-from datetime import datetime
+from datetime import UTC, datetime
 
+from django.db import connection
 from django.db.models import Avg, Count, Max, Min, Q
+from django.db.models.functions import TruncHour
 
 from apps.core.aggregates import Percentile, ratio, rounded
 from apps.core.windows import window_start
+from apps.metrics.sketch import key_sql
 
 from .models import APIRequestLog
 
@@ -106,3 +109,39 @@ def request_period_figures(*, since: datetime, until: datetime) -> dict:
         "server_error_rate": ratio(row["server_errors"], row["total"]),
         "throughput_per_minute": round(row["total"] / minutes, 3) if minutes else 0.0,
     }
+
+
+def request_sketches(*, since: datetime, until: datetime) -> list[dict]:
+    """Request logs of [since, until) per endpoint, in the shape a rollup keeps and merges:
+    `endpoint`, `requests`, `ms_sum`, `errors` (>= 400), `server_errors` (>= 500), `min_ms`,
+    `max_ms`, and the response times' DDSketch (apps.metrics.sketch: `keys` ascending and
+    their `counts`), binned in PostgreSQL with the metrics rollups' very arithmetic."""
+    logs = APIRequestLog.objects.filter(timestamp__gte=since, timestamp__lt=until)
+    sql, params = logs.values("endpoint", "response_time_ms", "status_code").query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT endpoint, SUM(n)::bigint, SUM(s), SUM(e)::bigint, SUM(se)::bigint, MIN(lo), "  # noqa: S608
+            "MAX(hi), array_agg(k ORDER BY k), array_agg(n ORDER BY k) FROM ("
+            f"SELECT endpoint, {key_sql('response_time_ms')} AS k, COUNT(*) AS n, "
+            "SUM(response_time_ms) AS s, COUNT(*) FILTER (WHERE status_code >= 400) AS e, "
+            "COUNT(*) FILTER (WHERE status_code >= 500) AS se, MIN(response_time_ms) AS lo, "
+            f"MAX(response_time_ms) AS hi FROM ({sql}) r GROUP BY 1, 2) b GROUP BY endpoint",
+            params,
+        )
+        names = ("endpoint", "requests", "ms_sum", "errors", "server_errors", "min_ms", "max_ms")
+        return [
+            {**dict(zip(names, row[:7], strict=True)), "keys": row[7], "counts": row[8]}
+            for row in cursor.fetchall()
+        ]
+
+
+def hours_received(*, since: datetime, before: datetime) -> set[datetime]:
+    """The hours (UTC) of the timestamps before `before` of the request logs received
+    from `since` on: where items arriving late landed (a rollup re-reads them)."""
+    late = APIRequestLog.objects.filter(received_at__gte=since, timestamp__lt=before)
+    return set(
+        late.annotate(hour=TruncHour("timestamp", tzinfo=UTC))
+        .order_by()
+        .values_list("hour", flat=True)
+        .distinct()
+    )

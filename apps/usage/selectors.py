@@ -64,6 +64,15 @@ def user_period_counts(
     return {"total": total, "active": active, "new": new, "churned": churned}
 
 
+def users_seen(*, since: datetime, until: datetime) -> set[str]:
+    """The users seen in [since, until) in events, activity or AI usage: what
+    user_period_counts counts, as ids, for a rollup to remember."""
+    sql, params = _per_user(since, until)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT DISTINCT user_id FROM ({sql}) u", params)  # noqa: S608
+        return {user_id for (user_id,) in cursor.fetchall()}
+
+
 def top_users(*, limit: int, days: int | None = None) -> list[dict]:
     """The most active users: events, activity and AI requests added up, ties broken by
     the most recent; with the email their latest event or activity gave."""

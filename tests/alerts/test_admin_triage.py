@@ -5,32 +5,15 @@ Screenshots go to the test's tmp_path (look at them when a screen changes).
 
 import pytest
 from django.utils import timezone
-from playwright.sync_api import sync_playwright
 
 from apps.alerts.models import AlertIncident, AlertRule, IncidentEvent, Silence
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
 
-CHROMIUM = "/usr/bin/chromium"
-
 
 @pytest.fixture
-def page(live_server, django_user_model, monkeypatch):
-    # Playwright's sync API runs an event loop in this thread; the ORM calls the test
-    # makes between page actions are still plain synchronous calls.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    django_user_model.objects.create_superuser(username="oncall", password="pw-oncall-123")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        page = browser.new_page(viewport={"width": 1400, "height": 900})
-        page.set_default_timeout(15_000)
-        page.goto(f"{live_server.url}/admin/login/")
-        page.fill("#id_username", "oncall")
-        page.fill("#id_password", "pw-oncall-123")
-        page.click("input[type=submit]")
-        page.wait_for_selector("#site-name")
-        yield page
-        browser.close()
+def page(browser, browser_superuser):
+    return browser.page(browser_superuser, viewport={"width": 1400, "height": 900})
 
 
 def incident(name: str, severity: str, value: float, **fields) -> AlertIncident:

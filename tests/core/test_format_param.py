@@ -12,7 +12,7 @@ pytestmark = pytest.mark.django_db
 PERFORMANCE = "/api/v1/metrics/api-performance"
 
 
-@pytest.mark.parametrize("fmt", ["xml", "csv", "CSV", "api", ""])
+@pytest.mark.parametrize("fmt", ["xml", "CSV", "api", ""])  # csv: every read (issue 19)
 def test_an_unknown_format_on_a_read_is_a_400_naming_format(read_client, fmt):
     response = read_client.get(f"{PERFORMANCE}?format={fmt}")
 

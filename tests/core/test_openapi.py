@@ -47,6 +47,8 @@ READS = {
     "/api/v1/analytics/performance",
     "/api/v1/analytics/metrics/{name}/statistics",
     "/api/v1/analytics/metrics/{name}/time-series",
+    "/api/v1/analytics/metrics/names",
+    "/api/v1/analytics/metrics/{name}/tags/{key}/values",
     "/api/v1/metrics/api-performance",
     "/api/v1/metrics/job-outcomes",
     "/api/v1/metrics/error-trends",

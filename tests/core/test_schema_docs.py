@@ -65,7 +65,7 @@ def openapi(db) -> dict:
     return yaml.safe_load(response.content)
 
 
-NOT_API_ROUTES = ("admin/", "api/schema/", "api/docs/")
+NOT_API_ROUTES = ("admin/", "api/schema/", "api/docs/", "status/")  # status/: an HTML page
 
 
 def api_paths_from_urlconf() -> set[str]:

@@ -160,6 +160,21 @@ def test_groups_are_bounded_and_say_so(month, read_client, monkeypatch):
     assert body["p50"] is not None
 
 
+def test_time_series_groups_are_bounded_ties_by_value_null_last(month, read_client, monkeypatch):
+    monkeypatch.setattr(selectors, "MAX_GROUPS", 2)
+
+    body = read_client.get(
+        f"{BASE}/api.response_time/time-series",
+        {"hours": 720, "interval": "1w", "agg": "count", "group_by": "endpoint"},
+    ).json()
+
+    # /api/b and the points without an endpoint both have 30: the value wins, null last.
+    assert [g["value"] for g in body["groups"]] == ["/api/a", "/api/b"]
+    assert (body["group_count"], body["groups_truncated"]) == (3, True)
+    assert sum(b["value"] for b in body["buckets"]) == 120  # the totals count the third
+    assert [sum(b["value"] for b in g["buckets"]) for g in body["groups"]] == [60, 30]
+
+
 def test_group_by_an_unknown_metric_or_tag(read_client):
     empty = read_client.get(f"{BASE}/nothing/statistics", {"group_by": "endpoint"}).json()
     assert (empty["count"], empty["groups"], empty["group_count"]) == (0, [], 0)
