@@ -178,6 +178,13 @@ def _series_chart(key: str, heading: str, unit: str, series: list[tuple[str, str
             fill="null",
         )
         apis.append({"label": label, "url": api, **_downloads(api)})
+    return _chart(key, heading, unit, x, lines, samples, apis)
+
+
+def _chart(
+    key: str, heading: str, unit: str, x: list, lines: list, samples: int, sources: list
+) -> dict:
+    """One chart as ai.js draws it."""
     return {
         "key": key,
         "heading": heading,
@@ -185,7 +192,7 @@ def _series_chart(key: str, heading: str, unit: str, series: list[tuple[str, str
         "x": x,
         "series": lines,
         "samples": samples,
-        "sources": apis,
+        "sources": sources,
     }
 
 
@@ -200,15 +207,7 @@ def page_data(*, days: int, now: datetime | None = None) -> dict:
     samples = _requests(rows)
 
     def chart(key: str, heading: str, unit: str, lines: list[dict]) -> dict:
-        return {
-            "key": key,
-            "heading": heading,
-            "unit": unit,
-            "x": x,
-            "series": lines,
-            "samples": samples,
-            "sources": daily_source,
-        }
+        return _chart(key, heading, unit, x, lines, samples, daily_source)
 
     # Lines ordered by cost; by requests when no usage has a price.
     by_cost = _cost if any(row["estimated_cost_usd"] for row in rows) else _requests
