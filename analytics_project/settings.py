@@ -79,6 +79,9 @@ INSTALLED_APPS = [
     "apps.overview",
     "apps.live",
     "apps.console",
+    "apps.sentry_ingest",
+    "apps.otlp",
+    "apps.posthog_capture",
 ]
 
 MIDDLEWARE = [
@@ -353,6 +356,7 @@ PERIODIC_TASKS = {
     # Each service has its own interval (>= 5 s); this only looks for the due ones.
     "run-health-checks": {"task": "monitoring.run_checks", "every_seconds": 5},
     "record-system-metrics": {"task": "monitoring.record_system_metrics", "every_seconds": 60},
+    "otlp-forget-streams": {"task": "otlp.forget_streams", "crontab": "40 3 * * *"},
     # Each period once it is over, a few minutes late for stragglers (UTC).
     **{
         f"track-{period}": {
@@ -405,6 +409,25 @@ INGEST_OUTBOX_STALE_SECONDS = env_int("INGEST_OUTBOX_STALE_SECONDS", 60, minimum
 # open an incident): accepted data is not reaching its tables.
 INGEST_OUTBOX_ALERT_SECONDS = env_int("INGEST_OUTBOX_ALERT_SECONDS", 300, minimum=1)
 INGEST_FUTURE_TOLERANCE_SECONDS = 3600
+# OTLP/HTTP (apps/otlp, docs/otlp.md). A histogram point becomes one metric point per
+# observation: a point holding more is refused (partial_success), and one request makes
+# at most OTLP_MAX_ITEMS_PER_REQUEST items (the rest refused, for the SDK to see).
+OTLP_HISTOGRAM_MAX_OBSERVATIONS = env_int("OTLP_HISTOGRAM_MAX_OBSERVATIONS", 100_000, minimum=1)
+OTLP_MAX_ITEMS_PER_REQUEST = env_int("OTLP_MAX_ITEMS_PER_REQUEST", 200_000, minimum=1)
+# Resource attributes starting with these are not metric tags (a process id would make
+# a new series at every restart); service.name always is one.
+OTLP_RESOURCE_TAGS_IGNORED = tuple(
+    env_list("OTLP_RESOURCE_TAGS_IGNORED", ["telemetry.", "process.", "host.id", "os."])
+)
+# Cumulative streams (their last point, to make deltas) not seen this long are forgotten.
+OTLP_STREAM_RETENTION_DAYS = env_int("OTLP_STREAM_RETENTION_DAYS", 7, minimum=1)
+# OTLP log records below ERROR (without exception.*): `drop` (counted, not stored) or
+# `events` (stored as events `otel_log`). ERROR and above always become errors.
+OTLP_LOGS_BELOW_ERROR = env_str("OTLP_LOGS_BELOW_ERROR", "drop")
+if OTLP_LOGS_BELOW_ERROR not in ("drop", "events"):
+    raise ImproperlyConfigured(
+        f"OTLP_LOGS_BELOW_ERROR must be drop or events, not {OTLP_LOGS_BELOW_ERROR!r}."
+    )
 # Smart Data Filter for device metrics.
 SMART_FILTER_THRESHOLD_PERCENT = env_float("SMART_FILTER_THRESHOLD_PERCENT", 5.0)
 SMART_FILTER_SNAPSHOT_SECONDS = env_int("SMART_FILTER_SNAPSHOT_SECONDS", 300, minimum=1)

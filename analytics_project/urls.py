@@ -24,8 +24,10 @@ from apps.metrics.api import (
     TagValuesView,
 )
 from apps.monitoring import api as monitoring_api
+from apps.otlp.api import OtlpLogsView, OtlpMetricsView, OtlpTracesView
 from apps.overview.api import OverviewView
 from apps.requestlog.api import ApiPerformanceView, RequestLogIngestView
+from apps.sentry_ingest.api import EnvelopeView, StoreView
 from apps.usage import api as usage_api
 
 # The admin's "View site" link: the staff console (the default, "/", is a JSON 404 here).
@@ -88,4 +90,18 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("api/v1/analytics/", include(analytics)),
     path("api/v1/metrics/", include(metrics)),
+    # Where a Sentry DSN http://<ingest key>@HOST:PORT/<project_id> sends the SDKs: digits
+    # only, so never api/v1/, api/schema/ or api/docs/. Also without the final slash: a POST
+    # there must not meet APPEND_SLASH's redirect (a 500 under DEBUG).
+    path("api/<int:project_id>/envelope/", EnvelopeView.as_view(), name="sentry-envelope"),
+    path("api/<int:project_id>/envelope", EnvelopeView.as_view()),
+    path("api/<int:project_id>/store/", StoreView.as_view(), name="sentry-store"),
+    path("api/<int:project_id>/store", StoreView.as_view()),
+    # OTLP/HTTP at the root: SDKs append /v1/<signal> to OTEL_EXPORTER_OTLP_ENDPOINT.
+    path("otlp/v1/metrics", OtlpMetricsView.as_view(), name="otlp-metrics"),
+    path("otlp/v1/traces", OtlpTracesView.as_view(), name="otlp-traces"),
+    path("otlp/v1/logs", OtlpLogsView.as_view(), name="otlp-logs"),
+    # PostHog's capture API where its SDKs post (their `host` is this service): /capture/,
+    # /batch/, /e/, /i/v0/e/, /decide/, /flags/ (apps/posthog_capture, docs/posthog.md).
+    path("", include("apps.posthog_capture.urls")),
 ]

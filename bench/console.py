@@ -6,13 +6,23 @@ Chromium, over the bench data sets (issue 19, "Speed": 1 s p95 a page).
    10M over 30 days), bench/ai.py (--ai-records, default 1M over 7 days),
    bench/insights.py (a day of 1M events), bench/uptime.py (100 services, 31 days of
    checks a minute), bench/costly_reads.py (150k events over a year, 200k AI records,
-   a metric with a 50,000-value tag). With --skip-load those databases are reused.
-2. Per database in turn: migrate, a superuser (manage.py shell), the Procfile's web
-   (gunicorn, 2 processes, as `make run` starts it) and live (uvicorn, the overview's
-   feed) on 127.0.0.1; Chromium (Playwright, /usr/bin/chromium with tests/browser.py's
-   FLAGS) signs in once through /admin/login/, then opens each page of that data set
-   --repeat times, each in a fresh page of the same context (the first load runs cold
-   caches: reported apart; the --repeat after it give p50/p95).
+   a metric with a 50,000-value tag), bench/console_ops.py (the Errors and Devices
+   pages' data set: 1M error logs over 30 days, 300 error types, 1,000 devices with
+   200k state changes and 500k metrics points). With --skip-load those databases are
+   reused.
+2. Per database in turn: migrate, a superuser (manage.py shell); before the overview is
+   timed (on every data set), what a running deployment has and the bench data lacks:
+   the last 24 h of beat's per-minute task, this host's `system.*` gauges and the
+   `ingest.accepted_items` / `ingest.rejected_items` counters, one point a minute
+   (synthetic values, recorded through apps.metrics.services and the outbox as beat's
+   are, then rolled up; only the minutes after the newest one present: SEED_RECENT);
+   and, on every data set, beat's hourly insights run (`manage.py rollup_dashboard`:
+   the dashboard's rollup and the users seen per day).
+   Then the Procfile's web (gunicorn, 2 processes, as `make run` starts it) and live
+   (uvicorn, the overview's feed) on 127.0.0.1; Chromium (Playwright, /usr/bin/chromium
+   with tests/browser.py's FLAGS) signs in once through /admin/login/, then opens each
+   page of that data set --repeat times, each in a fresh page of the same context (the
+   first load runs cold caches: reported apart; the --repeat after it give p50/p95).
 3. A load's figure is `window.consoleFirstChartMs`, performance.now() when the page drew
    its first chart (apps/console/static/console/*.js); for a page that sets none, the
    moment a chart element (a uPlot canvas, a row of uptime bars) first appeared, which
@@ -24,7 +34,7 @@ Chromium, over the bench data sets (issue 19, "Speed": 1 s p95 a page).
    the element the first chart was drawn in.
 
     DEBUG=true .venv/bin/python bench/console.py [--points 10000000] [--repeat 10]
-    DEBUG=true .venv/bin/python bench/console.py --skip-load [--only metrics,ai]
+    DEBUG=true .venv/bin/python bench/console.py --skip-load [--only metrics,ai,ops]
 
 Exits non-zero (after FAIL lines) on console errors, uncaught page errors and pages that
 drew nothing; a page over budget is a figure, not a failure.
@@ -108,6 +118,7 @@ def datasets(args) -> list[DataSet]:
             14,
             ["bench/costly_reads.py", "--requests", "2", "--seconds", "3"],
         ),
+        DataSet("ops", "analytics_bench_console_ops", 7, ["bench/console_ops.py"]),
     ]
 
 
@@ -162,13 +173,20 @@ def pages_of(ds: DataSet, db_url: str) -> list[tuple[str, str]]:
     product = [("product days=30", "/admin/console/product/?days=30")]
     if ds.name == "metrics":
         pages += explorer()
-        pages += [("errors", "/admin/console/errors/"), ("devices", "/admin/console/devices/")]
-        device = first_of(
+    elif ds.name == "ops":
+        # The device list is a table (no chart): its devices' pages are timed.
+        pages += [
+            ("errors 24h", "/admin/console/errors/"),
+            ("errors 7d", "/admin/console/errors/?window=7d"),
+        ]
+        device = first_of(  # the busiest device
             db_url,
-            "SELECT device_id FROM devices_devicestatehistory ORDER BY timestamp DESC LIMIT 1",
+            "SELECT device_id FROM devices_devicestatehistory GROUP BY 1 "
+            "ORDER BY count(*) DESC LIMIT 1",
         )
         if device:
-            pages.append(("device", f"/admin/console/devices/{device}/"))
+            pages.append(("device 24h", f"/admin/console/devices/{device}/"))
+            pages.append(("device 7d", f"/admin/console/devices/{device}/?window=7d"))
     elif ds.name == "ai":
         pages += ai
     elif ds.name == "insights":
@@ -330,6 +348,71 @@ def measure(ds: DataSet, stack: Stack, pages: list[tuple[str, str]], repeat: int
     return results
 
 
+# --- what a running deployment has -----------------------------------------------------------
+
+# Beat's per-minute task records this host's system.* gauges and the ingest counters
+# (apps/monitoring/system.py); the bench data sets were loaded without beat. This fills
+# the last 24 h of them, one point a minute, through the same recording path
+# (apps.metrics.services.record_metric -> the ingest buffer -> the outbox -> the
+# worker's outbox_process), then rolls the minutes up as beat's roller would. Only the
+# minutes after the newest existing point are filled, so a rerun adds the minutes since.
+# The values are synthetic (a daily wave around this machine's figures now).
+SEED_RECENT = """
+import math, random
+from datetime import timedelta
+from django.db.models import Max
+from django.utils import timezone
+from apps.ingest.buffer import buffer
+from apps.ingest.outbox import outbox_process, outbox_write
+from apps.metrics.models import MetricPoint, MetricType
+from apps.metrics.rollups import rollup_pending
+from apps.metrics.services import record_metric
+from apps.monitoring.system import INGEST_COUNTERS, host_name, system_figures
+
+buffer.flusher.thread.adopt()  # this script flushes, no background thread
+host, base = host_name(), system_figures(cpu_interval=None)
+now = timezone.now().replace(second=0, microsecond=0)
+first = now - timedelta(minutes=24 * 60 - 1)
+newest = MetricPoint.objects.filter(
+    metric_name="system.cpu_percent", timestamp__gte=first, tags__host=host
+).aggregate(t=Max("timestamp"))["t"]
+if newest is not None:
+    first = newest.replace(second=0, microsecond=0) + timedelta(minutes=1)
+rng = random.Random(19)
+minutes = 0
+at = first
+while at <= now:
+    wave = math.sin(2 * math.pi * (at.hour * 60 + at.minute) / 1440)
+    gauges = {
+        "cpu_percent": min(100, max(0, 25 + 15 * wave + rng.uniform(-5, 5))),
+        "memory_percent": min(100, max(0, base["memory_percent"] + 3 * wave)),
+        "memory_used_gb": base["memory_used_gb"],
+        "memory_total_gb": base["memory_total_gb"],
+        "disk_percent": base["disk_percent"],
+        "uptime_seconds": 86400 + (at - first).total_seconds(),
+        "load_1m": max(0, 1 + wave + rng.uniform(-0.3, 0.3)),
+    }
+    for name, value in gauges.items():
+        record_metric(f"system.{name}", value, labels={"host": host}, timestamp=at)
+    accepted = round(12000 + 8000 * wave + rng.uniform(-500, 500))
+    increments = {"accepted": accepted, "rejected": round(accepted * rng.uniform(0.002, 0.006))}
+    for outcome, n in increments.items():
+        record_metric(INGEST_COUNTERS[outcome], n, MetricType.COUNTER, timestamp=at)
+    minutes += 1
+    at += timedelta(minutes=1)
+stored = sum(outbox_process(outbox_id=pk) for pk in outbox_write(batches=buffer.take()))
+rolled = rollup_pending()
+print(f"seeded {minutes} minute(s) of system.* and ingest counters: {stored} points, "
+      f"{rolled} minute rollups")
+"""
+
+
+def seed_recent(stack: Stack) -> str:
+    """The last 24 h of beat's per-minute metrics on this data set (SEED_RECENT)."""
+    out = stack.manage_ok("shell", "-c", SEED_RECENT, timeout=600)
+    return out.strip().splitlines()[-1] if out.strip() else "seeded nothing"
+
+
 # --- the stack --------------------------------------------------------------------------------
 
 SUPERUSER = f"""
@@ -356,6 +439,13 @@ def run_dataset(ds: DataSet, args) -> list[Result]:
         pages = pages_of(ds, db_url)
         if args.pages:
             pages = [p for p in pages if any(w in p[0] for w in args.pages.split(","))]
+        if any(label == "overview" for label, _ in pages):
+            print(f"{ds.name}: {seed_recent(stack)}", flush=True)
+        # Beat's hourly insights run (the dashboard's rollup and the users seen per day,
+        # which the product page and the overview's users read): what a running
+        # deployment has done before anyone opens a page.
+        rolled = stack.manage_ok("rollup_dashboard", timeout=1800).strip().splitlines()
+        print(f"{ds.name}: rollup_dashboard: {rolled[-1] if rolled else 'nothing'}", flush=True)
         stack.overrides["WS_PORT"] = str(stack.start_live())
         stack.start_web(workers=2)
         print(f"{ds.name}: {ds.database}, {len(pages)} page(s), web on {stack.web_port}")

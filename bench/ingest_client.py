@@ -66,11 +66,12 @@ def send_all(
     clients: int,
     deadline: float,
     path: str = INGEST_PATH,
+    content_type: str = "application/json",
 ):
     """POST every body once to `path`, spread over `clients` threads with one connection
     each."""
     report = SendReport()
-    headers = {"X-API-Key": key, "Content-Type": "application/json", "Connection": "keep-alive"}
+    headers = {"X-API-Key": key, "Content-Type": content_type, "Connection": "keep-alive"}
     next_index = itertools.count().__next__  # atomic under the GIL
     go = threading.Event()
     lock = threading.Lock()

@@ -170,6 +170,22 @@ def read_key(db) -> str:
 
 
 @pytest.fixture
+def live_stack(tmp_path, transactional_db):
+    """What a client SDK's live test sends to: a private Redis, gunicorn (one worker) and
+    a Celery worker on the test database, as `make run` starts them (tests/live.py)."""
+    from tests.live import Stack
+
+    stack = Stack(tmp_path)
+    try:
+        stack.start_redis()
+        stack.start_web(workers=1)
+        stack.start_worker()
+        yield stack
+    finally:
+        stack.close()
+
+
+@pytest.fixture
 def admin_key(db) -> str:
     return api_key_create(name="oncall-bot", scope="admin")[1]
 

@@ -62,22 +62,17 @@ def page_data(filters: dict, *, now: datetime | None = None) -> dict:
     hours, interval_text = WINDOWS[filters["window"]]
     interval = parse_interval(interval_text)
     category, severity = filters["category"], filters["severity"]
-    overall = selectors.error_trends(hours=hours, category=category, severity=severity, now=now)
+    # One read of the window's rows answers the totals and both charts.
+    overall = selectors.error_breakdown(
+        hours=hours, interval=interval, category=category, severity=severity, now=now
+    )
     charts = {}
     for key, field, values in (
         ("by_category", "category", ErrorCategory.values),
         ("by_severity", "severity", Severity.values),
     ):
-        # One grouped read per chart; each line is what the API answers for its value.
-        series = selectors.error_series_by(
-            field=field,
-            hours=hours,
-            interval=interval,
-            category=category,
-            severity=severity,
-            fill="zero",
-            now=now,
-        )
+        # Each line is what the trend API answers for its value.
+        series = overall["series"][field]
         order = [v for v in values if v in series] + sorted(set(series) - set(values))
         lines = []
         for value in order:

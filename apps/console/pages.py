@@ -45,6 +45,7 @@ PAGES: tuple[Page, ...] = (
 # The overview's panels: key -> the permission of the app whose figures it shows.
 PANELS: dict[str, str | None] = {
     "live": None,  # the live feed's figures: every staff session may watch the feed
+    "ingest": None,  # the feed's ingest rates over the last hours (beat's counters)
     "host": "monitoring.view_monitoredservice",
     "traffic": "requestlog.view_apirequestlog",
     "incidents": "alerts.view_alertincident",

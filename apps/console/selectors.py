@@ -14,6 +14,7 @@ from apps.alerts.selectors import open_incident_counts
 from apps.live.feeds import DashboardStats
 from apps.metrics.selectors import metric_time_series
 from apps.monitoring.selectors import health_summary, host_figures
+from apps.monitoring.system import INGEST_COUNTERS
 from apps.usage.selectors import active_users
 
 WINDOW_HOURS = 24
@@ -28,6 +29,9 @@ HOST_METRICS = (
 REQUEST_COUNT = "api_request_count"
 REQUEST_DURATION = "api_request_duration_ms"
 AI_HOURS = 24
+INGEST_HOURS = 6
+INGEST_INTERVAL = "5m"  # 72 points: the per-minute increments, averaged
+INGEST_TITLES = {"accepted": "Accepted", "rejected": "Rejected"}
 
 
 def _api(name: str, **query) -> str:
@@ -164,6 +168,37 @@ def _status_at_least(status: str | None, floor: int) -> bool:
         return False
 
 
+def ingest_panel(*, now: datetime | None = None) -> dict:
+    """Items accepted and rejected per second over the last 6 h, from the per-minute
+    counters beat records (apps.monitoring.system.INGEST_COUNTERS): each 5-minute bucket's
+    average increment / 60, so a partly recorded bucket is not read low. The overview
+    draws them at once and appends the live feed's rates after."""
+    now = now or timezone.now()
+    query = {"hours": INGEST_HOURS, "interval": INGEST_INTERVAL, "agg": "avg", "fill": "null"}
+    charts = []
+    for outcome, metric in INGEST_COUNTERS.items():
+        series = metric_time_series(
+            name=metric,
+            interval=INGEST_INTERVAL,
+            agg="avg",
+            hours=INGEST_HOURS,
+            fill="null",
+            now=now,
+        )
+        charts.append(
+            {
+                "key": outcome,
+                "title": INGEST_TITLES[outcome],
+                "metric": metric,
+                "unit": "items/s",
+                "api": _api(metric, **query),
+                "samples": _samples(series["buckets"]),
+                "points": _points(series["buckets"], 1 / 60),
+            }
+        )
+    return {"hours": INGEST_HOURS, "interval": INGEST_INTERVAL, "charts": charts}
+
+
 def incidents_panel() -> dict:
     """Unresolved incidents per severity, every severity listed (0 when none)."""
     counts = open_incident_counts()
@@ -207,6 +242,7 @@ def live_panel() -> dict:
 
 PANEL_READERS = {
     "live": live_panel,
+    "ingest": ingest_panel,
     "host": host_panel,
     "traffic": traffic_panel,
     "incidents": incidents_panel,

@@ -3,6 +3,7 @@
 import zlib
 from dataclasses import dataclass
 
+import brotli
 import orjson
 from django.conf import settings
 from rest_framework import exceptions
@@ -46,11 +47,13 @@ def _read_at_most(stream, limit: int) -> bytes:
     return b"".join(parts)
 
 
-def read_body(request) -> bytes:
-    """Read at most the body limit (chunked or not); gzip/deflate inflate within the same limit."""
+def read_body(request, *, media_types: tuple[str, ...] | None = JSON_TYPES + NDJSON_TYPES) -> bytes:
+    """Read at most the body limit (chunked or not); gzip/deflate/br inflate within the same
+    limit. `media_types`: the content types accepted (415 otherwise), for an SDK's wire
+    format; None takes any (Sentry envelopes come as text/plain, or with none, from browsers)."""
     limit = settings.INGEST_MAX_BODY_BYTES
     content_type = media_type(request)
-    if content_type not in JSON_TYPES + NDJSON_TYPES:
+    if media_types is not None and content_type not in media_types:
         raise exceptions.UnsupportedMediaType(content_type or "(none)")
     try:
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
@@ -64,8 +67,18 @@ def read_body(request) -> bytes:
     encoding = request.META.get("HTTP_CONTENT_ENCODING", "identity").strip().lower()
     if encoding in ("", "identity"):
         return raw
+    if encoding == "br":  # the Sentry SDKs' default where the brotli module is installed
+        return _unbrotli(raw, limit)
     if encoding not in ("gzip", "deflate"):
         raise exceptions.UnsupportedMediaType(f"content-encoding {encoding}")
+    return inflate(raw, encoding)
+
+
+def inflate(raw: bytes, encoding: str) -> bytes:
+    """gzip or deflate data inflated within the body limit (413 beyond, 400 if not valid):
+    also for a wire format that compresses without saying so in Content-Encoding
+    (posthog-js's `?compression=gzip-js`)."""
+    limit = settings.INGEST_MAX_BODY_BYTES
     wbits = 16 + zlib.MAX_WBITS if encoding == "gzip" else zlib.MAX_WBITS
     inflater = zlib.decompressobj(wbits)
     try:
@@ -74,6 +87,19 @@ def read_body(request) -> bytes:
         raise exceptions.ParseError(f"Body is not valid {encoding} data.") from None
     if len(body) > limit or inflater.unconsumed_tail:
         raise PayloadTooLarge(f"Inflated request body is larger than {limit} bytes.")
+    return body
+
+
+def _unbrotli(raw: bytes, limit: int) -> bytes:
+    inflater = brotli.Decompressor()
+    try:
+        body = inflater.process(raw, output_buffer_limit=limit + 1)
+    except brotli.error:
+        raise exceptions.ParseError("Body is not valid br data.") from None
+    if len(body) > limit or not inflater.can_accept_more_data():
+        raise PayloadTooLarge(f"Inflated request body is larger than {limit} bytes.")
+    if not inflater.is_finished():
+        raise exceptions.ParseError("Body is not valid br data (truncated).")
     return body
 
 

@@ -30,6 +30,17 @@ def items_ingest(*, request, kind: str | None = None, kind_key: str | None = Non
     if kind is not None and session_user(request) and not get_kind(kind).session_writable:
         raise exceptions.PermissionDenied(SESSION_KINDS_DETAIL)
     items = parse_items(read_body(request), ndjson=media_type(request) in NDJSON_TYPES)
+    return items_accept(request=request, items=items, kind=kind, kind_key=kind_key)
+
+
+def items_accept(
+    *, request, items: list, kind: str | None = None, kind_key: str | None = None
+) -> IngestAnswer:
+    """The write path after the body: for an endpoint that reads its own wire format (an
+    SDK's protocol) and turns it into this service's items, each then validated, gated,
+    written to the outbox and counted exactly as the REST endpoints' items are."""
+    if kind is not None and session_user(request) and not get_kind(kind).session_writable:
+        raise exceptions.PermissionDenied(SESSION_KINDS_DETAIL)
     resolve = (lambda item: get_kind(kind)) if kind is not None else _kind_of(kind_key)
     outcome = validate_items(items, resolve_kind=resolve, request=request, kind_key=kind_key)
     _count(outcome, label=kind or "batch")

@@ -25,7 +25,8 @@ from apps.ingest.selectors import outbox_oldest_age_seconds
 from apps.monitoring.selectors import uptime_by_name
 from apps.requestlog.selectors import hours_received as request_hours_received
 from apps.requestlog.selectors import request_period_figures, request_sketches
-from apps.usage.selectors import user_period_counts
+from apps.usage.selectors import user_days_span, user_period_counts
+from apps.usage.services import next_midnight, user_days_forget, user_days_record
 
 from . import figures
 from .models import (
@@ -301,7 +302,30 @@ def _roll_chunk(
         )  # fmt: skip
         _chunk_seen(SeenKind.USER, users, start, end)
         _chunk_seen(SeenKind.AGENT, agents, start, end)
+        _user_days(users, start, end)
     return chunk
+
+
+def _user_days_backfill(start: datetime, end: datetime) -> None:
+    """The users seen each day of the span already rolled up, a day at a time."""
+    while start < end:
+        until = min(next_midnight(start), end)
+        _user_days(keys_seen(SeenKind.USER, since=start, until=until), start, until)
+        start = until
+
+
+def _user_days(users: set[str], start: datetime, end: datetime) -> None:
+    """The users seen each UTC day of [start, end), for DAU/WAU/MAU and retention (a chunk
+    made after a pause may span a midnight: each day's users read apart)."""
+    if end <= next_midnight(start):
+        user_days_record(users=users, start=start, end=end)
+        return
+    while start < end:
+        until = min(next_midnight(start), end)
+        user_days_record(
+            users=keys_seen(SeenKind.USER, since=start, until=until), start=start, end=until
+        )
+        start = until
 
 
 def _received_mark() -> datetime:
@@ -346,6 +370,7 @@ def dashboard_rollup(*, now: datetime | None = None, rebuild: bool = False) -> i
             RollupChunk.objects.all().delete()
             SeenKey.objects.all().delete()
             RollupWatermark.objects.all().delete()
+            user_days_forget()
     received = _received_mark()  # before reading: what arrives meanwhile is read next time
     until = period_start(PeriodType.HOUR, now)
     latest = RollupChunk.objects.order_by("-end").first()
@@ -363,6 +388,9 @@ def dashboard_rollup(*, now: datetime | None = None, rebuild: bool = False) -> i
     types = event_types()
     made = 0
     with work_mem(TRACKING_WORK_MEM_MB):
+        if latest is not None and user_days_span() is None:  # rolled up before user-days were
+            oldest = RollupChunk.objects.order_by("start").first()
+            _user_days_backfill(oldest.start, latest.end)
         if latest is not None:
             for chunk in _late_chunks(since, mark):
                 _roll_chunk(chunk.start, chunk.end, types, chunk=chunk)

@@ -3,7 +3,10 @@ answers cannot drift. Fields marked required=False appear only with the
 parameters that produce them (`from`/`to`, `group_by`), so old clients see
 the old shape."""
 
-from rest_framework import serializers
+from datetime import datetime
+
+from rest_framework import ISO_8601, serializers
+from rest_framework.settings import api_settings
 
 from .selectors import MAX_GROUPS
 
@@ -94,10 +97,41 @@ class StatisticsOut(serializers.Serializer):
     )
 
 
+class BucketList(serializers.ListSerializer):
+    """Many buckets (a series grouped by a busy tag holds ~30,000) in the JSON the bucket
+    serializer gives, each field by the same field, without a serializer call per bucket
+    (DRF's took ~0.4 s for 30,000, longer than the read)."""
+
+    def to_representation(self, data) -> list[dict]:
+        fields = [(name, _shown_by(field)) for name, field in self.child.fields.items()]
+        return [
+            {name: None if (v := bucket[name]) is None else show(v) for name, show in fields}
+            for bucket in data
+        ]
+
+
+def _shown_by(field: serializers.Field):
+    """The field's to_representation; for a date-time, the same text with the time zone
+    looked up once per list (DRF looks it up per value, most of its cost here)."""
+    iso_text = getattr(field, "format", api_settings.DATETIME_FORMAT) == ISO_8601
+    if not isinstance(field, serializers.DateTimeField) or not iso_text:
+        return field.to_representation
+    zone = field.timezone if hasattr(field, "timezone") else field.default_timezone()
+
+    def iso(value: datetime) -> str:
+        text = value.astimezone(zone).isoformat()
+        return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+    return iso
+
+
 class Bucket(serializers.Serializer):
     start = serializers.DateTimeField()
     count = serializers.IntegerField()
     value = Number(allow_null=True)
+
+    class Meta:
+        list_serializer_class = BucketList
 
 
 class GroupBuckets(serializers.Serializer):

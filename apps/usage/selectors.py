@@ -22,6 +22,8 @@ from apps.events.selectors import (
     user_event_counts,
 )
 
+from .models import UserDay, UserDaysCovered
+
 ACTIVE_HOURS = 24
 
 
@@ -136,6 +138,78 @@ def _day(moment: datetime) -> datetime:
     return moment.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
+# --- The users-seen-per-day rollup (models.UserDay) and the raw rows around it. Each read
+# below answers what the raw rows alone answer: from the rollup over the span it covers,
+# from the raw rows before it (a deployment older than the rollup) and after it (the hour
+# not rolled up yet).
+
+_DAYS = connection.ops.quote_name(UserDay._meta.db_table)
+_LAST_MOMENT = timedelta(microseconds=1)
+
+
+def user_days_span() -> tuple[datetime, datetime] | None:
+    """The span the users-per-day rollup covers, None before its first run."""
+    return UserDaysCovered.objects.values_list("start", "end").first()
+
+
+def _covered(since: datetime | None, until: datetime) -> tuple[datetime, datetime] | None:
+    """The part of [since, until) the rollup covers, None if none."""
+    covered = user_days_span()
+    if covered is None:
+        return None
+    start, end = max(since, covered[0]) if since else covered[0], min(until, covered[1])
+    return (start, end) if start < end else None
+
+
+def _joined(parts: list[tuple[str, list]]) -> tuple[str, list]:
+    return " UNION ALL ".join(f"({sql})" for sql, _ in parts), [p for _, ps in parts for p in ps]
+
+
+def _seen_buckets(since: datetime, until: datetime, bucket: str) -> tuple[str, list]:
+    """(user_id, bucket_start) pairs of [since, until) as _buckets gives them (`since` a
+    UTC midnight), the span the rollup covers read from it."""
+    covered = _covered(since, until)
+    if covered is None:
+        return _buckets(since, until, bucket)
+    start, end = covered
+    rolled = (
+        f"SELECT user_id, date_trunc(%s, day::timestamp) AS bucket_start FROM {_DAYS} "  # noqa: S608
+        "WHERE day >= %s AND day <= %s",
+        [bucket, start.date(), (end - _LAST_MOMENT).date()],
+    )
+    parts = [rolled]
+    if since < start:
+        parts.append(_buckets(since, start, bucket))
+    if end < until:
+        parts.append(_buckets(end, until, bucket))
+    return _joined(parts)
+
+
+def _first_seen(until: datetime) -> tuple[str, list]:
+    """(user_id, first) pairs, `first` a time on the UTC day each user was first seen
+    before `until` (the rollup keeps days), a user maybe in several pairs."""
+
+    def raw(since: datetime | None, before: datetime) -> tuple[str, list]:
+        sql, params = _per_user(since, before)
+        return f"SELECT user_id, first FROM ({sql}) p", params  # noqa: S608
+
+    covered = _covered(None, until)
+    if covered is None:
+        return raw(None, until)
+    start, end = covered
+    parts = [
+        raw(None, start),
+        (
+            f"SELECT user_id, MIN(day)::timestamp AT TIME ZONE 'UTC' FROM {_DAYS} "  # noqa: S608
+            "WHERE day <= %s GROUP BY user_id",
+            [(end - _LAST_MOMENT).date()],
+        ),
+    ]
+    if end < until:
+        parts.append(raw(end, until))
+    return _joined(parts)
+
+
 # Counted from the days each user was seen, without joining days to days. A user seen
 # on day x is in the 7-day window of the days [x, x + 7), so is counted there unless a
 # previous day seen, p, already covers them: their stretch of new coverage starts at
@@ -146,7 +220,7 @@ def _day(moment: datetime) -> datetime:
 _ACTIVE_STARTS = (
     "WITH seen AS (SELECT user_id, bucket_start AT TIME ZONE 'UTC' AS day "
     "FROM ({sql}) u GROUP BY 1, 2), "
-    "runs AS (SELECT day, LAG(day) OVER (PARTITION BY user_id ORDER BY day) AS prev "
+    'runs AS (SELECT day, LAG(day) OVER (PARTITION BY user_id COLLATE "C" ORDER BY day) AS prev '
     "FROM seen) "
     "SELECT 0, day, COUNT(*) FROM runs GROUP BY day "
     "UNION ALL SELECT 7, GREATEST(day, prev + interval '7 days') AS at, COUNT(*) "
@@ -164,7 +238,7 @@ def active_users(*, days: int, now: datetime | None = None) -> dict:
     last = _day(now)
     first = last - timedelta(days=days - 1)
     lookback = first - timedelta(days=29)
-    sql, params = _buckets(lookback, now, "day")
+    sql, params = _seen_buckets(lookback, now, "day")
     # user-days (0), and stretches of the 7- and 30-day windows starting, per day
     starts: dict[int, dict[datetime, int]] = {0: {}, 7: {}, 30: {}}
     with work_mem(64), connection.cursor() as cursor:  # one sort in memory, not on disk
@@ -192,8 +266,8 @@ def retention(*, weeks: int, now: datetime | None = None) -> dict:
     now = now or timezone.now()
     this_week = _day(now) - timedelta(days=now.weekday())
     first_week = this_week - timedelta(weeks=weeks - 1)
-    firsts_sql, firsts_params = _per_user(None, now)
-    weeks_sql, weeks_params = _buckets(first_week, now, "week")
+    firsts_sql, firsts_params = _first_seen(now)
+    weeks_sql, weeks_params = _seen_buckets(first_week, now, "week")
     with connection.cursor() as cursor:
         cursor.execute(
             "WITH firsts AS (SELECT user_id, date_trunc('week', MIN(first) AT TIME ZONE 'UTC') "  # noqa: S608

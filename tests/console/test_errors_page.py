@@ -82,21 +82,26 @@ def test_trends_and_latest_errors_filter_by_severity(ingest_client, read_client)
 
 
 @pytest.mark.django_db
-def test_grouped_series_are_the_trend_apis_series_per_value(ingest_client):
+def test_the_breakdown_is_the_trend_apis_answers(ingest_client):
     seed(ingest_client)
     now = timezone.now()
     interval = parse_interval("15m")
 
-    for field in ("category", "severity"):
-        grouped = selectors.error_series_by(
-            field=field, hours=24, interval=interval, category="api", now=now
+    for category in ("api", None):
+        breakdown = selectors.error_breakdown(
+            hours=24, interval=interval, category=category, now=now
         )
-        for value, series in grouped.items():
-            one = selectors.error_trends(
-                hours=24, interval=interval, now=now, **{"category": "api", field: value}
-            )
-            assert series == one["series"], (field, value)
-    assert set(grouped) == {"error", "critical"}  # values with errors only
+        overall = selectors.error_trends(hours=24, category=category, now=now)
+        for key in ("total_errors", "unresolved_count", "by_category", "by_severity"):
+            assert breakdown[key] == overall[key], (category, key)
+        for field in ("category", "severity"):
+            for value, series in breakdown["series"][field].items():
+                one = selectors.error_trends(
+                    hours=24, interval=interval, now=now, **{"category": category, field: value}
+                )
+                assert series == one["series"], (category, field, value)
+    grouped = selectors.error_breakdown(hours=24, interval=interval, category="api", now=now)
+    assert set(grouped["series"]["severity"]) == {"error", "critical"}  # values with errors
 
 
 # --- the page in Chromium

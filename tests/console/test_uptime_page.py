@@ -132,7 +132,9 @@ def test_the_list_and_a_service_page_show_the_apis_figures(seeded, browser_super
         assert page.get_attribute(row, "data-status") == summary[service.pk]["status"]
         for window in ("24h", "7d", "30d"):
             shown = page.get_attribute(f'{row} td[data-window="{window}"]', "data-uptime")
-            assert float(shown) == pytest.approx(summary[service.pk]["uptime"][window], abs=1e-3)
+            # An ongoing downtime grows between the page and the JSON read after it:
+            # 0.0012 points a second over 24 h, so a few seconds of a busy machine.
+            assert float(shown) == pytest.approx(summary[service.pk]["uptime"][window], abs=0.01)
         levels = page.eval_on_selector_all(f"{row} .uptime-bar", "b => b.map(n => n.dataset.level)")
         assert levels == [level(d.uptime_percentage) for d in seeded["days"][service.pk]]
     assert page.get_attribute(f'tr[data-service="{db_.pk}"]', "data-status") == "unhealthy"
@@ -166,7 +168,7 @@ def test_the_list_and_a_service_page_show_the_apis_figures(seeded, browser_super
     shown = [None if b[2] == "" else float(b[2]) for b in bars]
     api_days = [d["uptime_percentage"] for d in uptime["days"]]
     assert shown[:-1] == api_days[:-1]
-    assert shown[-1] == pytest.approx(api_days[-1], abs=1e-3)  # today so far runs on
+    assert shown[-1] == pytest.approx(api_days[-1], abs=0.01)  # today so far runs on
 
     # The response-time chart holds the API's points (avg and p95 per bucket).
     page.wait_for_selector("#chart-response-times .uplot")
@@ -190,7 +192,7 @@ def test_the_list_and_a_service_page_show_the_apis_figures(seeded, browser_super
     sla = fetch(page, page.get_attribute("#sla-json", "href"))
     assert sla["uptime_percentage"] == uptime["sla"]["uptime_percentage"]
     assert float(page.get_attribute("#sla-uptime", "data-value")) == pytest.approx(
-        sla["uptime_percentage"], abs=1e-3
+        sla["uptime_percentage"], abs=0.01
     )
     assert float(page.get_attribute("#sla-target", "data-value")) == sla["target"] == 99.9
     assert (

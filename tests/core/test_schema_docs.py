@@ -65,7 +65,19 @@ def openapi(db) -> dict:
     return yaml.safe_load(response.content)
 
 
-NOT_API_ROUTES = ("admin/", "api/schema/", "api/docs/", "status/")  # status/: an HTML page
+# status/: an HTML page; api/<project_id>/: the Sentry SDKs' formats (docs/sentry.md);
+# otlp/: the OTLP specification's messages (docs/otlp.md); the PostHog SDKs' capture and
+# flags paths (docs/posthog.md).
+NOT_API_ROUTES = (
+    "admin/",
+    "api/schema/",
+    "api/docs/",
+    "status/",
+    "api/<int:project_id>/",
+    "otlp/",
+    "^(?:capture|batch|e|i/v0/e)/?$",
+    "^(?:decide|flags)/?$",
+)
 
 
 def api_paths_from_urlconf() -> set[str]:

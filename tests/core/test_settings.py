@@ -83,6 +83,7 @@ def test_registered_task_names_are_stable():
         "metrics.rollup_pending",
         "monitoring.record_system_metrics",
         "monitoring.run_checks",
+        "otlp.forget_streams",
     ]
 
 

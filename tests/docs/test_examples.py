@@ -423,6 +423,16 @@ EXPECTED = [
         "the agent the insights example tracked",
         lambda body: body["agent_id"] == "agent_7" and body["total_calls"] == 1,
     ),
+    Expected(
+        "docs/posthog.md",
+        r"/analytics/events\?user_id=user-42$",
+        "the event the posthog-python example captured",
+        lambda body: any(
+            e["event_type"] == "memory_posted" and e["metadata"]["$lib"] == "posthog-python"
+            for e in body["results"]
+        ),
+        again=True,
+    ),
 ]
 
 

@@ -175,6 +175,22 @@ def test_time_series_groups_are_bounded_ties_by_value_null_last(month, read_clie
     assert [sum(b["value"] for b in g["buckets"]) for g in body["groups"]] == [60, 30]
 
 
+@pytest.mark.parametrize("agg", ["count", "avg", "p95"])
+def test_kept_groups_read_the_same_listed_or_joined(month, read_client, monkeypatch, agg):
+    """The kept groups' label sets listed in the scan (the usual case) or, past
+    MAX_KEPT_SETS of them, joined: the same answer."""
+    query = {"hours": 720, "interval": "1d", "agg": agg, "group_by": "endpoint"}
+    monkeypatch.setattr(selectors, "MAX_GROUPS", 2)
+    listed = read_client.get(f"{BASE}/api.response_time/time-series", query).json()
+    monkeypatch.setattr(selectors, "MAX_KEPT_SETS", 0)
+    joined = read_client.get(f"{BASE}/api.response_time/time-series", query).json()
+
+    assert [g["value"] for g in listed["groups"]] == ["/api/a", "/api/b"]
+    for answer in (listed, joined):
+        answer.pop("since"), answer.pop("until", None)  # each asked at its own now
+    assert listed == joined
+
+
 def test_group_by_an_unknown_metric_or_tag(read_client):
     empty = read_client.get(f"{BASE}/nothing/statistics", {"group_by": "endpoint"}).json()
     assert (empty["count"], empty["groups"], empty["group_count"]) == (0, [], 0)

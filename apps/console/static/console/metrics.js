@@ -456,9 +456,10 @@
         await chooseFirst();
         return;
       }
-      // The answers and the metric's entry are asked at once (one round trip, not two).
-      const answers = Promise.all([read(seriesURL(s)), read(statsURL(s))]);
-      answers.catch(() => {}); // read below; unread when the metric is unknown
+      // The series and the metric's entry are asked at once (one round trip, not two);
+      // the statistics once the chart is drawn, so the chart's read has the server alone.
+      const asked = read(seriesURL(s));
+      asked.catch(() => {}); // read below; unread when the metric is unknown
       const meta = await metaOf(s.metric);
       if (mine !== loads) return;
       syncControls(meta);
@@ -473,11 +474,13 @@
         setState("empty");
         return;
       }
-      const [series, stats] = await answers;
+      const series = await asked;
       if (mine !== loads) return;
       drawChart(s, meta, series);
-      drawTable(s, meta, stats);
       links(s, series);
+      const stats = await read(statsURL(s));
+      if (mine !== loads) return;
+      drawTable(s, meta, stats);
       document.title = `${s.metric} | Metrics | ${document.title.split(" | ").pop()}`;
       setState(series.buckets.some((b) => b.count) ? "ready" : "empty");
     } catch (e) {

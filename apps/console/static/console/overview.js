@@ -6,7 +6,10 @@
   const origin = location.origin;
   const SEVERITIES = ["critical", "error", "warning", "info"];
   const INGEST_KEEP = 720; // pushes kept for the ingest chart (an hour at 5 s)
-  const ingest = [];
+  const ingest = []; // the feed's readings since this page opened: [t, accepted, rejected]
+  // The last hours from beat's per-minute counters (data/ingest.json), drawn at once; the
+  // feed's readings are appended after them.
+  let history = null; // {charts: [accepted, rejected], hours, interval}
 
   function send(path, body, key) {
     return `curl -H "X-API-Key: $${key || "INGEST_KEY"}" -H 'Content-Type: application/json' \\\n  ${origin}${path} \\\n  -d '${body}'`;
@@ -108,6 +111,10 @@
         C.el("thead", {}, C.el("tr", {}, C.el("th", { text: "Assistant" }), C.el("th", { class: "num", text: "Requests" }), C.el("th", { class: "num", text: "Cost" }))),
         C.el("tbody", {}, ...rows)), ...(note ? [note] : []));
     },
+    ingest(data) {
+      history = data;
+      drawIngest();
+    },
     users(data) {
       setField("users.dau", data.dau);
       setField("users.wau", data.wau);
@@ -159,17 +166,25 @@
 
   function drawIngest() {
     const node = document.getElementById("chart-ingest");
+    const [accepted, rejected] = history ? history.charts : [null, null];
+    const recorded = accepted ? accepted.samples : 0;
+    // History up to the feed's first reading, then the feed's readings.
+    const before = (points) => points.filter((p) => !ingest.length || p[0] < ingest[0][0]);
+    const past = recorded ? before(accepted.points) : [];
+    const pastRejected = recorded ? before(rejected.points) : [];
+    const live = ingest.length < 2 && !recorded ? 0 : ingest.length; // a rate alone is no line
     C.chart(node, {
       key: "ingest",
-      heading: "Ingest since this page opened",
+      heading: recorded ? `Ingest, last ${history.hours} h (${history.interval} averages, then live)` : "Ingest since this page opened",
       title: "Accepted",
       unit: "items/s",
       height: 120,
-      samples: ingest.length < 2 ? 0 : ingest.length, // a rate needs a line to be read
-      points: ingest.map((p) => [p[0], p[1]]),
-      extra: [{ label: "Rejected", points: ingest.map((p) => [p[0], p[2]]), color: "#b91c1c" }],
+      api: recorded ? accepted.api : undefined,
+      samples: recorded + live,
+      points: [...past, ...ingest.map((p) => [p[0], p[1]])],
+      extra: [{ label: "Rejected", points: [...pastRejected, ...ingest.map((p) => [p[0], p[2]])], color: "#b91c1c" }],
       empty: {
-        message: ingest.length ? `${C.fmt(ingest[0][1], "items/s")} accepted, ${C.fmt(ingest[0][2], "items/s")} rejected; the chart starts with the next reading. Send something to see it move:` : "The ingest rate is measured between two readings of the feed; it fills in as this page stays open. Send something to see it move:",
+        message: ingest.length ? `${C.fmt(ingest[0][1], "items/s")} accepted, ${C.fmt(ingest[0][2], "items/s")} rejected; the chart starts with the next reading. Send something to see it move:` : "The ingest rate is measured between two readings of the feed; it fills in as this page stays open (beat records it every minute for this chart's history). Send something to see it move:",
         curl: send("/api/v1/analytics/events", '{"event_type": "user_logged_in", "user_id": "user_123"}'),
       },
     });
@@ -185,7 +200,7 @@
   for (const key of Object.keys(config.panels)) {
     if (key === "live") continue;
     load(key);
-    if (key !== "incidents") setInterval(() => load(key), config.refresh_seconds * 1000);
+    if (key !== "incidents" && key !== "ingest") setInterval(() => load(key), config.refresh_seconds * 1000);
   }
   if (config.panels.live) {
     C.live({ wsPort: config.ws_port, pollUrl: config.panels.live, pollSeconds: config.poll_seconds, onData: onLive, onStatus });

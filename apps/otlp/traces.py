@@ -1,0 +1,270 @@
+"""ExportTraceServiceRequest -> AI usage records and request logs; other spans dropped.
+
+- A span with GenAI semantic-convention attributes (`gen_ai.operation.name`,
+  `gen_ai.request.model`, `gen_ai.provider.name` / formerly `gen_ai.system`) is one AI
+  usage record, unless its parent in the same export is one too: then it is a step of
+  that record. Every child span of a GenAI span in the same export is one of its steps.
+- A server span (kind SERVER) with an HTTP status code is one request log.
+- Any other span is counted (ingest counter `otlp_span:dropped`, /metrics) and dropped.
+"""
+
+import ipaddress
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from opentelemetry.proto.trace.v1 import trace_pb2
+
+from .attributes import attributes, service_name
+from .converted import ByKind
+from .metrics import event_id, timestamp
+from .protocol import hex_id
+
+SERVER = trace_pb2.Span.SPAN_KIND_SERVER
+STATUS_ERROR = trace_pb2.Status.STATUS_CODE_ERROR
+GENAI_MARKERS = (
+    "gen_ai.operation.name",
+    "gen_ai.request.model",
+    "gen_ai.response.model",
+    "gen_ai.provider.name",
+    "gen_ai.system",
+)
+# Current name first, then the older ones instrumentations still write.
+INPUT_TOKENS = (
+    "gen_ai.usage.input_tokens",
+    "gen_ai.usage.prompt_tokens",
+    "llm.usage.prompt_tokens",
+    "llm.token_count.prompt",
+)
+OUTPUT_TOKENS = (
+    "gen_ai.usage.output_tokens",
+    "gen_ai.usage.completion_tokens",
+    "llm.usage.completion_tokens",
+    "llm.token_count.completion",
+)
+CACHED_TOKENS = (
+    "gen_ai.usage.cache_read.input_tokens",
+    "gen_ai.usage.cache_read_input_tokens",
+    "llm.usage.cache_read_input_tokens",
+)
+# Seconds from the request to the first token, as OpenLIT records it (newer name first).
+TTFT_SECONDS = ("gen_ai.server.time_to_first_token", "gen_ai.server.ttft")
+# The moment of the first token, as Langfuse reads it (ISO 8601 or Unix nanoseconds).
+COMPLETION_START = ("langfuse.observation.completion_start_time", "gen_ai.completion_start_time")
+
+
+@dataclass
+class Span:
+    index: int
+    span: object  # trace_pb2.Span
+    attrs: dict
+    resource: dict
+
+    @property
+    def duration_ms(self) -> float | None:
+        start, end = self.span.start_time_unix_nano, self.span.end_time_unix_nano
+        return (end - start) / 1e6 if start and end >= start else None
+
+    @property
+    def is_genai(self) -> bool:
+        return any(self.attrs.get(name) not in (None, "") for name in GENAI_MARKERS)
+
+    @property
+    def origin_name(self) -> str:
+        """How a refusal of its item names it."""
+        return f"span {self.span.name!r}"
+
+    @property
+    def key(self) -> tuple[bytes, bytes]:
+        return (self.span.trace_id, self.span.span_id)
+
+
+@dataclass
+class Converted(ByKind):
+    steps: int = 0  # GenAI spans folded into their parent's record
+
+
+def spans(message) -> list[Span]:
+    out: list[Span] = []
+    for resource_spans in message.resource_spans:
+        resource = attributes(resource_spans.resource.attributes)
+        for scope_spans in resource_spans.scope_spans:
+            for span in scope_spans.spans:
+                out.append(Span(len(out), span, attributes(span.attributes), resource))
+    return out
+
+
+def convert(all_spans: list[Span]) -> Converted:
+    out = Converted()
+    by_key = {span.key: span for span in all_spans if span.span.span_id}
+    children: dict[tuple[bytes, bytes], list[Span]] = defaultdict(list)
+    for span in all_spans:
+        if span.span.parent_span_id:
+            children[(span.span.trace_id, span.span.parent_span_id)].append(span)
+    for span in all_spans:
+        parent = by_key.get((span.span.trace_id, span.span.parent_span_id))
+        if span.is_genai:
+            if parent is not None and parent.is_genai:
+                out.steps += 1  # a step of its parent's record
+                continue
+            out.add(
+                "ai_usage", span.index, span.origin_name, ai_usage(span, children.get(span.key, []))
+            )
+        elif span.span.kind == SERVER and _status_code(span.attrs) is not None:
+            out.add("request_log", span.index, span.origin_name, request_log(span))
+        elif parent is None or not parent.is_genai:
+            out.dropped += 1
+    return out
+
+
+def _first(attrs: dict, names: tuple[str, ...]):
+    for name in names:
+        value = attrs.get(name)
+        if value not in (None, ""):
+            return value
+    return None
+
+
+def _count(attrs: dict, names: tuple[str, ...]) -> int | None:
+    value = _first(attrs, names)
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float) and math.isfinite(value) and value >= 0:
+        return int(value)
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return None
+
+
+def _text(value, limit: int) -> str:
+    return "" if value is None else str(value)[:limit]
+
+
+def _ttft_ms(span: Span) -> float | None:
+    seconds = _first(span.attrs, TTFT_SECONDS)
+    if isinstance(seconds, int | float) and not isinstance(seconds, bool) and seconds >= 0:
+        return float(seconds) * 1000
+    start = _first(span.attrs, COMPLETION_START)
+    first_token_ns = None
+    if isinstance(start, int) and not isinstance(start, bool):
+        first_token_ns = start
+    elif isinstance(start, str):
+        try:
+            moment = datetime.fromisoformat(start.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        first_token_ns = int(moment.timestamp() * 1e9)
+    if first_token_ns is None or first_token_ns < span.span.start_time_unix_nano:
+        return None
+    return (first_token_ns - span.span.start_time_unix_nano) / 1e6
+
+
+def _step(child: Span) -> dict:
+    step: dict = {"name": child.span.name[:100] or "span"}
+    if child.duration_ms is not None:
+        step["duration_ms"] = child.duration_ms
+    tokens_in = _count(child.attrs, INPUT_TOKENS)
+    tokens_out = _count(child.attrs, OUTPUT_TOKENS)
+    if tokens_in is not None:
+        step["tokens_in"] = tokens_in
+    if tokens_out is not None:
+        step["tokens_out"] = tokens_out
+    return step
+
+
+def ai_usage(span: Span, children: list[Span]) -> dict:
+    """One AI usage item from a GenAI span (and its child spans as steps)."""
+    attrs, data = span.attrs, span.span
+    steps = [_step(child) for child in sorted(children, key=lambda c: c.span.start_time_unix_nano)]
+    tokens_in = _count(attrs, INPUT_TOKENS)
+    tokens_out = _count(attrs, OUTPUT_TOKENS)
+    if tokens_in is None and tokens_out is None and steps:  # an agent: its calls' tokens
+        tokens_in = sum(step.get("tokens_in", 0) for step in steps)
+        tokens_out = sum(step.get("tokens_out", 0) for step in steps)
+    tokens_in, tokens_out = tokens_in or 0, tokens_out or 0
+    cached = _count(attrs, CACHED_TOKENS) or 0
+    # Providers that count cache reads apart from the input (Anthropic): the input here
+    # includes them, as the usage records count it.
+    if cached > tokens_in:
+        tokens_in += cached
+    failed = data.status.code == STATUS_ERROR
+    metadata = {
+        "trace_id": hex_id(data.trace_id),
+        "span_id": hex_id(data.span_id),
+        "service": service_name(span.resource),
+        "span_name": data.name,
+    }
+    provider = _first(attrs, ("gen_ai.provider.name", "gen_ai.system"))
+    if provider is not None:
+        metadata["provider"] = _text(provider, 100)
+    cost = attrs.get("gen_ai.usage.cost")
+    if isinstance(cost, int | float) and not isinstance(cost, bool) and math.isfinite(cost):
+        metadata["provider_cost_usd"] = float(cost)
+    item = {
+        "event_id": event_id("span", metadata["trace_id"], metadata["span_id"]),
+        "feature": _text(_first(attrs, ("gen_ai.operation.name",)) or data.name or "genai", 100),
+        "model": _text(_first(attrs, ("gen_ai.response.model", "gen_ai.request.model")), 200),
+        "user_id": _text(_first(attrs, ("user.id", "enduser.id", "langfuse.user.id")), 255),
+        "conversation_id": _text(
+            _first(attrs, ("session.id", "gen_ai.conversation.id", "langfuse.session.id")), 255
+        ),
+        "success": not failed,
+        "tokens_in": tokens_in,
+        "tokens_out": tokens_out,
+        "cached_tokens": cached,
+        "steps": steps[:50],
+        "metadata": metadata,
+    }
+    if failed:
+        item["error"] = data.status.message or _text(attrs.get("error.type"), 1000) or "error"
+    if span.duration_ms is not None:
+        item["response_time_ms"] = span.duration_ms
+        ttft = _ttft_ms(span)
+        if ttft is not None and ttft <= span.duration_ms:
+            item["ttft_ms"] = ttft
+            item["generation_ms"] = span.duration_ms - ttft
+    when = timestamp(data.start_time_unix_nano)
+    if when is not None:
+        item["timestamp"] = when
+    return item
+
+
+def _status_code(attrs: dict) -> int | None:
+    value = _first(attrs, ("http.response.status_code", "http.status_code"))
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def request_log(span: Span) -> dict:
+    """One request log from an HTTP server span."""
+    attrs, data = span.attrs, span.span
+    route = _text(attrs.get("http.route"), 500)
+    endpoint = _text(_first(attrs, ("url.path", "http.target")), 500).split("?")[0] or route
+    method = _text(_first(attrs, ("http.request.method", "http.method")), 10).upper()
+    item = {
+        "event_id": event_id("span", hex_id(data.trace_id), hex_id(data.span_id)),
+        "service": _text(service_name(span.resource), 100),
+        "endpoint": endpoint or data.name[:500] or "/",
+        "route": route,
+        "method": method,  # one the schema does not know (_OTHER) is refused, saying so
+        "status_code": _status_code(attrs),
+        "response_time_ms": span.duration_ms or 0.0,
+        "user_agent": _text(_first(attrs, ("user_agent.original", "http.user_agent")), 500),
+        "request_id": hex_id(data.trace_id)[:64],
+        "user_id": _text(_first(attrs, ("user.id", "enduser.id")), 255),
+    }
+    client = _first(attrs, ("client.address", "http.client_ip"))
+    try:
+        item["client_ip"] = str(ipaddress.ip_address(str(client)))
+    except ValueError:
+        pass  # absent, or a host name / socket path: no address to keep
+    if data.status.code == STATUS_ERROR and data.status.message:
+        item["error_message"] = data.status.message
+    when = timestamp(data.start_time_unix_nano)
+    if when is not None:
+        item["timestamp"] = when
+    return item
