@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import orjson
 import psycopg
 from common import BenchError, setup_django
-from metrics_data import DAYS, EVENTS, build_series, floor_day, floor_minute, generate
+from metrics_data import BENCH_METRIC, DAYS, EVENTS, build_series, floor_day, floor_minute, generate
 from stack import Stack, recreate_database
 
 COPY_SQL = (
@@ -198,9 +198,13 @@ def load(args) -> dict:
 
 def loaded_range(args) -> tuple[datetime, datetime, int]:
     with psycopg.connect(args.db_url) as conn:
+        # The loaded metric's range: other points may have come since (the console bench
+        # records beat's last minutes of host metrics into this database).
         lo, hi, count = conn.execute(
-            f"SELECT min(timestamp), max(timestamp), count(*) FROM {EVENTS}"
+            "SELECT min(timestamp) FILTER (WHERE metric_name = %s), "
+            f"max(timestamp) FILTER (WHERE metric_name = %s), count(*) FROM {EVENTS}",
+            [BENCH_METRIC, BENCH_METRIC],
         ).fetchone()
-    if not count:
-        raise BenchError("--skip-load: the bench database holds no metric points")
+    if lo is None:
+        raise BenchError(f"--skip-load: the bench database holds no {BENCH_METRIC} points")
     return floor_minute(lo), floor_minute(hi) + timedelta(minutes=1), count

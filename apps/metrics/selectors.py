@@ -328,8 +328,6 @@ def _summary(count: int, total: float, low: float, high: float, keys, counts) ->
     }
 
 
-# Memory each hash of a ranking may take (a 50,000-value tag's label sets: ~10 MB).
-RANKING_WORK_MEM_MB = 32
 # Up to this many label sets in the kept groups, a grouped read lists them in its scan.
 MAX_KEPT_SETS = 10_000
 
@@ -399,15 +397,10 @@ class Groups:
         groups have points, and (count, sum, min, max) over all of them. Numbers the
         kept groups in that order."""
         groups, group_params = self.by_value()
-        # Added up per label set first (hashed on an integer), then per value, in memory:
-        # grouping every rollup row by the tag's text sorted them on disk, 4x slower.
-        cursor.execute(f"SET LOCAL work_mem = '{RANKING_WORK_MEM_MB}MB'")  # this read's
         cursor.execute(
-            f"WITH {groups}, src AS ({sql}), per_set AS (SELECT src.h, "
-            "sum(src.count)::bigint AS c, sum(src.sum) AS s, min(src.min) AS lo, "
-            "max(src.max) AS hi FROM src GROUP BY src.h), "
-            "per AS (SELECT g.v, sum(p.c)::bigint AS c, sum(p.s) AS s, min(p.lo) AS lo, "
-            "max(p.hi) AS hi FROM per_set p JOIN g ON g.h = p.h GROUP BY g.v) "
+            f"WITH {groups}, src AS ({sql}), per AS (SELECT g.v, sum(src.count)::bigint AS c, "
+            "sum(src.sum) AS s, min(src.min) AS lo, max(src.max) AS hi "
+            "FROM src JOIN g ON g.h = src.h GROUP BY g.v) "
             "SELECT v, c, s, lo, hi, count(*) OVER (), (sum(c) OVER ())::bigint, "
             "sum(s) OVER (), min(lo) OVER (), max(hi) OVER () FROM per "
             'ORDER BY c DESC, v COLLATE "C" NULLS LAST LIMIT %s',
