@@ -85,10 +85,25 @@ test-deps:
 	  echo "nginx is not installed, so tests/serving/test_nginx.py is skipped: run 'sudo apt-get install nginx-light' to run it."; \
 	fi
 
-test: install-dev lint test-deps
+# The JavaScript SDKs the live tests drive under Node and in Chromium (the OpenTelemetry
+# exporters, posthog-js), pinned by tests/npm/package-lock.json, installed into the venv
+# with npm when the machine has it; without npm those two tests are skipped.
+TEST_NPM := $(VENV)/npm-test
+TEST_NPM_TIMEOUT ?= 300
+$(TEST_NPM)/.installed: tests/npm/package.json tests/npm/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+	  mkdir -p $(TEST_NPM) && cp tests/npm/package.json tests/npm/package-lock.json $(TEST_NPM)/ && \
+	  (cd $(TEST_NPM) && timeout $(TEST_NPM_TIMEOUT) npm ci --ignore-scripts --no-audit --no-fund --loglevel=error) && touch $@ \
+	    || echo "npm ci failed: the JavaScript SDK live tests will be skipped"; \
+	else \
+	  echo "npm is not installed, so the JavaScript SDK live tests are skipped: install nodejs and npm to run them."; \
+	fi
+
+test: install-dev lint test-deps $(TEST_NPM)/.installed
 	@DEBUG=true $(BIN)/python manage.py ensure_services
 	DEBUG=true $(BIN)/pytest -m "not live" -n 2
-	DEBUG=true $(BIN)/pytest -m live
+	DEBUG=true OTEL_JS_NODE_MODULES=$(TEST_NPM)/node_modules \
+	  POSTHOG_JS=$(TEST_NPM)/node_modules/posthog-js/dist/array.full.js $(BIN)/pytest -m live
 
 bench: install-dev
 	DEBUG=true $(BIN)/python bench/ingest.py

@@ -238,6 +238,7 @@ SPECTACULAR_SETTINGS = {
         "IncidentStatusEnum": "apps.alerts.models.IncidentStatus",
         "DeliveryStatusEnum": "apps.alerts.models.DeliveryStatus",
         "ServiceStatusEnum": "apps.monitoring.models.HealthStatus",
+        "IssueStatusEnum": "apps.errors.models.IssueStatus",
     },
 }
 

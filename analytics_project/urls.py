@@ -9,7 +9,7 @@ from apps.devices.api import (
     DeviceStateChangeIngestView,
     DeviceStateHistoryView,
 )
-from apps.errors.api import ErrorIngestView, ErrorTrendsView
+from apps.errors.api import ErrorIngestView, ErrorTrendsView, issue_urls
 from apps.events.api import EventsView, UserActivityIngestView
 from apps.ingest.api import MixedBatchIngestView
 from apps.insights import api as insights_api
@@ -65,6 +65,7 @@ analytics = [
     path("", include(usage_api.urls)),
     path("", include(insights_api.urls)),
     path("alerts/", include(alerts_api.urls)),
+    path("", include(issue_urls)),
     path("monitoring/", include(monitoring_api.urls)),
 ]
 

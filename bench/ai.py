@@ -40,6 +40,7 @@ from common import (
     pct,
     setup_django,
 )
+from ingest import cpu_snapshot, cpu_used
 from ingest_client import check_responses, send_all
 from stack import Stack
 
@@ -48,6 +49,7 @@ MODELS = ("gpt-4o", "gpt-4o-mini", "mistral:7b")
 FEATURES = ("chat", "grammar", "quiz", "voice", "scenario", "search")
 WORDINGS = ("How do I {}?", "how do i {}", "HOW DO I {}??", "Hey, how do I {}?")
 LOG_PATH = "/api/v1/analytics/log-ai-usage"
+STACK_ROLES = ("web (gunicorn)", "worker (celery)", "postgres (bench db)")
 USAGE_COLUMNS = (
     "event_id", "timestamp", "received_at", "feature", "model", "assistant_id",
     "assistant_name", "user_id", "conversation_id", "success", "error", "response_time_ms",
@@ -235,6 +237,8 @@ def bench_ingest(args, stack: Stack) -> list[str]:
     key = ingest_key(stack, "bench-ingest", timeout=60)
     stack.start_honcho()
     deadline = time.monotonic() + 600
+    dbname = args.db_url.rsplit("/", 1)[-1]
+    cpu_before = cpu_snapshot(stack, dbname)
     report = send_all(stack.web_port, key, bodies, 4, deadline, path=LOG_PATH)
     accepted = check_responses(report, len(bodies), args.ingest)
     with psycopg.connect(args.db_url, autocommit=True) as db:
@@ -251,12 +255,25 @@ def bench_ingest(args, stack: Stack) -> list[str]:
         (stored,) = db.execute(
             "SELECT count(*) FROM ai_aiusage WHERE feature = 'bench-ingest'"
         ).fetchone()
+    # Web, worker and the bench database's backends: a figure other programs sharing
+    # the machine move less than the rate.
+    used = {
+        role: seconds / max(stored, 1) * 1e6
+        for role, seconds in cpu_used(cpu_before, cpu_snapshot(stack, dbname)).items()
+    }
+    stack_us = sum(used.get(role, 0.0) for role in STACK_ROLES)
     stack.stop("honcho")
     seconds = done - report.started
-    args.results["ingest"] = {"items": stored, "rate": stored / seconds, "seconds": seconds}
+    args.results["ingest"] = {
+        "items": stored,
+        "rate": stored / seconds,
+        "seconds": seconds,
+        "cpu_us": stack_us,
+    }
+    shares = ", ".join(f"{role} {used.get(role, 0.0):.0f}" for role in STACK_ROLES)
     print(
         f"ingest: {stored:,} AI usage items stored in {seconds:.1f} s: "
-        f"{stored / seconds:,.0f} items/s"
+        f"{stored / seconds:,.0f} items/s; {stack_us:.0f} CPU-us per item ({shares})"
     )
     return [] if stored == accepted else [f"{accepted} accepted but {stored} stored"]
 
@@ -272,7 +289,11 @@ def print_summary(args) -> None:
     for label, read in args.results.get("reads", {}).items():
         print(f"| `{label}` p50 / p99 | {read['p50']:.1f} / {read['p99']:.1f} ms |")
     if "ingest" in args.results:
-        print(f"| `/log-ai-usage` ingest, stored | {args.results['ingest']['rate']:,.0f} items/s |")
+        ingest = args.results["ingest"]
+        print(
+            f"| `/log-ai-usage` ingest, stored | {ingest['rate']:,.0f} items/s, "
+            f"{ingest['cpu_us']:.0f} stack CPU-us per item |"
+        )
 
 
 def run(args) -> list[str]:

@@ -23,6 +23,9 @@ class AiConfig(AppConfig):
             after_insert=AFTER_INSERT,
             returning=RETURNING,
             derive=usage_metrics,
+            # The points come from the rows alone: stored before the usage, whose hourly
+            # sums and question counts then lock their rows only until the commit.
+            derive_first=True,
             # A question is forgotten once it was last asked before the retention.
             derived_tables=(
                 (AiUsageHour, "hour"),

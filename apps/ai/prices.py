@@ -1,5 +1,6 @@
 """Which price applies to a model's usage at a moment, and what that usage cost."""
 
+from bisect import bisect_right
 from datetime import datetime
 from fnmatch import fnmatchcase
 
@@ -21,14 +22,17 @@ class PriceBook:
 
     def __init__(self, prices: list[ModelPrice] | None = None):
         self.prices = list(ModelPrice.objects.all()) if prices is None else prices
-        self._found: dict[tuple[str, datetime], ModelPrice | None] = {}
+        self._breakpoints = self.breakpoints()
+        # By model and how many breakpoints have passed: the prices in force are the same
+        # anywhere between two breakpoints, so a batch of usage looks each model up once.
+        self._found: dict[tuple[str, int], ModelPrice | None] = {}
 
     def breakpoints(self) -> list[datetime]:
         """The moments a price takes over: between two of them every price is constant."""
         return sorted({p.valid_from for p in self.prices if p.valid_from is not None})
 
     def price_for(self, model: str, at: datetime) -> ModelPrice | None:
-        key = (model, at)
+        key = (model, bisect_right(self._breakpoints, at))
         if key not in self._found:
             valid = [
                 p

@@ -1,8 +1,10 @@
 """What a client sends about its AI usage, checked item by item by the pipeline."""
 
+from functools import lru_cache
+from typing import Annotated
 from uuid import UUID
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, StringConstraints, model_validator
 
 from apps.ingest.fields import (
     ItemSchema,
@@ -14,6 +16,7 @@ from apps.ingest.fields import (
     Secretless,
     Text,
 )
+from apps.ingest.privacy import scrub_text
 
 from .models import AiQuestion, AiQuestionVariant, AiUsageHour
 from .questions import question_key
@@ -21,11 +24,26 @@ from .questions import question_key
 MAX_STEPS = 50
 
 
+@lru_cache(maxsize=8192)
+def _scrubbed_name(text: str, max_length: int) -> str:
+    return scrub_text(text)[:max_length]
+
+
+def Name(max_length: int):  # noqa: N802 - reads like a type, as Scrubbed does
+    """Scrubbed (apps.ingest.fields) for the names a client repeats on every item (feature,
+    model, assistant, step): each distinct name is scrubbed once per process."""
+    return Annotated[
+        str,
+        StringConstraints(max_length=max_length),
+        AfterValidator(lambda text: _scrubbed_name(text, max_length)),
+    ]
+
+
 class StepIn(NullMeansAbsent):
     model_config = ConfigDict(extra="forbid")
 
     # Free text (a step named after the URL it called, `call?sig=...`): scrubbed.
-    name: Scrubbed(100) = Field(min_length=1)
+    name: Name(100) = Field(min_length=1)
     duration_ms: Milliseconds | None = None
     tokens_in: PositiveInt = 0
     tokens_out: PositiveInt = 0
@@ -34,12 +52,12 @@ class StepIn(NullMeansAbsent):
 class AiUsageIn(ItemSchema):
     # Names a client makes up are free text: secrets in them are redacted before the row
     # (and the hourly sums grouped by them) exist.
-    feature: Scrubbed(100) = Field(
+    feature: Name(100) = Field(
         min_length=1, description="grammar, quiz, voice, scenario, or any name of yours."
     )
-    model: Scrubbed(200) = ""
+    model: Name(200) = ""
     assistant_id: UUID | None = None
-    assistant_name: Scrubbed(255) = ""
+    assistant_name: Name(255) = ""
     user_id: Text(255) = ""
     conversation_id: Text(255) = ""
     success: bool = True

@@ -80,6 +80,20 @@ BUILTIN_RULES = [
         "window_seconds": 3600,
         "severity": "info",
     },
+    {
+        # One point per error issue opened or reopened (a regression) as its errors are
+        # stored (apps/errors/derive.py). Off until an operator enables it; then any
+        # such point in the last 5 minutes opens an incident, resolved when none is.
+        "name": "New or regressed error issue",
+        "metric_name": "errors.issues_opened",
+        "aggregation": "count",
+        "condition_operator": "gte",
+        "threshold": 1,
+        "window_seconds": 300,
+        "no_data": "resolve",
+        "severity": "error",
+        "enabled": False,
+    },
 ]
 
 

@@ -153,7 +153,8 @@ def backoff(attempts: int) -> timedelta:
 # wrong (404, 405, 410; 301, 302 and 303, redirects a POST is not sent on: the channel must
 # name the final URL), the receiver refuses us (401, 403) or the body (400, 413, 422).
 # 408, 425 and 429 (ask again later) and every 5xx are transient, and so are network
-# errors: those are retried with backoff. docs/alerts.md lists them.
+# errors: those are retried with backoff, but not a 307/308 to plain http from https
+# (never followed: asking again gets it again). docs/alerts.md lists them.
 PERMANENT_STATUSES = frozenset({301, 302, 303, 400, 401, 403, 404, 405, 410, 413, 422})
 # How long past the send timeout a claim is trusted: a worker still holding it after
 # that died (killed, lost its host), and the sweeper makes the delivery due again.
@@ -168,7 +169,11 @@ def is_permanent(attempt: senders.Attempt) -> bool:
     """Whether sending the same request again is pointless (and so not retried)."""
     if attempt.ok:
         return False
-    if attempt.error.startswith("refused:") or attempt.error == CHANNEL_DELETED:
+    if (
+        attempt.permanent
+        or attempt.error.startswith("refused:")
+        or attempt.error == CHANNEL_DELETED
+    ):
         return True
     return attempt.status_code in PERMANENT_STATUSES
 

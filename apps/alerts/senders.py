@@ -61,6 +61,7 @@ class Attempt:
     status_code: int | None  # the last HTTP status seen; None for email and network errors
     error: str  # empty when ok
     duration_ms: float
+    permanent: bool = False  # sending it again would fail the same way (not retried)
 
 
 def check_email(address: str) -> None:
@@ -224,7 +225,7 @@ def _post(
     except UnsafeTarget as exc:
         return _failed(started, None, f"refused: {exc}")
     except egress.EgressError as exc:
-        return _failed(started, exc.status_code, str(exc))
+        return _failed(started, exc.status_code, str(exc), permanent=exc.permanent)
     if 200 <= response.status < 300:
         return Attempt(True, response.status, "", _ms(started))
     error = f"HTTP {response.status}"
@@ -263,8 +264,10 @@ def _describe(exc: Exception) -> str:
     return f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
 
 
-def _failed(started: float, status_code: int | None, error: str) -> Attempt:
-    return Attempt(False, status_code, error, _ms(started))
+def _failed(
+    started: float, status_code: int | None, error: str, *, permanent: bool = False
+) -> Attempt:
+    return Attempt(False, status_code, error, _ms(started), permanent)
 
 
 def _ms(started: float) -> float:

@@ -56,14 +56,21 @@ class UnsafeTarget(ValueError):  # noqa: N818 - the name callers use
 
 class EgressError(Exception):
     """The request failed (DNS, connect, TLS, timeout, bad response); the message says
-    which. `timed_out`: the total deadline (or a connect timeout) cut it."""
+    which. `timed_out`: the total deadline (or a connect timeout) cut it. `permanent`:
+    the same request would fail the same way (a redirect this client will not follow)."""
 
     def __init__(
-        self, message: str, *, status_code: int | None = None, timed_out: bool = False
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        timed_out: bool = False,
+        permanent: bool = False,
     ) -> None:
         super().__init__(message)
         self.status_code = status_code
         self.timed_out = timed_out
+        self.permanent = permanent
 
 
 @dataclass(frozen=True)
@@ -272,11 +279,13 @@ def request(
                 f"HTTP {status}: redirected to {where}, not followed (it would turn the "
                 f"{method} into a GET without the body); point it at the final URL",
                 status_code=status,
+                permanent=True,
             )
         if target.scheme == "https" and next_target.scheme == "http":
             raise EgressError(
                 f"HTTP {status}: redirected from https to plain http ({where}), not followed",
                 status_code=status,
+                permanent=True,
             )
         url = next_url
     raise EgressError(f"more than {max_redirects} redirects", status_code=status)

@@ -1,5 +1,6 @@
-"""Keys passed in a query string (`?key=`, the live feed's browser method) never reach a
-log line beyond their public prefix.
+"""Keys passed in a query string (`?key=`, the live feed's browser method, a Sentry SDK's
+`?sentry_key=`) never reach a log line beyond their public prefix, nor does a token
+carried in a path (a heartbeat's ping URL).
 
 uvicorn logs every WebSocket handshake and HTTP request with its query string, accepted
 or refused. One filter, set on every handler of the process, rewrites such values as the
@@ -14,8 +15,12 @@ from urllib.parse import unquote_plus
 
 # Query parameters whose values are credentials (compared decoded and lower-cased, so
 # `?KEY=` or `?%6Bey=`, which a query parser reads as `key`, are masked too).
-SECRET_PARAMETERS = frozenset({"key", "api_key", "apikey", "token", "access_token"})
+SECRET_PARAMETERS = frozenset(
+    {"key", "api_key", "apikey", "token", "access_token", "sentry_key", "sentry_secret"}
+)
 MASK = "***"
+# Paths whose next segment is a credential: a heartbeat's ping URL.
+_SECRET_SEGMENT = re.compile(r"(?P<lead>/monitoring/ping/)(?P<value>[^/?#\s\"']+)")
 
 # name=value after `?`, `&` or `;`, up to the next separator, space or quote.
 _PARAMETER = re.compile(r"(?P<lead>[?&;])(?P<name>[^=&;?#\s\"']+)=(?P<value>[^&;#\s\"']*)")
@@ -35,7 +40,10 @@ def _mask_parameter(match: re.Match) -> str:
 
 
 def mask_query_secrets(text: str) -> str:
-    """`text` with the value of every secret query parameter masked but its prefix."""
+    """`text` with the value of every secret query parameter masked but its prefix, and
+    every secret path segment masked whole."""
+    if "/ping/" in text:
+        text = _SECRET_SEGMENT.sub(rf"\g<lead>{MASK}", text)
     if "=" not in text:  # most lines: no query string at all
         return text
     return _PARAMETER.sub(_mask_parameter, text)

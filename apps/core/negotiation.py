@@ -1,8 +1,9 @@
-"""Content negotiation of every API view: an unknown `?format=` is a 400 naming it."""
+"""Content negotiation of every API view: an unknown `?format=` is a 400 naming it; views
+speaking another protocol answer JSON whatever is asked (FirstRendererNegotiation)."""
 
 from rest_framework import permissions
 from rest_framework.exceptions import ValidationError
-from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.negotiation import BaseContentNegotiation, DefaultContentNegotiation
 from rest_framework.settings import api_settings
 
 
@@ -37,3 +38,16 @@ class FormatParameterNegotiation(DefaultContentNegotiation):
     def _refuse(renderers) -> None:
         formats = ", ".join(renderer.format for renderer in renderers)
         raise ValidationError({"format": [f"One of: {formats}."]})
+
+
+class FirstRendererNegotiation(BaseContentNegotiation):
+    """`Accept` and `?format=` are not negotiated: the view's first parser and renderer
+    (JSON unless the view says otherwise) answer whatever is asked for. For clients that
+    send an Accept header of their own protocol (a Prometheus scraper, an OTLP exporter's
+    `application/x-protobuf`, a browser's image request for a pixel): never a 406."""
+
+    def select_parser(self, request, parsers):
+        return parsers[0] if parsers else None
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type

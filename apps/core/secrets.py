@@ -76,6 +76,13 @@ def new_key() -> str:
     return Fernet.generate_key().decode()
 
 
+def lookup_digest(secret: str) -> str:
+    """The hex SHA-256 of a random token, stored beside its encrypted value to find the
+    row it belongs to (an encrypted column cannot be compared in SQL). Only for tokens
+    this service generates: long and random, so an unsalted hash reveals nothing."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
 def is_encrypted(value: str) -> bool:
     return value.startswith(PREFIX)
 

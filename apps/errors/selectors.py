@@ -1,10 +1,10 @@
 from datetime import datetime, timedelta
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, DateTimeField, Func, Q, QuerySet
 
 from apps.core.windows import Interval, filled, parse_interval, window_start
 
-from .models import ErrorCategory, ErrorLog, Severity
+from .models import ActivityKind, ErrorCategory, ErrorLog, Issue, IssueActivity, Severity
 
 HOUR = parse_interval("1h")
 
@@ -185,3 +185,84 @@ def error_breakdown(
         for field, values in counted.items()
     }
     return {**_totals(matrix), "unresolved_count": unresolved, "series": series}
+
+
+# --- issues -------------------------------------------------------------------------
+
+
+def issue_list(
+    *,
+    status: list[str] | None = None,
+    category: list[str] | None = None,
+    severity: list[str] | None = None,
+    release: str | None = None,
+) -> QuerySet[Issue]:
+    """Issues, the last seen first, with the filters given (a release matches an issue
+    first or last seen in it)."""
+    issues = Issue.objects.all()
+    if status:
+        issues = issues.filter(status__in=status)
+    if category:
+        issues = issues.filter(category__in=category)
+    if severity:
+        issues = issues.filter(severity__in=severity)
+    if release:
+        issues = issues.filter(Q(first_release=release) | Q(last_release=release))
+    return issues.order_by("-last_seen", "-id")
+
+
+def issues_with_ids(ids: list[int]) -> QuerySet[Issue]:
+    return Issue.objects.filter(pk__in=ids)
+
+
+def issue_counts_since(
+    fingerprints: list[str], *, hours: int = 24, now: datetime | None = None
+) -> dict[str, int]:
+    """Events of each issue over the last `hours` (read from the errors' fingerprint
+    index), by fingerprint; issues without any are left out."""
+    since = window_start(hours, now=now)
+    rows = (
+        ErrorLog.objects.filter(fingerprint__in=fingerprints, timestamp__gte=since)
+        .values_list("fingerprint")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    return dict(rows)
+
+
+def issue_events(fingerprint: str) -> QuerySet[ErrorLog]:
+    """An issue's events, newest first."""
+    return ErrorLog.objects.filter(fingerprint=fingerprint).order_by("-timestamp", "-id")
+
+
+def issue_sample_event(fingerprint: str) -> ErrorLog | None:
+    """Its latest event."""
+    return issue_events(fingerprint).first()
+
+
+def issue_series(
+    fingerprint: str, *, hours: int = 24, interval: Interval = HOUR, now: datetime | None = None
+) -> list[dict]:
+    """{start, count} per `interval` over the last `hours`, zeros included."""
+    since = window_start(hours, now=now)
+    errors = ErrorLog.objects.filter(fingerprint=fingerprint, timestamp__gte=since)
+    return _bucket_counts(errors, interval, since, since + timedelta(hours=hours), "zero")
+
+
+def issue_timeline(issue: Issue) -> QuerySet[IssueActivity]:
+    return IssueActivity.objects.filter(issue=issue).order_by("at", "id")
+
+
+def openings_by_events(event_ids: list) -> list[dict]:
+    """The timeline's `first_seen` and `regressed` entries this transaction wrote that
+    name one of these events, with their issue's category and severity.
+
+    Read by the time they were written (not by a 1,000-id list: measured 18 ms a
+    batch): the statement storing errors stamps them with its own time, never earlier
+    than its transaction's start."""
+    wanted = {str(event_id) for event_id in event_ids}
+    since = Func(template="transaction_timestamp()", output_field=DateTimeField())
+    entries = IssueActivity.objects.filter(
+        at__gte=since, kind__in=[ActivityKind.FIRST_SEEN, ActivityKind.REGRESSED]
+    ).values("id", "at", "kind", "event_id", "issue__category", "issue__severity")
+    return [entry for entry in entries if str(entry["event_id"]) in wanted]

@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from .models import OutboxBatch
-from .outbox import outbox_enqueue
+from .outbox import outbox_retry
 
 
 @admin.register(OutboxBatch)
@@ -18,7 +18,5 @@ class OutboxBatchAdmin(admin.ModelAdmin):
 
     @admin.action(description="Retry selected batches now")
     def requeue(self, request, queryset):
-        ids = list(queryset.values_list("id", flat=True))
-        queryset.update(failed_at=None, last_error="")
-        outbox_enqueue(ids=ids)
-        self.message_user(request, f"{len(ids)} batch(es) queued.")
+        retried = outbox_retry(ids=list(queryset.values_list("id", flat=True)))
+        self.message_user(request, f"{retried} batch(es) queued.")

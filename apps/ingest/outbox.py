@@ -6,6 +6,8 @@ statement, and the sweeper re-queues rows whose task got lost.
 """
 
 import logging
+import uuid
+from datetime import UTC, datetime, timedelta
 
 import orjson
 from django.conf import settings
@@ -13,8 +15,10 @@ from django.db import DataError, IntegrityError, connection, transaction
 
 from .background import Worker
 from .counters import duplicates_count
+from .fields import as_utc
 from .models import OutboxBatch
 from .registry import RecordKind, get_kind
+from .retention import retention_cutoff
 from .validation import validate_items
 
 logger = logging.getLogger(__name__)
@@ -66,6 +70,24 @@ def outbox_enqueue(*, ids: list[int]) -> bool:
     return True
 
 
+def outbox_retry(*, ids: list[int]) -> int:
+    """Queue parked batches again (the cause fixed), as if received now: their items'
+    received_at becomes now, so what re-reads items arriving late (the insights rollup)
+    reads them when they land. Returns the batches queued; ones not parked are left."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {OUTBOX} SET failed_at = NULL, last_error = '', created_at = now(), "
+            "payload = (SELECT coalesce(json_agg(jsonb_set(item, '{received_at}', "
+            "to_jsonb(now()))), '[]')::text FROM jsonb_array_elements(payload::jsonb) AS item) "
+            "WHERE id = ANY(%s) AND failed_at IS NOT NULL RETURNING id",
+            [list(ids)],
+        )
+        retried = [row[0] for row in cursor.fetchall()]
+    if retried:
+        transaction.on_commit(lambda: outbox_enqueue(ids=retried))
+    return len(retried)
+
+
 def _insert_sql(kind: RecordKind, *, from_outbox: bool) -> str:
     """One statement: rows from the outbox row (or a JSON parameter) into the kind's table.
 
@@ -83,7 +105,8 @@ def _insert_sql(kind: RecordKind, *, from_outbox: bool) -> str:
             f"rows AS (SELECT r.* FROM batch, json_to_recordset(batch.payload::json) AS r({defs}))"
         )
     else:
-        source = f"rows AS (SELECT * FROM jsonb_to_recordset(%s::jsonb) AS r({defs}))"
+        # json, not jsonb: parsed once as the rows are read (as the outbox payload is).
+        source = f"rows AS (SELECT * FROM json_to_recordset(%s::json) AS r({defs}))"
     insert = (
         f"INSERT INTO {kind.model._meta.db_table} ({names}) SELECT {names} FROM rows "
         f"ON CONFLICT (event_id) DO NOTHING"
@@ -128,7 +151,9 @@ def outbox_process(*, outbox_id: int) -> int:
             payload = None
             if kind.derive is not None:
                 cursor.execute(f"SELECT payload FROM {OUTBOX} WHERE id = %s", [outbox_id])
-                payload = cursor.fetchone()[0]
+                payload = orjson.loads(cursor.fetchone()[0])
+                if kind.derive_first:  # before the statement whose upserts lock rows
+                    _derived_insert(kind, payload)
             try:
                 with transaction.atomic():
                     cursor.execute(_insert_sql(kind, from_outbox=True), [outbox_id])
@@ -139,8 +164,8 @@ def outbox_process(*, outbox_id: int) -> int:
                 logger.error("outbox %s (%s) refused as a batch: %s", outbox_id, kind.name, exc)
                 inserted = _outbox_isolate(cursor, kind, outbox_id)
                 item_count = inserted  # the refused rows are parked, not duplicates
-            if payload is not None:
-                _derived_insert(kind, orjson.loads(payload))
+            if payload is not None and not kind.derive_first:
+                _derived_insert(kind, payload)
     if inserted < item_count:
         duplicates_count(kind_name=kind.name, n=item_count - inserted)
     return inserted
@@ -150,20 +175,53 @@ def _derived_insert(kind: RecordKind, rows: list[dict]) -> None:
     """Store what `kind.derive` computes from these rows; never fails the rows themselves."""
     for name, items in kind.derive(rows).items():
         derived = get_kind(name)
-        outcome = validate_items(items, resolve_kind=lambda _, k=derived: k, request=None)
-        if outcome.rejected:
+        if derived.trusted is None:
+            outcome = validate_items(items, resolve_kind=lambda _, k=derived: k, request=None)
+            accepted, refused = outcome.accepted.get(name, []), outcome.rejected
+        else:
+            accepted, refused = _trusted_rows(derived, items)
+        if refused:
             logger.warning(
                 "%d %s item(s) derived from %s refused: %s",
-                len(outcome.rejected),
+                len(refused),
                 name,
                 kind.name,
-                outcome.rejected[0]["errors"],
+                refused[0]["errors"],
             )
         try:
             with transaction.atomic():
-                records_insert(kind_name=name, rows=outcome.accepted.get(name, []))
+                records_insert(kind_name=name, rows=accepted)
         except (DataError, IntegrityError):
             logger.exception("%s derived from %s not stored", name, kind.name)
+
+
+def _trusted_rows(kind: RecordKind, items: list[dict]) -> tuple[list[dict], list[dict]]:
+    """Items built by trusted code, made rows by `kind.trusted` (no schema), with the
+    time bounds, event_id and received_at validate_items gives: (rows, refusals)."""
+    now = datetime.now(UTC)
+    newest = now + timedelta(seconds=settings.INGEST_FUTURE_TOLERANCE_SECONDS)
+    oldest = retention_cutoff(kind.name, now=now)
+    received_at = now.isoformat()
+    rows, refused = [], []
+    times: dict = {}  # each time checked and written once: a source row's items share it
+    for index, item in enumerate(items):
+        try:
+            row = kind.trusted(item)
+            at = row["timestamp"] or now
+            if (written := times.get(at)) is None:
+                moment = as_utc(datetime.fromisoformat(at) if isinstance(at, str) else at)
+                if not oldest <= moment <= newest:
+                    raise ValueError("outside the retention window, or more than 1 hour ahead")
+                written = times[at] = moment.isoformat()
+        except (ValueError, TypeError, KeyError) as exc:
+            refused.append({"index": index, "errors": {"item": [str(exc)]}})
+            continue
+        event_id = row["event_id"]
+        row["event_id"] = str(uuid.uuid4()) if event_id is None else str(event_id)
+        row["timestamp"] = written
+        row["received_at"] = received_at
+        rows.append(row)
+    return rows, refused
 
 
 def _outbox_isolate(cursor, kind: RecordKind, outbox_id: int) -> int:

@@ -43,8 +43,10 @@ _KEY_SEPARATORS = re.compile(r"[\s_.\-]+")
 
 def is_secret_key(key: object) -> bool:
     """Whether a JSON key or tag name names a secret (its value is never stored)."""
-    # Counts are not credentials: tokens_in, total_tokens, token_count.
-    name = _KEY_SEPARATORS.sub("", str(key).lower()).replace("tokens", "").replace("tokencount", "")
+    # Counts and kinds are not credentials: tokens_in, total_tokens, token_count, and
+    # gen_ai.token.type (input or output, OpenTelemetry's GenAI token usage metric).
+    name = _KEY_SEPARATORS.sub("", str(key).lower())
+    name = name.replace("tokens", "").replace("tokencount", "").replace("tokentype", "")
     if not name:
         return False
     return name in _SECRET_KEY_EXACT or any(part in name for part in _SECRET_KEY_PARTS)

@@ -50,9 +50,18 @@ class RecordKind:
     # Whether a signed-in session (a frontend with its cookie) may write it, as itself.
     session_writable: bool = False
     # Items of other kinds computed from stored rows, in the worker that stores them:
-    # rows -> {kind name: [items]}. They are validated like client items and carry
-    # event_ids derived from their source, so a re-run stores them once.
+    # rows -> {kind name: [items]}. They carry event_ids derived from their source, so a
+    # re-run stores them once; checked by their kind's `trusted` if it has one, else
+    # validated like client items.
     derive: Callable[[list[dict]], dict[str, list[dict]]] | None = None
+    # Whether `derive` reads only the rows it is given (not what the insert wrote): its
+    # items are then stored before the kind's own statement, whose upserts hold their row
+    # locks only until the commit, not while the derived items are computed and stored.
+    derive_first: bool = False
+    # The stored row of an item built by trusted code (another kind's derive), without
+    # the schema: the row the schema and `enrich` would give, cheaper; ValueError where
+    # the schema would refuse it. The outbox sets its timestamp and received_at.
+    trusted: Callable[[dict], dict] | None = None
     # Tables built from this kind's rows, kept as long as them: (model, time column).
     derived_tables: tuple[tuple[type[models.Model], str], ...] = ()
 

@@ -7,11 +7,11 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from prometheus_client import CONTENT_TYPE_LATEST
 from rest_framework import serializers
 from rest_framework.exceptions import APIException
-from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.core.negotiation import FirstRendererNegotiation
 from apps.core.params import NonEmptyQuery, StrictIntegerField, bounded_int, hours_query
 from apps.core.windows import (
     IntervalField,
@@ -255,16 +255,6 @@ class MetricTimeSeriesView(APIView):
             selectors.metric_time_series, name=name, tags=tags, **query.selector_kwargs()
         )
         return Response(out.TimeSeriesOut(answer).data)
-
-
-class FirstRendererNegotiation(BaseContentNegotiation):
-    """Errors are always JSON, whatever a scraper's Accept header asks for."""
-
-    def select_parser(self, request, parsers):
-        return parsers[0] if parsers else None
-
-    def select_renderer(self, request, renderers, format_suffix=None):
-        return renderers[0], renderers[0].media_type
 
 
 class PrometheusView(APIView):

@@ -9,7 +9,7 @@ class MetricsConfig(AppConfig):
         from apps.ingest.registry import register
 
         from .models import MetricPoint, MetricRollup, RollupFailure
-        from .schemas import AFTER_INSERT, RETURNING, MetricIn, enrich_metric
+        from .schemas import AFTER_INSERT, RETURNING, MetricIn, enrich_metric, trusted_point
 
         register(
             "metric",
@@ -20,6 +20,7 @@ class MetricsConfig(AppConfig):
             enriched=("tags_hash",),
             after_insert=AFTER_INSERT,
             returning=RETURNING,
+            trusted=trusted_point,  # the points other kinds derive (AI usage, requests)
             # Rollups and parked minutes go when the points they summarise go.
             derived_tables=((MetricRollup, "bucket_start"), (RollupFailure, "bucket_start")),
         )

@@ -168,6 +168,80 @@ def enrich_metric(row: dict, request) -> None:
     row["tags_hash"] = tags_hash(row["tags"])
 
 
+_TYPES = frozenset(MetricType.values)
+_GAUGE, _COUNTER = MetricType.GAUGE.value, MetricType.COUNTER.value
+_POINT_FIELDS = frozenset(
+    ("event_id", "timestamp", "metric_name", "metric_type", "value", "unit", "tags", "source")
+)
+
+
+def trusted_point(item: dict) -> dict:
+    """The row MetricIn and enrich_metric make of a point built by trusted code (another
+    kind's derive: apps.ingest.outbox), without pydantic: ~2 us a point against ~25.
+    ValueError where the schema would refuse the point; timestamp and event_id are the
+    outbox's. Label sets repeat: each is cleaned and hashed once (_label_set)."""
+    if not _POINT_FIELDS.issuperset(item):
+        raise ValueError(f"unknown fields {sorted(set(item) - _POINT_FIELDS)}")
+    name = item["metric_name"]
+    if not isinstance(name, str) or not _known_name(name):
+        raise ValueError(f"metric_name {name!r} is not a metric name")
+    metric_type = item.get("metric_type") or _GAUGE
+    if metric_type not in _TYPES:
+        raise ValueError(f"metric_type {metric_type!r} is not one of {sorted(_TYPES)}")
+    counter = metric_type == _COUNTER
+    value = item.get("value")
+    if value is None:
+        if not counter:
+            raise ValueError("value: Field required")
+        value = 1.0
+    if value.__class__ is bool or not isinstance(value, (int, float)):
+        raise ValueError("value must be a number")
+    value = float(value)
+    if not -MAX_ABS_NUMBER <= value <= MAX_ABS_NUMBER:  # NaN fails both comparisons
+        raise ValueError(f"value {value!r} is not finite within {MAX_ABS_NUMBER:g}")
+    if counter and value < 0:
+        raise ValueError("a counter's increment cannot be negative")
+    unit = item.get("unit") or ""
+    source = item.get("source") or ""
+    if not isinstance(unit, str) or len(unit) > 32:
+        raise ValueError("unit is a string of at most 32 characters")
+    if not isinstance(source, str) or len(source) > MAX_SOURCE:
+        raise ValueError(f"source is a string of at most {MAX_SOURCE} characters")
+    raw = item.get("tags") or {}
+    if not isinstance(raw, dict):
+        raise ValueError("tags must be an object")
+    try:  # the class is in the key: True, 1 and 1.0 are equal keys but different labels
+        tags, hashed = _label_set(tuple((k, v.__class__, v) for k, v in raw.items()))
+    except TypeError:  # an unhashable value: clean_tags says why it is refused
+        tags, hashed = _label_set_of(raw)
+    return {
+        "event_id": item.get("event_id"),
+        "timestamp": item.get("timestamp"),
+        "metric_name": name,
+        "metric_type": metric_type,
+        "value": value,
+        "unit": unit,
+        "tags": tags,
+        "tags_hash": hashed,
+        "source": _scrubbed(source, MAX_SOURCE),
+    }
+
+
+@lru_cache(maxsize=1024)
+def _known_name(name: str) -> bool:
+    return NAME_PATTERN.fullmatch(name) is not None
+
+
+@lru_cache(maxsize=16_384)
+def _label_set(key: tuple) -> tuple[dict[str, str], int]:
+    return _label_set_of({k: v for k, _, v in key})
+
+
+def _label_set_of(raw: dict) -> tuple[dict[str, str], int]:
+    tags = clean_tags(raw)
+    return tags, tags_hash(tags)
+
+
 # Run in the statement that inserts points: register new series (and the tag keys of
 # those, from derived_0: statement i's RETURNING rows, apps.ingest.outbox) and mark
 # the minutes whose rollups are now stale.

@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
-from apps.core.secrets import EncryptedTextField
+from apps.core.secrets import EncryptedTextField, lookup_digest
 
 
 class CheckType(models.TextChoices):
@@ -74,7 +74,9 @@ class MonitoredService(models.Model):
     failure_threshold = models.PositiveIntegerField(default=3)
     sla_target = models.FloatField(default=99.9)
     grace_seconds = models.PositiveIntegerField(default=60, help_text="Heartbeats only.")
-    ping_token = models.CharField(max_length=64, unique=True, default=new_ping_token)
+    # Whoever has it can ping: encrypted at rest, found by its digest (set on save).
+    ping_token = EncryptedTextField(max_length=64, default=new_ping_token)
+    ping_digest = models.CharField(max_length=64, unique=True, editable=False)
     enabled = models.BooleanField(default=True)
     health_key = models.SlugField(
         max_length=50,
@@ -127,6 +129,12 @@ class MonitoredService(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args, **kwargs) -> None:
+        self.ping_digest = lookup_digest(self.ping_token)
+        if kwargs.get("update_fields") is not None and "ping_token" in kwargs["update_fields"]:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "ping_digest"}
+        super().save(*args, **kwargs)
 
     @property
     def display_name(self) -> str:

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from django.db import IntegrityError, connection, connections, transaction
 from django.utils import timezone
 
+from apps.core.secrets import lookup_digest
 from apps.ingest.retention import RetentionTarget, expired_purge
 
 from . import alerting, checks
@@ -148,7 +149,9 @@ def heartbeat_ping(*, token: str, now: datetime | None = None) -> MonitoredServi
     A disabled service's ping is not recorded (as Healthchecks.io answers, and ignores, a
     ping to a check paused until resumed by hand): the service is returned unchanged."""
     now = now or timezone.now()
-    service = MonitoredService.objects.filter(ping_token=token, check_type="heartbeat").first()
+    service = MonitoredService.objects.filter(
+        ping_digest=lookup_digest(token), check_type="heartbeat"
+    ).first()
     if service is None or not service.enabled:
         return service
     MonitoredService.objects.filter(pk=service.pk).update(

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from drf_spectacular.utils import extend_schema
 from rest_framework.views import APIView
 
+from apps.core.negotiation import FirstRendererNegotiation
 from apps.keys.authentication import APIKeyAuthentication
 from apps.keys.models import Scope
 from apps.keys.permissions import CanIngestWithKey
@@ -29,6 +30,7 @@ class OtlpView(APIView):
 
     authentication_classes = [APIKeyAuthentication]
     permission_classes = [CanIngestWithKey]
+    content_negotiation_class = FirstRendererNegotiation
     required_scope = Scope.INGEST  # the ingest rate limit (apps.keys.throttling)
     signal: protocol.Signal
     export: Callable[..., services.ExportOutcome]  # a staticmethod: the signal's service

@@ -4,6 +4,10 @@
   `gen_ai.request.model`, `gen_ai.provider.name` / formerly `gen_ai.system`) is one AI
   usage record, unless its parent in the same export is one too: then it is a step of
   that record. Every child span of a GenAI span in the same export is one of its steps.
+  A provider-reported cost (`gen_ai.usage.cost`, as OpenLIT records it) is kept in the
+  record's metadata and is also one metric point `gen_ai.usage.cost` (counter, USD,
+  tagged `service.name`, `model`, `feature`, `provider`, `user_id`), so statistics and
+  alert rules can sum what the providers billed beside the price table's `/costs`.
 - A server span (kind SERVER) with an HTTP status code is one request log.
 - Any other span is counted (ingest counter `otlp_span:dropped`, /metrics) and dropped.
 """
@@ -15,6 +19,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from opentelemetry.proto.trace.v1 import trace_pb2
+
+from apps.metrics.schemas import MAX_TAG_VALUE
 
 from .attributes import attributes, service_name
 from .converted import ByKind
@@ -52,6 +58,26 @@ CACHED_TOKENS = (
 TTFT_SECONDS = ("gen_ai.server.time_to_first_token", "gen_ai.server.ttft")
 # The moment of the first token, as Langfuse reads it (ISO 8601 or Unix nanoseconds).
 COMPLETION_START = ("langfuse.observation.completion_start_time", "gen_ai.completion_start_time")
+# Else the first streamed chunk's span event, as OpenLLMetry records each chunk
+# (`gen_ai.content.completion.chunk`; `llm.content.completion.chunk` in older versions).
+CHUNK_EVENT_SUFFIX = "completion.chunk"
+# Who asked: `user.id`, else the OpenAI request's `user` (OpenLLMetry's `gen_ai.user`,
+# formerly `llm.user`) or Traceloop's association properties, else Langfuse's.
+USER_ID = (
+    "user.id",
+    "enduser.id",
+    "gen_ai.user",
+    "llm.user",
+    "traceloop.association.properties.user_id",
+    "langfuse.user.id",
+)
+SESSION_ID = (
+    "session.id",
+    "gen_ai.conversation.id",
+    "traceloop.association.properties.session_id",
+    "langfuse.session.id",
+)
+PROVIDER_COST = "gen_ai.usage.cost"
 
 
 @dataclass
@@ -108,9 +134,11 @@ def convert(all_spans: list[Span]) -> Converted:
             if parent is not None and parent.is_genai:
                 out.steps += 1  # a step of its parent's record
                 continue
-            out.add(
-                "ai_usage", span.index, span.origin_name, ai_usage(span, children.get(span.key, []))
-            )
+            usage = ai_usage(span, children.get(span.key, []))
+            out.add("ai_usage", span.index, span.origin_name, usage)
+            cost = provider_cost(usage)
+            if cost is not None:
+                out.add("metric", span.index, span.origin_name, cost)
         elif span.span.kind == SERVER and _status_code(span.attrs) is not None:
             out.add("request_log", span.index, span.origin_name, request_log(span))
         elif parent is None or not parent.is_genai:
@@ -157,6 +185,11 @@ def _ttft_ms(span: Span) -> float | None:
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=UTC)
         first_token_ns = int(moment.timestamp() * 1e9)
+    if first_token_ns is None:
+        first_token_ns = next(
+            (e.time_unix_nano for e in span.span.events if e.name.endswith(CHUNK_EVENT_SUFFIX)),
+            None,
+        )
     if first_token_ns is None or first_token_ns < span.span.start_time_unix_nano:
         return None
     return (first_token_ns - span.span.start_time_unix_nano) / 1e6
@@ -200,17 +233,19 @@ def ai_usage(span: Span, children: list[Span]) -> dict:
     provider = _first(attrs, ("gen_ai.provider.name", "gen_ai.system"))
     if provider is not None:
         metadata["provider"] = _text(provider, 100)
-    cost = attrs.get("gen_ai.usage.cost")
+    cost = attrs.get(PROVIDER_COST)
     if isinstance(cost, int | float) and not isinstance(cost, bool) and math.isfinite(cost):
         metadata["provider_cost_usd"] = float(cost)
     item = {
         "event_id": event_id("span", metadata["trace_id"], metadata["span_id"]),
-        "feature": _text(_first(attrs, ("gen_ai.operation.name",)) or data.name or "genai", 100),
-        "model": _text(_first(attrs, ("gen_ai.response.model", "gen_ai.request.model")), 200),
-        "user_id": _text(_first(attrs, ("user.id", "enduser.id", "langfuse.user.id")), 255),
-        "conversation_id": _text(
-            _first(attrs, ("session.id", "gen_ai.conversation.id", "langfuse.session.id")), 255
+        # OpenLLMetry before gen_ai.operation.name: `llm.request.type` (chat, completion ...).
+        "feature": _text(
+            _first(attrs, ("gen_ai.operation.name", "llm.request.type")) or data.name or "genai",
+            100,
         ),
+        "model": _text(_first(attrs, ("gen_ai.response.model", "gen_ai.request.model")), 200),
+        "user_id": _text(_first(attrs, USER_ID), 255),
+        "conversation_id": _text(_first(attrs, SESSION_ID), 255),
         "success": not failed,
         "tokens_in": tokens_in,
         "tokens_out": tokens_out,
@@ -229,6 +264,33 @@ def ai_usage(span: Span, children: list[Span]) -> dict:
     when = timestamp(data.start_time_unix_nano)
     if when is not None:
         item["timestamp"] = when
+    return item
+
+
+def provider_cost(usage: dict) -> dict | None:
+    """The metric point of a usage record's provider-reported cost, if it has one."""
+    metadata = usage["metadata"]
+    cost = metadata.get("provider_cost_usd")
+    if cost is None or cost < 0:
+        return None
+    tags = {
+        "service.name": metadata["service"],
+        "model": usage["model"],
+        "feature": usage["feature"],
+        "provider": metadata.get("provider", ""),
+        "user_id": usage["user_id"],
+    }
+    item = {
+        "event_id": event_id("span-cost", metadata["trace_id"], metadata["span_id"]),
+        "metric_name": PROVIDER_COST,
+        "metric_type": "counter",
+        "value": cost,
+        "unit": "USD",
+        "tags": {name: value[:MAX_TAG_VALUE] for name, value in tags.items() if value},
+        "source": "otlp",
+    }
+    if "timestamp" in usage:
+        item["timestamp"] = usage["timestamp"]
     return item
 
 

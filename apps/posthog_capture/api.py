@@ -7,14 +7,20 @@ read or admin key), then the ingest rate limit applies. posthog-js calls these f
 origins: apps.core.cors.CrossOriginWrites.
 """
 
+import base64
+import re
 import uuid
 
+import orjson
+from django.http import HttpResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions
+from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.core.cors import CrossOriginWrites
+from apps.core.negotiation import FirstRendererNegotiation
 from apps.keys.authentication import APIKeyAuthentication, key_from_request
 from apps.keys.models import Scope
 from apps.keys.permissions import CanIngestWithKey
@@ -43,10 +49,12 @@ class CanCapture(CanIngestWithKey):
 class PostHogView(CrossOriginWrites, APIView):
     authentication_classes = [ProjectKeyAuthentication]
     permission_classes = [CanCapture]
+    content_negotiation_class = FirstRendererNegotiation
     required_scope = Scope.INGEST  # the ingest rate limit (apps.keys.throttling)
+    methods_served: tuple[str, ...] = ("POST",)
 
     def initial(self, request, *args, **kwargs):
-        if request.method != "POST":  # before the key, which is read from the body
+        if request.method not in self.methods_served:  # before the key, read from the body
             raise exceptions.MethodNotAllowed(request.method)
         super().initial(request, *args, **kwargs)
 
@@ -56,13 +64,34 @@ class PostHogView(CrossOriginWrites, APIView):
         super().permission_denied(request, message, code)
 
 
+# A transparent 1x1 GIF: the answer to an image (pixel) request that stored its events.
+PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
+NO_STORE = "no-cache, no-store, must-revalidate"
+
+
+def _wants_image(request) -> bool:
+    accept = request.META.get("HTTP_ACCEPT", "")
+    return request.GET.get("img") == "1" or accept.lstrip().startswith("image/")
+
+
 class CaptureView(PostHogView):
-    """`/capture/`, `/batch/`, `/e/`, `/i/v0/e/`: one event, a list, or a batch."""
+    """`/capture/`, `/batch/`, `/e/`, `/i/v0/e/`: one event, a list, or a batch; POSTed,
+    or as `GET ?data=` (the image fallback), answered with a GIF when an image asked."""
+
+    http_method_names = ["get", "post", "options"]
+    methods_served = ("GET", "POST")
 
     def post(self, request, *args, **kwargs):
         presented = ProjectKeyAuthentication().presented_key(request)
         answer = events_capture(request=request, payload=payload_of(request), key=presented)
         return Response(answer.body, status=answer.status)
+
+    def get(self, request, *args, **kwargs):
+        response = self.post(request, *args, **kwargs)
+        if response.status_code == 200 and _wants_image(request):
+            response = HttpResponse(PIXEL, content_type="image/gif")
+        response["Cache-Control"] = NO_STORE
+        return response
 
 
 # No feature flags here: the answer of /flags/ (v2 `flags`) and of /decide/ (`featureFlags`,
@@ -92,3 +121,65 @@ class FlagsView(PostHogView):
 
     def post(self, request, *args, **kwargs):
         return Response({**NO_FLAGS, "requestId": str(uuid.uuid4())})
+
+
+# The remote config newer posthog-js loads at start, as `/array/<token>/config` (JSON) or
+# `/array/<token>/config.js` (a script that sets it): nothing remote to turn on here, no
+# flags (posthog-js may still ask /flags/, answered with none); events go to /i/v0/e/.
+_TOKEN = re.compile(r"[A-Za-z0-9._\-]{1,200}")
+
+
+def remote_config(token: str) -> dict:
+    return {
+        "token": token,
+        "supportedCompression": ["gzip", "gzip-js"],
+        "hasFeatureFlags": False,
+        "captureDeadClicks": False,
+        "capturePerformance": False,
+        "autocapture_opt_out": False,
+        "autocaptureExceptions": False,
+        "analytics": {"endpoint": "/i/v0/e/"},
+        "elementsChainAsString": True,
+        "sessionRecording": False,
+        "heatmaps": False,
+        "surveys": False,
+        "defaultIdentifiedOnly": True,
+    }
+
+
+def _script_json(value) -> str:
+    """JSON safe inside a script: no `</script>`, no line separators."""
+    text = orjson.dumps(value).decode()
+    for char, escaped in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026")):
+        text = text.replace(char, escaped)
+    return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+
+
+@extend_schema(exclude=True)
+class RemoteConfigView(CrossOriginWrites, APIView):
+    """`GET /array/<token>/config[.js]`: the same for every token, no key needed (PostHog
+    serves it publicly too); a token that cannot be a key is a 400."""
+
+    http_method_names = ["get", "options"]
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes: list = []
+    content_negotiation_class = FirstRendererNegotiation
+
+    def get(self, request, token: str, script: str = ""):
+        if not _TOKEN.fullmatch(token):
+            raise exceptions.ParseError("The token in the path is not a project key.")
+        config = remote_config(token)
+        if not script:
+            response = Response(config)
+        else:
+            body = (
+                "(function() {\n"
+                "    window._POSTHOG_REMOTE_CONFIG = window._POSTHOG_REMOTE_CONFIG || {};\n"
+                f"    window._POSTHOG_REMOTE_CONFIG[{_script_json(token)}] = "
+                f"{{config: {_script_json(config)}, siteApps: []}};\n"
+                "})();\n"
+            )
+            response = HttpResponse(body, content_type="application/javascript; charset=utf-8")
+        response["Cache-Control"] = "public, max-age=300"
+        return response

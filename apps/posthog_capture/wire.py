@@ -9,7 +9,9 @@ Encodings as the SDKs send them (posthog-python `request.py`, posthog-js `reques
   not marked at all by newer ones (a CORS-simple request has no Content-Encoding): it is
   recognised by the gzip magic bytes whatever the URL says;
 - a form, `application/x-www-form-urlencoded`, `data=<base64 of the UTF-8 JSON>`
-  (`?compression=base64`, and what sendBeacon sends); old clients put plain JSON there.
+  (`?compression=base64`, and what sendBeacon sends); old clients put plain JSON there;
+- a GET with the same `data=` in the query: the image (pixel) fallback of clients that
+  can neither XHR nor beacon.
 
 The JSON is one event, a list of events, or `{"api_key", "batch": [...], "sent_at"}`.
 The project key is `api_key` (or `token`) at the top, else the first event's `api_key`,
@@ -37,6 +39,7 @@ GZIP_MAGIC = b"\x1f\x8b"
 SHAPE = 'The body must be an event, a list of events, or {"batch": [...]}.'
 # posthog-js's LZ-string encoding (`compression=lz64`), dropped from posthog-js years ago.
 UNSUPPORTED_COMPRESSION = ("lz64",)
+_URL_SAFE = bytes.maketrans(b"-_", b"+/")
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,8 @@ def decoded_json(request) -> Any:
     compression = request.GET.get("compression", "").lower()
     if compression in UNSUPPORTED_COMPRESSION:
         raise exceptions.UnsupportedMediaType(f"compression {compression}")
+    if request.method == "GET":
+        return _json(_query_data(request))
     raw = read_body(request, media_types=MEDIA_TYPES)
     if raw[:2] == GZIP_MAGIC:
         raw = inflate(raw, "gzip")
@@ -75,10 +80,29 @@ def decoded_json(request) -> Any:
         raw = _unbase64(raw)
     if not raw.strip():
         raise exceptions.ParseError("Request body is empty.")
+    return _json(raw)
+
+
+def _json(raw: bytes) -> Any:
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise exceptions.ParseError(f"Malformed JSON: {exc}") from None
+
+
+def _query_data(request) -> bytes:
+    """The events of a GET: `?data=` as the image (pixel) fallback of posthog-js and the
+    mixpanel-style clients sends them, base64 of the JSON (or the JSON itself)."""
+    data = request.GET.get("data", "").strip()
+    if not data:
+        raise exceptions.ParseError(
+            "A GET carries its events in `?data=` (base64 of the JSON); POST them otherwise."
+        )
+    if len(data) > settings.INGEST_MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"`data` is larger than {settings.INGEST_MAX_BODY_BYTES} bytes.")
+    if data[0] in "[{":
+        return data.encode("utf-8", errors="replace")
+    return _unbase64(data.encode("ascii", errors="replace"))
 
 
 def _form_data(raw: bytes) -> bytes:
@@ -97,8 +121,8 @@ def _form_data(raw: bytes) -> bytes:
 
 
 def _unbase64(raw: bytes) -> bytes:
-    # A `+` that was not URL-encoded arrives as a space.
-    text = raw.strip().replace(b" ", b"+")
+    # A `+` that was not URL-encoded arrives as a space; URL-safe base64 is read too.
+    text = raw.strip().replace(b" ", b"+").translate(_URL_SAFE)
     text += b"=" * (-len(text) % 4)
     try:
         return base64.b64decode(text, validate=True)

@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.core.cors import CrossOriginWrites
+from apps.core.negotiation import FirstRendererNegotiation
 from apps.keys.models import Scope
 from apps.keys.permissions import CanIngestWithKey
 
@@ -28,6 +29,7 @@ class SentryView(CrossOriginWrites, APIView):
     authentication_classes = [SentryKeyAuthentication]
     permission_classes = [SentryIngestKey]
     parser_classes: list = []  # the service reads the body itself, within the limits
+    content_negotiation_class = FirstRendererNegotiation
     ingest = staticmethod(envelope_ingest)
 
     @extend_schema(exclude=True)
@@ -38,6 +40,7 @@ class SentryView(CrossOriginWrites, APIView):
 
 class EnvelopeView(SentryView):
     ingest = staticmethod(envelope_ingest)
+    envelope_dsn = True  # a tunnel's envelope: the key in its header's dsn
 
 
 class StoreView(SentryView):

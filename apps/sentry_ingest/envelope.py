@@ -17,6 +17,7 @@ from django.conf import settings
 from rest_framework import exceptions
 
 from apps.core.errors import PayloadTooLarge
+from apps.ingest.body import read_body
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,18 @@ def _object(line: bytes, what: str) -> dict:
     if not isinstance(value, dict):
         raise exceptions.ParseError(f"The {what} must be a JSON object.")
     return value
+
+
+def request_body(request) -> bytes:
+    """The request's body within the limits, inflated (apps.ingest.body.read_body), read
+    once: the authentication may read the envelope header's dsn before the service parses
+    the envelope."""
+    http = getattr(request, "_request", request)
+    body = getattr(http, "_sentry_body", None)
+    if body is None:
+        body = read_body(request, media_types=None)
+        http._sentry_body = body
+    return body
 
 
 def envelope_parse(body: bytes) -> Envelope:

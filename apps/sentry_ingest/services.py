@@ -12,11 +12,10 @@ from collections import Counter
 import orjson
 from rest_framework import status
 
-from apps.ingest.body import read_body
 from apps.ingest.counters import counts
 from apps.ingest.pipeline import IngestAnswer, items_accept
 
-from .envelope import envelope_parse, payload_object, store_body
+from .envelope import envelope_parse, payload_object, request_body, store_body
 from .events import error_from_event, event_id_of
 
 ERROR_KIND = "error"
@@ -61,7 +60,7 @@ def envelope_ingest(*, request, project_id: str) -> IngestAnswer:
 
     ParseError (400) for a body that is not an envelope, or an event that is not a JSON
     object; the pipeline's 400 when it holds events and none was valid."""
-    envelope = envelope_parse(read_body(request, media_types=None))
+    envelope = envelope_parse(request_body(request))
     events, positions = [], []
     dropped: Counter[str] = Counter()
     reports: list[bytes] = []
@@ -88,7 +87,7 @@ def envelope_ingest(*, request, project_id: str) -> IngestAnswer:
 
 def store_ingest(*, request, project_id: str) -> IngestAnswer:
     """Ingest the old store endpoint's one event (a transaction is dropped, counted)."""
-    event = store_body(read_body(request, media_types=None))
+    event = store_body(request_body(request))
     if event.get("type") == "transaction":
         return _events_accept(
             request=request,

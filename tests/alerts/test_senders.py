@@ -19,6 +19,7 @@ import pytest
 from django.core import mail
 
 from apps.alerts import senders
+from apps.alerts.notifications import is_permanent
 from apps.alerts.senders import (
     UnsafeTarget,
     check_email,
@@ -531,6 +532,8 @@ def test_a_redirect_from_https_to_plain_http_is_not_followed(tls_hook, hook, tru
     assert (attempt.ok, attempt.status_code) == (False, 307)
     assert "from https to plain http" in attempt.error
     assert hook.requests == []
+    # Asking again gets the same redirect: the delivery fails now, not after every retry.
+    assert is_permanent(attempt)
 
 
 def test_a_target_that_never_completes_the_tls_handshake_costs_the_timeout(dns):

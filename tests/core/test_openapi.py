@@ -60,8 +60,9 @@ PING = "/api/v1/analytics/monitoring/ping/{token}"
 PRICES = "/api/v1/analytics/ai/prices"
 DOCUMENTS = "/api/v1/analytics/ai/documents"  # an upsert: 200, not the pipeline's 202
 BATCH_TRACK = "/api/v1/analytics/batch-track"
+ISSUES = "/api/v1/analytics/issues"  # triage: bulk resolve / ignore
 # Admin keys configure (and track periods), read keys read.
-CONFIGURATION = (ALERTS, MONITORING, PRICES, BATCH_TRACK)
+CONFIGURATION = (ALERTS, MONITORING, PRICES, BATCH_TRACK, ISSUES)
 ERROR_REF = "#/components/schemas/Error"
 
 

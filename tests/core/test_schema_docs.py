@@ -66,8 +66,8 @@ def openapi(db) -> dict:
 
 
 # status/: an HTML page; api/<project_id>/: the Sentry SDKs' formats (docs/sentry.md);
-# otlp/: the OTLP specification's messages (docs/otlp.md); the PostHog SDKs' capture and
-# flags paths (docs/posthog.md).
+# otlp/: the OTLP specification's messages (docs/otlp.md); the PostHog SDKs' capture,
+# flags and remote config paths (docs/posthog.md).
 NOT_API_ROUTES = (
     "admin/",
     "api/schema/",
@@ -77,6 +77,7 @@ NOT_API_ROUTES = (
     "otlp/",
     "^(?:capture|batch|e|i/v0/e)/?$",
     "^(?:decide|flags)/?$",
+    r"^array/(?P<token>[^/]+)/config(?P<script>\.js)?/?$",
 )
 
 

@@ -354,3 +354,32 @@ def test_items_received_during_a_run_are_read_by_the_next(ingest_client, monkeyp
         users = answer(selectors.dashboard(days=30))["current_metrics"]["users"]
     assert users["total"] == 6
     assert first_last(SeenKind.USER, "vic") == (when(0, "2026-11-18"),) * 2
+
+
+@pytest.mark.usefixtures("recorded")
+def test_a_parked_batch_retried_hours_later_counts_after_the_next_run(ingest_client, admin_client):
+    """A batch the database refused waits for triage while hourly runs go by; staff retry
+    it from the admin: the run after counts its rows (their old hours rolled again)."""
+    roll_up_first()
+    with time_machine.travel(LATER, tick=False):
+        accepted = post_json(
+            ingest_client, f"{API}/events", [event("login", 9, "pam", day="2026-11-18")]
+        )
+        assert accepted.status_code == 202
+        OutboxBatch.objects.update(failed_at=LATER, last_error="refused")  # parked
+    for hours in (1, 2):
+        with time_machine.travel(LATER + timedelta(hours=hours), tick=False):
+            dashboard_rollup(now=LATER + timedelta(hours=hours))
+    with time_machine.travel(LATER + timedelta(hours=2, minutes=30), tick=False):
+        batch = OutboxBatch.objects.get()
+        retried = admin_client.post(
+            "/admin/ingest/outboxbatch/", {"action": "requeue", "_selected_action": [batch.pk]}
+        )
+        assert retried.status_code == 302
+        drain_outbox()
+    with time_machine.travel(LATER + timedelta(hours=3), tick=False):
+        dashboard_rollup(now=LATER + timedelta(hours=3))
+
+        for rolled, raw in dashboards().values():
+            assert_same(rolled, raw)
+    assert first_last(SeenKind.USER, "pam") == (when(0, "2026-11-18"),) * 2

@@ -21,6 +21,12 @@ KEY = "AbCd1234.s3cretS3cretS3cretS3cretS3cret00"
         # No prefix to keep (an encoded dot is no prefix): nothing of it shows.
         ("/ws/?key=not-a-key-at-all", "/ws/?key=***"),
         (f"/ws/?key={KEY.replace('.', '%2E')}", "/ws/?key=***"),
+        # A Sentry SDK's DSN key; a heartbeat's ping token, whole.
+        (f"/api/1/envelope/?sentry_key={KEY}&x=1", "/api/1/envelope/?sentry_key=AbCd1234.***&x=1"),
+        (
+            "GET /api/v1/analytics/monitoring/ping/Ab3_x-Y?a=1 HTTP/1.1",
+            "GET /api/v1/analytics/monitoring/ping/***?a=1 HTTP/1.1",
+        ),
         # Other parameters and plain text are left alone.
         ("/ws/?monkey=1&keys=2&key=", "/ws/?monkey=1&keys=2&key="),
         ("key=value outside a query string", "key=value outside a query string"),

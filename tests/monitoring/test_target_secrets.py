@@ -18,6 +18,7 @@ from django.test import Client
 from django.utils import timezone
 
 from apps.alerts.models import AlertChannel, AlertRule, ConfigChange
+from apps.core.secrets import lookup_digest
 from apps.monitoring import checks
 from apps.monitoring.models import MonitoredService
 from tests.at_rest import raw_column, tables_holding
@@ -83,6 +84,16 @@ def test_a_read_key_cannot_learn_a_heartbeat_s_ping_url(admin_api_client, read_c
     full = admin_api_client.get(f"{SERVICES}/{created['id']}").json()["ping_url"]
     assert full.endswith(f"/ping/{token}")
     assert Client().post(full.removeprefix("http://testserver")).status_code == 200
+
+
+def test_a_heartbeat_s_ping_token_rests_encrypted_and_still_pings(admin_api_client):
+    created = plant(admin_api_client, name="nightly", check_type="heartbeat", target="")
+    token = MonitoredService.objects.get().ping_token
+
+    assert tables_holding(token) == []
+    full = admin_api_client.get(f"{SERVICES}/{created['id']}").json()["ping_url"]
+    assert Client().get(full.removeprefix("http://testserver")).status_code == 200
+    assert MonitoredService.objects.get().last_ping_at is not None
 
 
 def test_a_target_typed_in_the_admin_rests_encrypted_and_its_list_masks_it(oncall):
@@ -173,9 +184,11 @@ def test_existing_rows_are_encrypted_and_the_trail_masked_by_the_migrations():
     finally:
         call_command("migrate", verbosity=0)
 
-    for secret in (TOKEN, PASSWORD):
+    for secret in (TOKEN, PASSWORD, "tok-old"):
         assert tables_holding(secret) == [], secret
     assert MonitoredService.objects.get(pk=service_id).target == target()
+    old = MonitoredService.objects.get(pk=service_id)
+    assert (old.ping_token, old.ping_digest) == ("tok-old", lookup_digest("tok-old"))
     channel = AlertChannel.objects.get(pk=channel_id)
     assert (channel.target, channel.secret) == (
         f"https://hooks.example.com/h?token={TOKEN}",

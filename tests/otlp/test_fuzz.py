@@ -4,12 +4,16 @@ answer is a 200 (the Export*ServiceResponse), a 400 (a google.rpc.Status) or ano
 never a 5xx. (They are not in the OpenAPI document the schemathesis run reads, so this is
 their fuzzing.)"""
 
+import gzip
 import json
 import os
+import zlib
 
 import hypothesis
 import orjson
 import pytest
+from google.protobuf import json_format
+from google.rpc import code_pb2, status_pb2
 from hypothesis import strategies as st
 
 from tests.otlp.payloads import (
@@ -60,10 +64,24 @@ def valid_bodies() -> dict[str, bytes]:
     }
 
 
-def assert_not_a_server_error(response) -> None:
+def assert_not_a_server_error(response, *, json_request: bool | None = None) -> None:
+    """Never a 5xx; a 400 is a google.rpc.Status (INVALID_ARGUMENT, a message) in the
+    request's encoding; any other 4xx the API's JSON error."""
     assert response.status_code < 500, response.content[:500]
     if response.status_code in (200, 400):
         assert response["Content-Type"] in (PROTOBUF, JSON)
+    if json_request is not None and response.status_code in (200, 400):
+        assert response["Content-Type"] == (JSON if json_request else PROTOBUF)
+    if response.status_code == 400:
+        status = status_pb2.Status()
+        if response["Content-Type"] == JSON:
+            json_format.Parse(response.content, status)
+        else:
+            status.ParseFromString(response.content)
+        assert status.code == code_pb2.INVALID_ARGUMENT and status.message
+    elif response.status_code != 200:
+        error = orjson.loads(response.content)
+        assert error["error"] and error["detail"], error
 
 
 @hypothesis.given(
@@ -80,7 +98,7 @@ def test_damaged_protobuf_exports_never_give_a_5xx(ingest_client, endpoint, flip
 
     response = ingest_client.generic("POST", endpoint, body, content_type=PROTOBUF)
 
-    assert_not_a_server_error(response)
+    assert_not_a_server_error(response, json_request=False)
 
 
 @hypothesis.given(endpoint=st.sampled_from(ENDPOINTS), body=st.binary(max_size=400))
@@ -88,7 +106,7 @@ def test_damaged_protobuf_exports_never_give_a_5xx(ingest_client, endpoint, flip
 def test_random_bytes_never_give_a_5xx(ingest_client, endpoint, body):
     for content_type in (PROTOBUF, JSON):
         response = ingest_client.generic("POST", endpoint, body, content_type=content_type)
-        assert_not_a_server_error(response)
+        assert_not_a_server_error(response, json_request=content_type == JSON)
 
 
 FIELDS = [
@@ -129,7 +147,7 @@ JSON_VALUES = st.recursive(
 def test_otlp_shaped_json_never_gives_a_5xx(ingest_client, endpoint, body):
     response = ingest_client.generic("POST", endpoint, json.dumps(body).encode(), content_type=JSON)
 
-    assert_not_a_server_error(response)
+    assert_not_a_server_error(response, json_request=True)
 
 
 def _leaves(value, path=()):
@@ -173,4 +191,83 @@ def test_valid_json_exports_with_values_replaced_never_give_a_5xx(ingest_client,
 
     response = ingest_client.generic("POST", endpoint, json.dumps(data).encode(), content_type=JSON)
 
+    assert_not_a_server_error(response, json_request=True)
+
+
+def _compressed(body: bytes, encoding: str) -> bytes:
+    if encoding == "gzip":
+        return gzip.compress(body)
+    if encoding == "deflate":
+        return zlib.compress(body)
+    return body
+
+
+@hypothesis.given(
+    endpoint=st.sampled_from(ENDPOINTS),
+    json_body=st.booleans(),
+    encoding=st.sampled_from(["gzip", "deflate", "identity", "GZIP", "br", "x-gzip", "gzip, br"]),
+    compress=st.sampled_from(["gzip", "deflate", "none"]),
+    cut=st.integers(0, 10**6),
+    flips=st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), max_size=3),
+    accept=st.sampled_from([None, "*/*", PROTOBUF, JSON, "text/html", "image/*", "x/y;q=0"]),
+)
+@SETTINGS
+def test_compressed_exports_damaged_or_mislabelled_never_give_a_5xx(
+    ingest_client, endpoint, json_body, encoding, compress, cut, flips, accept
+):
+    """The exporters' gzip bodies, labelled with every Content-Encoding, compressed another
+    way or not at all, cut and flipped after compressing, under any Accept."""
+    body = valid_bodies()[endpoint]
+    if json_body:
+        from apps.otlp import protocol
+
+        signal = {
+            "/otlp/v1/metrics": protocol.METRICS,
+            "/otlp/v1/traces": protocol.TRACES,
+            "/otlp/v1/logs": protocol.LOGS,
+        }[endpoint]
+        message = signal.request()
+        message.ParseFromString(body)
+        body = otlp_json(message)
+    data = bytearray(_compressed(body, compress))
+    for position, value in flips:
+        data[position % len(data)] = value
+    data = bytes(data[: max(1, cut % (len(data) + 1))])
+    headers = {"HTTP_CONTENT_ENCODING": encoding}
+    if accept is not None:
+        headers["HTTP_ACCEPT"] = accept
+
+    response = ingest_client.generic(
+        "POST", endpoint, data, content_type=JSON if json_body else PROTOBUF, **headers
+    )
+
+    assert_not_a_server_error(response, json_request=json_body)
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+@pytest.mark.parametrize("content_type", [PROTOBUF, JSON])
+@pytest.mark.parametrize("encoding", ["gzip", "deflate"])
+def test_a_compression_bomb_within_the_body_limit_is_a_413(
+    ingest_client, settings, endpoint, content_type, encoding
+):
+    """A few KiB that inflate past the body limit: refused when the limit is reached (413,
+    the API's JSON error), never inflated whole."""
+    bomb = _compressed(b"\0" * (settings.INGEST_MAX_BODY_BYTES * 8), encoding)
+    assert len(bomb) < settings.INGEST_MAX_BODY_BYTES // 50
+
+    response = ingest_client.generic(
+        "POST", endpoint, bomb, content_type=content_type, HTTP_CONTENT_ENCODING=encoding
+    )
+
+    assert response.status_code == 413
     assert_not_a_server_error(response)
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+def test_gzip_of_gzip_and_a_gzip_with_trailing_junk_are_a_400_status(ingest_client, endpoint):
+    body = valid_bodies()[endpoint]
+    for data in (gzip.compress(gzip.compress(body)), gzip.compress(body) + b"junk"):
+        response = ingest_client.generic(
+            "POST", endpoint, data, content_type=PROTOBUF, HTTP_CONTENT_ENCODING="gzip"
+        )
+        assert_not_a_server_error(response, json_request=False)

@@ -393,3 +393,32 @@ def test_the_ingest_rate_limit_is_a_429_with_retry_after(ingest_client, monkeypa
     assert first.status_code == 200
     assert (second.status_code, second.json()["error"]) == (429, "throttled")
     assert int(second["Retry-After"]) >= 1
+
+
+def test_genai_token_usage_keeps_its_token_type_tag(ingest_client, read_client):
+    at = now_ns(5)
+    points = [
+        histogram_point([100, 1000], [0, 0, 1], at=at, sum=1200.0, gen_ai__token__type="input"),
+        histogram_point([100, 1000], [0, 1, 0], at=at, sum=300.0, gen_ai__token__type="output"),
+    ]
+    metric = histogram("gen_ai.client.token.usage", *points, unit="{token}")
+    post(ingest_client, URL, metrics_request(metric))
+
+    drain_outbox()
+    body = statistics(read_client, "gen_ai.client.token.usage", tag="gen_ai.token.type:input")
+    assert (body["count"], body["sum"]) == (1, 1200.0)
+
+
+@pytest.mark.parametrize("accept", [PROTOBUF, JSON, "text/html", "image/*", "*/*"])
+def test_any_accept_header_is_answered_never_a_406(ingest_client, accept):
+    """Exporters may send `Accept: application/x-protobuf`; the answer's encoding is the
+    request's whatever they ask for (it used to be a 406 from content negotiation)."""
+    body = metrics_request(gauge("g", number(1.0, at=now_ns(1))))
+
+    answered = post(ingest_client, URL, body, HTTP_ACCEPT=accept)
+    refused = APIClient().generic(
+        "POST", URL, body.SerializeToString(), content_type=PROTOBUF, HTTP_ACCEPT=accept
+    )
+
+    assert (answered.status_code, answered["Content-Type"]) == (200, PROTOBUF)
+    assert (refused.status_code, refused.json()["error"]) == (401, "not_authenticated")

@@ -210,7 +210,10 @@ def test_the_sdk_s_spans_and_logs_land_and_the_ai_reads_answer_with_them(
     assert error.context["logger"] == "shop.payments"
 
     wait_until(
-        lambda: MetricPoint.objects.filter(metric_name="ai.ttft_ms").exists(),
+        lambda: (
+            MetricPoint.objects.filter(metric_name="ai.ttft_ms").exists()
+            and MetricPoint.objects.filter(metric_name="gen_ai.usage.cost").exists()
+        ),
         timeout=30,
         what="the usage's metric points",
     )
@@ -221,6 +224,15 @@ def test_the_sdk_s_spans_and_logs_land_and_the_ai_reads_answer_with_them(
     rows = costs if isinstance(costs, list) else costs["results"]
     assert sum(row["requests"] for row in rows) == 2
     assert sum(row["input_tokens"] for row in rows) == 1300
+    # OpenLIT's provider-reported cost, beside the price table's (none here).
+    billed = get(
+        live_stack.web_port,
+        "/api/v1/analytics/metrics/gen_ai.usage.cost/statistics",
+        read_key,
+        hours=1,
+        tag=["user_id:u-42", "provider:openai"],
+    )
+    assert (billed["count"], billed["sum"]) == (1, 0.006)
 
 
 def test_chunked_json_as_the_javascript_exporters_send_it_is_read(live_stack, ingest_key):

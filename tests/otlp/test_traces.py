@@ -6,6 +6,7 @@ import pytest
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
 from apps.ai.models import AiUsage, ModelPrice
+from apps.metrics.models import MetricPoint
 from apps.metrics.rollups import rollup_pending
 from apps.requestlog.models import APIRequestLog as RequestLog
 from tests.helpers import drain_outbox
@@ -37,10 +38,7 @@ def chat_span(**attrs):
         gen_ai__usage__output_tokens=200,
         gen_ai__usage__cache_read__input_tokens=400,
         gen_ai__server__time_to_first_token=0.3,
-        gen_ai__usage__cost=0.0123,
-        user__id="u-7",
-        session__id="s-1",
-        **attrs,
+        **({"gen_ai__usage__cost": 0.0123, "user__id": "u-7", "session__id": "s-1"} | attrs),
     )
 
 
@@ -214,3 +212,103 @@ def test_costs_and_ttft_answer_with_otlp_usage(ingest_client, read_client):
     ttft = read_client.get("/api/v1/analytics/ttft", {"hours": 24}).json()
     assert ttft["p50"] == pytest.approx(300.0, rel=0.01)
     assert ttft["p99"] == pytest.approx(300.0, rel=0.01)
+
+
+def test_a_provider_reported_cost_is_a_metric_point_beside_the_price_table(
+    ingest_client, read_client
+):
+    """OpenLIT's `gen_ai.usage.cost`: kept in the usage's metadata and summed by the
+    metric statistics as `gen_ai.usage.cost`, tagged so a rule can watch one user."""
+    spans = [chat_span(), chat_span(span_id="eee19b7ec3c1b175", gen_ai__usage__cost=0.0077)]
+
+    response = post(ingest_client, URL, traces_request(*spans))
+
+    assert not answer(response).HasField("partial_success")
+    drain_outbox()
+    assert sorted(u.metadata["provider_cost_usd"] for u in AiUsage.objects.all()) == [
+        0.0077,
+        0.0123,
+    ]
+    rollup_pending()
+    stats = read_client.get(
+        "/api/v1/analytics/metrics/gen_ai.usage.cost/statistics",
+        {"hours": 1, "tag": ["user_id:u-7", "provider:openai", "model:gpt-4o-2024-08-06"]},
+    ).json()
+    assert (stats["count"], stats["sum"]) == (2, pytest.approx(0.02))
+    point = MetricPoint.objects.get(metric_name="gen_ai.usage.cost", value=0.0077)
+    assert point.tags == {
+        "service.name": "assistant",
+        "model": "gpt-4o-2024-08-06",
+        "feature": "chat",
+        "provider": "openai",
+        "user_id": "u-7",
+    }
+    assert (point.metric_type, point.unit) == ("counter", "USD")
+    # Sent again: the same points, stored once.
+    post(ingest_client, URL, traces_request(*spans))
+    drain_outbox()
+    assert MetricPoint.objects.filter(metric_name="gen_ai.usage.cost").count() == 2
+
+
+def test_no_cost_point_without_a_usable_cost(ingest_client):
+    spans = [
+        chat_span(gen_ai__usage__cost=-1.0),
+        chat_span(span_id="eee19b7ec3c1b175", gen_ai__usage__cost="0.5"),
+        chat_span(span_id="eee19b7ec3c1b176", gen_ai__usage__cost=True),
+    ]
+    post(ingest_client, URL, traces_request(*spans))
+    drain_outbox()
+    assert AiUsage.objects.count() == 3
+    assert not MetricPoint.objects.filter(metric_name="gen_ai.usage.cost").exists()
+
+
+def test_openllmetry_s_streamed_chunks_give_the_time_to_first_token(ingest_client):
+    """OpenLLMetry records no TTFT attribute on the span but an event per streamed chunk
+    (`gen_ai.content.completion.chunk`): the first one's time is the first token's; its
+    `gen_ai.user` (the OpenAI request's `user`) and Traceloop's association properties
+    name the user and the session."""
+    start = now_ns(5)
+    streamed = span(
+        "openai.chat",
+        kind=CLIENT,
+        start=start,
+        ms=400.0,
+        gen_ai__operation__name="chat",
+        gen_ai__provider__name="openai",
+        gen_ai__request__model="gpt-4o",
+        gen_ai__is_streaming=True,
+        gen_ai__usage__input_tokens=10,
+        gen_ai__usage__output_tokens=5,
+        gen_ai__user="u-9",
+        traceloop__association__properties__session_id="conv-9",
+    )
+    for ms in (120, 200, 390):
+        streamed.events.add(
+            name="gen_ai.content.completion.chunk", time_unix_nano=start + ms * 10**6
+        )
+
+    post(ingest_client, URL, traces_request(streamed))
+
+    drain_outbox()
+    usage = AiUsage.objects.get()
+    assert (usage.ttft_ms, usage.generation_ms) == (120.0, 280.0)
+    assert (usage.user_id, usage.conversation_id) == ("u-9", "conv-9")
+
+
+def test_older_openllmetry_spans_name_the_operation_by_llm_request_type(ingest_client):
+    older = span(
+        "openai.chat",
+        kind=CLIENT,
+        gen_ai__system="openai",
+        gen_ai__request__model="gpt-3.5-turbo",
+        llm__request__type="chat",
+        gen_ai__usage__prompt_tokens=12,
+        gen_ai__usage__completion_tokens=3,
+        llm__usage__total_tokens=15,
+        llm__user="u-old",
+    )
+    post(ingest_client, URL, traces_request(older))
+    drain_outbox()
+    usage = AiUsage.objects.get()
+    assert (usage.feature, usage.model, usage.user_id) == ("chat", "gpt-3.5-turbo", "u-old")
+    assert (usage.tokens_in, usage.tokens_out, usage.metadata["provider"]) == (12, 3, "openai")

@@ -11,7 +11,6 @@ from apps.events.models import Event, UserActivity
 from apps.ingest.models import OutboxBatch
 from apps.keys.services import api_key_create
 from tests.helpers import drain_outbox
-from tests.live import wait_until
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
 
@@ -57,13 +56,18 @@ def test_posthog_js_requests_from_another_origin(browser, live_server):
     api = f"http://{other_host}:{site.port}"
     ids = [str(uuid.uuid4()) for _ in range(3)]
 
-    gzipped, preflighted, flags, beaconed = page.evaluate(SEND, [api, key, ids])
+    # Playwright's sync API runs the browser's requests through the route filter
+    # (tests/browser.py) only while a Playwright call is waiting: wait for the beacon's
+    # answer inside one, or it can sit unsent while this thread sleeps.
+    with page.expect_response(lambda r: "compression=base64" in r.url) as beacon:
+        gzipped, preflighted, flags, beaconed = page.evaluate(SEND, [api, key, ids])
 
     assert gzipped == [200, {"status": 1, "accepted": 1, "duplicates": 0, "rejected": []}]
     assert preflighted[0] == 200 and preflighted[1]["accepted"] == 1
     assert flags[0] == 200 and flags[1]["featureFlags"] == {}
     assert beaconed is True
-    wait_until(lambda: OutboxBatch.objects.count() == 3, timeout=15, what="the beacon")
+    assert beacon.value.status == 200
+    assert OutboxBatch.objects.count() == 3
     drain_outbox()
     assert UserActivity.objects.get().activity_type == "page_view"
     assert sorted(Event.objects.values_list("event_type", flat=True)) == [

@@ -132,8 +132,11 @@ def test_flags_need_a_key(client):
     assert post(client, "/flags/?v=2", {"distinct_id": "a"}).status_code == 401
 
 
-def test_get_is_405(client):
-    assert client.get("/batch/").status_code == 405
+def test_a_get_without_data_is_a_400_and_flags_take_no_get(client):
+    response = client.get("/batch/")
+    assert (response.status_code, response.json()["error"]) == (400, "invalid")
+    assert "?data=" in response.json()["detail"]
+    assert client.get("/flags/").status_code == 405
 
 
 INT64 = st.integers(min_value=-(2**63), max_value=2**63 - 1)

@@ -479,3 +479,71 @@ def test_the_ingest_rate_limit_is_429_with_retry_after(ingest_key, monkeypatch):
     assert first.status_code == 200
     assert (second.status_code, second.json()["error"]) == (429, "throttled")
     assert int(second["Retry-After"]) >= 1
+
+
+def tunnel_envelope(event: dict, dsn) -> bytes:
+    """An envelope as the browser SDK builds it with the `tunnel` option: the dsn in its
+    header (the application's tunnel forwards it as it is, with no X-Sentry-Auth)."""
+    header = {"event_id": event["event_id"], "sent_at": event["timestamp"], "dsn": dsn}
+    header["sdk"] = {"name": "sentry.javascript.browser", "version": "10.20.0"}
+    return envelope(({"type": "event"}, event), header=header)
+
+
+def test_a_tunnelled_envelope_is_authenticated_by_its_header_s_dsn(ingest_key):
+    event = exception_event()
+
+    response = post_envelope(
+        tunnel_envelope(event, f"http://{ingest_key}@127.0.0.1:8000/42"), key=None
+    )
+    gzipped = post_envelope(
+        tunnel_envelope(exception_event(), f"https://{ingest_key}@example.com/42"),
+        key=None,
+        gzip_body=True,
+    )
+
+    assert (response.status_code, response.json()["id"]) == (200, event["event_id"])
+    assert gzipped.status_code == 200
+    drain_outbox()
+    assert ErrorLog.objects.count() == 2
+    assert ErrorLog.objects.filter(event_id=event["event_id"]).exists()
+
+
+@pytest.mark.parametrize(
+    "dsn",
+    [
+        "http://abcdefgh.abcdefghijklmnopqrstuvwxyz012345@127.0.0.1:8000/42",  # unknown key
+        "http://127.0.0.1:8000/42",  # no key in it
+        "not a url",
+        "http://[::1@/42",
+        42,
+        None,
+    ],
+)
+def test_a_tunnelled_envelope_without_a_valid_dsn_key_is_401(ingest_key, dsn):
+    response = post_envelope(tunnel_envelope(exception_event(), dsn), key=None)
+
+    assert (response.status_code, response.json()["error"]) == (401, "not_authenticated")
+    drain_outbox()
+    assert not ErrorLog.objects.exists()
+
+
+def test_the_auth_header_wins_over_the_dsn(ingest_key, read_key):
+    body = tunnel_envelope(exception_event(), f"http://{ingest_key}@127.0.0.1:8000/42")
+
+    assert post_envelope(body, key=read_key).status_code == 403  # the header's key is taken
+
+
+def test_a_tunnelled_envelope_s_bad_body_is_a_4xx_before_any_key(ingest_key, settings):
+    settings.INGEST_MAX_BODY_BYTES = 1000
+    big = tunnel_envelope(exception_event(message="x" * 2000), f"http://{ingest_key}@h/42")
+
+    assert post_envelope(big, key=None).status_code == 413
+    not_gzip = post_envelope(b"\x1f\x8b junk", key=None, HTTP_CONTENT_ENCODING="gzip")
+    assert not_gzip.status_code == 400
+    assert post_envelope(b"not json\n", key=None).status_code == 401
+
+
+@pytest.mark.parametrize("accept", ["application/x-protobuf", "text/html", "image/*"])
+def test_any_accept_header_is_answered_never_a_406(ingest_key, accept):
+    response = post_envelope(event_envelope(exception_event()), key=ingest_key, HTTP_ACCEPT=accept)
+    assert (response.status_code, response["Content-Type"]) == (200, "application/json")

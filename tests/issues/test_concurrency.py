@@ -1,0 +1,118 @@
+"""Two batches of one issue stored at the same time: counts exact, no deadlock."""
+
+import threading
+
+import pytest
+from django.db import connection, connections, transaction
+
+from apps.errors.models import ErrorLog, Issue
+from apps.ingest.models import OutboxBatch
+from apps.ingest.outbox import outbox_process
+from tests.helpers import post_json
+from tests.issues.helpers import INGEST, error
+
+
+def queue(client, items: list[dict]) -> int:
+    before = set(OutboxBatch.objects.values_list("pk", flat=True))
+    assert post_json(client, INGEST, items).status_code == 202
+    [new] = set(OutboxBatch.objects.values_list("pk", flat=True)) - before
+    return new
+
+
+def waiting_on_a_lock() -> bool:
+    with connections["default"].cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return cursor.fetchone()[0] > 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_concurrent_batches_count_every_event_and_user_once(ingest_client):
+    # Two issues in both batches, so each batch meets rows the other holds.
+    trace = 'Traceback (most recent call last):\n  File "a.py", line 1, in {}\nE: x'
+    first = [
+        error(f"boom {n}", user_id=user, stack_trace=trace.format(f))
+        for n, user in enumerate(["ann", "bob", "ann"])
+        for f in ("f", "g")
+    ]
+    second = [
+        error(f"boom {n}", user_id=user, stack_trace=trace.format(f))
+        for n, user in enumerate(["bob", "cy"])
+        for f in ("g", "f")
+    ]
+    a, b = queue(ingest_client, first), queue(ingest_client, second)
+    a_stored, release = threading.Event(), threading.Event()
+    errors: list[Exception] = []
+
+    def hold_a():
+        try:
+            with transaction.atomic():
+                outbox_process(outbox_id=a)
+                a_stored.set()
+                release.wait(timeout=30)  # commit only once b waits on a's rows
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            a_stored.set()
+            connection.close()
+
+    def run_b():
+        try:
+            a_stored.wait(timeout=30)
+            outbox_process(outbox_id=b)
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=hold_a), threading.Thread(target=run_b)]
+    for thread in threads:
+        thread.start()
+    a_stored.wait(timeout=30)
+    blocked = False
+    for _ in range(500):  # b's statement reaches a's rows and waits: up to ~10 s
+        blocked = waiting_on_a_lock()
+        if blocked:
+            break
+        threading.Event().wait(0.02)
+    release.set()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert errors == []
+    assert blocked, "the second batch never waited on the first"
+    assert ErrorLog.objects.count() == 10
+    assert sorted(i.event_count for i in Issue.objects.all()) == [5, 5]
+    assert sorted(i.users_affected for i in Issue.objects.all()) == [3, 3]
+    assert not OutboxBatch.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_same_batch_processed_twice_at_once_counts_once(ingest_client):
+    items = [error(user_id=u) for u in ("ann", "bob", "ann")]
+    assert post_json(ingest_client, INGEST, items).status_code == 202
+    assert post_json(ingest_client, INGEST, items).status_code == 202  # a client retry
+    ids = list(OutboxBatch.objects.values_list("pk", flat=True))
+    start = threading.Barrier(len(ids))
+    errors: list[Exception] = []
+
+    def run(outbox_id: int):
+        try:
+            start.wait(timeout=10)
+            outbox_process(outbox_id=outbox_id)
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(pk,)) for pk in ids]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert errors == []
+    issue = Issue.objects.get()
+    assert (issue.event_count, issue.users_affected) == (3, 2)
