@@ -244,6 +244,9 @@ def test_staff_without_the_view_permission_get_403_and_no_nav_entry(staff_user):
     grant(staff_user, "errors.view_errorlog")
     assert client.get(PAGE).status_code == 200
     assert 'href="/admin/console/errors/"' in client.get("/admin/console/").content.decode()
+    assert 'id="issues-link"' not in client.get(PAGE).content.decode()
+    grant(staff_user, "errors.view_issue")  # the link to triage the errors as issues
+    assert 'href="/admin/errors/issue/" id="issues-link"' in client.get(PAGE).content.decode()
 
 
 @pytest.mark.django_db
