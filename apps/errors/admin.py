@@ -121,6 +121,11 @@ class IssueAdmin(ReadOnlyAdmin):
     def get_fields(self, request, obj=None):
         return self.get_readonly_fields(request, obj)
 
+    def has_delete_permission(self, request, obj=None) -> bool:
+        # Its counts and users are kept with the errors' (a deleted issue would come back
+        # with its users uncounted): resolve or ignore it instead.
+        return False
+
     @admin.display(description="title")
     def short_title(self, obj: Issue) -> str:
         return obj.title[:100]
@@ -160,8 +165,8 @@ class IssueAdmin(ReadOnlyAdmin):
             ),
         )
         return format_html(
-            '<svg class="issue-chart" width="{}" height="{}" role="img" '
-            'aria-label="events per hour">{}</svg><div>peak {} an hour</div>',
+            '<svg class="issue-chart" viewBox="0 0 {} {}" style="width: 100%; max-width: 480px" '
+            'role="img" aria-label="events per hour">{}</svg><div>peak {} an hour</div>',
             width,
             height,
             bars,
@@ -175,7 +180,8 @@ class IssueAdmin(ReadOnlyAdmin):
             return "-"
         url = reverse("admin:errors_errorlog_change", args=[event.pk])
         return format_html(
-            '<a href="{}">{}</a> at {}<pre class="issue-stack">{}</pre>',
+            '<a href="{}">{}</a> at {}<pre class="issue-stack" style="overflow-x: auto; '
+            'max-width: 100%">{}</pre>',
             url,
             event.error_message[:200],
             event.timestamp.strftime("%Y-%m-%d %H:%M:%S UTC"),
@@ -186,7 +192,7 @@ class IssueAdmin(ReadOnlyAdmin):
     def timeline(self, obj: Issue) -> str:
         entries = selectors.issue_timeline(obj)
         return format_html(
-            "<ul>{}</ul>",
+            '<ul class="issue-timeline" style="margin: 0; padding: 0; list-style: none">{}</ul>',
             format_html_join(
                 "",
                 "<li>{} {}{}{}</li>",
