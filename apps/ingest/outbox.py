@@ -101,7 +101,7 @@ def _insert_sql(kind: RecordKind, *, from_outbox: bool) -> str:
     defs = ", ".join(f"{quote(f.column)} {f.db_type(connection)}" for f in columns)
     if from_outbox:
         source = (
-            f"batch AS (DELETE FROM {OUTBOX} WHERE id = %s RETURNING payload), "
+            f"batch AS (DELETE FROM {OUTBOX} WHERE id = ANY(%s) RETURNING payload), "
             f"rows AS (SELECT r.* FROM batch, json_to_recordset(batch.payload::json) AS r({defs}))"
         )
     else:
@@ -129,8 +129,26 @@ def _inserted_count(cursor, kind: RecordKind) -> int:
     return cursor.fetchone()[0] if kind.after_insert else cursor.rowcount
 
 
+# A task whose batch is small also stores the small batches of its kind waiting behind it
+# (SDKs send one event a request: under load, a backlog of one-item batches), in the
+# same statement and transaction; their own tasks then find them gone. Only rows it
+# takes are locked, so no other task waits on one it left.
+COALESCE_ITEMS_AT_MOST = 10  # a batch this small is taken along
+COALESCE_BATCHES = 100  # at most this many more a task
+
+
+def _small_batches_behind(cursor, kind: str, outbox_id: int) -> list[tuple[int, int]]:
+    cursor.execute(
+        f"SELECT id, item_count FROM {OUTBOX} WHERE kind = %s AND failed_at IS NULL "
+        "AND id > %s AND item_count <= %s ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED",
+        [kind, outbox_id, COALESCE_ITEMS_AT_MOST, COALESCE_BATCHES],
+    )
+    return cursor.fetchall()
+
+
 def outbox_process(*, outbox_id: int) -> int:
-    """Move one outbox row into its table and delete it, atomically. Returns rows inserted.
+    """Move one outbox row (and the small ones of its kind behind it) into its table and
+    delete them, atomically. Returns rows inserted.
 
     Safe to run twice or concurrently: a row being processed elsewhere is
     skipped, a processed row is gone, and `event_id` makes inserts idempotent:
@@ -148,21 +166,28 @@ def outbox_process(*, outbox_id: int) -> int:
             if row is None:
                 return 0
             kind, item_count = get_kind(row[0]), row[1]
+            ids = [outbox_id]
+            if item_count <= COALESCE_ITEMS_AT_MOST:
+                behind = _small_batches_behind(cursor, kind.name, outbox_id)
+                ids += [batch_id for batch_id, _ in behind]
+                item_count += sum(count for _, count in behind)
             payload = None
             if kind.derive is not None:
-                cursor.execute(f"SELECT payload FROM {OUTBOX} WHERE id = %s", [outbox_id])
-                payload = orjson.loads(cursor.fetchone()[0])
+                cursor.execute(
+                    f"SELECT payload FROM {OUTBOX} WHERE id = ANY(%s) ORDER BY id", [ids]
+                )
+                payload = [item for (text,) in cursor.fetchall() for item in orjson.loads(text)]
                 if kind.derive_first:  # before the statement whose upserts lock rows
                     _derived_insert(kind, payload)
             try:
                 with transaction.atomic():
-                    cursor.execute(_insert_sql(kind, from_outbox=True), [outbox_id])
+                    cursor.execute(_insert_sql(kind, from_outbox=True), [ids])
                     inserted = _inserted_count(cursor, kind)
             except (DataError, IntegrityError) as exc:
                 # One bad row must not sink the others: insert row by row and
                 # park only the rows the database refuses, visibly.
-                logger.error("outbox %s (%s) refused as a batch: %s", outbox_id, kind.name, exc)
-                inserted = _outbox_isolate(cursor, kind, outbox_id)
+                logger.error("outbox %s (%s) refused as a batch: %s", ids, kind.name, exc)
+                inserted = sum(_outbox_isolate(cursor, kind, batch_id) for batch_id in ids)
                 item_count = inserted  # the refused rows are parked, not duplicates
             if payload is not None and not kind.derive_first:
                 _derived_insert(kind, payload)

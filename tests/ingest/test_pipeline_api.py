@@ -291,3 +291,41 @@ def test_a_row_the_database_refuses_is_parked_alone(ingest_client):
     parked = OutboxBatch.objects.get()
     assert parked.failed_at is not None and parked.item_count == 1
     assert "bad" in parked.payload and "null" in parked.last_error
+
+
+def test_a_backlog_of_one_item_batches_is_stored_by_one_task_each_item_once(ingest_client):
+    """An SDK sends one event a request: the task of the first batch also stores the small
+    batches of its kind waiting behind it, in one statement; their own tasks find them
+    gone. A retried request (the same event_id in two batches) is stored once."""
+    from apps.ingest.outbox import outbox_process
+
+    items = [job(event_id=new_id(), job_id=f"j{i}") for i in range(30)]
+    for item in [*items, items[0]]:
+        assert post_json(ingest_client, JOBS, item).status_code == 202
+    post_json(ingest_client, "/api/v1/analytics/error", {"category": "api", "error_message": "x"})
+    ids = sorted(OutboxBatch.objects.filter(kind="job_outcome").values_list("id", flat=True))
+
+    assert outbox_process(outbox_id=ids[0]) == 30
+    assert list(OutboxBatch.objects.values_list("kind", flat=True)) == ["error"]  # not its kind
+    assert [outbox_process(outbox_id=i) for i in ids[1:]] == [0] * 30
+    assert sorted(JobOutcome.objects.values_list("job_id", flat=True)) == sorted(
+        item["job_id"] for item in items
+    )
+
+
+def test_a_refused_row_among_coalesced_batches_is_parked_alone(ingest_client):
+    from apps.ingest.outbox import outbox_process
+
+    for job_id in ("good-1", "bad", "good-2"):
+        post_json(ingest_client, JOBS, job(job_id=job_id))
+    bad = OutboxBatch.objects.get(payload__contains='"bad"')
+    rows = orjson.loads(bad.payload)
+    rows[0]["status"] = None  # passed validation, refused by the database
+    bad.payload = orjson.dumps(rows).decode()
+    bad.save()
+
+    assert outbox_process(outbox_id=OutboxBatch.objects.order_by("id")[0].pk) == 2
+
+    assert sorted(JobOutcome.objects.values_list("job_id", flat=True)) == ["good-1", "good-2"]
+    parked = OutboxBatch.objects.get()
+    assert parked.failed_at is not None and "bad" in parked.payload

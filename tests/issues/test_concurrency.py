@@ -6,6 +6,7 @@ import pytest
 from django.db import connection, connections, transaction
 
 from apps.errors.models import ErrorLog, Issue
+from apps.ingest import outbox
 from apps.ingest.models import OutboxBatch
 from apps.ingest.outbox import outbox_process
 from tests.helpers import post_json
@@ -29,7 +30,9 @@ def waiting_on_a_lock() -> bool:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_concurrent_batches_count_every_event_and_user_once(ingest_client):
+def test_two_concurrent_batches_count_every_event_and_user_once(ingest_client, monkeypatch):
+    # Each task its own batch (a small one would take the other along: one statement).
+    monkeypatch.setattr(outbox, "COALESCE_BATCHES", 0)
     # Two issues in both batches, so each batch meets rows the other holds.
     trace = 'Traceback (most recent call last):\n  File "a.py", line 1, in {}\nE: x'
     first = [

@@ -125,6 +125,7 @@ def test_an_ignored_issue_stays_ignored(ingest_client):
 def test_a_sentry_event_and_an_otlp_error_log_of_one_bug_are_one_issue(ingest_client, ingest_key):
     response = post_envelope(event_envelope(exception_event()), key=ingest_key)
     assert response.status_code == 200, response.content
+    drain_outbox()  # stored first: the issue's title and culprit are the Sentry event's
     stack = (
         "Traceback (most recent call last):\n"
         '  File "/srv/shop/app/views.py", line 12, in checkout\n'
