@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 from apps.core.api import get_or_404, validated
 from apps.core.errors import Conflict
 from apps.core.pagination import TimeCursorPagination
+from apps.core.params import listed_params
 from apps.keys.permissions import CanAdminister, request_actor
 
 from . import selectors, services
@@ -251,19 +252,6 @@ class IncidentPagination(TimeCursorPagination):
     ordering = ("-triggered_at", "-id")
 
 
-def _listed(query_params) -> dict:
-    """`?status=open,acknowledged` and `?status=open&status=acknowledged` alike."""
-    data = {}
-    for name in ("status", "severity"):
-        values = [v for raw in query_params.getlist(name) for v in raw.split(",")]
-        if values:
-            data[name] = values
-    for name in ("rule", "since", "until"):
-        if name in query_params:
-            data[name] = query_params[name]
-    return data
-
-
 class IncidentListView(AlertsView):
     change_permission = "alerts.change_alertincident"
     pagination_class = IncidentPagination
@@ -275,7 +263,14 @@ class IncidentListView(AlertsView):
         tags=TAGS,
     )
     def get(self, request):
-        query = validated(io.IncidentQuery, _listed(request.query_params))
+        query = validated(
+            io.IncidentQuery,
+            listed_params(
+                request.query_params,
+                lists=("status", "severity"),
+                singles=("rule", "since", "until"),
+            ),
+        )
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(selectors.incident_list(**query), request, view=self)
         return paginator.get_paginated_response(io.IncidentOut(page, many=True).data)

@@ -57,3 +57,17 @@ def hours_query(max_hours: int = 168, default: int = 24, **extra_fields) -> type
         **extra_fields,
     }
     return type(f"Hours{max_hours}Query", (NonEmptyQuery,), fields)
+
+
+def listed_params(query_params, *, lists: tuple[str, ...], singles: tuple[str, ...]) -> dict:
+    """The query as a serializer's data: each of `lists` as a list, written
+    `?status=a,b` or `?status=a&status=b` alike; each of `singles` as sent."""
+    data: dict = {}
+    for name in lists:
+        values = [v for raw in query_params.getlist(name) for v in raw.split(",")]
+        if values:
+            data[name] = values
+    for name in singles:
+        if name in query_params:
+            data[name] = query_params[name]
+    return data

@@ -8,7 +8,7 @@ from rest_framework.views import APIView
 
 from apps.core.api import get_or_404, validated
 from apps.core.pagination import TimeCursorPagination
-from apps.core.params import hours_query
+from apps.core.params import hours_query, listed_params
 from apps.core.windows import IntervalField, fill_field, too_many_buckets
 from apps.ingest.api import IngestView
 from apps.keys.permissions import CanAdminister, request_actor
@@ -82,19 +82,6 @@ class IssueEventPagination(TimeCursorPagination):
     ordering = ("-timestamp", "-id")
 
 
-def _listed(query_params) -> dict:
-    """`?status=a,b` and `?status=a&status=b` alike."""
-    data: dict = {}
-    for name in ("status", "category", "severity"):
-        values = [v for raw in query_params.getlist(name) for v in raw.split(",")]
-        if values:
-            data[name] = values
-    for name in ("release", "page_size", "cursor"):
-        if name in query_params:
-            data[name] = query_params[name]
-    return data
-
-
 def _with_counts(issues: list[Issue]) -> list[Issue]:
     counts = selectors.issue_counts_since([i.fingerprint for i in issues], hours=24)
     for issue in issues:
@@ -113,7 +100,14 @@ class IssueListView(IssuesView):
     )
     def get(self, request):
         # The filters' 400 comes before the cursor's (unknown) parameters are read.
-        query = validated(out.IssueQuery, _listed(request.query_params))
+        query = validated(
+            out.IssueQuery,
+            listed_params(
+                request.query_params,
+                lists=("status", "category", "severity"),
+                singles=("release", "page_size", "cursor"),
+            ),
+        )
         query.pop("page_size", None), query.pop("cursor", None)  # the paginator reads them
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(selectors.issue_list(**query), request, view=self)

@@ -85,6 +85,9 @@ def test_issues_are_filtered(read_client, three_issues, query, titles):
         "status=" + ",".join(["resolved"] * 4),
         "release=%00",
         "page_size=1.5",
+        "page_size=99999999999999999999999",
+        "cursor=cD0yMDI2LTEzLTQwVDk5Ojk5Ojk5JnI9MQ==",  # p=2026-13-40T99:99:99&r=1
+        "status=resolved%00",
     ],
 )
 def test_bad_list_parameters_are_a_clear_4xx(read_client, three_issues, query):
