@@ -22,6 +22,9 @@ class AiUsage(IngestedRecord):
     tokens_out = models.PositiveIntegerField(default=0)
     cached_tokens = models.PositiveIntegerField(default=0)
     cache_hit = models.BooleanField(null=True, blank=True)
+    # What the provider billed (USD), when the client or its span said: shown beside the
+    # price table's estimate, never instead of it. Nullable: adding it rewrites no row.
+    reported_cost_usd = models.FloatField(null=True, blank=True)
     steps = models.JSONField(default=list, blank=True)
     question = models.TextField(blank=True, default="")
     # The question normalized (case, whitespace, punctuation): what trending groups by.
@@ -57,6 +60,10 @@ class AiUsageHour(models.Model):
     cached_tokens = models.BigIntegerField()
     cache_known = models.BigIntegerField()  # requests that said whether the cache hit
     cache_hits = models.BigIntegerField()
+    # Of the requests that reported a provider cost: their number and the cost's sum.
+    # db_default: added to a big table without rewriting it.
+    reported = models.BigIntegerField(db_default=0)
+    reported_cost_usd = models.FloatField(db_default=0.0)
 
     class Meta:
         verbose_name = "AI usage hour"

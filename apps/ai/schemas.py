@@ -7,9 +7,11 @@ from uuid import UUID
 from pydantic import AfterValidator, ConfigDict, Field, StringConstraints, model_validator
 
 from apps.ingest.fields import (
+    MAX_ABS_NUMBER,
     ItemSchema,
     LongText,
     Milliseconds,
+    NotBool,
     NullMeansAbsent,
     PositiveInt,
     Scrubbed,
@@ -22,6 +24,8 @@ from .models import AiQuestion, AiQuestionVariant, AiUsageHour
 from .questions import question_key
 
 MAX_STEPS = 50
+# USD: finite, not negative, within the bound of every number a client sends.
+Usd = Annotated[float, NotBool, Field(ge=0, le=MAX_ABS_NUMBER, allow_inf_nan=False)]
 
 
 @lru_cache(maxsize=8192)
@@ -71,6 +75,11 @@ class AiUsageIn(ItemSchema):
     tokens_out: PositiveInt = 0
     cached_tokens: PositiveInt = Field(default=0, description="Of tokens_in, read from a cache.")
     cache_hit: bool | None = None
+    reported_cost_usd: Usd | None = Field(
+        default=None,
+        description="What the provider billed for this request (USD), if it said: the cost "
+        "reads answer it beside the price table's estimate.",
+    )
     steps: list[StepIn] = Field(default_factory=list, max_length=MAX_STEPS)
     question: Scrubbed(2000) = Field(default="", description="The user's question, for trending.")
     metadata: Secretless = Field(default_factory=dict)
@@ -95,11 +104,12 @@ _VARIANT = AiQuestionVariant._meta.db_table
 AFTER_INSERT = (
     f"""INSERT INTO {_HOUR} AS h (hour, assistant_id, assistant_name, model, feature, requests,
         successes, timed, response_ms_sum, tokens_in, tokens_out, cached_tokens, cache_known,
-        cache_hits)
+        cache_hits, reported, reported_cost_usd)
     SELECT date_trunc('hour', "timestamp"), assistant_id, assistant_name, model, feature,
         count(*), count(*) FILTER (WHERE success), count(response_time_ms),
         coalesce(sum(response_time_ms), 0), sum(tokens_in), sum(tokens_out),
-        sum(cached_tokens), count(cache_hit), count(*) FILTER (WHERE cache_hit)
+        sum(cached_tokens), count(cache_hit), count(*) FILTER (WHERE cache_hit),
+        count(reported_cost_usd), coalesce(sum(reported_cost_usd), 0)
     FROM inserted
     GROUP BY 1, 2, 3, 4, 5
     ORDER BY 1, 2, 3, 4, 5
@@ -112,7 +122,9 @@ AFTER_INSERT = (
         tokens_out = h.tokens_out + EXCLUDED.tokens_out,
         cached_tokens = h.cached_tokens + EXCLUDED.cached_tokens,
         cache_known = h.cache_known + EXCLUDED.cache_known,
-        cache_hits = h.cache_hits + EXCLUDED.cache_hits""",
+        cache_hits = h.cache_hits + EXCLUDED.cache_hits,
+        reported = h.reported + EXCLUDED.reported,
+        reported_cost_usd = h.reported_cost_usd + EXCLUDED.reported_cost_usd""",
     f"""INSERT INTO {_QUESTION} AS q (assistant_id, question_key, frequency, last_asked)
     SELECT assistant_id, question_key, count(*), max("timestamp")
     FROM inserted WHERE question_key <> ''
@@ -144,6 +156,7 @@ RETURNING = (
     "tokens_out",
     "cached_tokens",
     "cache_hit",
+    "reported_cost_usd",
     "question",
     "question_key",
 )

@@ -111,7 +111,8 @@ def _usage_groups(since: datetime, until: datetime, breakpoints: list[datetime],
     """Token sums per assistant and model, in pieces within which every price is constant:
     whole hours from the hourly table, and from the usage rows the window's ragged ends
     and the hours in which a price takes over. Each piece: (assistant_id, assistant_name,
-    model, a moment inside it, requests, tokens_in, tokens_out, cached_tokens)."""
+    model, a moment inside it, requests, tokens_in, tokens_out, cached_tokens, and of the
+    requests that reported a provider cost their number and its sum)."""
     first, last, split_hours, raw_ranges = _split_window(since, until, breakpoints)
     pieces = []
     hours = _hour_rows(first, last, split_hours, assistant_id)
@@ -120,6 +121,8 @@ def _usage_groups(since: datetime, until: datetime, breakpoints: list[datetime],
         "tokens_in": Sum("tokens_in"),
         "tokens_out": Sum("tokens_out"),
         "cached": Sum("cached_tokens"),
+        "reported": Sum("reported"),
+        "reported_cost": Sum("reported_cost_usd"),
     }
     for row in hours.values("assistant_id", "assistant_name", "model", "hour").annotate(**sums):
         pieces.append({**row, "at": row.pop("hour")})
@@ -143,17 +146,27 @@ def _usage_groups(since: datetime, until: datetime, breakpoints: list[datetime],
         tokens_in=Sum("tokens_in"),
         tokens_out=Sum("tokens_out"),
         cached=Sum("cached_tokens"),
+        reported=Count("reported_cost_usd"),
+        reported_cost=Sum("reported_cost_usd"),
     ):
         row.pop("period")
         pieces.append(row)
     return pieces
 
 
+def _add_reported(total: dict, piece: dict) -> None:
+    """The provider-reported cost of a piece into its total (none reported: 0)."""
+    total["reported_requests"] += piece["reported"] or 0
+    total["reported_cost_usd"] += piece["reported_cost"] or 0.0
+
+
 def assistant_costs(
     *, hours: int, assistant_id: UUID | None = None, now: datetime | None = None
 ) -> list[dict]:
     """Tokens and estimated USD per assistant over the window, dearest first. Each piece
-    of usage is priced with the price valid at its time, so old usage keeps its price."""
+    of usage is priced with the price valid at its time, so old usage keeps its price.
+    Beside the estimate, `reported_cost_usd`: the sum of the costs the providers reported,
+    over the `reported_requests` that reported one (0.0 and 0 when none did)."""
     until = now or timezone.now()
     book = PriceBook()
     totals: dict[tuple, dict] = {}
@@ -172,8 +185,11 @@ def assistant_costs(
                 "cached_tokens": 0,
                 "unpriced_tokens": 0,
                 "estimated_cost_usd": 0.0,
+                "reported_cost_usd": 0.0,
+                "reported_requests": 0,
             },
         )
+        _add_reported(total, piece)
         total["requests"] += piece["requests"]
         total["input_tokens"] += piece["tokens_in"]
         total["output_tokens"] += piece["tokens_out"]
@@ -189,6 +205,7 @@ def assistant_costs(
     for total in totals.values():
         total["total_tokens"] = total["input_tokens"] + total["output_tokens"]
         total["estimated_cost_usd"] = round(total["estimated_cost_usd"], 6)
+        total["reported_cost_usd"] = round(total["reported_cost_usd"], 6)
         answer.append(total)
     answer.sort(key=lambda t: (-t["estimated_cost_usd"], -t["total_tokens"], t["assistant_name"]))
     return answer
@@ -207,7 +224,8 @@ def usage_per_day(*, days: int, now: datetime | None = None) -> list[dict]:
     """Per UTC day (the last `days` of them, today's so far included), assistant, model and
     feature: requests, successes, cache hits of the requests that said, tokens and the
     estimated USD, each piece priced as assistant_costs prices it (the price valid at its
-    time; `unpriced_tokens` for models without one). Whole hours come from the hourly sums,
+    time; `unpriced_tokens` for models without one) and beside it the provider-reported
+    cost (`reported_cost_usd` over `reported_requests`). Whole hours come from the hourly sums,
     the current hour and any hour in which a price takes over from the usage rows. Days
     without usage are absent; ordered by day, then dearest first."""
     until = now or timezone.now()
@@ -236,7 +254,11 @@ def usage_per_day(*, days: int, now: datetime | None = None) -> list[dict]:
         .values(*_DAY_KEY, "period", "day")
     )
     for row in hours.annotate(
-        **{name: Sum(name) for name in _DAY_SUMS}, cached=Sum("cached_tokens"), at=Min("hour")
+        **{name: Sum(name) for name in _DAY_SUMS},
+        cached=Sum("cached_tokens"),
+        reported=Sum("reported"),
+        reported_cost=Sum("reported_cost_usd"),
+        at=Min("hour"),
     ):
         del row["period"], row["day"]
         pieces.append(row)
@@ -254,6 +276,8 @@ def usage_per_day(*, days: int, now: datetime | None = None) -> list[dict]:
         tokens_in=Sum("tokens_in"),
         tokens_out=Sum("tokens_out"),
         cached=Sum("cached_tokens"),
+        reported=Count("reported_cost_usd"),
+        reported_cost=Sum("reported_cost_usd"),
     ):
         del row["period"], row["day"]
         pieces.append(row)
@@ -269,8 +293,11 @@ def usage_per_day(*, days: int, now: datetime | None = None) -> list[dict]:
                 "cached_tokens": 0,
                 "unpriced_tokens": 0,
                 "estimated_cost_usd": 0.0,
+                "reported_cost_usd": 0.0,
+                "reported_requests": 0,
             },
         )
+        _add_reported(total, piece)
         for name in _DAY_SUMS:
             total[name] += piece[name] or 0
         total["cached_tokens"] += piece["cached"] or 0
@@ -288,6 +315,7 @@ def usage_per_day(*, days: int, now: datetime | None = None) -> list[dict]:
     answer = list(totals.values())
     for total in answer:
         total["estimated_cost_usd"] = round(total["estimated_cost_usd"], 6)
+        total["reported_cost_usd"] = round(total["reported_cost_usd"], 6)
     answer.sort(
         key=lambda t: (t["day"], -t["estimated_cost_usd"], -t["requests"], t["model"], t["feature"])
     )

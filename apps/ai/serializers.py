@@ -94,7 +94,14 @@ class AssistantCostOut(serializers.Serializer):
     input_tokens = serializers.IntegerField()
     output_tokens = serializers.IntegerField()
     cached_tokens = serializers.IntegerField(help_text="Of input_tokens.")
-    estimated_cost_usd = serializers.FloatField()
+    estimated_cost_usd = serializers.FloatField(help_text="From the price table.")
+    reported_cost_usd = serializers.FloatField(
+        help_text="What the providers reported (`reported_cost_usd` of the usage, "
+        "`gen_ai.usage.cost` of a span), summed over reported_requests; 0.0 when none did."
+    )
+    reported_requests = serializers.IntegerField(
+        help_text="Of requests, those that reported a provider cost."
+    )
     requests = serializers.IntegerField()
     unpriced_tokens = serializers.IntegerField(
         help_text="Tokens of models no price matches: not in the cost."

@@ -56,6 +56,8 @@ DAILY_COLUMNS = (
     "cached_tokens",
     "unpriced_tokens",
     "estimated_cost_usd",
+    "reported_cost_usd",
+    "reported_requests",
 )
 
 

@@ -1,7 +1,7 @@
 from datetime import timedelta
 
 from django.contrib import admin
-from django.db.models import Count, IntegerField, OuterRef, Q, Subquery
+from django.db.models import Count, IntegerField, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
@@ -56,23 +56,17 @@ class ErrorLogAdmin(RecordAdmin):
 
 
 class ReleaseFilter(admin.SimpleListFilter):
-    """The releases issues were last seen in, the newest 30."""
+    """Issues seen in a release (any of theirs); offered: the 30 last seen."""
 
     title = "release"
     parameter_name = "release"
 
     def lookups(self, request, model_admin):
-        releases = (
-            Issue.objects.exclude(last_release="")
-            .values_list("last_release")
-            .annotate(seen=Count("id"))
-            .order_by("-seen")[:30]
-        )
-        return [(release, release) for release, _ in releases]
+        return [(release, release) for release in selectors.releases_last_seen(30)]
 
     def queryset(self, request, queryset):
         if self.value():
-            return queryset.filter(Q(first_release=self.value()) | Q(last_release=self.value()))
+            return queryset.filter(selectors.seen_in_release(self.value()))
         return queryset
 
 
@@ -109,7 +103,7 @@ class IssueAdmin(ReadOnlyAdmin):
     date_hierarchy = None
     list_per_page = 50
     actions = ["resolve", "ignore", "unresolve"]
-    readonly_extra = ["events_link", "count_chart", "sample_stack_trace", "timeline"]
+    readonly_extra = ["events_link", "count_chart", "sample_stack_trace", "timeline", "releases"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(count_24h=_count_24h())
@@ -206,6 +200,29 @@ class IssueAdmin(ReadOnlyAdmin):
                     for a in entries
                 ),
             ),
+        )
+
+    @admin.display(description="releases (last seen first)")
+    def releases(self, obj: Issue) -> str:
+        rows, truncated = selectors.issue_releases(obj.fingerprint)
+        if not rows:
+            return "-"
+        return format_html(
+            '<ul class="issue-releases" style="margin: 0; padding: 0; list-style: none">{}{}</ul>',
+            format_html_join(
+                "",
+                "<li>{}: {} event(s), {} to {}</li>",
+                (
+                    (
+                        r.release,
+                        r.events,
+                        r.first_seen.strftime("%Y-%m-%d %H:%M UTC"),
+                        r.last_seen.strftime("%Y-%m-%d %H:%M UTC"),
+                    )
+                    for r in rows
+                ),
+            ),
+            format_html("<li>(the {} last seen shown)</li>", len(rows)) if truncated else "",
         )
 
     def _act(self, request, queryset, service, done: str) -> None:

@@ -116,7 +116,7 @@ class IssueListView(IssuesView):
 
 class IssueDetailView(IssuesView):
     @extend_schema(
-        summary="One issue: its timeline, its latest event and its events per hour",
+        summary="One issue: its timeline, its latest event, its events per hour, its releases",
         responses={200: out.IssueDetailOut},
         tags=ISSUE_TAGS,
     )
@@ -126,6 +126,7 @@ class IssueDetailView(IssuesView):
         issue.timeline = selectors.issue_timeline(issue)
         issue.sample_event = selectors.issue_sample_event(issue.fingerprint)
         issue.hourly = selectors.issue_series(issue.fingerprint, hours=24)
+        issue.releases, issue.releases_truncated = selectors.issue_releases(issue.fingerprint)
         return Response(out.IssueDetailOut(issue).data)
 
 

@@ -11,7 +11,7 @@ class ErrorsConfig(AppConfig):
         from .derive import issue_openings
         from .fingerprints import enrich_error
         from .grouping import AFTER_INSERT, RETURNING
-        from .models import ErrorLog, Issue, IssueActivity, IssueUser
+        from .models import ErrorLog, Issue, IssueActivity, IssueRelease, IssueUser
         from .schemas import ErrorIn
 
         register(
@@ -25,10 +25,12 @@ class ErrorsConfig(AppConfig):
             after_insert=AFTER_INSERT,
             returning=RETURNING,
             derive=issue_openings,
-            # An issue not seen for the retention is forgotten, with its users and timeline.
+            # An issue not seen for the retention is forgotten, with its users and timeline
+            # (and a release it was not seen in for the retention).
             derived_tables=(
                 (Issue, "last_seen"),
                 (IssueUser, "last_seen"),
+                (IssueRelease, "last_seen"),
                 (IssueActivity, "at"),
             ),
         )

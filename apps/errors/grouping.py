@@ -13,17 +13,20 @@ wrote waits for it and then adds to what it committed.
 - derived_2: the issues upserted: counts added, last seen moved, a resolved issue
   reopened (a regression); `last_batch_reopened` tells which were.
 - derived_3: the timeline's `first_seen` and `regressed` entries, naming the event.
+- derived_4: the (fingerprint, release) pairs the batch's errors name (an empty release
+  is not one): events added, first and last seen moved.
 
 Locks are taken in one order by every batch (errors, then users sorted, then issues
-sorted; each step reads an aggregate of the one before, so it waits for it to end),
-so two batches cannot deadlock on them.
+sorted, then releases sorted; each step reads an aggregate of the one before, so it
+waits for it to end), so two batches cannot deadlock on them.
 """
 
-from .models import ErrorLog, Issue, IssueActivity, IssueUser
+from .models import ErrorLog, Issue, IssueActivity, IssueRelease, IssueUser
 
 _ISSUE = Issue._meta.db_table
 _USER = IssueUser._meta.db_table
 _ACTIVITY = IssueActivity._meta.db_table
+_RELEASE = IssueRelease._meta.db_table
 _RANK = "array_position(ARRAY['critical', 'error', 'warning', 'info']::varchar[], {})"
 _FIRST = 'ORDER BY "timestamp", event_id'
 
@@ -83,6 +86,15 @@ AFTER_INSERT = (
     FROM derived_2 d JOIN derived_0 g USING (fingerprint)
     WHERE d.created OR d.last_batch_reopened
     ORDER BY d.id""",  # noqa: S608
+    # After the issues: the count reads all of derived_2 (its locks) before any row here.
+    f"""INSERT INTO {_RELEASE} AS r (fingerprint, release, first_seen, last_seen, events)
+    SELECT fingerprint, release, min("timestamp"), max("timestamp"), count(*) FROM inserted
+    WHERE release <> '' AND fingerprint <> '' AND (SELECT count(*) FROM derived_2) > 0
+    GROUP BY 1, 2 ORDER BY 1, 2
+    ON CONFLICT (fingerprint, release) DO UPDATE SET
+        events = r.events + EXCLUDED.events,
+        first_seen = least(r.first_seen, EXCLUDED.first_seen),
+        last_seen = greatest(r.last_seen, EXCLUDED.last_seen)""",  # noqa: S608
 )
 RETURNING = (
     "event_id",

@@ -124,6 +124,31 @@ class IssueUser(models.Model):
         return f"{self.user_id} in {self.fingerprint}"
 
 
+class IssueRelease(models.Model):
+    """A release an issue was seen in (by fingerprint, as IssueUser): its events there and
+    when, kept by the statement that stores errors (grouping.py) from the rows it
+    inserted, so a retried batch adds nothing. Errors without a release are not counted;
+    retention forgets a release not seen for its period."""
+
+    fingerprint = models.CharField(max_length=32)
+    release = models.CharField(max_length=200)
+    first_seen = models.DateTimeField()
+    last_seen = models.DateTimeField()
+    events = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["fingerprint", "release"], name="issue_release_once")
+        ]
+        indexes = [
+            models.Index(fields=["release"], name="issue_release_release"),  # the filter
+            models.Index(fields=["last_seen"], name="issue_release_last_seen"),  # retention
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.release} in {self.fingerprint}"
+
+
 class ActivityKind(models.TextChoices):
     FIRST_SEEN = "first_seen", "first seen"
     RESOLVED = "resolved"

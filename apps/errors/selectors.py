@@ -1,10 +1,18 @@
 from datetime import datetime, timedelta
 
-from django.db.models import Count, DateTimeField, Func, Q, QuerySet
+from django.db.models import Count, DateTimeField, Exists, Func, Max, OuterRef, Q, QuerySet
 
 from apps.core.windows import Interval, filled, parse_interval, window_start
 
-from .models import ActivityKind, ErrorCategory, ErrorLog, Issue, IssueActivity, Severity
+from .models import (
+    ActivityKind,
+    ErrorCategory,
+    ErrorLog,
+    Issue,
+    IssueActivity,
+    IssueRelease,
+    Severity,
+)
 
 HOUR = parse_interval("1h")
 
@@ -198,7 +206,7 @@ def issue_list(
     release: str | None = None,
 ) -> QuerySet[Issue]:
     """Issues, the last seen first, with the filters given (a release matches an issue
-    first or last seen in it)."""
+    seen in it, see seen_in_release)."""
     issues = Issue.objects.all()
     if status:
         issues = issues.filter(status__in=status)
@@ -207,8 +215,40 @@ def issue_list(
     if severity:
         issues = issues.filter(severity__in=severity)
     if release:
-        issues = issues.filter(Q(first_release=release) | Q(last_release=release))
+        issues = issues.filter(seen_in_release(release))
     return issues.order_by("-last_seen", "-id")
+
+
+def seen_in_release(release: str) -> Q:
+    """Issues with events in `release` (any of their releases, not only the first or the
+    last; an EXISTS, so an issue is listed once): the API's and the admin's filter."""
+    seen = IssueRelease.objects.filter(fingerprint=OuterRef("fingerprint"), release=release)
+    # Its first and last release too, in case retention forgot the row.
+    return Q(Exists(seen)) | Q(first_release=release) | Q(last_release=release)
+
+
+RELEASES_LIMIT = 50
+
+
+def issue_releases(fingerprint: str, *, limit: int = RELEASES_LIMIT) -> tuple[list, bool]:
+    """The releases an issue was seen in, the last seen first (at most `limit`), and
+    whether there were more."""
+    rows = list(
+        IssueRelease.objects.filter(fingerprint=fingerprint).order_by("-last_seen", "release")[
+            : limit + 1
+        ]
+    )
+    return rows[:limit], len(rows) > limit
+
+
+def releases_last_seen(limit: int = 30) -> list[str]:
+    """The releases issues were seen in, the last seen first (the admin's filter)."""
+    rows = (
+        IssueRelease.objects.values_list("release")
+        .annotate(seen=Max("last_seen"))
+        .order_by("-seen", "release")[:limit]
+    )
+    return [release for release, _ in rows]
 
 
 def issues_with_ids(ids: list[int]) -> QuerySet[Issue]:

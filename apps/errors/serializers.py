@@ -8,7 +8,16 @@ from apps.core.pagination import MAX_PAGE_SIZE
 from apps.core.params import NonEmptyQuery, StrictIntegerField
 from apps.core.serializers import StrictSerializerMixin
 
-from .models import ErrorCategory, ErrorLog, Issue, IssueActivity, IssueStatus, Severity
+from .models import (
+    ErrorCategory,
+    ErrorLog,
+    Issue,
+    IssueActivity,
+    IssueRelease,
+    IssueStatus,
+    Severity,
+)
+from .selectors import RELEASES_LIMIT
 
 
 class HourCount(serializers.Serializer):
@@ -70,7 +79,10 @@ class IssueQuery(NonEmptyQuery):
         help_text="Only these severities.",
     )
     release = serializers.CharField(
-        required=False, max_length=200, help_text="Only issues first or last seen in it."
+        required=False,
+        max_length=200,
+        help_text="Only issues seen in it: with events in this release (any of their "
+        "releases, not only the first or the last).",
     )
     page_size = StrictIntegerField(
         required=False, min_value=1, max_value=MAX_PAGE_SIZE, help_text="1-1000 (100)."
@@ -152,13 +164,38 @@ class IssueEventOut(serializers.ModelSerializer):
         ]
 
 
+class IssueReleaseOut(serializers.ModelSerializer):
+    events = serializers.IntegerField(help_text="Its events in this release.")
+
+    class Meta:
+        model = IssueRelease
+        fields = ["release", "first_seen", "last_seen", "events"]
+
+
 class IssueDetailOut(IssueOut):
     timeline = ActivityOut(many=True)
     sample_event = IssueEventOut(allow_null=True, help_text="Its latest event.")
     hourly = BucketCount(many=True, help_text="Events per hour over the last 24 hours.")
+    releases = IssueReleaseOut(
+        many=True,
+        help_text="The releases it was seen in, the last seen first: at most "
+        f"{RELEASES_LIMIT} "
+        "(`releases_truncated` tells whether there are more). Events without a release "
+        "are in none.",
+    )
+    releases_truncated = serializers.BooleanField(
+        help_text="Whether it was seen in more releases than `releases` lists."
+    )
 
     class Meta(IssueOut.Meta):
-        fields = [*IssueOut.Meta.fields, "timeline", "sample_event", "hourly"]
+        fields = [
+            *IssueOut.Meta.fields,
+            "timeline",
+            "sample_event",
+            "hourly",
+            "releases",
+            "releases_truncated",
+        ]
 
 
 class IssueBulkIn(StrictSerializerMixin, serializers.Serializer):

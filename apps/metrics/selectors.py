@@ -207,13 +207,18 @@ def _sources(
     *,
     per_series: bool = False,
     only: list[int] | None = None,
+    summed: bool = False,
 ) -> tuple[str, list]:
     """SQL selecting (t, count, sum, min, max, ks, cs[, h]) rows covering the window.
 
     `labels` None reads the all-series rows (tags_hash 0), else those label sets'
     rows; `per_series` reads every label set's rows (`only` those label sets), each
-    with its label set as `h`, for a join with a Groups CTE.
+    with its label set as `h`, for a join with a Groups CTE. `summed` (per series only)
+    adds them up per label set in each source instead: (h, count, sum, min, max) rows,
+    what a ranking needs (a 50,000-value tag's ~200,000 rows then join its label sets
+    as ~50,000: 1.5x faster, and estimated right by the planner).
     """
+    assert per_series or not summed
     h = ", tags_hash AS h" if per_series else ""
     parts, params = [], []
     if per_series and only is not None:
@@ -226,14 +231,28 @@ def _sources(
     else:
         rollup_filter = f"tags_hash IN ({labels[0]})"
         raw_filter, filter_params = f" AND {rollup_filter}", labels[1]
+    if summed:
+        rolled = "tags_hash AS h, sum(count)::bigint AS count, sum(sum) AS sum, min(min) AS min, "
+        rolled += "max(max) AS max"
+        raw = "tags_hash AS h, count(*)::bigint AS count, sum(value) AS sum, min(value) AS min, "
+        raw += "max(value) AS max"
+        by_series = " GROUP BY tags_hash"
+    else:
+        rolled = (
+            f"bucket_start AS t, count, sum, min, max, sketch_keys AS ks, sketch_counts AS cs{h}"
+        )
+        raw = (
+            f'"timestamp" AS t, 1::bigint AS count, value AS sum, value AS min, value AS max, '
+            f"ARRAY[{key_sql('value')}] AS ks, ARRAY[1::bigint] AS cs{h}"
+        )
+        by_series = ""
     if cover_.rollups:
         ranges = " OR ".join(
             "(resolution = %s AND bucket_start >= %s AND bucket_start < %s)" for _ in cover_.rollups
         )
         parts.append(
-            f"SELECT bucket_start AS t, count, sum, min, max, sketch_keys AS ks, "
-            f"sketch_counts AS cs{h} FROM {ROLLUP} "
-            f"WHERE metric_name = %s AND {rollup_filter} AND ({ranges})"
+            f"SELECT {rolled} FROM {ROLLUP} "
+            f"WHERE metric_name = %s AND {rollup_filter} AND ({ranges}){by_series}"
         )
         params += [name, *filter_params]
         for piece in cover_.rollups:
@@ -241,15 +260,17 @@ def _sources(
     if cover_.raw:
         ranges = " OR ".join('("timestamp" >= %s AND "timestamp" < %s)' for _ in cover_.raw)
         parts.append(
-            f'SELECT "timestamp" AS t, 1::bigint AS count, value AS sum, value AS min, '
-            f"value AS max, ARRAY[{key_sql('value')}] AS ks, ARRAY[1::bigint] AS cs{h} "
-            f"FROM {POINTS} "
-            f"WHERE metric_name = %s{raw_filter} AND ({ranges})"
+            f"SELECT {raw} FROM {POINTS} "
+            f"WHERE metric_name = %s{raw_filter} AND ({ranges}){by_series}"
         )
         params += [name, *filter_params]
         for lo, hi in cover_.raw:
             params += [lo, hi]
     if not parts:  # an empty window reads nothing
+        if summed:
+            return "SELECT NULL::bigint AS h, 0::bigint AS count, 0::float8 AS sum, " + (
+                "NULL::float8 AS min, NULL::float8 AS max WHERE false"
+            ), []
         return _NOTHING + (", NULL::bigint AS h" if per_series else "") + " WHERE false", []
     return " UNION ALL ".join(parts), params
 
@@ -392,10 +413,10 @@ class Groups:
         return (cte, [hashes, [i for _, i in rows]]), hashes
 
     def ranked(self, cursor, sql: str, params: list) -> tuple[list[tuple], int, tuple]:
-        """The biggest MAX_GROUPS groups of the per-series rows `sql` selects, by count
-        then value (null last), as (number, count, sum, min, max) rows; also how many
-        groups have points, and (count, sum, min, max) over all of them. Numbers the
-        kept groups in that order."""
+        """The biggest MAX_GROUPS groups of the per-series sums `sql` selects (`_sources`
+        with `summed`), by count then value (null last), as (number, count, sum, min,
+        max) rows; also how many groups have points, and (count, sum, min, max) over all
+        of them. Numbers the kept groups in that order."""
         groups, group_params = self.by_value()
         cursor.execute(
             f"WITH {groups}, src AS ({sql}), per AS (SELECT g.v, sum(src.count)::bigint AS c, "
@@ -484,8 +505,9 @@ def _grouped_statistics(
 ) -> dict:
     groups = Groups(name, tags, group_by)
     cover_ = _read_plan(cursor, name, window, ("d", "h", "m"))
+    sums, sums_params = _sources(name, cover_, None, per_series=True, summed=True)
+    kept, group_count, (count, total, low, high) = groups.ranked(cursor, sums, sums_params)
     sql, params = _sources(name, cover_, None, per_series=True)
-    kept, group_count, (count, total, low, high) = groups.ranked(cursor, sql, params)
     if not kept:
         return {**EMPTY, **_groups_fields(group_by, 0, []), "groups": []}
     exact = None
@@ -734,11 +756,15 @@ def metric_time_series(
             body["buckets"] = fill_in(by_group.get(None, []))
             return body
         groups = Groups(name, tags or {}, group_by)
-        cover_ = _read_plan(cursor, name, window, levels)
+        dirty_from, parked = _pending(cursor, name, window.start, window.end)
+        cover_ = plan(window.start, window.end, dirty_from=dirty_from, parked=parked, levels=levels)
         sql, params = _sources(name, cover_, None, per_series=True)
         values = groups.distinct_values(cursor, MAX_GROUPS + 1)
         if len(values) > MAX_GROUPS:  # only then can groups be left out
-            kept, group_count, _ = groups.ranked(cursor, sql, params)
+            # Ranked over the window as a whole: its coarsest rollups, whatever the interval.
+            whole = plan(window.start, window.end, dirty_from=dirty_from, parked=parked)
+            sums, sums_params = _sources(name, whole, None, per_series=True, summed=True)
+            kept, group_count, _ = groups.ranked(cursor, sums, sums_params)
         else:  # numbered in value order, so ranking ties break by value
             groups.values = values
         kept_sets = groups.kept_sets(cursor)

@@ -4,10 +4,13 @@
   `gen_ai.request.model`, `gen_ai.provider.name` / formerly `gen_ai.system`) is one AI
   usage record, unless its parent in the same export is one too: then it is a step of
   that record. Every child span of a GenAI span in the same export is one of its steps.
-  A provider-reported cost (`gen_ai.usage.cost`, as OpenLIT records it) is kept in the
-  record's metadata and is also one metric point `gen_ai.usage.cost` (counter, USD,
-  tagged `service.name`, `model`, `feature`, `provider`, `user_id`), so statistics and
-  alert rules can sum what the providers billed beside the price table's `/costs`.
+  A provider-reported cost (`gen_ai.usage.cost`, as OpenLIT records it) is the record's
+  `reported_cost_usd` (the cost reads answer it beside the price table's estimate; also
+  kept in its metadata as `provider_cost_usd`) and is also one metric point
+  `gen_ai.usage.cost` (counter, USD, tagged `service.name`, `model`, `feature`,
+  `provider`, `user_id`), so statistics and alert rules can sum what the providers billed.
+  A span that counts only its total tokens keeps that total in the record's metadata
+  (`total_tokens`): its input/output split is unknown, so it is not priced.
 - A server span (kind SERVER) with an HTTP status code is one request log.
 - Any other span is counted (ingest counter `otlp_span:dropped`, /metrics) and dropped.
 """
@@ -20,6 +23,7 @@ from datetime import UTC, datetime
 
 from opentelemetry.proto.trace.v1 import trace_pb2
 
+from apps.ingest.fields import MAX_ABS_NUMBER
 from apps.metrics.schemas import MAX_TAG_VALUE
 
 from .attributes import attributes, service_name
@@ -77,6 +81,8 @@ SESSION_ID = (
     "traceloop.association.properties.session_id",
     "langfuse.session.id",
 )
+# Instrumentations that count only the sum (no input/output split).
+TOTAL_TOKENS = ("gen_ai.usage.total_tokens", "llm.usage.total_tokens")
 PROVIDER_COST = "gen_ai.usage.cost"
 
 
@@ -214,9 +220,12 @@ def ai_usage(span: Span, children: list[Span]) -> dict:
     steps = [_step(child) for child in sorted(children, key=lambda c: c.span.start_time_unix_nano)]
     tokens_in = _count(attrs, INPUT_TOKENS)
     tokens_out = _count(attrs, OUTPUT_TOKENS)
-    if tokens_in is None and tokens_out is None and steps:  # an agent: its calls' tokens
-        tokens_in = sum(step.get("tokens_in", 0) for step in steps)
-        tokens_out = sum(step.get("tokens_out", 0) for step in steps)
+    only_total = None
+    if tokens_in is None and tokens_out is None:
+        only_total = _count(attrs, TOTAL_TOKENS)
+        if steps:  # an agent: its calls' tokens
+            tokens_in = sum(step.get("tokens_in", 0) for step in steps)
+            tokens_out = sum(step.get("tokens_out", 0) for step in steps)
     tokens_in, tokens_out = tokens_in or 0, tokens_out or 0
     cached = _count(attrs, CACHED_TOKENS) or 0
     # Providers that count cache reads apart from the input (Anthropic): the input here
@@ -233,9 +242,15 @@ def ai_usage(span: Span, children: list[Span]) -> dict:
     provider = _first(attrs, ("gen_ai.provider.name", "gen_ai.system"))
     if provider is not None:
         metadata["provider"] = _text(provider, 100)
+    if only_total is not None:
+        # Which of them were input and which output is unknown: kept, not priced.
+        metadata["total_tokens"] = only_total
     cost = attrs.get(PROVIDER_COST)
+    reported = None
     if isinstance(cost, int | float) and not isinstance(cost, bool) and math.isfinite(cost):
-        metadata["provider_cost_usd"] = float(cost)
+        metadata["provider_cost_usd"] = float(cost)  # as before the column: kept for readers
+        if 0 <= cost <= MAX_ABS_NUMBER:  # else the schema would refuse the whole record
+            reported = float(cost)
     item = {
         "event_id": event_id("span", metadata["trace_id"], metadata["span_id"]),
         # OpenLLMetry before gen_ai.operation.name: `llm.request.type` (chat, completion ...).
@@ -250,6 +265,7 @@ def ai_usage(span: Span, children: list[Span]) -> dict:
         "tokens_in": tokens_in,
         "tokens_out": tokens_out,
         "cached_tokens": cached,
+        "reported_cost_usd": reported,
         "steps": steps[:50],
         "metadata": metadata,
     }

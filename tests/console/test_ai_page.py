@@ -249,3 +249,19 @@ def test_beyond_five_models_the_rest_are_one_other_line_and_the_cost_is_kept(
     assert sum(line["values"][-1] for line in chart["series"]) == pytest.approx(0.036)
     assert chart["series"][-1]["values"][-1] == pytest.approx(0.006)  # m0 + m1 + m2
     assert data["totals"]["cost_usd"] == pytest.approx(0.036)
+
+
+@pytest.mark.django_db
+def test_the_daily_csv_has_the_same_columns_with_usage_or_without(ingest_client, admin_client):
+    daily = "/admin/console/data/ai/daily?days=7&format=csv"
+    empty = admin_client.get(daily).content.decode().splitlines()
+    at = iso(timezone.now())
+    usage = {"feature": "chat", "model": "m", "reported_cost_usd": 0.25, "timestamp": at}
+    assert post_json(ingest_client, LOG, [usage]).status_code == 202
+    drain_outbox()
+
+    lines = admin_client.get(daily).content.decode().splitlines()
+
+    assert empty == [lines[0]] and len(lines) == 2
+    row = dict(zip(lines[0].split(","), lines[1].split(","), strict=True))
+    assert (row["reported_cost_usd"], row["reported_requests"]) == ("0.25", "1")

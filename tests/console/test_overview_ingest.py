@@ -24,6 +24,7 @@ ACCEPTED, REJECTED = INGEST_COUNTERS["accepted"], INGEST_COUNTERS["rejected"]
 def beat_runs_the_system_task() -> None:
     """The task of the periodic table's entry, as beat sends it (by name)."""
     name = settings.PERIODIC_TASKS["record-system-metrics"]["task"]
+    app.loader.import_default_modules()  # as a worker starts: every app's tasks registered
     app.tasks[name].apply().get()
 
 

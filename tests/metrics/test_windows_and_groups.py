@@ -175,6 +175,26 @@ def test_time_series_groups_are_bounded_ties_by_value_null_last(month, read_clie
     assert [sum(b["value"] for b in g["buckets"]) for g in body["groups"]] == [60, 30]
 
 
+def test_groups_ranked_over_the_whole_window_whatever_the_interval(month, read_client, monkeypatch):
+    """A sub-hour interval reads minute rollups for its buckets, but the groups are
+    ranked over the window's day and hour rollups and its newest, raw points: the
+    same groups and counts as the statistics."""
+    store([(timedelta(0), 1.0, NO_ENDPOINT)] * 4)  # the newest minute: 3 + 4 points
+    monkeypatch.setattr(selectors, "MAX_GROUPS", 2)
+    query = {"hours": 72, "group_by": "endpoint"}
+
+    series = read_client.get(
+        f"{BASE}/api.response_time/time-series", {**query, "interval": "15m", "agg": "count"}
+    ).json()
+    stats = read_client.get(f"{BASE}/api.response_time/statistics", query).json()
+
+    assert [g["value"] for g in series["groups"]] == [None, "/api/a"]
+    assert [sum(b["value"] for b in g["buckets"]) for g in series["groups"]] == [7, 6]
+    assert [(g["value"], g["count"]) for g in stats["groups"]] == [(None, 7), ("/api/a", 6)]
+    assert (series["group_count"], series["groups_truncated"]) == (3, True)
+    assert sum(b["value"] for b in series["buckets"]) == stats["count"] == 16
+
+
 @pytest.mark.parametrize("agg", ["count", "avg", "p95"])
 def test_kept_groups_read_the_same_listed_or_joined(month, read_client, monkeypatch, agg):
     """The kept groups' label sets listed in the scan (the usual case) or, past

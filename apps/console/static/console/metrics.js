@@ -118,8 +118,29 @@
     return q.toString();
   }
 
-  function seriesURL(s) {
-    return path(config.api.series, { name: s.metric }) + "?" + apiQuery(s, [["agg", s.agg], ["interval", intervalOf(s)], ["fill", "null"]]);
+  function seriesURL(s, fill = "null") {
+    return path(config.api.series, { name: s.metric }) + "?" + apiQuery(s, [["agg", s.agg], ["interval", intervalOf(s)], ["fill", fill]]);
+  }
+
+  /* The chart's buckets, as the API answers them with fill=null (the source link's
+     answer), from its fill=none answer: the empty buckets are filled in here. Most of a
+     big grouping's answer is empty buckets (100 groups of a sparse tag over 24 h: 1.6 MB
+     with them, 84 KB without, and 0.17 s less of the server's time). Every bucket
+     touching the window, aligned from Monday 2000-01-03 00:00 UTC as the API's are. */
+  const BUCKET_ORIGIN = Date.UTC(2000, 0, 3);
+  function filledIn(series) {
+    const step = seconds(series.interval) * 1000;
+    const start = Date.parse(series.since);
+    const end = series.until ? Date.parse(series.until) : start + series.period_hours * 3600e3;
+    const offset = (((start - BUCKET_ORIGIN) % step) + step) % step;
+    const starts = [];
+    for (let t = start - offset; t < end; t += step) starts.push(t);
+    const fill = (buckets) => {
+      const have = new Map(buckets.map((b) => [Date.parse(b.start), b]));
+      return starts.map((t) => have.get(t) || { start: new Date(t).toISOString(), count: 0, value: null });
+    };
+    const groups = series.groups && series.groups.map((g) => ({ ...g, buckets: fill(g.buckets) }));
+    return { ...series, buckets: fill(series.buckets), ...(groups ? { groups } : {}) };
   }
 
   function statsURL(s) {
@@ -458,7 +479,7 @@
       }
       // The series and the metric's entry are asked at once (one round trip, not two);
       // the statistics once the chart is drawn, so the chart's read has the server alone.
-      const asked = read(seriesURL(s));
+      const asked = read(seriesURL(s, "none")).then(filledIn);
       asked.catch(() => {}); // read below; unread when the metric is unknown
       const meta = await metaOf(s.metric);
       if (mine !== loads) return;
