@@ -103,7 +103,7 @@ test: install-dev lint test-deps $(TEST_NPM)/.installed
 	@DEBUG=true $(BIN)/python manage.py ensure_services
 	DEBUG=true $(BIN)/pytest -m "not live" -n 2
 	DEBUG=true OTEL_JS_NODE_MODULES=$(TEST_NPM)/node_modules \
-	  POSTHOG_JS=$(TEST_NPM)/node_modules/posthog-js/dist/array.full.js $(BIN)/pytest -m live
+	  POSTHOG_JS=$(TEST_NPM)/node_modules/posthog-js/dist/array.full.js $(BIN)/pytest -m live -n 2
 
 bench: install-dev
 	DEBUG=true $(BIN)/python bench/ingest.py
