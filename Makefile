@@ -62,7 +62,8 @@ format: install-dev
 # System packages the suite drives besides PostgreSQL and Redis, from Debian:
 # chromium for tests/alerts/test_admin_triage.py (playwright launches
 # /usr/bin/chromium itself and downloads no browser) and nginx-light for
-# tests/serving/test_nginx.py (deploy/nginx for real). Installed with apt-get
+# tests/serving/test_nginx.py (deploy/nginx for real), pgbouncer for
+# tests/core/test_pgbouncer_live.py (transaction pooling). Installed with apt-get
 # when missing and running as root, bounded so a dead mirror cannot hang the
 # run; otherwise one sentence says what to install.
 TEST_CHROMIUM ?= /usr/bin/chromium
@@ -72,17 +73,21 @@ test-deps:
 	@missing=""; \
 	[ -x $(TEST_CHROMIUM) ] || missing=" chromium"; \
 	command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing="$$missing nginx-light"; \
+	command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ] || missing="$$missing pgbouncer"; \
 	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ] && command -v $(TEST_APT_GET) >/dev/null 2>&1; then \
-	  echo "installing$$missing with apt-get (for the browser and nginx tests)"; \
+	  echo "installing$$missing with apt-get (for the browser, nginx and pgbouncer tests)"; \
 	  timeout $(TEST_APT_TIMEOUT) sh -c "$(TEST_APT_GET) update -qq && DEBIAN_FRONTEND=noninteractive $(TEST_APT_GET) install -y -qq $$missing >/dev/null" \
 	    || echo "apt-get could not install$$missing"; \
 	fi; \
 	if ! [ -x $(TEST_CHROMIUM) ]; then \
-	  echo "make test needs Debian's chromium at $(TEST_CHROMIUM): run 'sudo apt-get install chromium nginx-light' (or make test as root, which installs them)." >&2; \
+	  echo "make test needs Debian's chromium at $(TEST_CHROMIUM): run 'sudo apt-get install chromium nginx-light pgbouncer' (or make test as root, which installs them)." >&2; \
 	  exit 1; \
 	fi; \
 	if ! command -v nginx >/dev/null 2>&1 && ! [ -x /usr/sbin/nginx ]; then \
 	  echo "nginx is not installed, so tests/serving/test_nginx.py is skipped: run 'sudo apt-get install nginx-light' to run it."; \
+	fi; \
+	if ! command -v pgbouncer >/dev/null 2>&1 && ! [ -x /usr/sbin/pgbouncer ]; then \
+	  echo "pgbouncer is not installed, so tests/core/test_pgbouncer_live.py is skipped: run 'sudo apt-get install pgbouncer' to run it."; \
 	fi
 
 # The JavaScript SDKs the live tests drive under Node and in Chromium (the OpenTelemetry

@@ -123,6 +123,15 @@ DATABASES = {"default": database_from_url(DATABASE_URL)}
 DATABASES["default"]["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"]["OPTIONS"] = {"connect_timeout": 3}
+# Behind a pooler in transaction mode (PgBouncer's pool_mode = transaction), a client's
+# consecutive transactions may run on different server connections, so nothing may
+# outlive a transaction: every SET here is SET LOCAL, every advisory lock a transaction's
+# (tests/core/test_pooling_rules.py), Django prepares no statement (psycopg's
+# prepare_threshold is None without server_side_binding), and this turns off the one
+# thing left, server-side cursors (QuerySet.iterator() would open one WITH HOLD).
+DATABASE_TRANSACTION_POOLING = env_bool("DATABASE_TRANSACTION_POOLING", False)
+if DATABASE_TRANSACTION_POOLING:
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")

@@ -167,8 +167,10 @@ def _postgres(url: str, timeout: float) -> None:
         left_ms = int((deadline - time.monotonic()) * 1000)
         if left_ms <= 0:
             raise TimeoutError
-        with connection.cursor() as cursor:
-            cursor.execute(f"SET statement_timeout = {left_ms}")
+        # SET LOCAL, in a transaction: a target behind a pooler in transaction mode hands
+        # its server connection to another client afterwards, which must not inherit it.
+        with connection.transaction(), connection.cursor() as cursor:
+            cursor.execute(f"SET LOCAL statement_timeout = {left_ms}")
             cursor.execute("SELECT 1")
             cursor.fetchone()
     except psycopg.Error:
