@@ -13,16 +13,6 @@ CHANGELIST = reverse("admin:errors_issue_changelist")
 
 
 @pytest.fixture
-def triager(client, django_user_model):
-    user = django_user_model.objects.create_user(username="oncall", password="pw", is_staff=True)
-    user.user_permissions.add(
-        *Permission.objects.filter(codename__in=["view_issue", "change_issue", "view_errorlog"])
-    )
-    client.force_login(user)
-    return client
-
-
-@pytest.fixture
 def issues(ingest_client) -> list[Issue]:
     ship(
         ingest_client,

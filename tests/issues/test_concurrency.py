@@ -3,30 +3,14 @@
 import threading
 
 import pytest
-from django.db import connection, connections, transaction
+from django.db import connection
 
 from apps.errors.models import ErrorLog, Issue
 from apps.ingest import outbox
 from apps.ingest.models import OutboxBatch
 from apps.ingest.outbox import outbox_process
 from tests.helpers import post_json
-from tests.issues.helpers import INGEST, error
-
-
-def queue(client, items: list[dict]) -> int:
-    before = set(OutboxBatch.objects.values_list("pk", flat=True))
-    assert post_json(client, INGEST, items).status_code == 202
-    [new] = set(OutboxBatch.objects.values_list("pk", flat=True)) - before
-    return new
-
-
-def waiting_on_a_lock() -> bool:
-    with connections["default"].cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        )
-        return cursor.fetchone()[0] > 0
+from tests.issues.helpers import INGEST, error, queue, store_at_once
 
 
 @pytest.mark.django_db(transaction=True)
@@ -46,45 +30,7 @@ def test_two_concurrent_batches_count_every_event_and_user_once(ingest_client, m
         for f in ("g", "f")
     ]
     a, b = queue(ingest_client, first), queue(ingest_client, second)
-    a_stored, release = threading.Event(), threading.Event()
-    errors: list[Exception] = []
-
-    def hold_a():
-        try:
-            with transaction.atomic():
-                outbox_process(outbox_id=a)
-                a_stored.set()
-                release.wait(timeout=30)  # commit only once b waits on a's rows
-        except Exception as exc:
-            errors.append(exc)
-        finally:
-            a_stored.set()
-            connection.close()
-
-    def run_b():
-        try:
-            a_stored.wait(timeout=30)
-            outbox_process(outbox_id=b)
-        except Exception as exc:
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=hold_a), threading.Thread(target=run_b)]
-    for thread in threads:
-        thread.start()
-    a_stored.wait(timeout=30)
-    blocked = False
-    for _ in range(500):  # b's statement reaches a's rows and waits: up to ~10 s
-        blocked = waiting_on_a_lock()
-        if blocked:
-            break
-        threading.Event().wait(0.02)
-    release.set()
-    for thread in threads:
-        thread.join(timeout=60)
-
-    assert errors == []
+    blocked = store_at_once(a, b)
     assert blocked, "the second batch never waited on the first"
     assert ErrorLog.objects.count() == 10
     assert sorted(i.event_count for i in Issue.objects.all()) == [5, 5]

@@ -1,22 +1,16 @@
 """The releases an issue was seen in: kept as errors are stored, filtered on (API and
 admin), listed on its page, filled for errors stored before."""
 
-import threading
 from datetime import UTC, datetime, timedelta
 from io import StringIO
 
 import pytest
-from django.contrib.auth.models import Permission
 from django.core.management import call_command
-from django.db import connection, transaction
 from django.urls import reverse
 
 from apps.errors.models import ErrorLog, Issue
 from apps.ingest import outbox
-from apps.ingest.models import OutboxBatch
-from apps.ingest.outbox import outbox_process
-from tests.helpers import post_json
-from tests.issues.helpers import INGEST, ISSUES, error, only_issue, ship
+from tests.issues.helpers import ISSUES, error, only_issue, queue, ship, store_at_once
 
 pytestmark = pytest.mark.django_db
 CHANGELIST = reverse("admin:errors_issue_changelist")
@@ -134,16 +128,6 @@ def test_the_backfill_fills_the_releases_of_errors_stored_before(ingest_client, 
     assert releases(read_client, order) == [("1.1", 3), ("1.2", 1), ("1.0", 1)]
 
 
-@pytest.fixture
-def triager(client, django_user_model):
-    user = django_user_model.objects.create_user(username="oncall", password="pw", is_staff=True)
-    user.user_permissions.add(
-        *Permission.objects.filter(codename__in=["view_issue", "change_issue", "view_errorlog"])
-    )
-    client.force_login(user)
-    return client
-
-
 def test_the_admin_release_filter_finds_an_issue_by_any_of_its_releases(triager, ingest_client):
     ship(ingest_client, three_releases())
     page = triager.get(CHANGELIST).content.decode()
@@ -171,22 +155,6 @@ def test_the_admin_issue_page_lists_its_releases(triager, ingest_client):
     assert listed.index("1.1: 2 event(s)") < listed.index("1.0: 1 event(s)")
 
 
-def waiting_on_a_lock() -> bool:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        )
-        return cursor.fetchone()[0] > 0
-
-
-def queue(client, items: list[dict]) -> int:
-    before = set(OutboxBatch.objects.values_list("pk", flat=True))
-    assert post_json(client, INGEST, items).status_code == 202
-    [new] = set(OutboxBatch.objects.values_list("pk", flat=True)) - before
-    return new
-
-
 @pytest.mark.django_db(transaction=True)
 def test_two_concurrent_batches_count_every_release_event_once(
     ingest_client, read_client, monkeypatch
@@ -196,45 +164,7 @@ def test_two_concurrent_batches_count_every_release_event_once(
     first = [in_release(r, 2, message=m) for m in ("boom", "Disk full") for r in ("1.0", "1.1")]
     second = [in_release(r, 1, message=m) for m in ("Disk full", "boom") for r in ("1.1", "1.0")]
     a, b = queue(ingest_client, first), queue(ingest_client, second)
-    a_stored, go_on = threading.Event(), threading.Event()
-    errors: list[Exception] = []
-
-    def hold_a():
-        try:
-            with transaction.atomic():
-                outbox_process(outbox_id=a)
-                a_stored.set()
-                go_on.wait(timeout=30)  # commit only once b waits on a's rows
-        except Exception as exc:
-            errors.append(exc)
-        finally:
-            a_stored.set()
-            connection.close()
-
-    def run_b():
-        try:
-            a_stored.wait(timeout=30)
-            outbox_process(outbox_id=b)
-        except Exception as exc:
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=hold_a), threading.Thread(target=run_b)]
-    for thread in threads:
-        thread.start()
-    a_stored.wait(timeout=30)
-    blocked = False
-    for _ in range(500):  # b's statement reaches a's rows and waits: up to ~10 s
-        blocked = waiting_on_a_lock()
-        if blocked:
-            break
-        threading.Event().wait(0.02)
-    go_on.set()
-    for thread in threads:
-        thread.join(timeout=60)
-
-    assert errors == []
+    blocked = store_at_once(a, b)
     assert blocked, "the second batch never waited on the first"
     for issue in Issue.objects.all():
         assert issue.event_count == 4
