@@ -282,6 +282,9 @@ CELERY_TIMEZONE = "UTC"
 # Workers and beat write a sign of life this often (seconds); one older than two
 # intervals makes /api/v1/analytics/health report the part down.
 MONITORING_HEARTBEAT_SECONDS = env_int("MONITORING_HEARTBEAT_SECONDS", 5, minimum=1)
+# One beat sends the schedule: the one holding this Redis lock; another takes over once
+# the holder has not renewed it for this long (apps/monitoring/scheduler.py).
+BEAT_LOCK_SECONDS = env_int("BEAT_LOCK_SECONDS", 15, minimum=3)
 # Health checks older than this are purged daily (~13,000 a day from the built-in checks
 # alone). 31 keeps the response times of the SLA's default 720-hour window; uptime comes
 # from the downtimes, which are kept.

@@ -12,6 +12,8 @@ heartbeats, counters, the cache and Celery's queues and pidbox channels.
 import itertools
 import os
 import re
+import socket
+import uuid
 from functools import lru_cache
 from urllib.parse import urlsplit
 
@@ -82,3 +84,41 @@ os.register_at_fork(after_in_child=_after_fork)
 def unique_member(stamp: int) -> str:
     """`<stamp>:<pid>:<n>`: no other request of any process of this host has it."""
     return f"{stamp}:{_pid}:{next(_sequence)}"
+
+
+# A lock one process of the deployment holds at a time (the live feed's broadcaster,
+# beat's schedule): its token in a key that expires unless the holder renews it.
+# KEYS: lock. ARGV: token, lock ms. 1 when this token holds the lock (now renewed).
+LOCK_HOLD_LUA = """
+local holder = redis.call('GET', KEYS[1])
+if holder == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+if not holder then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0
+"""
+# KEYS: lock. ARGV: token. Deletes the lock only for its holder.
+LOCK_RELEASE_LUA = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+def lock_token() -> str:
+    """`<host>:<pid>:<random>`: names a lock's holder in logs and in Redis."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def hold_lock(key: str, token: str, ms: int) -> bool:
+    """Take or renew the lock `key` for `token` for `ms`; whether `token` holds it.
+    RedisError when Redis cannot say."""
+    return bool(get_redis().eval(LOCK_HOLD_LUA, 1, key, token, ms))
+
+
+def release_lock(key: str, token: str) -> None:
+    """Let go of the lock if `token` holds it (RedisError when Redis cannot be asked)."""
+    get_redis().eval(LOCK_RELEASE_LUA, 1, key, token)

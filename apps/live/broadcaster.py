@@ -8,10 +8,7 @@ holder. Each process starts one Broadcaster from the ASGI lifespan and stops it 
 
 import asyncio
 import logging
-import os
-import socket
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import redis.asyncio as aioredis
@@ -20,7 +17,7 @@ from django.conf import settings
 from django.db import close_old_connections, connections
 from redis import RedisError
 
-from apps.core.redis import redis_key
+from apps.core.redis import LOCK_HOLD_LUA, LOCK_RELEASE_LUA, lock_token, redis_key
 
 from .feeds import Feed, default_feeds
 
@@ -28,29 +25,12 @@ logger = logging.getLogger(__name__)
 
 GROUP = "analytics.live"
 
-# KEYS: lock. ARGV: token, lock ms. 1 when this token holds the lock (now renewed).
-_HOLD = """
-local holder = redis.call('GET', KEYS[1])
-if holder == ARGV[1] then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  return 1
-end
-if not holder then
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-  return 1
-end
-return 0
-"""
 # KEYS: lock, latest. ARGV: token, lock ms, message, latest ms. Stored only by the holder.
 _PUBLISH = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[4])
 return 1
-"""
-_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
 """
 
 
@@ -77,7 +57,7 @@ class Broadcaster:
         # Checked twice per shortest interval; a dead holder is replaced within 3 of them.
         self.tick = min(1.0, shortest / 2)
         self.lock_ms = int(shortest * 3 * 1000)
-        self.token = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.token = lock_token()
         self.holding = False
         self._due: dict[str, float] = {}
         self._stopping = asyncio.Event()
@@ -102,7 +82,7 @@ class Broadcaster:
         if self._redis is not None:
             if self.holding:
                 try:
-                    await self._redis.eval(_RELEASE, 1, lock_key(), self.token)
+                    await self._redis.eval(LOCK_RELEASE_LUA, 1, lock_key(), self.token)
                 except (RedisError, OSError):
                     logger.warning("live broadcaster could not release its lock; it expires")
                 self.holding = False
@@ -127,7 +107,9 @@ class Broadcaster:
 
     async def _round(self) -> None:
         try:
-            held = bool(await self._redis.eval(_HOLD, 1, lock_key(), self.token, self.lock_ms))
+            held = bool(
+                await self._redis.eval(LOCK_HOLD_LUA, 1, lock_key(), self.token, self.lock_ms)
+            )
         except (RedisError, OSError) as exc:
             held = False
             logger.warning("live broadcaster: Redis unavailable (%s)", exc)
