@@ -13,6 +13,7 @@ import shutil
 import socket
 import ssl
 import subprocess
+import uuid
 from pathlib import Path
 
 import orjson
@@ -54,8 +55,13 @@ class ProductionStack(Stack):
         return env
 
 
-def render(tmp: Path, http_port: int, https_port: int, web_port: int, live_port: int) -> Path:
-    """The shipped config with this test's ports, certificate and paths; returns nginx.conf."""
+def render(
+    tmp: Path, http_port: int, https_port: int, web_port: int | list[int], live_port: int
+) -> Path:
+    """The shipped config with this test's ports, certificate and paths (a list of web
+    ports: one upstream server line each, as for several web hosts); returns nginx.conf."""
+    web_ports = web_port if isinstance(web_port, list) else [web_port]
+    servers = "\n    ".join(f"server 127.0.0.1:{port};" for port in web_ports)
     (tmp / "snippets").mkdir(parents=True)
     shutil.copy(DEPLOY / "analytics-errors.conf", tmp / "snippets")
     subprocess.run(
@@ -69,7 +75,7 @@ def render(tmp: Path, http_port: int, https_port: int, web_port: int, live_port:
     for old, new in [
         ("listen 80 default_server;", f"listen 127.0.0.1:{http_port} default_server;"),
         ("listen 443 ssl default_server;", f"listen 127.0.0.1:{https_port} ssl default_server;"),
-        ("server 127.0.0.1:8000;", f"server 127.0.0.1:{web_port};"),
+        ("server 127.0.0.1:8000;", servers),
         ("server 127.0.0.1:8001;", f"server 127.0.0.1:{live_port};"),
     ]:
         assert site.count(old) == 1, f"deploy/nginx/analytics.conf no longer says {old!r}"
@@ -127,6 +133,18 @@ def json_error(status: int, headers: dict, body: bytes) -> tuple[int, str]:
     return status, error["error"]
 
 
+def start_nginx(stack: Stack, conf: Path, https_port: int) -> None:
+    checked = subprocess.run(
+        [NGINX, "-t", "-p", str(conf.parent), "-c", str(conf)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert checked.returncode == 0, checked.stderr
+    stack.spawn("nginx", [NGINX, "-p", str(conf.parent), "-c", str(conf)])
+    wait_until(lambda: port_open(https_port), timeout=15, what="nginx")
+
+
 def test_nginx_in_front_buffers_redirects_and_answers_errors_in_json(tmp_path):
     stack = ProductionStack(tmp_path)
     http_port, https_port = free_port(), free_port()
@@ -135,15 +153,7 @@ def test_nginx_in_front_buffers_redirects_and_answers_errors_in_json(tmp_path):
         stack.start_web(workers=1)
         live_port = stack.start_live()
         conf = render(tmp_path / "nginx", http_port, https_port, stack.web_port, live_port)
-        checked = subprocess.run(
-            [NGINX, "-t", "-p", str(conf.parent), "-c", str(conf)],
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
-        assert checked.returncode == 0, checked.stderr
-        stack.spawn("nginx", [NGINX, "-p", str(conf.parent), "-c", str(conf)])
-        wait_until(lambda: port_open(https_port), timeout=15, what="nginx")
+        start_nginx(stack, conf, https_port)
         key = api_key_create(name="edge", scope="ingest")[1]
         https, plain = http.client.HTTPSConnection, http.client.HTTPConnection
 
@@ -205,3 +215,66 @@ def test_nginx_in_front_buffers_redirects_and_answers_errors_in_json(tmp_path):
         assert headers["retry-after"] == "5"
     finally:
         stack.close()
+
+
+def test_two_web_hosts_behind_nginx_one_killed(tmp_path):
+    """Two web hosts (one database, one Redis) behind the shipped config, one upstream
+    line each: both serve; one killed with kill -9, reads keep answering (nginx tries
+    the other), a write is answered 202 or, when it was already on its way to the dead
+    host, 502 (what a client retries), and every item is stored exactly once."""
+    from apps.jobs.models import JobOutcome
+
+    first = ProductionStack(tmp_path / "a")
+    second = ProductionStack(tmp_path / "b")
+    http_port, https_port = free_port(), free_port()
+    try:
+        first.start_redis()
+        second.redis_url = first.redis_url
+        first.start_web(workers=1)
+        second.start_web(workers=1)
+        first.start_worker()
+        ports = [first.web_port, second.web_port]
+        start_nginx(
+            first, render(tmp_path / "nginx", http_port, https_port, ports, free_port()), https_port
+        )
+        key = api_key_create(name="edge", scope="ingest")[1]
+        headers = {"Content-Type": "application/json", "X-API-Key": key}
+        https, plain = http.client.HTTPSConnection, http.client.HTTPConnection
+        sent, retried = [], 0
+
+        def post(n: int) -> None:
+            nonlocal retried
+            item = {"event_id": str(uuid.uuid4()), "job_type": f"sync-{n}", "status": "success"}
+            body = orjson.dumps(item)
+            status = request(
+                https, https_port, "POST", "/api/v1/analytics/job-outcome", body, headers
+            )[0]
+            if status == 502:  # it reached the dead host: a client sends it again
+                retried += 1
+                status = request(
+                    https, https_port, "POST", "/api/v1/analytics/job-outcome", body, headers
+                )[0]
+            assert status == 202
+            sent.append(item["event_id"])
+
+        for n in range(20):
+            post(n)
+        assert all("job-outcome" in stack.log("web", 200_000) for stack in (first, second))
+
+        second.kill("web")
+        for n in range(20, 60):
+            post(n)
+            status, _, _ = request(plain, http_port, "GET", "/api/v1/analytics/health")
+            assert status == 200  # answered by the live host, never a 502
+        assert retried <= 2, retried  # at most the writes on their way when it died
+        print(f"writes answered 502 and sent again after the kill: {retried}")
+
+        wait_until(
+            lambda: JobOutcome.objects.filter(event_id__in=sent).count() == 60,
+            timeout=60,
+            what="every accepted item stored",
+        )
+        assert JobOutcome.objects.count() == 60
+    finally:
+        second.close()
+        first.close()
