@@ -258,6 +258,15 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = Queue.DEFAULT.value
+# The queues a worker of this host consumes (the Procfile's and the systemd unit's -Q):
+# all of them by default; a host of ingest workers says `ingest`, an alerting host
+# `alerts,default`. A name that is no queue would leave its tasks unconsumed: refused.
+WORKER_QUEUES = env_list("WORKER_QUEUES", [queue.value for queue in Queue])
+if not WORKER_QUEUES or set(WORKER_QUEUES) - {queue.value for queue in Queue}:
+    raise ImproperlyConfigured(
+        f"WORKER_QUEUES={','.join(WORKER_QUEUES)!r}: expected some of "
+        f"{', '.join(queue.value for queue in Queue)}, comma-separated."
+    )
 CELERY_TASK_ROUTES = {
     "ingest.process_outbox": {"queue": Queue.INGEST.value},
     "ingest.sweep_outbox": {"queue": Queue.INGEST.value},
