@@ -53,6 +53,27 @@ BUILTIN_RULES = [
         "severity": "critical",
     },
     {
+        # Recorded each minute only when DATABASE_REPLICA_URL names a replica; reads
+        # already run on the primary meanwhile (apps/core/replica.py).
+        "name": "Read replica behind by more than 30 s",
+        "metric_name": "database.replica_lag_seconds",
+        "aggregation": "min",
+        "condition_operator": "gt",
+        "threshold": 30,
+        "resolve_threshold": 5,
+        "window_seconds": 300,
+        "severity": "warning",
+    },
+    {
+        "name": "Read replica not answering",
+        "metric_name": "database.replica_up",
+        "aggregation": "max",
+        "condition_operator": "lt",
+        "threshold": 1,
+        "window_seconds": 180,
+        "severity": "warning",
+    },
+    {
         "name": "AI response time above 10 s",
         "metric_name": "ai.response_time_ms",
         "aggregation": "p95",

@@ -16,6 +16,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 
+from apps.core.replica import on_replica
+
 
 @dataclass(frozen=True)
 class Page:
@@ -111,8 +113,17 @@ def console_page(key: str) -> Callable:
 
 def console_data(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """A JSON source of the console: the admin's sign-in; the panel's permission is
-    checked by the view (403 as JSON through the project's handler)."""
-    return admin.site.admin_view(view)
+    checked by the view (403 as JSON through the project's handler). A GET reads on the
+    replica when DATABASE_REPLICA_URL names one (the sign-in is checked before)."""
+
+    @wraps(view)
+    def read(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if request.method not in ("GET", "HEAD"):
+            return view(request, *args, **kwargs)
+        with on_replica():
+            return view(request, *args, **kwargs)
+
+    return admin.site.admin_view(read)
 
 
 def require_panel(user, key: str) -> None:

@@ -45,6 +45,7 @@ from rest_framework import exceptions
 
 from . import errors  # the module: it imports DRF, whose settings import this one
 from .redis import get_redis, redis_key, unique_member
+from .replica import on_replica
 
 logger = logging.getLogger(__name__)
 
@@ -120,6 +121,7 @@ def read_start(request: HttpRequest, ident: str, *, key_slot: bool = True) -> No
         return
     ticket.started = True
     ticket.slot = key_slot_take(ident) if key_slot else None
+    ticket.budget.enter_context(on_replica())  # DATABASE_REPLICA_URL: read there
     ticket.budget.enter_context(read_budget(settings.API_READ_STATEMENT_TIMEOUT_MS))
 
 

@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 
 from apps.core.negotiation import FirstRendererNegotiation
 from apps.core.params import NonEmptyQuery, StrictIntegerField, bounded_int, hours_query
+from apps.core.replica import on_replica
 from apps.core.windows import (
     IntervalField,
     fill_field,
@@ -269,7 +270,9 @@ class PrometheusView(APIView):
         tags=["metrics"],
     )
     def get(self, request):
-        return HttpResponse(exposition.render(), content_type=CONTENT_TYPE_LATEST)
+        with on_replica():  # DATABASE_REPLICA_URL: scraped there
+            body = exposition.render()
+        return HttpResponse(body, content_type=CONTENT_TYPE_LATEST)
 
 
 PerformanceQuery = hours_query()

@@ -10,6 +10,7 @@ import orjson
 import psutil
 
 from apps.core.redis import get_redis, redis_key
+from apps.core.replica import replica_configured, replica_lag_seconds
 from apps.ingest.selectors import items_outcome_totals
 from apps.metrics.services import increment_counter, record_gauge
 
@@ -18,6 +19,7 @@ GIB = 1024**3
 # web process counts into one Redis hash: no host tag). The console's ingest chart reads
 # them; README's "Metric names this service records itself" lists them.
 INGEST_COUNTERS = {"accepted": "ingest.accepted_items", "rejected": "ingest.rejected_items"}
+REPLICA_UP, REPLICA_LAG = "database.replica_up", "database.replica_lag_seconds"
 # A previous reading older than this (beat was stopped) is not subtracted from: its span's
 # items in one point would draw as a spike of a rate that never was.
 INGEST_READING_MAX_AGE_SECONDS = 300
@@ -53,7 +55,21 @@ def system_metrics_record() -> dict[str, float]:
     for name, value in figures.items():
         record_gauge(f"system.{name}", value, labels=host)
     ingest_increments_record()
+    replica_record()
     return figures
+
+
+def replica_record() -> float | None:
+    """With DATABASE_REPLICA_URL: `database.replica_up` (1, or 0 when it does not answer)
+    and `database.replica_lag_seconds` (its replay behind the primary) as gauges, which
+    the built-in rule "Read replica behind or down" watches. Returns the lag."""
+    if not replica_configured():
+        return None
+    lag = replica_lag_seconds()
+    record_gauge(REPLICA_UP, 0 if lag is None else 1)
+    if lag is not None:
+        record_gauge(REPLICA_LAG, lag)
+    return lag
 
 
 def ingest_increments_record() -> dict[str, int] | None:
