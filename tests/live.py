@@ -6,20 +6,42 @@ configure them. What only a test knows is here: which database Django is connect
 to, and the test's own connection to it, which survives the cuts a fault test makes.
 """
 
+import http.client
 from pathlib import Path
 
+import orjson
 from django.db import connection
 
 import bench.stack
 from bench.stack import ROOT, free_port, port_open, terminate_backends, wait_until
 
-__all__ = ["ROOT", "Stack", "current_database_url", "free_port", "port_open", "wait_until"]
+__all__ = [
+    "ROOT",
+    "Stack",
+    "api_call",
+    "current_database_url",
+    "free_port",
+    "port_open",
+    "wait_until",
+]
 
 
 def current_database_url() -> str:
     """The database Django is connected to (the test database), as a DATABASE_URL."""
     db = connection.settings_dict
     return f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+
+def api_call(port: int, method: str, path: str, key: str, body=None) -> tuple[int, object]:
+    """One JSON request with an API key to the web process on `port`: (status, body)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        headers = {"X-API-Key": key, "Content-Type": "application/json"}
+        conn.request(method, path, orjson.dumps(body) if body is not None else None, headers)
+        response = conn.getresponse()
+        return response.status, orjson.loads(response.read() or b"null")
+    finally:
+        conn.close()
 
 
 class Stack(bench.stack.Stack):

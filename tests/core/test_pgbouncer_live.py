@@ -9,7 +9,6 @@ locks. Ingest with a retried batch, beat's rollups, grouped percentile reads ask
 times from both web processes, health and the hourly insights run all work through it.
 """
 
-import http.client
 import os
 import shutil
 import stat
@@ -18,13 +17,12 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import orjson
 import pytest
 from django.db import connection
 
 from apps.events.models import Event
 from apps.metrics.models import MetricPoint, MetricRollup
-from tests.live import Stack, free_port, port_open, wait_until
+from tests.live import Stack, api_call, free_port, port_open, wait_until
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True), pytest.mark.timeout(180)]
 
@@ -79,18 +77,6 @@ def pooled(tmp_path):
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def call(stack: Stack, method: str, path: str, key: str, body=None) -> tuple[int, object]:
-    conn = http.client.HTTPConnection("127.0.0.1", stack.web_port, timeout=30)
-    try:
-        headers = {"X-API-Key": key, "Content-Type": "application/json"}
-        conn.request(method, path, orjson.dumps(body) if body is not None else None, headers)
-        response = conn.getresponse()
-        raw = response.read()
-        return response.status, orjson.loads(raw) if raw else None
-    finally:
-        conn.close()
-
-
 def test_the_stack_works_through_pgbouncer_in_transaction_mode(pooled, ingest_key, read_key):
     now = datetime.now(UTC)
     events = [
@@ -108,11 +94,12 @@ def test_the_stack_works_through_pgbouncer_in_transaction_mode(pooled, ingest_ke
         }
         for i in range(300)
     ]
+    port, ingest = pooled.web_port, "/api/v1/analytics/events"
     for _ in range(2):  # the second time as a client retrying after a lost answer
-        status, body = call(pooled, "POST", "/api/v1/analytics/events", ingest_key, events)
+        status, body = api_call(port, "POST", ingest, ingest_key, events)
         assert status == 202 and body["accepted"] == 200, body
         record = "/api/v1/analytics/metrics/record"
-        status, body = call(pooled, "POST", record, ingest_key, {"batch": points})
+        status, body = api_call(pooled.web_port, "POST", record, ingest_key, {"batch": points})
         assert status == 202 and body["accepted"] == 300, body
 
     wait_until(
@@ -135,13 +122,13 @@ def test_the_stack_works_through_pgbouncer_in_transaction_mode(pooled, ingest_ke
         f"{base}/statistics?hours=1&group_by=region",
         f"{base}/time-series?hours=1&interval=1m&agg=avg",
     ]
-    answers = [call(pooled, "GET", reads[i % 3], read_key) for i in range(90)]
+    answers = [api_call(pooled.web_port, "GET", reads[i % 3], read_key) for i in range(90)]
     assert [status for status, _ in answers] == [200] * 90, [a for a in answers if a[0] != 200]
     stats = answers[1][1]
     assert stats["count"] == 300
     assert {g["value"]: g["count"] for g in stats["groups"]} == {"eu": 150, "us": 150}
     assert sum(b["count"] for b in answers[2][1]["buckets"]) == 300
-    status, health = call(pooled, "GET", "/api/v1/analytics/health", read_key)
+    status, health = api_call(pooled.web_port, "GET", "/api/v1/analytics/health", read_key)
     assert status == 200 and health["services"]["database"] is True, health
 
     # The hourly insights run (SET LOCAL work_mem, several connections at once).

@@ -6,19 +6,17 @@ DATABASE_REPLICA_MAX_LAG_SECONDS the primary answers, and the replica again once
 caught up; a stopped replica falls back at once; beat's figure records the lag."""
 
 import glob
-import http.client
 import os
 import shutil
 import subprocess
 import tempfile
 from pathlib import Path
 
-import orjson
 import psycopg
 import pytest
 from django.db import connection
 
-from tests.live import Stack, free_port, wait_until
+from tests.live import Stack, api_call, free_port, wait_until
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True), pytest.mark.timeout(240)]
 
@@ -26,11 +24,14 @@ BIN = next(iter(sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True)), "
 EVENTS = "/api/v1/analytics/events?page_size=100"
 
 
+def as_postgres_argv(*args: str) -> list[str]:
+    """A PostgreSQL program's argv, as the postgres user when this runs as root (initdb
+    and the server refuse root)."""
+    return [*(["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []), *args]
+
+
 def as_postgres(*args: str, timeout: float = 120) -> str:
-    """A PostgreSQL program, as the postgres user when this runs as root (initdb and the
-    server refuse root)."""
-    command = [*(["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []), *args]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    done = subprocess.run(as_postgres_argv(*args), capture_output=True, text=True, timeout=timeout)
     assert done.returncode == 0, f"{args[0]}: {done.stderr[-2000:]}"
     return done.stdout
 
@@ -50,12 +51,8 @@ class Cluster:
 
     def stop(self) -> None:
         if self.dir.exists():
-            subprocess.run(
-                [*(["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else [])]
-                + [f"{BIN}/pg_ctl", "-D", str(self.dir), "-m", "immediate", "stop"],
-                capture_output=True,
-                timeout=60,
-            )
+            argv = as_postgres_argv(f"{BIN}/pg_ctl", "-D", str(self.dir), "-m", "immediate", "stop")
+            subprocess.run(argv, capture_output=True, timeout=60)  # may have stopped already
 
     def sql(self, statement: str):
         with psycopg.connect(self.url(), autocommit=True, connect_timeout=5) as conn:
@@ -111,17 +108,6 @@ def clusters():
         shutil.rmtree(base, ignore_errors=True)
 
 
-def call(port: int, method: str, path: str, key: str, body=None) -> tuple[int, object]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    try:
-        headers = {"X-API-Key": key, "Content-Type": "application/json"}
-        conn.request(method, path, orjson.dumps(body) if body is not None else None, headers)
-        response = conn.getresponse()
-        return response.status, orjson.loads(response.read() or b"null")
-    finally:
-        conn.close()
-
-
 def test_reads_run_on_the_replica_and_fall_back_to_the_primary(clusters, tmp_path):
     primary, replica = clusters
     stack = Stack(tmp_path, database_url=primary.url())
@@ -137,7 +123,8 @@ def test_reads_run_on_the_replica_and_fall_back_to_the_primary(clusters, tmp_pat
 
         def send(user: str) -> None:
             body = [{"event_type": "page_view", "user_id": user}]
-            assert call(stack.web_port, "POST", "/api/v1/analytics/events", writer, body)[0] == 202
+            sent = api_call(stack.web_port, "POST", "/api/v1/analytics/events", writer, body)
+            assert sent[0] == 202
             wait_until(
                 lambda: primary.sql(f"SELECT count(*) FROM events_event WHERE user_id = '{user}'")[
                     0
@@ -147,7 +134,7 @@ def test_reads_run_on_the_replica_and_fall_back_to_the_primary(clusters, tmp_pat
             )
 
         def users() -> list[str]:
-            status, body = call(stack.web_port, "GET", EVENTS, reader)
+            status, body = api_call(stack.web_port, "GET", EVENTS, reader)
             assert status == 200, body
             return sorted(e["user_id"] for e in body["results"])
 
@@ -185,7 +172,7 @@ def test_reads_run_on_the_replica_and_fall_back_to_the_primary(clusters, tmp_pat
         answers = []  # a read on its way to the stopped replica is a 503 to retry
 
         def fresh() -> bool:
-            status, body = call(stack.web_port, "GET", EVENTS, reader)
+            status, body = api_call(stack.web_port, "GET", EVENTS, reader)
             answers.append(status)
             return status == 200 and len(body["results"]) == 3
 

@@ -3,16 +3,13 @@ Procfile's worker with WORKER_QUEUES consumes those queues only (an alerting hos
 leaves ingest alone; an ingest host stores it), and a name that is no queue stops the
 worker at start, saying which names exist, instead of leaving tasks unconsumed."""
 
-import http.client
-
-import orjson
 import pytest
 
 from apps.events.models import Event
 from apps.ingest.models import OutboxBatch
 from apps.keys.services import api_key_create
 from bench.stack.processes import procfile_args
-from tests.live import Stack, wait_until
+from tests.live import Stack, api_call, wait_until
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
 
@@ -33,12 +30,8 @@ def test_each_host_consumes_its_worker_queues_only(tmp_path):
         assert ".> alerts" in banner and ".> default" in banner and ".> ingest" not in banner
 
         key = api_key_create(name="app", scope="ingest")[1]
-        conn = http.client.HTTPConnection("127.0.0.1", stack.web_port, timeout=10)
-        body = orjson.dumps([{"event_type": "page_view", "user_id": "ann"}])
-        headers = {"X-API-Key": key, "Content-Type": "application/json"}
-        conn.request("POST", "/api/v1/analytics/events", body, headers)
-        assert conn.getresponse().status == 202
-        conn.close()
+        event = [{"event_type": "page_view", "user_id": "ann"}]
+        assert api_call(stack.web_port, "POST", "/api/v1/analytics/events", key, event)[0] == 202
         with pytest.raises(TimeoutError):  # no worker of this deployment reads `ingest`
             wait_until(lambda: Event.objects.exists(), timeout=4, what="an event")
         assert OutboxBatch.objects.count() == 1
