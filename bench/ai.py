@@ -3,16 +3,16 @@
 1. Reads. A fresh `analytics_bench_ai` database gets --records AI usage records over the
    last 7 days (4 assistants, 3 models, 6 features, 2,000 questions in 4 wordings each,
    pipeline steps on one record in five), COPYed in with what the pipeline derives from
-   them: the hourly sums and question counts (its own after-insert statements, run over
-   the table) and the metric points (its own derive function), rolled up with
-   `backfill_rollups --jobs 2`. Then gunicorn (the project's config) answers `/advanced`
+   them: the hourly sums, question counts and ai.* metric series (its own after-insert
+   statements, run over the table); the ai.* metrics, read from the rows, are rolled up
+   with `backfill_rollups --jobs 2`. Then gunicorn (the project's config) answers `/advanced`
    (defaults; one assistant; all windows at their widest) and the single reads, each
    asked --requests times on one kept-alive connection: p50/p99 (goal: `/advanced`
    under 200 ms p50).
 2. Ingest. The stack as `make run` starts it (honcho: gunicorn, worker, beat);
    --ingest items POSTed to `/log-ai-usage` in batches of 500 by 4 clients, timed from
    the first POST until every item is in its table, with its hours, questions and
-   metric points.
+   ai.* metric series and marks.
 
     DEBUG=true .venv/bin/python bench/ai.py [--records 1000000] [--ingest 100000]
 
@@ -56,10 +56,6 @@ USAGE_COLUMNS = (
     "ttft_ms", "generation_ms", "tokens_in", "tokens_out", "cached_tokens", "cache_hit",
     "steps", "question", "question_key", "metadata",
 )  # fmt: skip
-POINT_COLUMNS = (
-    "event_id", "timestamp", "received_at", "metric_name", "metric_type", "value", "unit",
-    "tags", "tags_hash", "source",
-)  # fmt: skip
 
 
 def usage_item(rng: random.Random, at: datetime, feature: str | None = None) -> dict:
@@ -92,19 +88,22 @@ def usage_item(rng: random.Random, at: datetime, feature: str | None = None) -> 
     return item
 
 
+class _Request:
+    """Stands for the request enrich_usage reads its prices once for."""
+
+
 def load(args) -> dict:
-    """COPY the records and their derived rows; returns (records, points, seconds)."""
+    """COPY the records and their derived rows; returns (records, ai.* points, seconds)."""
     from django.db import connection
 
-    from apps.ai.derive import usage_metrics
-    from apps.ai.schemas import AFTER_INSERT, AiUsageIn, enrich_usage
-    from apps.metrics.schemas import AFTER_INSERT as METRIC_AFTER_INSERT
-    from apps.metrics.schemas import tags_hash
+    from apps.ai.schemas import AiUsageIn, enrich_usage
+    from apps.ingest.registry import get_kind
+    from apps.metrics.sources import points_relation
 
     rng = random.Random(args.seed)
     now = datetime.now(UTC)
+    request = _Request()
     started = time.perf_counter()
-    points = 0
     with psycopg.connect(args.db_url, autocommit=True) as db, db.cursor() as cur:
         for chunk_start in range(0, args.records, 100_000):
             n = min(100_000, args.records - chunk_start)
@@ -113,7 +112,7 @@ def load(args) -> dict:
                 at = now - timedelta(seconds=rng.uniform(60, 7 * 86400))
                 row = AiUsageIn.model_validate(usage_item(rng, at)).model_dump()
                 row["received_at"] = now
-                enrich_usage(row, None)
+                enrich_usage(row, request)  # the prices read once for all
                 rows.append(row)
             usage_copy = f"COPY ai_aiusage ({', '.join(USAGE_COLUMNS)}) FROM STDIN"
             with cur.copy(usage_copy) as copy:
@@ -124,27 +123,14 @@ def load(args) -> dict:
                             for c in USAGE_COLUMNS
                         ]
                     )
-            derived = usage_metrics(rows)["metric"]
-            with cur.copy(
-                f"COPY metrics_metricevent ({', '.join(POINT_COLUMNS)}) FROM STDIN"
-            ) as copy:
-                for p in derived:
-                    copy.write_row(
-                        [
-                            p["event_id"], p["timestamp"], now, p["metric_name"], p["metric_type"],
-                            p["value"], p.get("unit", ""), orjson.dumps(p["tags"]).decode(),
-                            tags_hash(p["tags"]), p["source"],
-                        ]
-                    )  # fmt: skip
-            points += len(derived)
-            print(f"load: {chunk_start + n:,} records, {points:,} metric points", flush=True)
+            print(f"load: {chunk_start + n:,} records", flush=True)
     with connection.cursor() as cursor:  # what the pipeline runs at insert, over the table
-        for statement in AFTER_INSERT:
+        for statement in get_kind("ai_usage").after_insert:
             cursor.execute(f"WITH inserted AS (SELECT * FROM ai_aiusage) {statement}")
-        cursor.execute(  # series, and the tag keys of the new ones (derived_0)
-            "WITH inserted AS (SELECT * FROM metrics_metricevent), "
-            f"derived_0 AS ({METRIC_AFTER_INSERT[0]}) {METRIC_AFTER_INSERT[2]}"
-        )
+        # The minutes just marked are rolled below, all at once.
+        cursor.execute("TRUNCATE metrics_dirtyminute")
+        cursor.execute(f"SELECT count(*) FROM {points_relation()} p WHERE metric_name LIKE 'ai.%%'")
+        (points,) = cursor.fetchone()
     from django.core.management import call_command
 
     call_command(
@@ -283,7 +269,7 @@ def print_summary(args) -> None:
     if "load" in args.results:
         load_ = args.results["load"]
         print(
-            f"| records loaded (metric points derived) | {load_['records']:,} "
+            f"| records loaded (ai.* metric points read from them) | {load_['records']:,} "
             f"({load_['points']:,}) |"
         )
     for label, read in args.results.get("reads", {}).items():

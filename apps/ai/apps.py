@@ -8,10 +8,13 @@ class AiConfig(AppConfig):
 
     def ready(self) -> None:
         from apps.ingest.registry import register
+        from apps.metrics.sources import after_insert
 
-        from .derive import usage_metrics
+        from . import metric_sources
         from .models import AiQuestion, AiQuestionVariant, AiUsage, AiUsageHour
         from .schemas import AFTER_INSERT, RETURNING, AiUsageIn, enrich_usage
+
+        metric_sources.register()
 
         register(
             "ai_usage",
@@ -19,13 +22,11 @@ class AiConfig(AppConfig):
             schema=AiUsageIn,
             aliases=("log-ai-usage",),
             enrich=enrich_usage,
-            enriched=("question_key",),
-            after_insert=AFTER_INSERT,
+            enriched=("question_key", "estimated_cost_usd"),
+            # Its hourly sums, question counts, and the series and stale minutes of its
+            # ai.* metrics.
+            after_insert=AFTER_INSERT + after_insert(AiUsage._meta.db_table),
             returning=RETURNING,
-            derive=usage_metrics,
-            # The points come from the rows alone: stored before the usage, whose hourly
-            # sums and question counts then lock their rows only until the commit.
-            derive_first=True,
             # A question is forgotten once it was last asked before the retention.
             derived_tables=(
                 (AiUsageHour, "hour"),

@@ -25,6 +25,9 @@ class AiUsage(IngestedRecord):
     # What the provider billed (USD), when the client or its span said: shown beside the
     # price table's estimate, never instead of it. Nullable: adding it rewrites no row.
     reported_cost_usd = models.FloatField(null=True, blank=True)
+    # The price table's cost of this request as it stood when the request was received
+    # (null: no price matched): what the ai.cost_usd metric adds up. Nullable, as above.
+    estimated_cost_usd = models.FloatField(null=True, blank=True)
     steps = models.JSONField(default=list, blank=True)
     question = models.TextField(blank=True, default="")
     # The question normalized (case, whitespace, punctuation): what trending groups by.

@@ -1,8 +1,10 @@
 """What a client sends about its AI usage, checked item by item by the pipeline."""
 
+from datetime import datetime
 from functools import lru_cache
 from typing import Annotated
 from uuid import UUID
+from weakref import WeakKeyDictionary
 
 from pydantic import AfterValidator, ConfigDict, Field, StringConstraints, model_validator
 
@@ -21,6 +23,7 @@ from apps.ingest.fields import (
 from apps.ingest.privacy import scrub_text
 
 from .models import AiQuestion, AiQuestionVariant, AiUsageHour
+from .prices import PriceBook
 from .questions import question_key
 
 MAX_STEPS = 50
@@ -93,6 +96,27 @@ class AiUsageIn(ItemSchema):
 
 def enrich_usage(row: dict, request) -> None:
     row["question_key"] = question_key(row["question"]) if row["question"] else ""
+    prices, at = _prices(request), row["timestamp"]
+    if not prices.prices:
+        row["estimated_cost_usd"] = None
+        return
+    at = datetime.fromisoformat(at) if isinstance(at, str) else at  # JSON rows hold text
+    row["estimated_cost_usd"] = prices.cost(
+        row["model"], at, row["tokens_in"], row["tokens_out"], row["cached_tokens"]
+    )
+
+
+_books: "WeakKeyDictionary[object, PriceBook]" = WeakKeyDictionary()
+
+
+def _prices(request) -> PriceBook:
+    """The prices as they stand, read once a request (one query for a batch)."""
+    if request is None:
+        return PriceBook()
+    book = _books.get(request)
+    if book is None:
+        book = _books[request] = PriceBook()
+    return book
 
 
 # Run in the statement that stores the usage (only rows really inserted: a retried
@@ -159,4 +183,10 @@ RETURNING = (
     "reported_cost_usd",
     "question",
     "question_key",
+    # What the ai.* metric sources read (apps.ai.metric_sources)
+    "ttft_ms",
+    "generation_ms",
+    "user_id",
+    "estimated_cost_usd",
+    "steps",
 )

@@ -14,7 +14,7 @@ from django.utils import timezone
 from apps.events.selectors import per_user, per_user_bucket
 from apps.metrics.selectors import metric_statistics
 
-from .derive import (
+from .metric_sources import (
     STEP_DURATION,
     STEP_TOKENS_IN,
     STEP_TOKENS_OUT,

@@ -18,7 +18,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 
-from apps.ai.derive import TOKENS_PER_SECOND, TTFT
+from apps.ai.metric_sources import TOKENS_PER_SECOND, TTFT
 from apps.ai.selectors import (
     document_freshness,
     feature_stats,

@@ -177,8 +177,6 @@ def outbox_process(*, outbox_id: int) -> int:
                     f"SELECT payload FROM {OUTBOX} WHERE id = ANY(%s) ORDER BY id", [ids]
                 )
                 payload = [item for (text,) in cursor.fetchall() for item in orjson.loads(text)]
-                if kind.derive_first:  # before the statement whose upserts lock rows
-                    _derived_insert(kind, payload)
             try:
                 with transaction.atomic():
                     cursor.execute(_insert_sql(kind, from_outbox=True), [ids])
@@ -189,7 +187,7 @@ def outbox_process(*, outbox_id: int) -> int:
                 logger.error("outbox %s (%s) refused as a batch: %s", ids, kind.name, exc)
                 inserted = sum(_outbox_isolate(cursor, kind, batch_id) for batch_id in ids)
                 item_count = inserted  # the refused rows are parked, not duplicates
-            if payload is not None and not kind.derive_first:
+            if payload is not None:
                 _derived_insert(kind, payload)
     if inserted < item_count:
         duplicates_count(kind_name=kind.name, n=item_count - inserted)

@@ -54,10 +54,6 @@ class RecordKind:
     # re-run stores them once; checked by their kind's `trusted` if it has one, else
     # validated like client items.
     derive: Callable[[list[dict]], dict[str, list[dict]]] | None = None
-    # Whether `derive` reads only the rows it is given (not what the insert wrote): its
-    # items are then stored before the kind's own statement, whose upserts hold their row
-    # locks only until the commit, not while the derived items are computed and stored.
-    derive_first: bool = False
     # The stored row of an item built by trusted code (another kind's derive), without
     # the schema: the row the schema and `enrich` would give, cheaper; ValueError where
     # the schema would refuse it. The outbox sets its timestamp and received_at.

@@ -17,7 +17,7 @@ from datetime import datetime
 
 from django.conf import settings
 
-from .rollups import POINTS
+from .sources import points_relation
 
 SCAN_FACTOR = 10
 
@@ -62,8 +62,8 @@ def exact_percentiles(
     # The table name and fixed fragments only: every value is a parameter.
     sql = (
         f'WITH src AS MATERIALIZED (SELECT "timestamp" AS t, value, tags_hash AS h '  # noqa: S608
-        f'FROM {POINTS} WHERE metric_name = %s AND "timestamp" >= %s AND "timestamp" < %s '
-        "LIMIT %s)"
+        f"FROM {points_relation()} p "
+        'WHERE metric_name = %s AND "timestamp" >= %s AND "timestamp" < %s LIMIT %s)'
     )
     source = "src"
     if groups is not None:

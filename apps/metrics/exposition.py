@@ -18,7 +18,8 @@ from apps.devices.selectors import smart_filter_counts
 from apps.ingest.selectors import ingest_counts, outbox_backlog
 
 from .models import DirtyMinute, RollupFailure
-from .rollups import POINTS, ROLLUP, SERIES
+from .rollups import ROLLUP, SERIES
+from .sources import points_relation
 
 logger = logging.getLogger(__name__)
 
@@ -38,10 +39,11 @@ def _labels(tags) -> dict[str, str]:
     return {prometheus_name(k).lstrip(":") or "_": str(v) for k, v in tags.items()}
 
 
-# `{only}` is where the per-metric fallback narrows a query to one metric.
+# `{only}` is where the per-metric fallback narrows a query to one metric; `{points}` is
+# every point (apps.metrics.sources), filled in when the query runs.
 GAUGES = (
     "SELECT DISTINCT ON (metric_name, tags_hash) metric_name, tags, value "
-    f"FROM {POINTS} WHERE metric_type = 'gauge' "
+    "FROM {points} p WHERE metric_type = 'gauge' "
     f"AND \"timestamp\" > now() - interval '{GAUGE_WINDOW}' {{only}}"
     'ORDER BY metric_name, tags_hash, "timestamp" DESC'
 )
@@ -58,10 +60,14 @@ SUMMARY_QUANTILES = (0.5, 0.95, 0.99)
 SUMMARIES = (
     "SELECT metric_name, tags, count(*), sum(value), "
     f"percentile_cont(ARRAY{list(SUMMARY_QUANTILES)}) WITHIN GROUP (ORDER BY value) "
-    f"FROM {POINTS} WHERE metric_type IN ('timer', 'histogram') "
+    "FROM {points} p WHERE metric_type IN ('timer', 'histogram') "
     f"AND \"timestamp\" > now() - interval '{SUMMARY_WINDOW}' {{only}}"
     "GROUP BY metric_name, tags_hash, tags ORDER BY metric_name"
 )
+
+
+def _sql(sql: str, *, only: str) -> str:
+    return sql.format(only=only, points=points_relation(tags=True))
 
 
 class RecordedMetricsCollector:
@@ -84,7 +90,7 @@ class RecordedMetricsCollector:
         the metrics that fail on their own."""
         try:
             with transaction.atomic(), connection.cursor() as cursor:
-                cursor.execute(sql.format(only=""))
+                cursor.execute(_sql(sql, only=""))
                 return cursor.fetchall()
         except DatabaseError:
             if connection_lost():
@@ -97,7 +103,7 @@ class RecordedMetricsCollector:
         for name in names:
             try:
                 with transaction.atomic(), connection.cursor() as cursor:
-                    cursor.execute(sql.format(only=f"AND {column} = %s "), [name])
+                    cursor.execute(_sql(sql, only=f"AND {column} = %s "), [name])
                     rows += cursor.fetchall()
             except DatabaseError as exc:
                 if connection_lost():

@@ -20,13 +20,13 @@ from django.db import DatabaseError, connection, transaction
 
 from apps.core.db import connection_lost
 
-from .models import DirtyMinute, MetricPoint, MetricRollup, MetricSeries, RollupFailure
+from .models import DirtyMinute, MetricRollup, MetricSeries, RollupFailure
 from .sketch import key_sql
+from .sources import points_relation
 
 logger = logging.getLogger(__name__)
 
 ROLLUP = MetricRollup._meta.db_table
-POINTS = MetricPoint._meta.db_table
 DIRTY = DirtyMinute._meta.db_table
 FAILED = RollupFailure._meta.db_table
 SERIES = MetricSeries._meta.db_table
@@ -45,15 +45,16 @@ _COLUMNS = (
 _FROM_LISTS = "SELECT DISTINCT * FROM unnest(%s::text[], %s::timestamptz[]) AS d(metric_name, b)"
 
 
-# Points of the listed (metric, minute) pairs: one index range scan per pair.
-_POINTS_OF_PAIRS = f"""
+def _points_of_pairs() -> str:
+    """Points of the listed (metric, minute) pairs: one index range scan per pair."""
+    return f"""
 d AS ({_FROM_LISTS}),
 pts AS (
     SELECT d.metric_name, e.tags_hash, d.b, e.value, {key_sql("e.value")} AS k
     FROM d CROSS JOIN LATERAL (
         -- OFFSET 0 keeps this a per-pair index scan: flattened into a join, the
         -- planner may merge-join on metric_name alone and compare every point.
-        SELECT p.tags_hash, p.value FROM {POINTS} p
+        SELECT p.tags_hash, p.value FROM {points_relation()} p
         WHERE p.metric_name = d.metric_name
           AND p."timestamp" >= d.b AND p."timestamp" < d.b + interval '1 minute'
         OFFSET 0
@@ -67,7 +68,7 @@ def _points_of_range(unit: str) -> str:
 pts AS (
     SELECT metric_name, tags_hash, date_trunc('{unit}', "timestamp") AS b, value,
            {key_sql("value")} AS k
-    FROM {POINTS}
+    FROM {points_relation()} p
     WHERE metric_name = ANY(%s) AND "timestamp" >= %s AND "timestamp" < %s
 )"""
 
@@ -144,7 +145,7 @@ FROM stats s JOIN sketches k USING (metric_name, tags_hash, b)
 def _rebuild(cursor, pairs: list[tuple[str, datetime]]) -> None:
     """Re-roll these (metric, minute) buckets and the hours and days holding them."""
     names = [p[0] for p in pairs]
-    cursor.execute(_minutes_sql(_POINTS_OF_PAIRS), [names, [p[1] for p in pairs]])
+    cursor.execute(_minutes_sql(_points_of_pairs()), [names, [p[1] for p in pairs]])
     hours = sorted({(n, m.replace(minute=0, second=0, microsecond=0)) for n, m in pairs})
     cursor.execute(
         _derived_sql(_buckets_of_pairs(source="m", span="1 hour"), target="h"),
@@ -325,7 +326,8 @@ def _rebuild_day(day: datetime, names: list[str]) -> None:
             )
             cursor.execute(
                 f"INSERT INTO {DIRTY} (metric_name, bucket_start) "
-                f"SELECT DISTINCT metric_name, date_trunc('minute', \"timestamp\") FROM {POINTS} "
+                f"SELECT DISTINCT metric_name, date_trunc('minute', \"timestamp\") "
+                f"FROM {points_relation()} p "
                 'WHERE metric_name = ANY(%s) AND "timestamp" >= %s AND "timestamp" < %s',
                 [failed, day, end],
             )

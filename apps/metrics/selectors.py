@@ -29,8 +29,9 @@ from apps.requestlog.selectors import request_summary
 
 from .exact import exact_percentiles
 from .models import MetricSeries, MetricTagKey
-from .rollups import DIRTY, FAILED, POINTS, ROLLUP, SERIES
+from .rollups import DIRTY, FAILED, ROLLUP, SERIES
 from .sketch import key_sql, merge_sketches, quantiles
+from .sources import points_relation
 
 UNITS = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1)}
 # Time series intervals: apps.core.windows (grammar, alignment, bucket count, fill).
@@ -260,7 +261,7 @@ def _sources(
     if cover_.raw:
         ranges = " OR ".join('("timestamp" >= %s AND "timestamp" < %s)' for _ in cover_.raw)
         parts.append(
-            f"SELECT {raw} FROM {POINTS} "
+            f"SELECT {raw} FROM {points_relation()} p "
             f"WHERE metric_name = %s{raw_filter} AND ({ranges}){by_series}"
         )
         params += [name, *filter_params]

@@ -5,11 +5,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 
-from apps.ai.models import ModelPrice
+from apps.ai.models import AiUsage, ModelPrice
 from apps.alerts.evaluation import rule_evaluate
 from apps.alerts.models import AlertIncident, AlertRule
 from apps.ingest.buffer import buffer
-from apps.metrics.models import MetricPoint
 from apps.metrics.tasks import rollup_pending
 from tests.helpers import drain_outbox, iso, post_json
 
@@ -91,9 +90,9 @@ def test_each_priced_request_records_its_cost_for_alert_rules(ingest_client):
         ],
     )
 
-    costs = MetricPoint.objects.filter(metric_name="ai.cost_usd")
-    assert sorted(round(p.value, 6) for p in costs) == [0.85, 0.85, 2.5]
-    assert {p.tags["user_id"] for p in costs} == {"ann", "bob"}
+    costs = AiUsage.objects.exclude(estimated_cost_usd=None)  # priced when received
+    assert sorted(round(u.estimated_cost_usd, 6) for u in costs) == [0.85, 0.85, 2.5]
+    assert {u.user_id for u in costs} == {"ann", "bob"}
     rule_evaluate(rule.pk)
     incident = AlertIncident.objects.get(rule=rule)
     assert incident.metric_value == pytest.approx(1.70)

@@ -7,7 +7,7 @@ import pytest
 import time_machine
 
 from apps.ai.models import AiUsage, AiUsageHour, ModelPrice
-from apps.metrics.models import MetricPoint
+from apps.metrics.rollups import rollup_pending
 from tests.helpers import drain_outbox, iso, post_json
 
 pytestmark = pytest.mark.django_db
@@ -37,7 +37,7 @@ def ship(client, items) -> dict:
     return response.json()
 
 
-def test_one_usage_is_stored_with_its_hour_and_metric_points(ingest_client):
+def test_one_usage_is_stored_with_its_hour_and_metric_points(ingest_client, read_client):
     ship(
         ingest_client,
         usage(
@@ -68,8 +68,9 @@ def test_one_usage_is_stored_with_its_hour_and_metric_points(ingest_client):
     hour = AiUsageHour.objects.get()
     assert hour.hour == NOW.replace(minute=0)
     assert (hour.requests, hour.successes, hour.tokens_in, hour.cache_hits) == (1, 1, 1000, 1)
-    names = set(MetricPoint.objects.values_list("metric_name", flat=True))
-    assert names == {
+    rollup_pending()
+    names = read_client.get("/api/v1/analytics/metrics/names", {"search": "ai."}).json()
+    assert {row["name"] for row in names["metrics"]} == {
         "ai.success_rate",
         "ai.response_time_ms",
         "ai.ttft_ms",

@@ -240,11 +240,11 @@ def test_openllmetry_instrumented_calls_land_and_every_ai_read_answers(
 
     wait_until(
         lambda: (
-            MetricPoint.objects.filter(metric_name="ai.ttft_ms").exists()
+            AiUsage.objects.exclude(ttft_ms=None).exists()
             and MetricPoint.objects.filter(metric_name="gen_ai.client.token.usage").exists()
         ),
         timeout=30,
-        what="the usage's and the instrumentation's metric points",
+        what="the usage and the instrumentation's metric points",
     )
     rollup_pending()
     port = live_stack.web_port

@@ -211,11 +211,11 @@ def test_the_sdk_s_spans_and_logs_land_and_the_ai_reads_answer_with_them(
 
     wait_until(
         lambda: (
-            MetricPoint.objects.filter(metric_name="ai.ttft_ms").exists()
+            AiUsage.objects.exclude(ttft_ms=None).exists()
             and MetricPoint.objects.filter(metric_name="gen_ai.usage.cost").exists()
         ),
         timeout=30,
-        what="the usage's metric points",
+        what="the usage and its provider-reported cost point",
     )
     rollup_pending()
     ttft = get(live_stack.web_port, "/api/v1/analytics/ttft", read_key, hours=1)
