@@ -16,9 +16,7 @@ from tests.helpers import iso
 
 pytestmark = pytest.mark.django_db
 
-LOG = "/api/v1/analytics/log-ai-usage"
 NOW = datetime(2026, 11, 20, 12, 30, tzinfo=UTC)
-ASSISTANT = "7d3c1c8e-6a49-4f43-8d0c-2b5f2f9d1a01"
 
 
 @pytest.fixture(autouse=True)
