@@ -62,7 +62,7 @@ def exact_percentiles(
     # The table name and fixed fragments only: every value is a parameter.
     sql = (
         f'WITH src AS MATERIALIZED (SELECT "timestamp" AS t, value, tags_hash AS h '  # noqa: S608
-        f"FROM {points_relation()} p "
+        f"FROM {points_relation([name])} p "
         'WHERE metric_name = %s AND "timestamp" >= %s AND "timestamp" < %s LIMIT %s)'
     )
     source = "src"

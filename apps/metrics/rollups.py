@@ -45,8 +45,9 @@ _COLUMNS = (
 _FROM_LISTS = "SELECT DISTINCT * FROM unnest(%s::text[], %s::timestamptz[]) AS d(metric_name, b)"
 
 
-def _points_of_pairs() -> str:
-    """Points of the listed (metric, minute) pairs: one index range scan per pair."""
+def _points_of_pairs(names: list[str]) -> str:
+    """Points of the listed (metric, minute) pairs (`names`: their metrics): one index
+    range scan per pair."""
     return f"""
 d AS ({_FROM_LISTS}),
 pts AS (
@@ -54,7 +55,7 @@ pts AS (
     FROM d CROSS JOIN LATERAL (
         -- OFFSET 0 keeps this a per-pair index scan: flattened into a join, the
         -- planner may merge-join on metric_name alone and compare every point.
-        SELECT p.tags_hash, p.value FROM {points_relation()} p
+        SELECT p.tags_hash, p.value FROM {points_relation(names)} p
         WHERE p.metric_name = d.metric_name
           AND p."timestamp" >= d.b AND p."timestamp" < d.b + interval '1 minute'
         OFFSET 0
@@ -62,13 +63,14 @@ pts AS (
 )"""
 
 
-def _points_of_range(unit: str) -> str:
-    """Every point of a time range, grouped straight into `unit` buckets (backfill)."""
+def _points_of_range(unit: str, names: list[str]) -> str:
+    """Every point of `names` in a time range, grouped straight into `unit` buckets
+    (backfill)."""
     return f"""
 pts AS (
     SELECT metric_name, tags_hash, date_trunc('{unit}', "timestamp") AS b, value,
            {key_sql("value")} AS k
-    FROM {points_relation()} p
+    FROM {points_relation(names)} p
     WHERE metric_name = ANY(%s) AND "timestamp" >= %s AND "timestamp" < %s
 )"""
 
@@ -145,7 +147,7 @@ FROM stats s JOIN sketches k USING (metric_name, tags_hash, b)
 def _rebuild(cursor, pairs: list[tuple[str, datetime]]) -> None:
     """Re-roll these (metric, minute) buckets and the hours and days holding them."""
     names = [p[0] for p in pairs]
-    cursor.execute(_minutes_sql(_points_of_pairs()), [names, [p[1] for p in pairs]])
+    cursor.execute(_minutes_sql(_points_of_pairs(names)), [names, [p[1] for p in pairs]])
     hours = sorted({(n, m.replace(minute=0, second=0, microsecond=0)) for n, m in pairs})
     cursor.execute(
         _derived_sql(_buckets_of_pairs(source="m", span="1 hour"), target="h"),
@@ -327,7 +329,7 @@ def _rebuild_day(day: datetime, names: list[str]) -> None:
             cursor.execute(
                 f"INSERT INTO {DIRTY} (metric_name, bucket_start) "
                 f"SELECT DISTINCT metric_name, date_trunc('minute', \"timestamp\") "
-                f"FROM {points_relation()} p "
+                f"FROM {points_relation(failed)} p "
                 'WHERE metric_name = ANY(%s) AND "timestamp" >= %s AND "timestamp" < %s',
                 [failed, day, end],
             )
@@ -340,8 +342,8 @@ def _rebuild_day_sql(cursor, day: datetime, end: datetime, names: list[str]) -> 
         "AND bucket_start >= %s AND bucket_start < %s",
         [names, ["m", "h", "d"], day, end],
     )
-    cursor.execute(_minutes_sql(_points_of_range("minute"), upsert=False), window)
-    cursor.execute(_minutes_sql(_points_of_range("hour"), target="h", upsert=False), window)
+    cursor.execute(_minutes_sql(_points_of_range("minute", names), upsert=False), window)
+    cursor.execute(_minutes_sql(_points_of_range("hour", names), target="h", upsert=False), window)
     cursor.execute(
         _derived_sql(_buckets_of_range(source="h", unit="day"), target="d", upsert=False),
         window,

@@ -261,7 +261,7 @@ def _sources(
     if cover_.raw:
         ranges = " OR ".join('("timestamp" >= %s AND "timestamp" < %s)' for _ in cover_.raw)
         parts.append(
-            f"SELECT {raw} FROM {points_relation()} p "
+            f"SELECT {raw} FROM {points_relation([name])} p "
             f"WHERE metric_name = %s{raw_filter} AND ({ranges}){by_series}"
         )
         params += [name, *filter_params]

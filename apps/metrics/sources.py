@@ -14,6 +14,7 @@ row adds nothing. They are not in the metric points admin, and they go when thei
 rows go (that kind's retention); their rollups stay as long as other metrics' do.
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .models import DirtyMinute, MetricPoint, MetricSeries, MetricTagKey
@@ -91,20 +92,24 @@ def is_sourced(name: str) -> bool:
     return name in _sources
 
 
-def points_relation(*, tags: bool = False) -> str:
-    """A FROM item (give it an alias) of every point: the metric table's and every
-    source's, with (metric_name, metric_type, timestamp, value, tags_hash[, tags]).
-    PostgreSQL pushes a `metric_name = ...` condition into each part, and drops the
-    sources of other names when planning (or, compared with a lateral column, runs none
-    of their scans): a read of a stored metric reads the metric table alone."""
+def points_relation(names: Iterable[str] | None = None, *, tags: bool = False) -> str:
+    """A FROM item (give it an alias) of the points of `names` (None: of every metric),
+    with (metric_name, metric_type, timestamp, value, tags_hash[, tags]): the metric
+    table alone when no source is among them, else the table and those sources as one
+    relation. PostgreSQL pushes a `metric_name = ...` condition into each part, and
+    drops the parts of other names when planning (or, compared with a lateral column,
+    runs none of their scans). The table alone keeps a stored metric's read as cheap as
+    it was: the union costs ~1 ms of planning a statement."""
+    wanted = None if names is None else set(names)
+    chosen = [s for name, s in _sources.items() if wanted is None or name in wanted]
+    if not chosen:
+        return POINTS
     extra = ", tags" if tags else ""
     parts = [
         f'SELECT metric_name::text, metric_type::text, "timestamp", value, tags_hash{extra} '  # noqa: S608
         f"FROM {POINTS}"
     ]
-    parts += [source.select(source.table, tags=tags) for source in _sources.values()]
-    if len(parts) == 1:
-        return POINTS
+    parts += [source.select(source.table, tags=tags) for source in chosen]
     return "(" + " UNION ALL ".join(parts) + ")"
 
 

@@ -277,3 +277,13 @@ def test_the_upgrade_drops_the_points_once_derived_and_rolls_the_rows_again(
     for name, values in expected(batch).items():
         extra = 1 if name == RESPONSE_TIME else 0
         assert stats(read_client, name)["count"] == len(values) + extra, name
+
+
+def test_a_stored_metric_reads_the_metric_table_alone_and_a_source_once():
+    """The relation of a stored metric is its table (no union to plan); of a source's
+    metric, asked for once a pair of the roller, the table and that source once."""
+    from apps.metrics.sources import POINTS, points_relation
+
+    assert points_relation(["api.latency", "api.latency"]) == POINTS
+    relation = points_relation([TTFT, "api.latency", TTFT, TTFT])
+    assert relation.count("UNION ALL") == 1 and f"'{TTFT}'" in relation

@@ -39,7 +39,7 @@ def rebuild(apps, schema_editor):
             "metrics_rollupfailure",
         ):
             cursor.execute(f"DELETE FROM {table} WHERE metric_name = ANY(%s)", [NAMES])  # noqa: S608
-        relation = points_relation(tags=True)
+        relation = points_relation(NAMES, tags=True)
         cursor.execute(
             "INSERT INTO metrics_metricseries (metric_name, tags_hash, tags, metric_type, unit) "
             "SELECT DISTINCT ON (metric_name, tags_hash) metric_name, tags_hash, tags, "
@@ -57,7 +57,7 @@ def rebuild(apps, schema_editor):
         cursor.execute(
             "INSERT INTO metrics_dirtyminute (metric_name, bucket_start) "
             "SELECT DISTINCT metric_name, date_trunc('minute', \"timestamp\") "
-            f"FROM {points_relation()} p WHERE metric_name = ANY(%s)",  # noqa: S608
+            f"FROM {points_relation(NAMES)} p WHERE metric_name = ANY(%s)",  # noqa: S608
             [NAMES],
         )
 
