@@ -13,6 +13,7 @@ from django.utils import timezone
 from redis import RedisError
 
 from apps.core.aggregates import Percentile, rounded
+from apps.core.replica import replica_configured, replica_usable
 from apps.jobs.selectors import periodic_failing
 
 from .heartbeats import heartbeats_read, stale_after_seconds
@@ -34,7 +35,11 @@ def system_health() -> dict:
     Beside them, each enabled monitored service with a `health_key` (the AI model's
     server, say: `ollama`), read from the row its checks keep (only when there are some):
     true while it is up (its last check healthy or degraded, and checks still running),
-    false otherwise; one that is down makes the answer degraded, not unhealthy."""
+    false otherwise; one that is down makes the answer degraded, not unhealthy.
+
+    With DATABASE_REPLICA_URL, `database_replica`: whether reads run on the replica now
+    (it answers, at most DATABASE_REPLICA_MAX_LAG_SECONDS behind; asked at most every
+    5 s a process). Without it the primary answers the reads: degraded, not down."""
     keyed: list[int] = []
     try:
         with connection.cursor() as cursor:
@@ -59,6 +64,8 @@ def system_health() -> dict:
         "celery_beat": beat_age is not None and beat_age <= stale_after_seconds(),
         "periodic_tasks": redis and not failing,
     }
+    if replica_configured():
+        parts["database_replica"] = replica_usable()
     if keyed:
         parts |= _keyed_services_up(keyed)
     if not (database and redis):

@@ -138,6 +138,11 @@ def test_reads_run_on_the_replica_and_fall_back_to_the_primary(clusters, tmp_pat
             assert status == 200, body
             return sorted(e["user_id"] for e in body["results"])
 
+        def replica_health() -> tuple[str, bool]:
+            status, body = api_call(stack.web_port, "GET", "/api/v1/analytics/health", reader)
+            assert status == 200, body
+            return body["status"], body["services"]["database_replica"]
+
         # Reads run on the replica: the web process's connection there ran them.
         send("ann")
         wait_until(lambda: users() == ["ann"], timeout=30, what="ann read")
@@ -153,12 +158,15 @@ def test_reads_run_on_the_replica_and_fall_back_to_the_primary(clusters, tmp_pat
         wait_until(lambda: users() == ["ann", "bob"], timeout=30, what="the primary answers")
         assert [r[0] for r in replica.sql("SELECT user_id FROM events_event")] == ["ann"]
         assert stack.logged("web", "reads run on the primary: the replica is not used while it is")
+        # Health says so (beat is not running here, so degraded is what it says anyway).
+        assert replica_health()[1] is False
 
         # Replay resumed: the replica is read again.
         replica.sql("SELECT pg_wal_replay_resume()")
         back = "reads run on the replica again"  # it is asked again as reads come
         wait_until(lambda: users() and stack.logged("web", back), timeout=30, what=back)
         assert users() == ["ann", "bob"]
+        assert replica_health()[1] is True
 
         # A lag figure beat records; then the replica stopped: the primary answers at once.
         lag = stack.manage_ok(
