@@ -416,6 +416,13 @@ ANALYTICS_RETENTION_BY_KIND = env_int_family("ANALYTICS_RETENTION_DAYS_", minimu
 # Metric percentiles over a window of at most this many points are computed exactly from
 # its raw points (percentile_cont); bigger windows read the rollups' sketches (within 1%).
 METRICS_EXACT_PERCENTILE_POINTS = env_int("METRICS_EXACT_PERCENTILE_POINTS", 10_000, minimum=0)
+# Rollups outlive the raw points (ANALYTICS_RETENTION_DAYS_METRIC): minutes, hours and
+# days each kept this long; reads over older windows answer from what is kept.
+METRICS_ROLLUP_RETENTION_DAYS = {
+    "m": env_int("METRICS_MINUTE_ROLLUP_RETENTION_DAYS", 30, minimum=1),
+    "h": env_int("METRICS_HOUR_ROLLUP_RETENTION_DAYS", 730, minimum=1),
+    "d": env_int("METRICS_DAY_ROLLUP_RETENTION_DAYS", 1825, minimum=1),
+}
 ANALYTICS_ANONYMIZE_IP = env_bool("ANALYTICS_ANONYMIZE_IP", True)
 # Only behind a proxy that sets it: otherwise any client could choose its logged IP.
 TRUST_X_FORWARDED_FOR = env_bool("TRUST_X_FORWARDED_FOR", False)

@@ -28,7 +28,7 @@ _STEP_LABELS = (("step", "s.step ->> 'name'"), _ASSISTANT)
 def _source(name: str, metric_type: str, value: str, **options) -> Source:
     options.setdefault("labels", _LABELS)
     unit = "ms" if metric_type == "timer" else ""
-    return Source(name, metric_type, unit, TABLE, value, **options)
+    return Source(name, metric_type, unit, TABLE, value, kind="ai_usage", **options)
 
 
 SOURCES = (

@@ -12,8 +12,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 
-from apps.core.windows import longest_retention_days
 from apps.metrics import selectors as metrics
+from apps.metrics.retention import longest_kept_days
 
 from .pages import console_page, context, page_named
 
@@ -40,7 +40,7 @@ def explorer(request: HttpRequest) -> HttpResponse:
         "max_hours": metrics.MAX_HOURS,
         "max_buckets": metrics.MAX_BUCKETS,
         "max_grouped_buckets": metrics.MAX_GROUPED_BUCKETS,
-        "retention_days": longest_retention_days(),
+        "retention_days": longest_kept_days(),
         "alert_add": (
             reverse("admin:alerts_alertrule_add")
             if request.user.has_perm("alerts.add_alertrule")

@@ -17,7 +17,6 @@ from apps.core.replica import on_replica
 from apps.core.windows import (
     IntervalField,
     fill_field,
-    longest_retention_days,
     parse_interval,
     too_many_buckets,
 )
@@ -25,6 +24,7 @@ from apps.ingest.api import IngestView
 
 from . import exposition, selectors
 from . import serializers as out
+from .retention import longest_kept_days
 from .schemas import LABEL_PATTERN, MAX_TAG_VALUE
 
 # A tag filter as the series store it: a valid tag name, a colon, a value of <= 200 chars.
@@ -104,7 +104,7 @@ class WindowQuery(serializers.Serializer):
                 )
         if since >= until:
             raise serializers.ValidationError({"to": ["Must be later than from."]})
-        days = longest_retention_days()
+        days = longest_kept_days()
         if until - since > timedelta(days=days):
             raise serializers.ValidationError(
                 {"from": [f"from..to may span at most {days} days (the longest retention)."]}

@@ -6,9 +6,13 @@ class MetricsConfig(AppConfig):
     label = "metrics"
 
     def ready(self) -> None:
-        from apps.ingest.registry import register
+        from django.core import checks
 
-        from .models import MetricPoint, MetricRollup, RollupFailure
+        from apps.ingest.registry import register
+        from apps.ingest.retention import purge_register
+
+        from .models import MetricPoint, RollupFailure
+        from .retention import rollup_retention_check, rollups_purge
         from .schemas import AFTER_INSERT, RETURNING, MetricIn, enrich_metric, trusted_point
 
         register(
@@ -21,6 +25,8 @@ class MetricsConfig(AppConfig):
             after_insert=AFTER_INSERT,
             returning=RETURNING,
             trusted=trusted_point,  # the points other kinds derive (AI usage, requests)
-            # Rollups and parked minutes go when the points they summarise go.
-            derived_tables=((MetricRollup, "bucket_start"), (RollupFailure, "bucket_start")),
+            # Parked minutes go when their points go; rollups have their own retention.
+            derived_tables=((RollupFailure, "bucket_start"),),
         )
+        checks.register(rollup_retention_check)
+        purge_register("metric rollups", rollups_purge)

@@ -16,11 +16,14 @@ from datetime import datetime, timedelta
 from itertools import groupby
 from typing import TypeVar
 
+from django.conf import settings
 from django.db import DatabaseError, connection, transaction
+from django.utils import timezone
 
 from apps.core.db import connection_lost
 
 from .models import DirtyMinute, MetricRollup, MetricSeries, RollupFailure
+from .retention import raw_retention_days
 from .sketch import key_sql
 from .sources import points_relation
 
@@ -45,9 +48,9 @@ _COLUMNS = (
 _FROM_LISTS = "SELECT DISTINCT * FROM unnest(%s::text[], %s::timestamptz[]) AS d(metric_name, b)"
 
 
-def _points_of_pairs(names: list[str]) -> str:
-    """Points of the listed (metric, minute) pairs (`names`: their metrics): one index
-    range scan per pair."""
+def _points_of_pairs(names: list[str], span: str = "1 minute") -> str:
+    """Points of the listed (metric, bucket of `span`) pairs (`names`: their metrics): one
+    index range scan per pair."""
     return f"""
 d AS ({_FROM_LISTS}),
 pts AS (
@@ -57,7 +60,7 @@ pts AS (
         -- planner may merge-join on metric_name alone and compare every point.
         SELECT p.tags_hash, p.value FROM {points_relation(names)} p
         WHERE p.metric_name = d.metric_name
-          AND p."timestamp" >= d.b AND p."timestamp" < d.b + interval '1 minute'
+          AND p."timestamp" >= d.b AND p."timestamp" < d.b + interval '{span}'
         OFFSET 0
     ) e
 )"""
@@ -145,14 +148,26 @@ FROM stats s JOIN sketches k USING (metric_name, tags_hash, b)
 
 
 def _rebuild(cursor, pairs: list[tuple[str, datetime]]) -> None:
-    """Re-roll these (metric, minute) buckets and the hours and days holding them."""
+    """Re-roll these (metric, minute) buckets and the hours and days holding them. An
+    hour whose minutes are past their retention is rolled from its points instead (a
+    late point, accepted while raw points are kept)."""
     names = [p[0] for p in pairs]
     cursor.execute(_minutes_sql(_points_of_pairs(names)), [names, [p[1] for p in pairs]])
     hours = sorted({(n, m.replace(minute=0, second=0, microsecond=0)) for n, m in pairs})
-    cursor.execute(
-        _derived_sql(_buckets_of_pairs(source="m", span="1 hour"), target="h"),
-        [[h[0] for h in hours], [h[1] for h in hours]],
-    )
+    minutes_kept = timezone.now() - timedelta(days=settings.METRICS_ROLLUP_RETENTION_DAYS["m"])
+    old = [h for h in hours if h[1] < minutes_kept]
+    recent = [h for h in hours if h[1] >= minutes_kept]
+    if recent:
+        cursor.execute(
+            _derived_sql(_buckets_of_pairs(source="m", span="1 hour"), target="h"),
+            [[h[0] for h in recent], [h[1] for h in recent]],
+        )
+    if old:
+        old_names = [h[0] for h in old]
+        cursor.execute(
+            _minutes_sql(_points_of_pairs(old_names, span="1 hour"), target="h"),
+            [old_names, [h[1] for h in old]],
+        )
     days = sorted({(n, h.replace(hour=0)) for n, h in hours})
     cursor.execute(
         _derived_sql(_buckets_of_pairs(source="h", span="1 day"), target="d"),
@@ -285,13 +300,20 @@ def rollup_range(*, start: datetime, end: datetime, metrics: list[str] | None = 
     from its hours. Every statement names its metrics, so it walks the
     (metric, time) indexes, and backfills of different metrics or days may
     run in parallel; the incremental roller waits for them.
+
+    A day some of whose points are past their retention is left as it is for that
+    metric: rebuilt from what is left, its kept hour and day rollups would shrink.
     """
     names = metrics if metrics is not None else metric_names()
     if not names:
         return
+    now = timezone.now()
+    raw_from = {name: now - timedelta(days=raw_retention_days(name)) for name in names}
     day = start.replace(hour=0, minute=0, second=0, microsecond=0)
     while day < end:
-        _rebuild_day(day, names)
+        whole = [name for name in names if day >= raw_from[name]]
+        if whole:
+            _rebuild_day(day, whole)
         day += timedelta(days=1)
 
 

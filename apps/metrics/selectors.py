@@ -29,6 +29,7 @@ from apps.requestlog.selectors import request_summary
 
 from .exact import exact_percentiles
 from .models import MetricSeries, MetricTagKey
+from .retention import Kept, retained
 from .rollups import DIRTY, FAILED, ROLLUP, SERIES
 from .sketch import key_sql, merge_sketches, quantiles
 from .sources import points_relation
@@ -68,8 +69,44 @@ class Cover:
     raw: list[tuple[datetime, datetime]]
 
 
-def cover(start: datetime, end: datetime, *, levels: tuple[str, ...] = ("d", "h", "m")) -> Cover:
-    """Split [start, end) into whole buckets, coarsest first, and raw leftovers."""
+def cover(
+    start: datetime,
+    end: datetime,
+    *,
+    levels: tuple[str, ...] = ("d", "h", "m"),
+    kept: Kept | None = None,
+) -> Cover:
+    """Split [start, end) into whole buckets, coarsest first, and raw leftovers.
+
+    With `kept` (tiered retention), a level is used only where its buckets are kept:
+    hours from the first day after their cutoff, minutes from the first hour after
+    theirs. A raw leftover older than the raw points' cutoff becomes the whole bucket
+    holding it at the finest level kept there: such a window widens to whole hours (or
+    days), what is kept (docs: "Tiered retention")."""
+    if kept is None:
+        return _cover(start, end, levels)
+    result = Cover(rollups=[], raw=[])
+    hours_from, minutes_from = _ceil(kept.h, "d"), _ceil(kept.m, "h")
+    regions = (
+        (start, min(end, hours_from), tuple(r for r in levels if r == "d")),
+        (max(start, hours_from), min(end, minutes_from), tuple(r for r in levels if r != "m")),
+        (max(start, minutes_from), end, levels),
+    )
+    for lo, hi, kept_levels in regions:
+        if lo >= hi:
+            continue
+        part = _cover(lo, hi, kept_levels)
+        result.rollups += part.rollups
+        for a, b in part.raw:
+            if a >= kept.raw or not kept_levels:
+                result.raw.append((a, b))
+            else:  # its points are gone: the finest bucket kept there holds it
+                res = kept_levels[-1]
+                result.rollups.append((res, _floor(a, res), _ceil(b, res)))
+    return result
+
+
+def _cover(start: datetime, end: datetime, levels: tuple[str, ...]) -> Cover:
     result = Cover(rollups=[], raw=[])
 
     def split(lo: datetime, hi: datetime, remaining: tuple[str, ...]) -> None:
@@ -98,9 +135,11 @@ def plan(
     dirty_from: datetime | None = None,
     parked: Sequence[datetime] = (),
     levels: tuple[str, ...] = ("d", "h", "m"),
+    kept: Kept | None = None,
 ) -> Cover:
     """What to read from rollups and what raw: everything from the first dirty minute
-    on is raw, and each parked minute is raw with rollups only on either side of it."""
+    on is raw, and each parked minute is raw with rollups only on either side of it.
+    `kept`: what tiered retention keeps (see cover)."""
     rolled_end = max(start, min(end, dirty_from)) if dirty_from else end
     minute = UNITS["m"]
     parked = sorted(p for p in parked if p + minute > start and p < rolled_end)
@@ -110,13 +149,13 @@ def plan(
     lo = start
     for moment in parked:
         if moment > lo:
-            part = cover(lo, moment, levels=levels)
+            part = cover(lo, moment, levels=levels, kept=kept)
             result.rollups += part.rollups
             result.raw += part.raw
         hi = min(moment + minute, rolled_end)
         result.raw.append((max(lo, moment), hi))
         lo = hi
-    part = cover(lo, rolled_end, levels=levels)
+    part = cover(lo, rolled_end, levels=levels, kept=kept)
     result.rollups += part.rollups
     result.raw += part.raw
     if rolled_end < end:
@@ -278,7 +317,14 @@ def _sources(
 
 def _read_plan(cursor, name: str, window: Window, levels: tuple[str, ...]) -> Cover:
     dirty_from, parked = _pending(cursor, name, window.start, window.end)
-    return plan(window.start, window.end, dirty_from=dirty_from, parked=parked, levels=levels)
+    return plan(
+        window.start,
+        window.end,
+        dirty_from=dirty_from,
+        parked=parked,
+        levels=levels,
+        kept=retained(name),
+    )
 
 
 @contextmanager
@@ -758,12 +804,15 @@ def metric_time_series(
             return body
         groups = Groups(name, tags or {}, group_by)
         dirty_from, parked = _pending(cursor, name, window.start, window.end)
-        cover_ = plan(window.start, window.end, dirty_from=dirty_from, parked=parked, levels=levels)
+        held = retained(name)
+        cover_ = plan(
+            window.start, window.end, dirty_from=dirty_from, parked=parked, levels=levels, kept=held
+        )
         sql, params = _sources(name, cover_, None, per_series=True)
         values = groups.distinct_values(cursor, MAX_GROUPS + 1)
         if len(values) > MAX_GROUPS:  # only then can groups be left out
             # Ranked over the window as a whole: its coarsest rollups, whatever the interval.
-            whole = plan(window.start, window.end, dirty_from=dirty_from, parked=parked)
+            whole = plan(window.start, window.end, dirty_from=dirty_from, parked=parked, kept=held)
             sums, sums_params = _sources(name, whole, None, per_series=True, summed=True)
             kept, group_count, _ = groups.ranked(cursor, sums, sums_params)
         else:  # numbered in value order, so ranking ties break by value

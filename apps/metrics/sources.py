@@ -37,6 +37,7 @@ class Source:
     value: str
     labels: tuple[tuple[str, str], ...]
     join: str = ""
+    kind: str = ""  # the record kind of `table`: its retention is the raw points'
 
     def tags_hash(self, values: list[str] | None = None) -> str:
         """The label set's id, in SQL: 64 bits of PostgreSQL's own hash of the values
@@ -88,8 +89,8 @@ def sources() -> list[Source]:
     return list(_sources.values())
 
 
-def is_sourced(name: str) -> bool:
-    return name in _sources
+def source_of(name: str) -> Source | None:
+    return _sources.get(name)
 
 
 def points_relation(names: Iterable[str] | None = None, *, tags: bool = False) -> str:

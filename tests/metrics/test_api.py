@@ -60,7 +60,7 @@ def test_statistics_filter_by_every_tag_given(ingest_client, read_client):
         ("to=2026-11-01T00:00:00Z", "from"),
         ("from=2026-11-02T00:00:00Z&to=2026-11-01T00:00:00Z", "to"),
         ("from=2026-11-01T00:00:00Z&to=2026-11-01T00:00:00Z", "to"),
-        ("from=2026-01-01T00:00:00Z&to=2026-12-01T00:00:00Z", "from"),
+        ("from=2019-01-01T00:00:00Z&to=2026-12-01T00:00:00Z", "from"),
         ("from=yesterday&to=2026-11-01T00:00:00Z", "from"),
         ("from=&to=2026-11-01T00:00:00Z", "from"),
         ("from=0001-01-01T00:00:00Z&to=0001-01-02T00:00:00Z", "from"),
@@ -93,12 +93,17 @@ def test_time_series_refuses_empty_choices_and_too_many_buckets(read_client, que
 
 
 def test_window_of_the_longest_retention_and_720_hours_are_accepted(read_client, settings):
+    """A window may reach as far back as anything is kept: the longest retention of a
+    kind, or of the metric rollups (days: 5 years by default)."""
     settings.ANALYTICS_RETENTION_DAYS = 90
     settings.ANALYTICS_RETENTION_BY_KIND = {"metric": 30, "request_log": 120}
+    settings.METRICS_ROLLUP_RETENTION_DAYS = {"m": 30, "h": 100, "d": 110}
     longest = {"from": "2026-01-01T00:00:00Z", "to": "2026-05-01T00:00:00Z"}  # 120 days
     assert read_client.get(f"{BASE}/x/statistics", longest).status_code == 200
     too_long = {"from": "2026-01-01T00:00:00Z", "to": "2026-05-01T00:00:01Z"}
     assert read_client.get(f"{BASE}/x/statistics", too_long).status_code == 400
+    settings.METRICS_ROLLUP_RETENTION_DAYS = {"m": 30, "h": 100, "d": 1825}
+    assert read_client.get(f"{BASE}/x/statistics", too_long).status_code == 200
     assert read_client.get(f"{BASE}/x/statistics", {"hours": 720}).status_code == 200
     series = read_client.get(f"{BASE}/x/time-series", {"hours": 720, "interval": "1h"})
     assert series.status_code == 200
