@@ -23,6 +23,7 @@ _LABELS = (("feature", "r.feature"), ("model", "r.model"), _ASSISTANT)
 # their count is the step's count) and its duration when known.
 _STEPS = " CROSS JOIN LATERAL jsonb_array_elements(r.steps) AS s(step)"
 _STEP_LABELS = (("step", "s.step ->> 'name'"), _ASSISTANT)
+_TIMED = "r.generation_ms >= 1e-6"
 
 
 def _source(name: str, metric_type: str, value: str, **options) -> Source:
@@ -35,18 +36,19 @@ SOURCES = (
     _source(SUCCESS_RATE, "gauge", "CASE WHEN r.success THEN 100 ELSE 0 END"),
     _source(RESPONSE_TIME, "timer", "r.response_time_ms"),
     _source(TTFT, "timer", "r.ttft_ms"),
-    # Generation speed, when the client timed the generation (first token to last).
+    # Generation speed, when the client timed the generation (first token to last) to at
+    # least a nanosecond: in floats (tokens x 1000 overflows an integer), and within the
+    # bound of every metric value (1e18), so no client's numbers make a read fail.
     _source(
         TOKENS_PER_SECOND,
         "gauge",
-        "CASE WHEN r.generation_ms > 0 AND r.tokens_out > 0 "
-        "THEN r.tokens_out * 1000 / r.generation_ms END",
+        f"CASE WHEN {_TIMED} AND r.tokens_out > 0 AND r.generation_ms >= r.tokens_out * 1e-15 "
+        "THEN r.tokens_out::float8 * 1000 / r.generation_ms END",
     ),
     _source(
         TIME_BETWEEN_TOKENS,
         "timer",
-        "CASE WHEN r.generation_ms > 0 AND r.tokens_out > 1 "
-        "THEN r.generation_ms / (r.tokens_out - 1) END",
+        f"CASE WHEN {_TIMED} AND r.tokens_out > 1 THEN r.generation_ms / (r.tokens_out - 1) END",
     ),
     _source(COST, "counter", "r.estimated_cost_usd", labels=(*_LABELS, ("user_id", "r.user_id"))),
     _source(

@@ -12,7 +12,8 @@ class MetricsConfig(AppConfig):
         from apps.ingest.retention import purge_register
 
         from .models import MetricPoint, RollupFailure
-        from .retention import rollup_retention_check, rollups_purge
+        from .retention import rollup_retention_check
+        from .rollups import rollups_purge
         from .schemas import AFTER_INSERT, RETURNING, MetricIn, enrich_metric, trusted_point
 
         register(

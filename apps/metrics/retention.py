@@ -12,15 +12,12 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core import checks
-from django.db import connection, transaction
 from django.utils import timezone
 
 from apps.ingest.retention import retention_days
 
-from .models import MetricRollup
 from .sources import source_of, sources
 
-ROLLUP = MetricRollup._meta.db_table
 RESOLUTIONS = ("m", "h", "d")
 
 
@@ -73,31 +70,3 @@ def rollup_retention_check(app_configs, **kwargs) -> list[checks.CheckMessage]:
             f"METRICS_HOUR_ROLLUP_RETENTION_DAYS ({days['h']})."
         )
     return [checks.Error(text, id="metrics.E001") for text in errors]
-
-
-def rollups_purge(*, now: datetime) -> dict[str, tuple[int, datetime]]:
-    """Delete each resolution's rollups older than its retention, metric by metric (the
-    rollups' unique index is by metric, resolution and time), in bounded batches."""
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT DISTINCT metric_name FROM {ROLLUP}")  # noqa: S608
-        names = [row[0] for row in cursor.fetchall()]
-    result = {}
-    size = settings.PURGE_BATCH_SIZE
-    for res in RESOLUTIONS:
-        cutoff = now - timedelta(days=settings.METRICS_ROLLUP_RETENTION_DAYS[res])
-        total = 0
-        for name in names:
-            while True:
-                with transaction.atomic(), connection.cursor() as cursor:
-                    cursor.execute(
-                        f"DELETE FROM {ROLLUP} WHERE id IN (SELECT id FROM {ROLLUP} "  # noqa: S608
-                        "WHERE metric_name = %s AND resolution = %s AND bucket_start < %s "
-                        "LIMIT %s)",
-                        [name, res, cutoff, size],
-                    )
-                    deleted = cursor.rowcount
-                total += deleted
-                if deleted < size:
-                    break
-        result[f"metric:rollups:{res}"] = (total, cutoff)
-    return result

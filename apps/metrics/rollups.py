@@ -23,7 +23,7 @@ from django.utils import timezone
 from apps.core.db import connection_lost
 
 from .models import DirtyMinute, MetricRollup, MetricSeries, RollupFailure
-from .retention import raw_retention_days
+from .retention import RESOLUTIONS, raw_retention_days
 from .sketch import key_sql
 from .sources import points_relation
 
@@ -370,3 +370,30 @@ def _rebuild_day_sql(cursor, day: datetime, end: datetime, names: list[str]) -> 
         _derived_sql(_buckets_of_range(source="h", unit="day"), target="d", upsert=False),
         window,
     )
+
+
+def rollups_purge(*, now: datetime) -> dict[str, tuple[int, datetime]]:
+    """Delete each resolution's rollups older than its retention (apps.metrics.retention),
+    metric by metric (the rollups' unique index is by metric, resolution and time), in
+    bounded batches."""
+    names = metric_names()
+    result = {}
+    size = settings.PURGE_BATCH_SIZE
+    for res in RESOLUTIONS:
+        cutoff = now - timedelta(days=settings.METRICS_ROLLUP_RETENTION_DAYS[res])
+        total = 0
+        for name in names:
+            while True:
+                with transaction.atomic(), connection.cursor() as cursor:
+                    cursor.execute(
+                        f"DELETE FROM {ROLLUP} WHERE id IN (SELECT id FROM {ROLLUP} "
+                        "WHERE metric_name = %s AND resolution = %s AND bucket_start < %s "
+                        "LIMIT %s)",
+                        [name, res, cutoff, size],
+                    )
+                    deleted = cursor.rowcount
+                total += deleted
+                if deleted < size:
+                    break
+        result[f"metric:rollups:{res}"] = (total, cutoff)
+    return result

@@ -25,7 +25,7 @@ from apps.ai.metric_sources import (
 from apps.ai.models import AiUsage, ModelPrice
 from apps.ingest import outbox
 from apps.ingest.models import OutboxBatch
-from apps.metrics.models import DirtyMinute, MetricPoint
+from apps.metrics.models import DirtyMinute, MetricPoint, RollupFailure
 from apps.metrics.rollups import rollup_pending
 from tests.helpers import ago, drain_outbox, iso, post_json
 
@@ -287,3 +287,28 @@ def test_a_stored_metric_reads_the_metric_table_alone_and_a_source_once():
     assert points_relation(["api.latency", "api.latency"]) == POINTS
     relation = points_relation([TTFT, "api.latency", TTFT, TTFT])
     assert relation.count("UNION ALL") == 1 and f"'{TTFT}'" in relation
+
+
+def test_extreme_values_leave_the_speed_out_and_every_read_answers(ingest_client, read_client):
+    """What a client may send (tokens up to 2^31 - 1, a generation of 1e-300 ms) is stored,
+    and no read or re-roll fails: a generation under a nanosecond gives no speed point
+    (its speed would be beyond any float), and big token counts are counted in floats."""
+    at = iso(NOW - timedelta(minutes=2))
+    ship(
+        ingest_client,
+        [
+            {"feature": "f", "tokens_out": 2_000_000_000, "generation_ms": 1e-300, "timestamp": at},
+            {"feature": "f", "tokens_out": 2_147_483_647, "generation_ms": 1000, "timestamp": at},
+            {"feature": "f", "tokens_out": 2, "generation_ms": 4, "timestamp": at},
+        ],
+    )
+    assert AiUsage.objects.count() == 3
+    for rolled in (False, True):
+        if rolled:
+            rollup_pending()
+            assert not RollupFailure.objects.exists()
+        speed = stats(read_client, TOKENS_PER_SECOND)
+        assert speed["count"] == 2
+        assert speed["max"] == pytest.approx(2_147_483_647)
+        gaps = stats(read_client, TIME_BETWEEN_TOKENS)
+        assert gaps["count"] == 2 and gaps["min"] == pytest.approx(1000 / 2_147_483_646)
