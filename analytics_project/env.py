@@ -95,7 +95,7 @@ def database_from_url(url: str) -> dict:
             f"DATABASE_URL must start with postgres:// (got {parsed.scheme!r})."
         )
     return {
-        "ENGINE": "django.db.backends.postgresql",
+        "ENGINE": "psqlextra.backend",  # django.db.backends.postgresql + partitions
         "NAME": unquote(parsed.path.lstrip("/")) or "analytics",
         "USER": unquote(parsed.username or "postgres"),
         "PASSWORD": unquote(parsed.password or ""),

@@ -385,6 +385,7 @@ PERIODIC_TASKS = {
     "sweep-outbox": {"task": "ingest.sweep_outbox", "every_seconds": INGEST_OUTBOX_SWEEP_SECONDS},
     "rollup-metrics": {"task": "metrics.rollup_pending", "every_seconds": 10},
     "purge-analytics": {"task": "ingest.purge_expired", "crontab": "30 3 * * *"},
+    "maintain-partitions": {"task": "ingest.maintain_partitions", "crontab": "7 * * * *"},
     "evaluate-alerts": {"task": "alerts.evaluate", "every_seconds": ALERTS_EVALUATION_SECONDS},
     "sweep-alert-deliveries": {"task": "alerts.sweep_deliveries", "every_seconds": 30},
     # Each service has its own interval (>= 5 s); this only looks for the due ones.
@@ -413,6 +414,9 @@ ANALYTICS_RETENTION_DAYS = env_int("ANALYTICS_RETENTION_DAYS", 90, minimum=1)
 # Per-kind overrides, ANALYTICS_RETENTION_DAYS_<KIND> for any kind the pipeline has
 # (REQUEST_LOG=30, AI_USAGE=365 ...); a name that is no kind stops start-up (ingest.E001).
 ANALYTICS_RETENTION_BY_KIND = env_int_family("ANALYTICS_RETENTION_DAYS_", minimum=1)
+# Partitioned kinds (metric points): a partition a day, created this many days ahead by
+# the hourly maintain-partitions task, so beat may be down that long without a hole.
+PARTITIONS_AHEAD_DAYS = env_int("PARTITIONS_AHEAD_DAYS", 7, minimum=2)
 # Metric percentiles over a window of at most this many points are computed exactly from
 # its raw points (percentile_cont); bigger windows read the rollups' sketches (within 1%).
 METRICS_EXACT_PERCENTILE_POINTS = env_int("METRICS_EXACT_PERCENTILE_POINTS", 10_000, minimum=0)

@@ -1,6 +1,15 @@
 import uuid
 
 from django.db import models
+from psqlextra.models.options import PostgresPartitionedModelOptions
+from psqlextra.types import PostgresPartitioningMethod
+
+
+def _by_range_of(column: str) -> PostgresPartitionedModelOptions:
+    # What django-postgres-extra's partitioning reads off a model. Given as an attribute
+    # rather than by its model base, which on Django 5.2 makes the primary key composite
+    # (id, timestamp): the admin and every `pk` lookup need `id` alone.
+    return PostgresPartitionedModelOptions(method=PostgresPartitioningMethod.RANGE, key=[column])
 
 
 class IngestedRecord(models.Model):
@@ -41,3 +50,43 @@ class OutboxBatch(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} batch #{self.pk} ({self.item_count} items)"
+
+
+class PartitionedRecord(IngestedRecord):
+    """An ingested kind whose table is range-partitioned by `timestamp`, a day a partition
+    (apps/ingest/partitions.py): retention drops whole days. PostgreSQL cannot keep
+    `event_id` unique across partitions, so a retry is recognised by EventKey instead."""
+
+    event_id = models.UUIDField(default=uuid.uuid4, editable=False)
+
+    _partitioning_meta = _by_range_of("timestamp")
+
+    class Meta(IngestedRecord.Meta):
+        abstract = True
+
+
+class EventKey(models.Model):
+    """The event_ids of the partitioned kinds' stored rows, a week a partition: what makes
+    a retry stored once whatever day it lands on (the dedupe window, 7 to 14 days)."""
+
+    pk = models.CompositePrimaryKey("kind", "event_id", "generation")
+    kind = models.CharField(max_length=64)
+    event_id = models.UUIDField()
+    # The week it was stored in (DedupeGeneration when it was): its partition.
+    generation = models.DateField()
+
+    _partitioning_meta = _by_range_of("generation")
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.event_id} ({self.generation})"
+
+
+class DedupeGeneration(models.Model):
+    """One row: the week whose EventKey partition new keys go to. Moved on by
+    `partitions_maintain` under an exclusive lock, so every key of the weeks before is
+    committed when a statement first checks them."""
+
+    generation = models.DateField()
+
+    def __str__(self) -> str:
+        return f"new keys go to the week of {self.generation}"

@@ -17,6 +17,7 @@ from .background import Worker
 from .counters import duplicates_count
 from .fields import as_utc
 from .models import OutboxBatch
+from .partitions import dedupe_lock, is_partitioned, keyed_rows_sql
 from .registry import RecordKind, get_kind
 from .retention import retention_cutoff
 from .validation import validate_items
@@ -92,25 +93,43 @@ def _insert_sql(kind: RecordKind, *, from_outbox: bool) -> str:
     """One statement: rows from the outbox row (or a JSON parameter) into the kind's table.
 
     From the outbox, the outbox row is deleted by the same statement, so the
-    move is atomic; `ON CONFLICT (event_id) DO NOTHING` makes it idempotent.
+    move is atomic; `ON CONFLICT (event_id) DO NOTHING` makes it idempotent (for a
+    partitioned kind, its event_ids going into the dedupe keys first: `keyed_rows_sql`).
     The statement's result tells how many rows were inserted (`_inserted_count`).
     """
     columns = [f for f in kind.model._meta.concrete_fields if f.column in kind.columns]
     quote = connection.ops.quote_name
     names = ", ".join(quote(f.column) for f in columns)
     defs = ", ".join(f"{quote(f.column)} {f.db_type(connection)}" for f in columns)
+    partitioned = is_partitioned(kind)
+    if partitioned:
+        # Each row's place in what was sent: of rows sharing an event_id the first wins.
+        recordset = "ROWS FROM (json_to_recordset({}::json) AS ({})) WITH ORDINALITY AS r({}, ord)"
+        payload, read = (
+            ("batch.payload", "batch.id AS batch, r.*")
+            if from_outbox
+            else ("%s", "0 AS batch, r.*")
+        )
+        recordset = recordset.format(payload, defs, names)
+    else:
+        payload, read = ("batch.payload", "r.*") if from_outbox else ("%s", "*")
+        recordset = f"json_to_recordset({payload}::json) AS r({defs})"
     if from_outbox:
         source = (
-            f"batch AS (DELETE FROM {OUTBOX} WHERE id = ANY(%s) RETURNING payload), "
-            f"rows AS (SELECT r.* FROM batch, json_to_recordset(batch.payload::json) AS r({defs}))"
+            f"batch AS (DELETE FROM {OUTBOX} WHERE id = ANY(%s) RETURNING id, payload), "
+            f"rows AS (SELECT {read} FROM batch, {recordset})"
         )
     else:
         # json, not jsonb: parsed once as the rows are read (as the outbox payload is).
-        source = f"rows AS (SELECT * FROM json_to_recordset(%s::json) AS r({defs}))"
-    insert = (
-        f"INSERT INTO {kind.model._meta.db_table} ({names}) SELECT {names} FROM rows "
-        f"ON CONFLICT (event_id) DO NOTHING"
-    )
+        source = f"rows AS (SELECT {read} FROM {recordset})"
+    if partitioned:
+        source = f"{source}, {keyed_rows_sql(kind)}"
+        insert = f"INSERT INTO {kind.model._meta.db_table} ({names}) SELECT {names} FROM fresh"
+    else:
+        insert = (
+            f"INSERT INTO {kind.model._meta.db_table} ({names}) SELECT {names} FROM rows "
+            f"ON CONFLICT (event_id) DO NOTHING"
+        )
     if not kind.after_insert:
         return f"WITH {source} {insert}"
     returning = ", ".join(quote(c) for c in kind.returning)
@@ -177,6 +196,8 @@ def outbox_process(*, outbox_id: int) -> int:
                     f"SELECT payload FROM {OUTBOX} WHERE id = ANY(%s) ORDER BY id", [ids]
                 )
                 payload = [item for (text,) in cursor.fetchall() for item in orjson.loads(text)]
+            if is_partitioned(kind):
+                dedupe_lock(cursor)
             try:
                 with transaction.atomic():
                     cursor.execute(_insert_sql(kind, from_outbox=True), [ids])
@@ -275,7 +296,9 @@ def records_insert(*, kind_name: str, rows: list[dict]) -> int:
     if not rows:
         return 0
     kind = get_kind(kind_name)
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
+        if is_partitioned(kind):
+            dedupe_lock(cursor)  # until the outermost transaction ends
         cursor.execute(_insert_sql(kind, from_outbox=False), [orjson.dumps(rows).decode()])
         return _inserted_count(cursor, kind)
 

@@ -15,7 +15,8 @@ from django.core import checks
 from django.db import connection, models, transaction
 from django.utils import timezone
 
-from .registry import all_kinds
+from .partitions import is_partitioned, partitions_expired_drop
+from .registry import all_kinds, get_kind
 
 logger = logging.getLogger(__name__)
 
@@ -75,10 +76,12 @@ def expired_purge(
     cutoff: datetime,
     batch_size: int | None = None,
     progress: Callable[[int], None] | None = None,
+    table: str | None = None,
 ) -> int:
-    """Delete the target's rows older than `cutoff`, at most `batch_size` per statement."""
+    """Delete the target's rows older than `cutoff`, at most `batch_size` per statement
+    (from `table`, one of its partitions, if given)."""
     size = batch_size or settings.PURGE_BATCH_SIZE
-    table = target.model._meta.db_table
+    table = table or target.model._meta.db_table
     moment = connection.ops.quote_name(target.column)
     total = 0
     while True:
@@ -121,6 +124,20 @@ def retention_purge(
     result = {}
     for target in retention_targets():
         cutoff = retention_cutoff(target.kind, now=now)
+        kind = get_kind(target.kind)
+        if target.label == kind.name and is_partitioned(kind):
+            # Whole days dropped; the rows of a day partly inside the window stay.
+            on_batch = progress(target.label, 0) if progress and not dry_run else None
+            rows = partitions_expired_drop(
+                kind=kind,
+                now=now,
+                dry_run=dry_run,
+                batch=lambda table, t=target, c=cutoff, p=on_batch: expired_purge(
+                    target=t, cutoff=c, progress=p, table=table
+                ),
+            )
+            result[target.label] = (rows, cutoff)
+            continue
         if dry_run:
             result[target.label] = (target.expired(cutoff).count(), cutoff)
             continue

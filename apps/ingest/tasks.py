@@ -1,7 +1,7 @@
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
-from . import outbox, retention
+from . import outbox, partitions, retention
 
 
 @shared_task(
@@ -26,3 +26,8 @@ def sweep_outbox() -> None:
 @shared_task(name="ingest.purge_expired", ignore_result=True, expires=3600)
 def purge_expired() -> None:
     retention.retention_purge()
+
+
+@shared_task(name="ingest.maintain_partitions", ignore_result=True, expires=3600)
+def maintain_partitions() -> None:
+    partitions.partitions_maintain()

@@ -2,7 +2,7 @@ from django.contrib.postgres.fields import ArrayField
 from django.db import models
 
 from apps.ingest.fields import MAX_ABS_NUMBER
-from apps.ingest.models import IngestedRecord
+from apps.ingest.models import PartitionedRecord
 
 
 class MetricType(models.TextChoices):
@@ -12,7 +12,7 @@ class MetricType(models.TextChoices):
     TIMER = "timer"
 
 
-class MetricPoint(IngestedRecord):
+class MetricPoint(PartitionedRecord):
     """One recorded metric point. `tags_hash` names its label set (see MetricSeries)."""
 
     metric_name = models.CharField(max_length=200)
@@ -23,7 +23,7 @@ class MetricPoint(IngestedRecord):
     tags_hash = models.BigIntegerField()
     source = models.CharField(max_length=100, blank=True, default="")
 
-    class Meta(IngestedRecord.Meta):
+    class Meta(PartitionedRecord.Meta):
         db_table = "metrics_metricevent"  # its name before the model was renamed
         verbose_name = "metric point"
         indexes = [

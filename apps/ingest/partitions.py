@@ -1,0 +1,497 @@
+"""Time-partitioned tables of the ingested kinds: a day a partition, dropped whole.
+
+A kind whose model is a `PartitionedRecord` keeps its rows in a table range-partitioned
+by `timestamp`, one partition a day (UTC). django-postgres-extra creates and drops the
+partitions, as decided here:
+
+- ahead (`partitions_maintain`, beat's hourly maintain-partitions): every day from the
+  newest partition up to PARTITIONS_AHEAD_DAYS from now, so a missed run (beat down for
+  days) leaves no hole;
+- dropped (`partitions_expired_drop`, the daily purge): a day once it ends a whole day
+  past the kind's retention cutoff (the day of margin covers items accepted just inside
+  the window that wait in the outbox). A day partly inside the window keeps all its
+  rows until then.
+
+A row whose day has no partition (beat down longer than that, a clock far off) goes to
+the table's default partition, and moves into its day's when that is created.
+
+A table converted with rows in it keeps them in one partition of their own,
+`<table>_legacy`, holding every time before the day after the conversion's next: the
+daily purge deletes its expired rows (and the default partition's) in batches as
+before, and drops it once it ends past retention. An empty table gets a partition for
+every day of the retention window at once.
+
+PostgreSQL cannot enforce `event_id` unique across partitions. A row is stored only if
+its (kind, event_id) goes into EventKey first: that table is partitioned by week (the
+generation), unique within one, and the insert also checks the week before. A retry is
+therefore stored once if it comes within 7 days (up to 14) of the first, whatever
+timestamp it carries. Weeks move on under an exclusive advisory lock that every insert
+holds shared, so no two inserts can each miss the other's key across the change.
+"""
+
+import re
+from datetime import UTC, date, datetime, timedelta
+
+from dateutil.relativedelta import relativedelta
+from django.conf import settings
+from django.db import connection, models, transaction
+from django.utils import timezone
+from psqlextra.partitioning import (
+    PostgresPartitioningConfig,
+    PostgresPartitioningManager,
+    PostgresTimePartition,
+    PostgresTimePartitionSize,
+)
+from psqlextra.partitioning.constants import AUTO_PARTITIONED_COMMENT
+from psqlextra.partitioning.strategy import PostgresPartitioningStrategy
+
+from .models import DedupeGeneration, EventKey
+from .registry import RecordKind, all_kinds
+
+DEDUPE_LOCK = 724_311_002  # pg advisory lock: inserts shared, the week's change exclusive
+KEYS = EventKey._meta.db_table
+GENERATION = DedupeGeneration._meta.db_table
+DAY = PostgresTimePartitionSize(days=1)
+WEEK = PostgresTimePartitionSize(weeks=1)
+LEGACY_SUFFIX = "_legacy"
+# The week new keys go to; this week's by the clock if the row is missing (a flushed
+# database), whose partition the migration or the hourly maintenance made.
+CURRENT = (
+    "SELECT coalesce(max(generation), date_trunc('week', now() AT TIME ZONE 'UTC')::date) "
+    f"AS generation FROM {GENERATION}"
+)
+DEFAULT_SUFFIX = "_default"
+# DDL waits at most this for a long read on the table, then gives up until the next run:
+# queued behind it, every later query of the table would wait too.
+LOCK_TIMEOUT = "5s"
+
+
+def is_partitioned(kind: RecordKind) -> bool:
+    return getattr(kind.model, "_partitioning_meta", None) is not None
+
+
+def partitioned_kinds() -> list[RecordKind]:
+    return [kind for kind in all_kinds() if is_partitioned(kind)]
+
+
+def week_of(moment: datetime | date) -> date:
+    day = moment.date() if isinstance(moment, datetime) else moment
+    return day - timedelta(days=day.weekday())
+
+
+# --- the insert ----------------------------------------------------------------------
+
+
+def dedupe_lock(cursor) -> None:
+    """Held by every insert of a partitioned kind until its transaction ends."""
+    cursor.execute("SELECT pg_advisory_xact_lock_shared(%s)", [DEDUPE_LOCK])
+
+
+def keyed_rows_sql(kind: RecordKind) -> str:
+    """CTEs after `rows`: `keyed` (event_ids new in this and last week's keys, now keys)
+    and `fresh` (the rows to insert, one per new event_id: the first sent wins)."""
+    literal = "'" + kind.name.replace("'", "''") + "'"
+    return (
+        f"keyed AS (INSERT INTO {KEYS} (kind, event_id, generation) "
+        f"SELECT DISTINCT {literal}, r.event_id, g.generation FROM rows r, ({CURRENT}) g "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {KEYS} k WHERE k.kind = {literal} "
+        "AND k.event_id = r.event_id AND k.generation < g.generation) "
+        "ON CONFLICT DO NOTHING RETURNING event_id), "
+        "fresh AS (SELECT DISTINCT ON (event_id) * FROM rows "
+        "WHERE event_id IN (SELECT event_id FROM keyed) ORDER BY event_id, batch, ord)"
+    )
+
+
+# --- which partitions ------------------------------------------------------------------
+
+_BOUND = re.compile(r"FROM \((.+?)\) TO \((.+?)\)")
+
+
+def partition_bounds(table: str) -> list[tuple[str, datetime | None, datetime]]:
+    """(name, lower or None for MINVALUE, upper) of each range partition of `table`."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits i "
+            "JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = %s::regclass",
+            [table],
+        )
+        bounds = []
+        for name, expression in cursor.fetchall():
+            found = _BOUND.search(expression or "")
+            if found is None:
+                continue
+            lower, upper = (_bound_value(cursor, text) for text in found.groups())
+            bounds.append((name, lower, upper))
+    return sorted(bounds, key=lambda b: b[2])
+
+
+def _bound_value(cursor, text: str) -> datetime | None:
+    if text == "MINVALUE":
+        return None
+    cursor.execute(f"SELECT ({text})::timestamptz")
+    return cursor.fetchone()[0]
+
+
+def _start(size: PostgresTimePartitionSize, moment: datetime) -> datetime:
+    """The start (UTC) of the day or week holding `moment`."""
+    return size.start(moment.astimezone(UTC)).replace(tzinfo=UTC)
+
+
+class DailyPartitions(PostgresPartitioningStrategy):
+    """Days from the newest partition to PARTITIONS_AHEAD_DAYS from now; days whose end
+    is a whole day before `cutoff`, walking back until one is gone."""
+
+    def __init__(self, *, newest: datetime | None, now: datetime, cutoff: datetime):
+        self.now = now
+        self.cutoff = cutoff
+        self.first = _start(DAY, newest or cutoff)
+
+    def to_create(self):
+        day = self.first
+        while day < _start(DAY, self.now) + timedelta(days=settings.PARTITIONS_AHEAD_DAYS):
+            yield PostgresTimePartition(size=DAY, start_datetime=day)
+            day += timedelta(days=1)
+
+    def to_delete(self):
+        day = _start(DAY, self.cutoff) - timedelta(days=2)  # it ends a day before the cutoff
+        while True:
+            yield PostgresTimePartition(size=DAY, start_datetime=day)
+            day -= timedelta(days=1)
+
+
+class WeeklyKeys(PostgresPartitioningStrategy):
+    """This week's and next week's keys; weeks before the last one go."""
+
+    def __init__(self, *, now: datetime):
+        self.now = now
+
+    def to_create(self):
+        for weeks in (0, 1):
+            yield PostgresTimePartition(
+                size=WEEK, start_datetime=_start(WEEK, self.now + relativedelta(weeks=weeks))
+            )
+
+    def to_delete(self):
+        week = _start(WEEK, self.now) - relativedelta(weeks=2)
+        while True:
+            yield PostgresTimePartition(size=WEEK, start_datetime=week)
+            week -= relativedelta(weeks=1)
+
+
+# --- maintenance -----------------------------------------------------------------------
+
+
+def _plan(model: type[models.Model], strategy, *, create: bool):
+    manager = PostgresPartitioningManager([PostgresPartitioningConfig(model, strategy)])
+    plans = manager.plan(skip_create=not create, skip_delete=create).model_plans
+    return plans[0] if plans else None
+
+
+def _apply(plan) -> None:
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+        plan.apply(using=None)
+
+
+def generation_advance(*, now: datetime | None = None) -> date:
+    """Make this week the one new keys go to (its partition must exist). Waits for the
+    inserts under way: their keys are committed before any insert checks them as last
+    week's."""
+    week = week_of(now or timezone.now())
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"SELECT generation FROM {GENERATION}")
+        current = cursor.fetchone()
+        if current is not None and current[0] >= week:
+            return current[0]
+        cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [DEDUPE_LOCK])
+        cursor.execute(f"DELETE FROM {GENERATION}")
+        cursor.execute(f"INSERT INTO {GENERATION} (generation) VALUES (%s)", [week])
+    return week
+
+
+def _daily(kind: RecordKind, now: datetime) -> DailyPartitions | None:
+    from .retention import retention_cutoff
+
+    table = kind.model._meta.db_table
+    if not _partitioned(table):
+        return None  # its migration has not run yet
+    bounds = partition_bounds(table)
+    newest = bounds[-1][2] if bounds else None
+    return DailyPartitions(newest=newest, now=now, cutoff=retention_cutoff(kind.name, now=now))
+
+
+def partitions_maintain(
+    *, now: datetime | None = None, kinds: list[str] | None = None
+) -> dict[str, int]:
+    """Create every partitioned kind's days ahead (or those of `kinds`), and the keys'
+    weeks; move the keys on to this week and drop the weeks before the last one.
+    Returns {table: partitions created or dropped}. Days past retention are the daily
+    purge's (`partitions_expired_drop`)."""
+    now = now or timezone.now()
+    result = {}
+    for kind in partitioned_kinds():
+        if kinds is not None and kind.name not in kinds:
+            continue
+        if (strategy := _daily(kind, now)) is None:
+            continue
+        plan = _plan(kind.model, strategy, create=True)
+        result[kind.model._meta.db_table] = len(plan.creations) if plan else 0
+        for partition in plan.creations if plan else ():
+            _create_over_default(kind.model._meta.db_table, partition)
+        if plan := _plan(kind.model, strategy, create=True):
+            _apply(plan)
+    changed = 0
+    if plan := _plan(EventKey, WeeklyKeys(now=now), create=True):
+        _apply(plan)
+        changed += len(plan.creations)
+    generation_advance(now=now)
+    if plan := _plan(EventKey, WeeklyKeys(now=now), create=False):
+        _apply(plan)
+        changed += len(plan.deletions)
+    result[KEYS] = changed
+    return result
+
+
+def partitions_expired_drop(
+    *, kind: RecordKind, now: datetime, dry_run: bool = False, batch=None
+) -> int:
+    """Rows of `kind` past retention that go now: the days ended a whole day before the
+    cutoff, dropped (their rows counted first), and the expired rows of the default and
+    legacy partitions, deleted by `batch(table)` (which returns how many); the legacy one
+    is dropped itself once it ends a day before the cutoff. With `dry_run`, the rows
+    that would go."""
+    from .retention import retention_cutoff
+
+    strategy = _daily(kind, now)
+    if strategy is None:
+        return 0
+    quote = connection.ops.quote_name
+    table = kind.model._meta.db_table
+    plan = _plan(kind.model, strategy, create=False)
+    doomed = [f"{table}_{p.name()}" for p in plan.deletions] if plan else []
+    legacy = legacy_partition(table)
+    cutoff = retention_cutoff(kind.name, now=now)
+    legacy_gone = legacy is not None and legacy[1] <= cutoff - timedelta(days=1)
+    if legacy_gone:
+        doomed.append(legacy[0])
+    # Partitions of no single day: their expired rows go in batches.
+    mixed = [default_partition(table)] + ([legacy[0]] if legacy and not legacy_gone else [])
+    with connection.cursor() as cursor:
+        rows = 0
+        for name in doomed:
+            cursor.execute(f"SELECT count(*) FROM {quote(name)}")
+            rows += cursor.fetchone()[0]
+        for name in mixed:
+            if dry_run:
+                cursor.execute(f"SELECT count(*) FROM {quote(name)} WHERE timestamp < %s", [cutoff])
+                rows += cursor.fetchone()[0]
+            else:
+                rows += batch(name)
+    if dry_run:
+        return rows
+    if plan:
+        _apply(plan)
+    if legacy_gone:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+            cursor.execute(f"DROP TABLE {quote(legacy[0])}")
+    return rows
+
+
+def default_partition(table: str) -> str:
+    """Where a row goes when no day's partition holds its time (beat down longer than
+    PARTITIONS_AHEAD_DAYS, a clock far off): stored, never refused; moved into its day's
+    partition when that is created."""
+    return f"{table[: 63 - len(DEFAULT_SUFFIX)]}{DEFAULT_SUFFIX}"
+
+
+def _create_over_default(table: str, partition: PostgresTimePartition) -> None:
+    """Create the day's partition with the rows of its day that wait in the default one
+    (PostgreSQL refuses to create it over them)."""
+    quote = connection.ops.quote_name
+    default = quote(default_partition(table))
+    within = "timestamp >= %s AND timestamp < %s"
+    bounds = [partition.start_datetime, partition.end_datetime]
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"SELECT 1 FROM {default} WHERE {within} LIMIT 1", bounds)
+        if cursor.fetchone() is None:
+            return
+        cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+        name = quote(f"{table}_{partition.name()}")
+        cursor.execute(
+            f"CREATE TABLE {name} (LIKE {quote(table)} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)"
+        )
+        cursor.execute(
+            f"WITH moved AS (DELETE FROM {default} WHERE {within} RETURNING *) "
+            f"INSERT INTO {name} SELECT * FROM moved",
+            bounds,
+        )
+        cursor.execute(
+            f"ALTER TABLE {quote(table)} ATTACH PARTITION {name} "
+            f"FOR VALUES FROM ('{partition.from_values}') TO ('{partition.to_values}')"
+        )
+        cursor.execute(f"COMMENT ON TABLE {name} IS %s", [AUTO_PARTITIONED_COMMENT])
+
+
+def _partitioned(table: str) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT relkind FROM pg_class WHERE oid = %s::regclass", [table])
+        return cursor.fetchone()[0] == "p"
+
+
+def legacy_partition(table: str) -> tuple[str, datetime] | None:
+    """(name, upper bound) of the table's partition from before partitioning, if any."""
+    for name, lower, upper in partition_bounds(table):
+        if lower is None and name.endswith(LEGACY_SUFFIX):
+            return name, upper
+    return None
+
+
+# --- converting a table that holds rows ---------------------------------------------------
+
+
+def table_partition(*, model: type[models.Model], kind: str) -> None:
+    """Turn `model`'s table into one partitioned by day, without blocking writes for more
+    than a moment, whatever it holds. Run outside a transaction (a migration with
+    atomic = False): it builds an index concurrently.
+
+    1. A unique index (id, timestamp) for the new primary key, built concurrently, and a
+       CHECK that every row is before the day after tomorrow, validated without a lock
+       that blocks writes: what lets the table become a partition without a scan. (An
+       empty table's bound is two days before the retention window instead: every day
+       of the window then gets its own partition.)
+    2. Keys for the rows received in the last 14 days, so their retries stay refused.
+    3. One short transaction: the table is renamed `<table>_legacy` (its indexes too),
+       an empty partitioned table takes its name, columns, defaults, identity (going on
+       from the highest id) and checks, and the old table is attached as the partition
+       of every time before that bound, its indexes adopted as the new ones' partitions.
+       Its unique constraint on event_id is dropped there (EventKey's job now). The days
+       from the bound on are then created by `partitions_maintain`.
+    """
+    from .retention import retention_cutoff
+
+    table = model._meta.db_table
+    quote = connection.ops.quote_name
+    if _partitioned(table):
+        return
+    with connection.cursor() as cursor:
+        upper = _start(DAY, timezone.now()) + timedelta(days=2)
+        cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {quote(table)})")
+        if not cursor.fetchone()[0]:
+            # Empty (a new install): the legacy partition holds no useful time, and
+            # every day of the retention window gets its own partition at once.
+            upper = _start(DAY, retention_cutoff(kind)) - timedelta(days=2)
+        bound = f"'{upper:%Y-%m-%d} 00:00:00+00'"
+        check = f"{table[:40]}_before_partitions"
+        id_ts = f"{table[:40]}_id_ts"
+        cursor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {quote(id_ts)}")  # a failed build's
+        cursor.execute(
+            f"CREATE UNIQUE INDEX CONCURRENTLY {quote(id_ts)} ON {quote(table)} (id, timestamp)"
+        )
+        cursor.execute(f"ALTER TABLE {quote(table)} DROP CONSTRAINT IF EXISTS {quote(check)}")
+        cursor.execute(
+            f"ALTER TABLE {quote(table)} ADD CONSTRAINT {quote(check)} "
+            f"CHECK (timestamp < {bound}) NOT VALID"
+        )
+        cursor.execute(f"ALTER TABLE {quote(table)} VALIDATE CONSTRAINT {quote(check)}")
+        cursor.execute("SELECT now()")
+        keys_from = cursor.fetchone()[0]
+        _keys_copy(cursor, table, kind, since=keys_from - timedelta(days=14))
+    legacy = f"{table[: 63 - len(LEGACY_SUFFIX)]}{LEGACY_SUFFIX}"
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"LOCK TABLE {quote(table)} IN ACCESS EXCLUSIVE MODE")
+        _keys_copy(cursor, table, kind, since=keys_from - timedelta(minutes=5))
+        cursor.execute(
+            "SELECT i.relname, c.conname, c.contype, x.indisunique AND x.indnatts = 1 "
+            "AND a.attname = 'event_id' FROM pg_index x "
+            "JOIN pg_class i ON i.oid = x.indexrelid LEFT JOIN pg_constraint c "
+            "ON c.conindid = x.indexrelid AND c.conrelid = x.indrelid "
+            "JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = x.indkey[0] "
+            "WHERE x.indrelid = %s::regclass",
+            [table],
+        )
+        for index, constraint, kind_of, event_id_unique in cursor.fetchall():
+            renamed = quote(f"{index[:50]}_legacy")
+            # (id) alone: (id, timestamp) becomes the key below. event_id: EventKey's now.
+            if kind_of == "p" or (event_id_unique and constraint):
+                cursor.execute(f"ALTER TABLE {quote(table)} DROP CONSTRAINT {quote(constraint)}")
+            elif event_id_unique:
+                cursor.execute(f"DROP INDEX {quote(index)}")
+            elif constraint:
+                cursor.execute(
+                    f"ALTER TABLE {quote(table)} RENAME CONSTRAINT {quote(constraint)} TO {renamed}"
+                )
+            else:
+                cursor.execute(f"ALTER INDEX {quote(index)} RENAME TO {renamed}")
+        cursor.execute(
+            f"ALTER TABLE {quote(table)} ADD CONSTRAINT {quote(id_ts + '_legacy')} "
+            f"PRIMARY KEY USING INDEX {quote(id_ts + '_legacy')}"
+        )
+        cursor.execute(f"ALTER TABLE {quote(table)} RENAME TO {quote(legacy)}")
+        cursor.execute(
+            f"CREATE TABLE {quote(table)} (LIKE {quote(legacy)} INCLUDING DEFAULTS "
+            "INCLUDING IDENTITY INCLUDING CONSTRAINTS) PARTITION BY RANGE (timestamp)"
+        )
+        cursor.execute(f"ALTER TABLE {quote(table)} DROP CONSTRAINT {quote(check)}")
+        cursor.execute(f"SELECT coalesce(max(id), 0) + 1 FROM {quote(legacy)}")
+        cursor.execute(
+            f"ALTER TABLE {quote(table)} ALTER COLUMN id RESTART WITH {cursor.fetchone()[0]}"
+        )
+        cursor.execute(
+            f"ALTER TABLE {quote(table)} ADD CONSTRAINT {quote(table[:55] + '_pkey')} "
+            "PRIMARY KEY (id, timestamp)"
+        )
+        with connection.schema_editor(atomic=False) as editor:
+            for index in model._meta.indexes:
+                editor.add_index(model, index)
+        cursor.execute(
+            f"ALTER TABLE {quote(table)} ATTACH PARTITION {quote(legacy)} "
+            f"FOR VALUES FROM (MINVALUE) TO ({bound})"
+        )
+        cursor.execute(
+            f"CREATE TABLE {quote(default_partition(table))} PARTITION OF {quote(table)} DEFAULT"
+        )
+
+
+def table_unpartition(*, model: type[models.Model]) -> None:
+    """Undo `table_partition` (a migration's way back): one plain table with every row,
+    `id` alone its key and `event_id` unique again. Copies the rows under a lock: for a
+    downgrade, not for a live deployment."""
+    table = model._meta.db_table
+    if not _partitioned(table):
+        return
+    quote = connection.ops.quote_name
+    plain = quote(f"{table[:50]}_plain")
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"LOCK TABLE {quote(table)} IN ACCESS EXCLUSIVE MODE")
+        cursor.execute(
+            f"CREATE TABLE {plain} (LIKE {quote(table)} INCLUDING DEFAULTS INCLUDING IDENTITY "
+            "INCLUDING CONSTRAINTS)"
+        )
+        # A retried item may be in it twice (from before the keys, or past their window).
+        cursor.execute(
+            f"INSERT INTO {plain} SELECT DISTINCT ON (event_id) * FROM {quote(table)} "
+            "ORDER BY event_id, id"
+        )
+        cursor.execute(f"SELECT coalesce(max(id), 0) + 1 FROM {plain}")
+        restart = cursor.fetchone()[0]
+        cursor.execute(f"DROP TABLE {quote(table)}")
+        cursor.execute(f"ALTER TABLE {plain} RENAME TO {quote(table)}")
+        cursor.execute(f"ALTER TABLE {quote(table)} ALTER COLUMN id RESTART WITH {restart}")
+        cursor.execute(f"ALTER TABLE {quote(table)} ADD PRIMARY KEY (id)")
+        cursor.execute(f"ALTER TABLE {quote(table)} ADD UNIQUE (event_id)")
+        with connection.schema_editor(atomic=False) as editor:
+            for index in model._meta.indexes:
+                editor.add_index(model, index)
+
+
+def _keys_copy(cursor, table: str, kind: str, *, since: datetime) -> None:
+    cursor.execute(
+        f"INSERT INTO {KEYS} (kind, event_id, generation) "
+        f"SELECT %s, t.event_id, g.generation FROM {connection.ops.quote_name(table)} t, "
+        f"({CURRENT}) g "
+        "WHERE t.received_at >= %s ON CONFLICT DO NOTHING",
+        [kind, since],
+    )
