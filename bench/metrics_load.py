@@ -168,8 +168,10 @@ def load(args) -> dict:
     nbytes = sum(r[1] for r in results)
     gen_seconds = sum(r[2] for r in results)
     with psycopg.connect(args.db_url, autocommit=True) as conn:
+        # Partitioned by day: the table's size is its partitions'.
         (size_pretty,) = conn.execute(
-            f"SELECT pg_size_pretty(pg_total_relation_size('{EVENTS}'))"
+            "SELECT pg_size_pretty(sum(pg_total_relation_size(relid))) "
+            f"FROM pg_partition_tree('{EVENTS}')"
         ).fetchone()
         t1 = time.perf_counter()
         conn.execute(f"VACUUM (ANALYZE) {EVENTS}")

@@ -94,8 +94,11 @@ def keyed_rows_sql(kind: RecordKind) -> str:
     return (
         f"keyed AS (INSERT INTO {KEYS} (kind, event_id, generation) "
         f"SELECT DISTINCT {literal}, r.event_id, g.generation FROM rows r, ({CURRENT}) g "
-        f"WHERE NOT EXISTS (SELECT 1 FROM {KEYS} k WHERE k.kind = {literal} "
-        "AND k.event_id = r.event_id AND k.generation < g.generation) "
+        # Last week's keys probed one row at a time (a subquery with LIMIT is never
+        # made a join): as an anti-join, a fresh table's missing statistics had it hash
+        # every stored key for each batch.
+        f"WHERE (SELECT 1 FROM {KEYS} k WHERE k.kind = {literal} AND k.event_id = r.event_id "
+        "AND k.generation = g.generation - 7 LIMIT 1) IS NULL "
         "ON CONFLICT DO NOTHING RETURNING event_id), "
         "fresh AS (SELECT DISTINCT ON (event_id) * FROM rows "
         "WHERE event_id IN (SELECT event_id FROM keyed) ORDER BY event_id, batch, ord)"
@@ -132,7 +135,7 @@ def _bound_value(cursor, text: str) -> datetime | None:
     return cursor.fetchone()[0]
 
 
-def _start(size: PostgresTimePartitionSize, moment: datetime) -> datetime:
+def period_start(size: PostgresTimePartitionSize, moment: datetime) -> datetime:
     """The start (UTC) of the day or week holding `moment`."""
     return size.start(moment.astimezone(UTC)).replace(tzinfo=UTC)
 
@@ -144,16 +147,16 @@ class DailyPartitions(PostgresPartitioningStrategy):
     def __init__(self, *, newest: datetime | None, now: datetime, cutoff: datetime):
         self.now = now
         self.cutoff = cutoff
-        self.first = _start(DAY, newest or cutoff)
+        self.first = period_start(DAY, newest or cutoff)
 
     def to_create(self):
         day = self.first
-        while day < _start(DAY, self.now) + timedelta(days=settings.PARTITIONS_AHEAD_DAYS):
+        while day < period_start(DAY, self.now) + timedelta(days=settings.PARTITIONS_AHEAD_DAYS):
             yield PostgresTimePartition(size=DAY, start_datetime=day)
             day += timedelta(days=1)
 
     def to_delete(self):
-        day = _start(DAY, self.cutoff) - timedelta(days=2)  # it ends a day before the cutoff
+        day = period_start(DAY, self.cutoff) - timedelta(days=2)  # it ends a day before the cutoff
         while True:
             yield PostgresTimePartition(size=DAY, start_datetime=day)
             day -= timedelta(days=1)
@@ -168,11 +171,11 @@ class WeeklyKeys(PostgresPartitioningStrategy):
     def to_create(self):
         for weeks in (0, 1):
             yield PostgresTimePartition(
-                size=WEEK, start_datetime=_start(WEEK, self.now + relativedelta(weeks=weeks))
+                size=WEEK, start_datetime=period_start(WEEK, self.now + relativedelta(weeks=weeks))
             )
 
     def to_delete(self):
-        week = _start(WEEK, self.now) - relativedelta(weeks=2)
+        week = period_start(WEEK, self.now) - relativedelta(weeks=2)
         while True:
             yield PostgresTimePartition(size=WEEK, start_datetime=week)
             week -= relativedelta(weeks=1)
@@ -377,12 +380,12 @@ def table_partition(*, model: type[models.Model], kind: str) -> None:
     if _partitioned(table):
         return
     with connection.cursor() as cursor:
-        upper = _start(DAY, timezone.now()) + timedelta(days=2)
+        upper = period_start(DAY, timezone.now()) + timedelta(days=2)
         cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {quote(table)})")
         if not cursor.fetchone()[0]:
             # Empty (a new install): the legacy partition holds no useful time, and
             # every day of the retention window gets its own partition at once.
-            upper = _start(DAY, retention_cutoff(kind)) - timedelta(days=2)
+            upper = period_start(DAY, retention_cutoff(kind)) - timedelta(days=2)
         bound = f"'{upper:%Y-%m-%d} 00:00:00+00'"
         check = f"{table[:40]}_before_partitions"
         id_ts = f"{table[:40]}_id_ts"
