@@ -99,6 +99,10 @@ def clusters():
             "-R",
             "-X",
             "stream",
+            # The checkpoint it starts from, at once: a spread one is paced over minutes
+            # and timed this out once the schema had ~100 tables (the daily partitions).
+            "-c",
+            "fast",
         )
         replica.start()
         yield primary, replica
