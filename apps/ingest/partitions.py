@@ -29,7 +29,6 @@ timestamp it carries. Weeks move on under an exclusive advisory lock that every 
 holds shared, so no two inserts can each miss the other's key across the change.
 """
 
-import re
 from datetime import UTC, date, datetime, timedelta
 
 from dateutil.relativedelta import relativedelta
@@ -107,32 +106,20 @@ def keyed_rows_sql(kind: RecordKind) -> str:
 
 # --- which partitions ------------------------------------------------------------------
 
-_BOUND = re.compile(r"FROM \((.+?)\) TO \((.+?)\)")
-
 
 def partition_bounds(table: str) -> list[tuple[str, datetime | None, datetime]]:
-    """(name, lower or None for MINVALUE, upper) of each range partition of `table`."""
+    """(name, lower or None for MINVALUE, upper) of each range partition of `table`,
+    by upper bound; the default partition is not one."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits i "
-            "JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = %s::regclass",
+            "SELECT c.relname, (regexp_match(b.expr, 'FROM \\(''([^'']+)''\\)'))[1]::timestamptz, "
+            "(regexp_match(b.expr, 'TO \\(''([^'']+)''\\)'))[1]::timestamptz "
+            "FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid, "
+            "pg_get_expr(c.relpartbound, c.oid) AS b(expr) "
+            "WHERE i.inhparent = %s::regclass AND b.expr <> 'DEFAULT'",
             [table],
         )
-        bounds = []
-        for name, expression in cursor.fetchall():
-            found = _BOUND.search(expression or "")
-            if found is None:
-                continue
-            lower, upper = (_bound_value(cursor, text) for text in found.groups())
-            bounds.append((name, lower, upper))
-    return sorted(bounds, key=lambda b: b[2])
-
-
-def _bound_value(cursor, text: str) -> datetime | None:
-    if text == "MINVALUE":
-        return None
-    cursor.execute(f"SELECT ({text})::timestamptz")
-    return cursor.fetchone()[0]
+        return sorted(cursor.fetchall(), key=lambda bound: bound[2])
 
 
 def period_start(size: PostgresTimePartitionSize, moment: datetime) -> datetime:

@@ -2,6 +2,8 @@
 once across days and weeks, partitions made ahead, retention by dropping whole days."""
 
 import json
+import threading
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -97,6 +99,42 @@ def test_a_populated_table_becomes_partitioned_with_every_row_and_its_retries_re
     names = {name for name, _, _ in partition_bounds(TABLE)}
     for days in range(2, 7):
         assert f"{TABLE}_{(now + timedelta(days=days)):%Y_%b_%d}".lower() in names
+
+
+@pytest.mark.django_db(transaction=True)
+def test_points_keep_being_stored_while_the_table_is_converted():
+    """A writer that never stops while the migration runs: each of its batches is
+    stored, once, and none fails (the switch holds the table for a moment)."""
+    call_command("migrate", "metrics", "0005", verbosity=0)
+    stop, sent, failures = threading.Event(), [], []
+
+    def writer() -> None:
+        try:
+            while not stop.is_set():
+                batch = [point(1.0, datetime.now(UTC), name="p.during") for _ in range(20)]
+                records_insert(kind_name="metric", rows=batch)
+                sent.extend(batch)
+                time.sleep(0.002)
+        except Exception as exc:  # reported by the assertion below
+            failures.append(exc)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        time.sleep(0.3)
+        call_command("migrate", "metrics", verbosity=0)
+        time.sleep(0.3)
+    finally:
+        stop.set()
+        thread.join(timeout=60)
+        call_command("migrate", "metrics", verbosity=0)
+    assert not failures
+    assert relkind() == "p"
+    stored = MetricPoint.objects.filter(metric_name="p.during")
+    assert stored.count() == len(sent) > 100
+    assert len(set(stored.values_list("event_id", flat=True))) == len(sent)
 
 
 @pytest.mark.django_db
