@@ -17,7 +17,7 @@ from .background import Worker
 from .counters import duplicates_count
 from .fields import as_utc
 from .models import OutboxBatch
-from .partitions import dedupe_lock, is_partitioned, keyed_rows_sql
+from .partitions import SERVER_EVENT_ID, dedupe_lock, is_partitioned, keyed_rows_sql
 from .registry import RecordKind, get_kind
 from .retention import retention_cutoff
 from .validation import validate_items
@@ -104,13 +104,17 @@ def _insert_sql(kind: RecordKind, *, from_outbox: bool) -> str:
     partitioned = is_partitioned(kind)
     if partitioned:
         # Each row's place in what was sent: of rows sharing an event_id the first wins.
-        recordset = "ROWS FROM (json_to_recordset({}::json) AS ({})) WITH ORDINALITY AS r({}, ord)"
+        recordset = (
+            "ROWS FROM (json_to_recordset({}::json) AS ({}, {} boolean)) "
+            "WITH ORDINALITY AS r({}, {}, ord)"
+        )
         payload, read = (
             ("batch.payload", "batch.id AS batch, r.*")
             if from_outbox
             else ("%s", "0 AS batch, r.*")
         )
-        recordset = recordset.format(payload, defs, names)
+        flag = quote(SERVER_EVENT_ID)
+        recordset = recordset.format(payload, defs, flag, names, flag)
     else:
         payload, read = ("batch.payload", "r.*") if from_outbox else ("%s", "*")
         recordset = f"json_to_recordset({payload}::json) AS r({defs})"
@@ -261,7 +265,12 @@ def _trusted_rows(kind: RecordKind, items: list[dict]) -> tuple[list[dict], list
             refused.append({"index": index, "errors": {"item": [str(exc)]}})
             continue
         event_id = row["event_id"]
-        row["event_id"] = str(uuid.uuid4()) if event_id is None else str(event_id)
+        if event_id is None:
+            row["event_id"] = str(uuid.uuid4())
+            if is_partitioned(kind):
+                row[SERVER_EVENT_ID] = True
+        else:
+            row["event_id"] = str(event_id)
         row["timestamp"] = written
         row["received_at"] = received_at
         rows.append(row)

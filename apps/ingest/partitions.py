@@ -60,6 +60,9 @@ CURRENT = (
     f"AS generation FROM {GENERATION}"
 )
 DEFAULT_SUFFIX = "_default"
+# Set on a row whose event_id the server made up (the client sent none): no retry can
+# carry it, so it needs no key, and costs none.
+SERVER_EVENT_ID = "_server_event_id"
 # DDL waits at most this for a long read on the table, then gives up until the next run:
 # queued behind it, every later query of the table would wait too.
 LOCK_TIMEOUT = "5s"
@@ -87,20 +90,23 @@ def dedupe_lock(cursor) -> None:
 
 
 def keyed_rows_sql(kind: RecordKind) -> str:
-    """CTEs after `rows`: `keyed` (event_ids new in this and last week's keys, now keys)
-    and `fresh` (the rows to insert, one per new event_id: the first sent wins)."""
+    """CTEs after `rows`: `keyed` (the clients' event_ids new in this and last week's
+    keys, now keys) and `fresh` (the rows to insert, one per new event_id: the first
+    sent wins; a row whose event_id the server made needs no key)."""
     literal = "'" + kind.name.replace("'", "''") + "'"
     return (
         f"keyed AS (INSERT INTO {KEYS} (kind, event_id, generation) "
         f"SELECT DISTINCT {literal}, r.event_id, g.generation FROM rows r, ({CURRENT}) g "
+        f'WHERE r."{SERVER_EVENT_ID}" IS NOT TRUE AND '
         # Last week's keys probed one row at a time (a subquery with LIMIT is never
         # made a join): as an anti-join, a fresh table's missing statistics had it hash
         # every stored key for each batch.
-        f"WHERE (SELECT 1 FROM {KEYS} k WHERE k.kind = {literal} AND k.event_id = r.event_id "
+        f"(SELECT 1 FROM {KEYS} k WHERE k.kind = {literal} AND k.event_id = r.event_id "
         "AND k.generation = g.generation - 7 LIMIT 1) IS NULL "
         "ON CONFLICT DO NOTHING RETURNING event_id), "
         "fresh AS (SELECT DISTINCT ON (event_id) * FROM rows "
-        "WHERE event_id IN (SELECT event_id FROM keyed) ORDER BY event_id, batch, ord)"
+        f'WHERE "{SERVER_EVENT_ID}" OR event_id IN (SELECT event_id FROM keyed) '
+        "ORDER BY event_id, batch, ord)"
     )
 
 

@@ -12,6 +12,7 @@ from django.conf import settings
 from pydantic import ValidationError
 
 from .body import Unparsable
+from .partitions import SERVER_EVENT_ID, is_partitioned
 from .registry import RecordKind
 from .retention import retention_cutoff
 
@@ -123,6 +124,8 @@ def validate_items(items: list, *, resolve_kind, request, kind_key: str | None =
         row = record.model_dump(mode="json")
         if row["event_id"] is None:
             row["event_id"] = str(uuid.uuid4())
+            if is_partitioned(kind):
+                row[SERVER_EVENT_ID] = True  # never sent again: no key to keep
         elif row["event_id"] in seen:
             outcome.duplicates += 1
             continue

@@ -12,6 +12,7 @@ import time_machine
 from django.core.management import call_command
 from django.db import connection
 
+from apps.ingest.models import EventKey
 from apps.ingest.outbox import _insert_sql, records_insert
 from apps.ingest.partitions import (
     default_partition,
@@ -24,6 +25,7 @@ from apps.ingest.retention import retention_purge
 from apps.metrics.models import MetricPoint
 from apps.metrics.schemas import tags_hash
 from apps.metrics.selectors import metric_statistics
+from tests.helpers import drain_outbox
 
 TABLE = MetricPoint._meta.db_table
 
@@ -216,3 +218,27 @@ def test_the_keys_are_probed_by_index_whatever_the_statistics_say():
     reads = [line for line in plan.splitlines() if " on ingest_eventkey_" in line]
     assert reads and all("Index Only Scan" in line for line in reads), plan
     assert "rows=2000" not in plan, plan
+
+
+@pytest.mark.django_db
+def test_only_the_points_a_client_named_keep_a_key(ingest_client):
+    """A point sent without an event_id gets one the server makes up: nothing can send
+    it again, so it is stored without a key (and costs none); a named one keeps its key
+    and its retry is stored once."""
+    named = str(uuid.uuid4())
+    body = {
+        "batch": [
+            {"metric_name": "p.keys", "metric_type": "gauge", "value": 1.0, "event_id": named},
+            {"metric_name": "p.keys", "metric_type": "gauge", "value": 2.0},
+        ]
+    }
+    for _ in range(2):  # the client sends it again
+        answer = ingest_client.post("/api/v1/analytics/metrics/record", body, format="json")
+        assert answer.status_code == 202, answer.content
+        drain_outbox()
+    assert sorted(MetricPoint.objects.filter(event_id=named).values_list("value", flat=True)) == [
+        1.0
+    ]
+    # The unnamed point twice: two sends, two points, as before partitions.
+    assert MetricPoint.objects.filter(metric_name="p.keys", value=2.0).count() == 2
+    assert list(EventKey.objects.values_list("event_id", flat=True)) == [uuid.UUID(named)]
