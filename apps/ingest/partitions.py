@@ -26,7 +26,8 @@ its (kind, event_id) goes into EventKey first: that table is partitioned by week
 generation), unique within one, and the insert also checks the week before. A retry is
 therefore stored once if it comes within 7 days (up to 14) of the first, whatever
 timestamp it carries. Weeks move on under an exclusive advisory lock that every insert
-holds shared, so no two inserts can each miss the other's key across the change.
+holds shared, so no two inserts can each miss the other's key across the change. A row
+whose event_id the server made up (SERVER_EVENT_ID) has no key: nothing can send it again.
 """
 
 from datetime import UTC, date, datetime, timedelta
