@@ -1,6 +1,7 @@
 """Metric points partitioned by day: the conversion of a populated table, retries stored
 once across days and weeks, partitions made ahead, retention by dropping whole days."""
 
+import io
 import json
 import threading
 import time
@@ -242,3 +243,16 @@ def test_only_the_points_a_client_named_keep_a_key(ingest_client):
     # The unnamed point twice: two sends, two points, as before partitions.
     assert MetricPoint.objects.filter(metric_name="p.keys", value=2.0).count() == 2
     assert list(EventKey.objects.values_list("event_id", flat=True)) == [uuid.UUID(named)]
+
+
+@pytest.mark.django_db
+def test_an_operator_makes_the_days_ahead_now_after_beat_was_down():
+    later = datetime.now(UTC) + timedelta(days=20)
+    out = io.StringIO()
+    with time_machine.travel(later, tick=False):
+        call_command("maintain_partitions", stdout=out)
+    lines = out.getvalue().splitlines()
+    created = int(lines[0].split(": ")[1].split()[0])
+    assert lines[0].startswith(f"{TABLE}: ") and created >= 20
+    newest = f"{(later + timedelta(days=6)):%Y-%m-%d}"
+    assert any(line.startswith(f"{TABLE}: ") and f"to {newest}" in line for line in lines)
