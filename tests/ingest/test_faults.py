@@ -14,6 +14,7 @@ import pytest
 from apps.ingest.models import OutboxBatch
 from apps.jobs.models import JobOutcome
 from apps.keys.services import api_key_create
+from apps.metrics.models import MetricPoint
 from tests.helpers import new_id
 from tests.live import Stack, wait_until
 
@@ -29,13 +30,15 @@ def stack(tmp_path):
     stack.close()
 
 
-def post(port: int, key: str, items: list[dict], *, retries: int = 20) -> tuple[int, dict]:
+def post(
+    port: int, key: str, items: list[dict], *, retries: int = 20, path: str = PATH
+) -> tuple[int, dict]:
     """POST like a well-behaved client: honour 503 + Retry-After, then give up."""
     body = orjson.dumps({"batch": items})
     for _ in range(retries):
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         try:
-            conn.request("POST", PATH, body, {"Content-Type": "application/json", "X-API-Key": key})
+            conn.request("POST", path, body, {"Content-Type": "application/json", "X-API-Key": key})
             response = conn.getresponse()
             status, data = response.status, orjson.loads(response.read() or b"{}")
         except (ConnectionError, http.client.HTTPException):
@@ -99,6 +102,52 @@ def test_killing_the_worker_mid_ingest_loses_and_doubles_nothing(stack):
     assert sum(body["accepted"] for _, body in results) == 40 * 250
     settle(stack, 40 * 250)
     assert_exactly_once(sent)
+
+
+def test_metric_points_partitioned_by_day_sent_twice_with_a_worker_killed_are_stored_once(
+    stack,
+):
+    """The partitioned table's idempotency (event keys) under the same fault: every
+    batch sent twice, the worker killed with tasks in flight."""
+    stack.start_redis()
+    stack.start_web()
+    stack.start_worker()
+    key = api_key_create(name="live", scope="ingest")[1]
+    sent = [
+        [
+            {
+                "event_id": new_id(),
+                "metric_name": "fault.points",
+                "metric_type": "gauge",
+                "value": i,
+            }
+            for i in range(250)
+        ]
+        for _ in range(20)
+    ]
+
+    def send(indexed):
+        i, items = indexed
+        if i == 12:
+            stack.kill("worker")
+        if i == 24:
+            stack.start_worker("worker2")
+        return post(stack.web_port, key, items, path="/api/v1/analytics/metrics/record")
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(send, enumerate(sent + sent)))
+    assert [status for status, _ in results] == [202] * 40
+
+    def stored() -> bool:
+        if OutboxBatch.objects.exists():
+            stack.manage("sweep_outbox", "--stale-seconds", "0")
+            return False
+        return True
+
+    wait_until(stored, timeout=90, interval=0.5, what="outbox to drain")
+    expected = {item["event_id"] for batch in sent for item in batch}
+    points = [str(e) for e in MetricPoint.objects.values_list("event_id", flat=True)]
+    assert len(points) == len(expected) and set(points) == expected
 
 
 def test_redis_outage_during_ingest_loses_nothing(stack):

@@ -243,6 +243,13 @@ def test_only_the_points_a_client_named_keep_a_key(ingest_client):
     # The unnamed point twice: two sends, two points, as before partitions.
     assert MetricPoint.objects.filter(metric_name="p.keys", value=2.0).count() == 2
     assert list(EventKey.objects.values_list("event_id", flat=True)) == [uuid.UUID(named)]
+    # The mark the server gives its own ids, sent by a client to skip its key: refused.
+    spoof = {**body["batch"][0], "event_id": str(uuid.uuid4()), "_server_event_id": True}
+    answer = ingest_client.post(
+        "/api/v1/analytics/metrics/record", {"batch": [spoof]}, format="json"
+    )
+    assert answer.status_code == 400
+    assert "_server_event_id" in answer.json()["rejected"][0]["errors"]
 
 
 @pytest.mark.django_db
