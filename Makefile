@@ -7,7 +7,7 @@ PORT ?= 8000
 WS_PORT ?= $(shell echo $$(($(PORT) + 1)))
 export DJANGO_SETTINGS_MODULE := analytics_project.settings
 
-.PHONY: run test test-deps lint format install install-dev services migrate bench bench-metrics bench-alerts bench-partitions bench-health bench-ai bench-insights bench-live bench-slow-clients bench-reads bench-console clean
+.PHONY: run test test-deps lint format install install-dev services migrate bench bench-metrics bench-alerts bench-partitions bench-multihost bench-health bench-ai bench-insights bench-live bench-slow-clients bench-reads bench-console clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found; set PYTHON=/path/to/python3.11"; exit 1; }
@@ -123,6 +123,11 @@ bench-alerts: install-dev
 # Reuses the database bench-metrics loads (run that first); purges two of its days.
 bench-partitions: install-dev
 	DEBUG=true $(BIN)/python bench/partitions.py
+
+# deploy/README.md's multi-host layout in network namespaces (root, nginx): hosts lost
+# under load and brought back.
+bench-multihost: install-dev
+	DEBUG=true $(BIN)/python bench/multihost.py
 
 # A check cycle with hanging services; the public health answer idle and under ingest.
 bench-health: install-dev

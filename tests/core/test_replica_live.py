@@ -5,8 +5,6 @@ for reads. The API's reads run on the replica; with its replay paused and the la
 DATABASE_REPLICA_MAX_LAG_SECONDS the primary answers, and the replica again once it
 caught up; a stopped replica falls back at once; beat's figure records the lag."""
 
-import glob
-import os
 import shutil
 import subprocess
 import tempfile
@@ -16,63 +14,29 @@ import psycopg
 import pytest
 from django.db import connection
 
-from tests.live import Stack, api_call, free_port, wait_until
+from bench.stack.postgres import BIN as POSTGRES_BIN
+from bench.stack.postgres import Cluster, server_programs_missing
+from tests.live import Stack, api_call, wait_until
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True), pytest.mark.timeout(240)]
 
-BIN = next(iter(sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True)), "")
 EVENTS = "/api/v1/analytics/events?page_size=100"
-
-
-def as_postgres_argv(*args: str) -> list[str]:
-    """A PostgreSQL program's argv, as the postgres user when this runs as root (initdb
-    and the server refuse root)."""
-    return [*(["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []), *args]
-
-
-def as_postgres(*args: str, timeout: float = 120) -> str:
-    done = subprocess.run(as_postgres_argv(*args), capture_output=True, text=True, timeout=timeout)
-    assert done.returncode == 0, f"{args[0]}: {done.stderr[-2000:]}"
-    return done.stdout
-
-
-class Cluster:
-    def __init__(self, base: Path, name: str):
-        self.dir, self.port, self.log = base / name, free_port(), base / f"{name}.log"
-
-    def url(self, db: str = "app") -> str:
-        return f"postgres://postgres@127.0.0.1:{self.port}/{db}"
-
-    def start(self) -> None:
-        options = f"-p {self.port} -k {self.dir.parent} -c listen_addresses=127.0.0.1 -c fsync=off"
-        as_postgres(
-            f"{BIN}/pg_ctl", "-D", str(self.dir), "-l", str(self.log), "-w", "-o", options, "start"
-        )
-
-    def stop(self) -> None:
-        if self.dir.exists():
-            argv = as_postgres_argv(f"{BIN}/pg_ctl", "-D", str(self.dir), "-m", "immediate", "stop")
-            subprocess.run(argv, capture_output=True, timeout=60)  # may have stopped already
-
-    def sql(self, statement: str):
-        with psycopg.connect(self.url(), autocommit=True, connect_timeout=5) as conn:
-            return conn.execute(statement).fetchall()
 
 
 @pytest.fixture
 def clusters():
-    if not BIN or not shutil.which("runuser") and os.geteuid() == 0:
-        pytest.skip("PostgreSQL's server programs are not installed here")
+    if missing := server_programs_missing():
+        pytest.skip(missing)
     base = Path(tempfile.mkdtemp(prefix="replica-"))
     base.chmod(0o777)
     primary, replica = Cluster(base, "primary"), Cluster(base, "replica")
     try:
-        as_postgres(f"{BIN}/initdb", "-D", str(primary.dir), "-U", "postgres", "--auth=trust")
+        primary.init()
         primary.start()
         # The app's schema: the test database's, migrated already, copied over.
         db = connection.settings_dict
         schema = subprocess.run(
-            [f"{BIN}/pg_dump", "-h", db["HOST"], "-p", str(db["PORT"]), "-U", db["USER"]]
+            [f"{POSTGRES_BIN}/pg_dump", "-h", db["HOST"], "-p", str(db["PORT"]), "-U", db["USER"]]
             + ["--no-owner", db["NAME"]],
             capture_output=True,
             check=True,
@@ -86,24 +50,7 @@ def clusters():
             check=True,
             timeout=120,
         )
-        as_postgres(
-            f"{BIN}/pg_basebackup",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(primary.port),
-            "-U",
-            "postgres",
-            "-D",
-            str(replica.dir),
-            "-R",
-            "-X",
-            "stream",
-            # The checkpoint it starts from, at once: a spread one is paced over minutes
-            # and timed this out once the schema had ~100 tables (the daily partitions).
-            "-c",
-            "fast",
-        )
+        replica.replicate(primary)
         replica.start()
         yield primary, replica
     finally:

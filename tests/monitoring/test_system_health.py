@@ -133,3 +133,19 @@ def test_it_needs_no_key_and_ignores_a_bad_one():
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION="Bearer not-a-key")
     assert client.get(URL).status_code == 200
+
+
+def test_a_probe_naming_the_host_by_its_address_gets_health_not_400(settings):
+    # Load balancers and Kubernetes probe each web host by its address, which
+    # ALLOWED_HOSTS does not list; every other path still has its Host checked.
+    settings.ALLOWED_HOSTS = ["analytics.example.com"]
+    client = APIClient()
+
+    probed = client.get(URL, HTTP_HOST="10.0.3.7:8000")
+    other = client.get("/api/v1/analytics/events", HTTP_HOST="10.0.3.7:8000")
+    named = client.get(URL, HTTP_HOST="analytics.example.com")
+
+    assert probed.status_code == 200
+    assert probed.json()["services"]["database"] is True
+    assert other.status_code == 400
+    assert named.status_code == 200

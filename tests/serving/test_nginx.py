@@ -22,9 +22,8 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from apps.keys.services import api_key_create
+from bench.stack.deploy import nginx_config, production_env
 from tests.live import ROOT, Stack, free_port, port_open, wait_until
-
-from .test_security_settings import production_env
 
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
 if NGINX is None and os.environ.get("CI") == "true":
@@ -58,44 +57,16 @@ class ProductionStack(Stack):
 def render(
     tmp: Path, http_port: int, https_port: int, web_port: int | list[int], live_port: int
 ) -> Path:
-    """The shipped config with this test's ports, certificate and paths (a list of web
-    ports: one upstream server line each, as for several web hosts); returns nginx.conf."""
+    """The shipped config on these local ports (a list of web ports: one upstream server
+    line each, as for several web hosts); returns nginx.conf."""
     web_ports = web_port if isinstance(web_port, list) else [web_port]
-    servers = "\n    ".join(f"server 127.0.0.1:{port};" for port in web_ports)
-    (tmp / "snippets").mkdir(parents=True)
-    shutil.copy(DEPLOY / "analytics-errors.conf", tmp / "snippets")
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj"]
-        + ["/CN=localhost", "-keyout", str(tmp / "key.pem"), "-out", str(tmp / "cert.pem")],
-        check=True,
-        capture_output=True,
-        timeout=60,
+    return nginx_config(
+        tmp,
+        f"127.0.0.1:{http_port}",
+        f"127.0.0.1:{https_port}",
+        [f"127.0.0.1:{port}" for port in web_ports],
+        f"127.0.0.1:{live_port}",
     )
-    site = (DEPLOY / "analytics.conf").read_text()
-    for old, new in [
-        ("listen 80 default_server;", f"listen 127.0.0.1:{http_port} default_server;"),
-        ("listen 443 ssl default_server;", f"listen 127.0.0.1:{https_port} ssl default_server;"),
-        ("server 127.0.0.1:8000;", servers),
-        ("server 127.0.0.1:8001;", f"server 127.0.0.1:{live_port};"),
-    ]:
-        assert site.count(old) == 1, f"deploy/nginx/analytics.conf no longer says {old!r}"
-        site = site.replace(old, new)
-    site = re.sub(r"\n\s*listen \[::\]:\d+.*;", "", site)  # no IPv6 needed here
-    site = re.sub(r"ssl_certificate /\S+;", f"ssl_certificate {tmp}/cert.pem;", site)
-    site = re.sub(r"ssl_certificate_key /\S+;", f"ssl_certificate_key {tmp}/key.pem;", site)
-    (tmp / "analytics.conf").write_text(site)
-    conf = tmp / "nginx.conf"
-    temp = "\n".join(
-        f"    {kind}_temp_path {tmp}/{kind};"
-        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
-    )
-    conf.write_text(
-        f"daemon off;\nworker_processes 1;\npid {tmp}/nginx.pid;\n"
-        f"error_log {tmp}/error.log info;\nevents {{ worker_connections 256; }}\n"
-        f"http {{\n    include /etc/nginx/mime.types;\n    access_log {tmp}/access.log;\n"
-        f"{temp}\n    include analytics.conf;\n}}\n"
-    )
-    return conf
 
 
 def tls_raw(port: int, data: bytes) -> tuple[int, dict, bytes]:
@@ -227,12 +198,18 @@ def test_two_web_hosts_behind_nginx_one_killed(tmp_path):
     first = ProductionStack(tmp_path / "a")
     second = ProductionStack(tmp_path / "b")
     http_port, https_port = free_port(), free_port()
+    # A write answered 202 just before the kill may not have reached the broker yet (the
+    # web tells it from a background thread): beat's sweeper re-queues it, here soon.
+    sweeper = {"INGEST_OUTBOX_STALE_SECONDS": "3", "INGEST_OUTBOX_SWEEP_SECONDS": "1"}
     try:
+        first.overrides.update(sweeper)
+        second.overrides.update(sweeper)
         first.start_redis()
         second.redis_url = first.redis_url
         first.start_web(workers=1)
         second.start_web(workers=1)
         first.start_worker()
+        first.start_beat()
         ports = [first.web_port, second.web_port]
         start_nginx(
             first, render(tmp_path / "nginx", http_port, https_port, ports, free_port()), https_port

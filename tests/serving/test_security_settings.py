@@ -9,23 +9,8 @@ import sys
 import pytest
 from django.test import Client
 
+from bench.stack.deploy import production_env
 from tests.live import ROOT
-
-PRODUCTION_ENV = ROOT / "deploy" / "production.env.example"
-
-
-def production_env(*, with_secret: bool = True) -> dict[str, str]:
-    """deploy/production.env.example as the units' EnvironmentFile= reads it, plus a
-    generated SECRET_KEY (the file ships without one, on purpose)."""
-    values = {}
-    for line in PRODUCTION_ENV.read_text().splitlines():
-        line = line.strip()
-        if line and not line.startswith("#"):
-            name, _, value = line.partition("=")
-            values[name.strip()] = value.strip()
-    if with_secret:
-        values["SECRET_KEY"] = secrets.token_urlsafe(50)
-    return values
 
 
 def check_deploy(env: dict[str, str]) -> subprocess.CompletedProcess:

@@ -1,5 +1,6 @@
 """deploy/systemd: each process is restarted whenever it dies, and web serves as `make run` does."""
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -45,7 +46,8 @@ def test_the_live_unit_starts_what_the_procfile_starts():
     procfile = live.split()[1:]
     unit = directives("analytics-live.service")["ExecStart"].split()
     assert Path(unit[0]).name == Path(procfile[0]).name == "uvicorn"
-    assert unit[1:] == [arg.replace("${WS_PORT:-8001}", "${WS_PORT}") for arg in procfile[1:]]
+    # The unit sets its defaults (Environment=), the Procfile in ${NAME:-default}.
+    assert unit[1:] == [re.sub(r"\$\{(\w+):-[^}]*\}", r"${\1}", arg) for arg in procfile[1:]]
     target = directives("analytics.target")["Wants"].split()
     assert sorted(target) == sorted(f"{service}.service" for service in SERVICES)
 
@@ -62,3 +64,12 @@ def test_units_pass_systemd_analyze_verify(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert done.stderr.strip() == ""
+
+
+def test_deploy_readme_gives_the_postgres_keepalives_the_multi_host_run_uses():
+    from bench.stack.multihost import POSTGRES_SETTINGS
+
+    text = (ROOT / "deploy" / "README.md").read_text()
+    for setting in POSTGRES_SETTINGS:
+        name, _, value = setting.partition("=")
+        assert f"{name} = {value}" in text
