@@ -1,7 +1,7 @@
 from django.contrib.postgres.indexes import BrinIndex
 from django.db import models
 
-from apps.ingest.models import IngestedRecord
+from apps.ingest.models import PartitionedRecord
 
 
 class ActivityType(models.TextChoices):
@@ -11,8 +11,9 @@ class ActivityType(models.TextChoices):
     INTERACTION = "interaction"
 
 
-class UserActivity(IngestedRecord):
-    """What a user did in a frontend: page views, clicks, searches, interactions."""
+class UserActivity(PartitionedRecord):
+    """What a user did in a frontend: page views, clicks, searches, interactions (a
+    partition a day, apps/ingest/partitions.py)."""
 
     user_id = models.CharField(max_length=255, blank=True, default="")
     activity_type = models.CharField(max_length=20, choices=ActivityType.choices)
@@ -23,7 +24,7 @@ class UserActivity(IngestedRecord):
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
     extra_data = models.JSONField(default=dict, blank=True)
 
-    class Meta(IngestedRecord.Meta):
+    class Meta(PartitionedRecord.Meta):
         verbose_name = "user activity"
         verbose_name_plural = "user activities"
         indexes = [
@@ -51,8 +52,9 @@ STANDARD_EVENT_TYPES = {
 }
 
 
-class Event(IngestedRecord):
-    """A discrete product or system event (the replaced system's analytics_events)."""
+class Event(PartitionedRecord):
+    """A discrete product or system event (the replaced system's analytics_events; a
+    partition a day, apps/ingest/partitions.py)."""
 
     event_type = models.CharField(max_length=100)
     user_id = models.CharField(max_length=255, blank=True, default="")
@@ -61,7 +63,7 @@ class Event(IngestedRecord):
     metadata = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_default=models.functions.Now())
 
-    class Meta(IngestedRecord.Meta):
+    class Meta(PartitionedRecord.Meta):
         indexes = [
             models.Index(fields=["timestamp"], name="event_ts"),  # time ranges, retention
             models.Index(fields=["event_type", "timestamp"], name="event_type_ts"),
