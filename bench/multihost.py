@@ -16,6 +16,7 @@ import sys
 from common import BenchError
 from stack.hosts import namespaces_usable
 from stack.multihost import run
+from stack.postgres import server_programs_missing
 
 
 def main() -> int:
@@ -25,7 +26,7 @@ def main() -> int:
     parser.add_argument("--senders", type=int, default=8, help="client threads")
     parser.add_argument("--phase", type=float, default=20.0, help="seconds of each phase")
     args = parser.parse_args()
-    if reason := namespaces_usable():
+    if reason := namespaces_usable() or server_programs_missing():
         raise BenchError(reason)
     figures = run(rate=args.rate, batch=args.batch, senders=args.senders, phase_seconds=args.phase)
     print(

@@ -6,6 +6,7 @@ import uuid
 import psycopg
 import pytest
 from django.conf import settings
+from django.db.backends.postgresql.operations import DatabaseOperations
 from redis import RedisError
 from rest_framework.test import APIClient
 
@@ -47,6 +48,29 @@ def _use_a_redis_namespace_of_this_run() -> None:
 
 _use_a_redis_namespace_of_this_run()
 RUN_NAMESPACE = settings.REDIS_NAMESPACE
+
+
+# --- Emptying the tables after a transactional test ------------------------------------
+# Django empties every table with one TRUNCATE. A table partitioned by day has ~100
+# partitions with their indexes, and TRUNCATE gives each a new file: 0.42 s for the two
+# event tables, paid after every transactional test. DELETE finds them empty in ~50 ms.
+_truncate = DatabaseOperations.sql_flush
+
+
+def _sql_flush(self, style, tables, *, reset_sequences=False, allow_cascade=False):
+    if reset_sequences:  # identities restarted: TRUNCATE's job
+        return _truncate(self, style, tables, reset_sequences=True, allow_cascade=allow_cascade)
+    with self.connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname FROM pg_partitioned_table p JOIN pg_class c ON c.oid = p.partrelid"
+        )
+        partitioned = {row[0] for row in cursor.fetchall()}
+    rest = [table for table in tables if table not in partitioned]
+    deletes = [f"DELETE FROM {self.quote_name(table)};" for table in tables if table in partitioned]
+    return deletes + _truncate(self, style, rest, allow_cascade=allow_cascade)
+
+
+DatabaseOperations.sql_flush = _sql_flush
 
 
 def _delete_keys(pattern: str) -> None:

@@ -6,13 +6,19 @@ once; health, the console and a read endpoint keep answering; the hosts brought 
 serve and work again."""
 
 import os
+from pathlib import Path
 
 import pytest
 
 from bench.stack.hosts import namespaces_usable
-from bench.stack.multihost import Deployment, run
+from bench.stack.multihost import NGINX, Deployment, run
+from bench.stack.postgres import server_programs_missing
 
-REASON = namespaces_usable()
+REASON = (
+    namespaces_usable()
+    or server_programs_missing()
+    or (None if Path(NGINX).exists() else "nginx is not installed (`make test-deps`)")
+)
 if REASON and os.environ.get("CI") == "true":
     pytest.fail(f"the multi-host run cannot run in CI: {REASON}", pytrace=False)
 
