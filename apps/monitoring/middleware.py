@@ -3,10 +3,9 @@
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
 
 from .api import SystemHealthView
-
-HEALTH_PATH = "/api/v1/analytics/health"
 
 
 class HealthProbeMiddleware:
@@ -22,9 +21,10 @@ class HealthProbeMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
         self.get_response = get_response
         self.health = SystemHealthView.as_view()
+        self.path = reverse("health")
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.path_info == HEALTH_PATH:
+        if request.path_info == self.path:
             response = self.health(request)
             response.render()
             return response

@@ -1,6 +1,6 @@
 """Hosts simulated on this machine: one network namespace each, on a private bridge.
 
-Each host has its own loopback, its own eth0 with an address in 10.<n>.0.0/24, and its
+Each host has its own loopback, its own eth0 with an address in a free 10.x.y.0/24, and its
 own ports, so every web host listens on :8000 as on real machines. The bridge lives in
 this machine's own namespace with the subnet's .1, so the process that made the
 network (the bench or the test: the clients' machine) reaches every host directly.
@@ -21,8 +21,6 @@ import time
 from dataclasses import dataclass, field
 
 from .processes import StackError
-
-NETNS_DIR = "/run/netns"
 
 
 def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess:
