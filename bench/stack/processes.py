@@ -309,10 +309,26 @@ class Stack:
         Read from the Procfile so the tests serve exactly what `make run` serves:
         worker class, threads and timeouts come with it (and its gunicorn_conf).
         """
-        values = {**self.env, "PORT": str(self.web_port), "WEB_CONCURRENCY": str(workers)}
-        self.spawn("web", procfile_args("web", values))
-        self.wait("web", lambda: port_open(self.web_port), timeout=30, what="gunicorn")
-        return f"http://127.0.0.1:{self.web_port}"
+        for _ in range(3):
+            values = {**self.env, "PORT": str(self.web_port), "WEB_CONCURRENCY": str(workers)}
+            self.spawn("web", procfile_args("web", values))
+            bound = self.wait(
+                "web",
+                lambda: (
+                    "listening"
+                    if self.logged("web", "Listening at:")
+                    else ("taken" if self.logged("web", "Connection in use") else None)
+                ),
+                timeout=30,
+                what="gunicorn listening",
+            )
+            if bound == "listening":
+                self.wait("web", lambda: port_open(self.web_port), timeout=30, what="gunicorn")
+                return f"http://127.0.0.1:{self.web_port}"
+            # free_port() only found the port free: another test's process took it since.
+            self.stop("web", sig=signal.SIGKILL)
+            self.web_port = free_port()
+        raise StackError(f"gunicorn found no free port\n{self.tail('web')}")
 
     def start_live(self, name: str = "live") -> int:
         """The Procfile's live command (uvicorn, the WebSocket feed) as it stands, on a
