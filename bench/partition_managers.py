@@ -87,7 +87,13 @@ def run(args) -> list[str]:
     from django.db import connection, models
 
     from apps.ingest.models import _by_range_of
-    from apps.ingest.partitions import DAY, DailyPartitions, _apply, _plan, period_start
+    from apps.ingest.partitions import (
+        DAY,
+        DailyPartitions,
+        partitions_apply,
+        partitions_plan,
+        period_start,
+    )
 
     now = datetime.now(UTC)
     start = period_start(DAY, now) - timedelta(days=90)
@@ -111,9 +117,9 @@ def run(args) -> list[str]:
     def extra(at: datetime, *, create: bool) -> float:
         strategy = DailyPartitions(newest=None, now=at, cutoff=at - timedelta(days=90))
         started = time.perf_counter()
-        plan = _plan(BenchPoint, strategy, create=create)
+        plan = partitions_plan(BenchPoint, strategy, create=create)
         if plan:
-            _apply(plan)
+            partitions_apply(plan)
         return time.perf_counter() - started
 
     px = figures["django-postgres-extra"] = {}

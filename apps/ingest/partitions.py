@@ -178,13 +178,16 @@ class WeeklyKeys(PostgresPartitioningStrategy):
 # --- maintenance -----------------------------------------------------------------------
 
 
-def _plan(model: type[models.Model], strategy, *, create: bool):
+def partitions_plan(model: type[models.Model], strategy, *, create: bool):
+    """django-postgres-extra's plan for `model` under `strategy`: the partitions to create
+    (`create`) or to drop; None when there is nothing to do."""
     manager = PostgresPartitioningManager([PostgresPartitioningConfig(model, strategy)])
     plans = manager.plan(skip_create=not create, skip_delete=create).model_plans
     return plans[0] if plans else None
 
 
-def _apply(plan) -> None:
+def partitions_apply(plan) -> None:
+    """Run a plan in one transaction, its DDL waiting at most LOCK_TIMEOUT for a lock."""
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
@@ -233,19 +236,19 @@ def partitions_maintain(
             continue
         if (strategy := _daily(kind, now)) is None:
             continue
-        plan = _plan(kind.model, strategy, create=True)
+        plan = partitions_plan(kind.model, strategy, create=True)
         result[kind.model._meta.db_table] = len(plan.creations) if plan else 0
         for partition in plan.creations if plan else ():
             _create_over_default(kind.model._meta.db_table, partition)
-        if plan := _plan(kind.model, strategy, create=True):
-            _apply(plan)
+        if plan := partitions_plan(kind.model, strategy, create=True):
+            partitions_apply(plan)
     changed = 0
-    if plan := _plan(EventKey, WeeklyKeys(now=now), create=True):
-        _apply(plan)
+    if plan := partitions_plan(EventKey, WeeklyKeys(now=now), create=True):
+        partitions_apply(plan)
         changed += len(plan.creations)
     generation_advance(now=now)
-    if plan := _plan(EventKey, WeeklyKeys(now=now), create=False):
-        _apply(plan)
+    if plan := partitions_plan(EventKey, WeeklyKeys(now=now), create=False):
+        partitions_apply(plan)
         changed += len(plan.deletions)
     result[KEYS] = changed
     return result
@@ -266,7 +269,7 @@ def partitions_expired_drop(
         return 0
     quote = connection.ops.quote_name
     table = kind.model._meta.db_table
-    plan = _plan(kind.model, strategy, create=False)
+    plan = partitions_plan(kind.model, strategy, create=False)
     doomed = [f"{table}_{p.name()}" for p in plan.deletions] if plan else []
     legacy = legacy_partition(table)
     cutoff = retention_cutoff(kind.name, now=now)
@@ -289,7 +292,7 @@ def partitions_expired_drop(
     if dry_run:
         return rows
     if plan:
-        _apply(plan)
+        partitions_apply(plan)
     if legacy_gone:
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
