@@ -73,6 +73,18 @@ def _sql_flush(self, style, tables, *, reset_sequences=False, allow_cascade=Fals
 DatabaseOperations.sql_flush = _sql_flush
 
 
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """The test database as migrated, then connections opened afresh: the one that ran
+    the migrations still has the defaults from before them (ingest.0004 turns JIT off
+    for every new connection)."""
+    from django.db import connections
+
+    with django_db_blocker.unblock():
+        for conn in connections.all():
+            conn.close()
+
+
 def _delete_keys(pattern: str) -> None:
     client = get_redis()
     keys = list(client.scan_iter(match=pattern, count=1000))

@@ -1,11 +1,13 @@
 from django.contrib.postgres.indexes import BrinIndex
 from django.db import models
 
-from apps.ingest.models import IngestedRecord
+from apps.ingest.models import PartitionedRecord
 
 
-class AiUsage(IngestedRecord):
+class AiUsage(PartitionedRecord):
     """One request to an AI model: what it cost, how fast it was, whether it worked."""
+
+    partition_period = "week"  # written seldom: a week a partition
 
     feature = models.CharField(max_length=100)
     model = models.CharField(max_length=200, blank=True, default="")
@@ -34,7 +36,7 @@ class AiUsage(IngestedRecord):
     question_key = models.CharField(max_length=500, blank=True, default="")
     metadata = models.JSONField(default=dict, blank=True)
 
-    class Meta(IngestedRecord.Meta):
+    class Meta(PartitionedRecord.Meta):
         verbose_name = "AI usage"
         verbose_name_plural = "AI usage"
         indexes = [

@@ -1,10 +1,12 @@
 from django.db import models
 
-from apps.ingest.models import IngestedRecord
+from apps.ingest.models import PartitionedRecord
 
 
-class DeviceStateHistory(IngestedRecord):
+class DeviceStateHistory(PartitionedRecord):
     """A device moved from one state to another, and who or what moved it."""
+
+    partition_period = "week"  # written seldom: a week a partition
 
     device_id = models.CharField(max_length=255)
     previous_state = models.CharField(max_length=100, blank=True, default="")
@@ -13,7 +15,7 @@ class DeviceStateHistory(IngestedRecord):
     reason = models.CharField(max_length=1000, blank=True, default="")
     extra_data = models.JSONField(default=dict, blank=True)
 
-    class Meta(IngestedRecord.Meta):
+    class Meta(PartitionedRecord.Meta):
         verbose_name = "device state change"
         verbose_name_plural = "device state history"
         indexes = [
@@ -34,14 +36,16 @@ class StoredReason(models.TextChoices):
     UNFILTERED = "unfiltered", "not filtered"
 
 
-class DeviceMetric(IngestedRecord):
+class DeviceMetric(PartitionedRecord):
     """A device metrics point the Smart Data Filter kept (first, changed or snapshot)."""
+
+    partition_period = "week"  # written seldom: a week a partition
 
     device_id = models.CharField(max_length=255)
     metrics = models.JSONField(default=dict, blank=True)  # {name: number | string | bool}
     stored_reason = models.CharField(max_length=32, choices=StoredReason.choices)
 
-    class Meta(IngestedRecord.Meta):
+    class Meta(PartitionedRecord.Meta):
         verbose_name = "device metrics point"
         verbose_name_plural = "device metrics"
         indexes = [

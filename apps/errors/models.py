@@ -1,6 +1,6 @@
 from django.db import models
 
-from apps.ingest.models import IngestedRecord
+from apps.ingest.models import PartitionedRecord
 
 
 class ErrorCategory(models.TextChoices):
@@ -18,8 +18,10 @@ class Severity(models.TextChoices):
     INFO = "info"
 
 
-class ErrorLog(IngestedRecord):
+class ErrorLog(PartitionedRecord):
     """A categorised error, triaged to resolved by staff."""
+
+    partition_period = "week"  # written seldom: a week a partition
 
     category = models.CharField(max_length=32, choices=ErrorCategory.choices)
     severity = models.CharField(max_length=16, choices=Severity.choices, default=Severity.ERROR)
@@ -40,7 +42,7 @@ class ErrorLog(IngestedRecord):
     culprit = models.CharField(max_length=255, blank=True, default="", db_default="")
     release = models.CharField(max_length=200, blank=True, default="", db_default="")
 
-    class Meta(IngestedRecord.Meta):
+    class Meta(PartitionedRecord.Meta):
         verbose_name = "error"
         indexes = [
             models.Index(fields=["timestamp"], name="error_ts"),  # error-trends, retention

@@ -53,11 +53,13 @@ class OutboxBatch(models.Model):
 
 
 class PartitionedRecord(IngestedRecord):
-    """An ingested kind whose table is range-partitioned by `timestamp`, a day a partition
-    (apps/ingest/partitions.py): retention drops whole days. PostgreSQL cannot keep
+    """An ingested kind whose table is range-partitioned by `timestamp`, a day (or a week)
+    a partition (apps/ingest/partitions.py): retention drops whole days. PostgreSQL cannot keep
     `event_id` unique across partitions, so a retry is recognised by EventKey instead."""
 
     event_id = models.UUIDField(default=uuid.uuid4, editable=False)
+
+    partition_period = "day"  # or "week", for a kind written seldom
 
     _partitioning_meta = _by_range_of("timestamp")
 

@@ -6,7 +6,6 @@ statement, and the sweeper re-queues rows whose task got lost.
 """
 
 import logging
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import orjson
@@ -17,7 +16,13 @@ from .background import Worker
 from .counters import duplicates_count
 from .fields import as_utc
 from .models import OutboxBatch
-from .partitions import SERVER_EVENT_ID, dedupe_lock, is_partitioned, keyed_rows_sql
+from .partitions import (
+    SERVER_EVENT_ID,
+    dedupe_lock,
+    event_id_made_up,
+    is_partitioned,
+    keyed_rows_sql,
+)
 from .registry import RecordKind, get_kind
 from .retention import retention_cutoff
 from .validation import validate_items
@@ -266,9 +271,7 @@ def _trusted_rows(kind: RecordKind, items: list[dict]) -> tuple[list[dict], list
             continue
         event_id = row["event_id"]
         if event_id is None:
-            row["event_id"] = str(uuid.uuid4())
-            if is_partitioned(kind):
-                row[SERVER_EVENT_ID] = True
+            event_id_made_up(row, kind)
         else:
             row["event_id"] = str(event_id)
         row["timestamp"] = written

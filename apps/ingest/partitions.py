@@ -1,25 +1,30 @@
-"""Time-partitioned tables of the ingested kinds: a day a partition, dropped whole.
+"""Time-partitioned tables of the ingested kinds: a day (or a week) a partition, dropped
+whole.
 
 A kind whose model is a `PartitionedRecord` keeps its rows in a table range-partitioned
-by `timestamp`, one partition a day (UTC). django-postgres-extra creates and drops the
+by `timestamp`, one partition a day (UTC), or a week (from Monday) for a kind whose
+model sets `partition_period = "week"`: the kinds written seldom, whose days would be
+tiny tables (each partition costs the catalog a table and its indexes, and a query
+without a time range a scan of each). django-postgres-extra creates and drops the
 partitions, as decided here:
 
-- ahead (`partitions_maintain`, beat's hourly maintain-partitions): every day from the
-  newest partition up to PARTITIONS_AHEAD_DAYS from now, so a missed run (beat down for
-  days) leaves no hole;
-- dropped (`partitions_expired_drop`, the daily purge): a day once it ends a whole day
-  past the kind's retention cutoff (the day of margin covers items accepted just inside
-  the window that wait in the outbox). A day partly inside the window keeps all its
-  rows until then.
+- ahead (`partitions_maintain`, beat's hourly maintain-partitions): every period from
+  the newest partition up to PARTITIONS_AHEAD_DAYS from now, so a missed run (beat
+  down for days) leaves no hole;
+- dropped (`partitions_expired_drop`, the daily purge): a period once it ends a whole
+  day past the kind's retention cutoff (the day of margin covers items accepted just
+  inside the window that wait in the outbox). A period partly inside the window keeps
+  all its rows until then: up to two days longer than the retention setting for a
+  daily table, up to eight for a weekly one.
 
-A row whose day has no partition (beat down longer than that, a clock far off) goes to
-the table's default partition, and moves into its day's when that is created.
+A row whose period has no partition (beat down longer than that, a clock far off) goes
+to the table's default partition, and moves into its period's when that is created.
 
 A table converted with rows in it keeps them in one partition of their own,
-`<table>_legacy`, holding every time before the day after the conversion's next: the
-daily purge deletes its expired rows (and the default partition's) in batches as
-before, and drops it once it ends past retention. An empty table gets a partition for
-every day of the retention window at once.
+`<table>_legacy`, holding every time before the end of tomorrow's period: the daily
+purge deletes its expired rows (and the default partition's) in batches as before, and
+drops it once it ends past retention. An empty table gets a partition for every period
+of the retention window at once.
 
 PostgreSQL cannot enforce `event_id` unique across partitions. A row is stored only if
 its (kind, event_id) goes into EventKey first: that table is partitioned by week (the
@@ -30,6 +35,7 @@ holds shared, so no two inserts can each miss the other's key across the change.
 whose event_id the server made up (SERVER_EVENT_ID) has no key: nothing can send it again.
 """
 
+import uuid
 from datetime import UTC, date, datetime, timedelta
 
 from dateutil.relativedelta import relativedelta
@@ -46,7 +52,7 @@ from psqlextra.partitioning.constants import AUTO_PARTITIONED_COMMENT
 from psqlextra.partitioning.strategy import PostgresPartitioningStrategy
 
 from .models import DedupeGeneration, EventKey
-from .registry import RecordKind, all_kinds
+from .registry import RecordKind, all_kinds, get_kind
 
 DEDUPE_LOCK = 724_311_002  # pg advisory lock: inserts shared, the week's change exclusive
 KEYS = EventKey._meta.db_table
@@ -67,6 +73,14 @@ SERVER_EVENT_ID = "_server_event_id"
 # DDL waits at most this for a long read on the table, then gives up until the next run:
 # queued behind it, every later query of the table would wait too.
 LOCK_TIMEOUT = "5s"
+
+
+def event_id_made_up(row: dict, kind: RecordKind) -> None:
+    """Give a row sent without an event_id one of the server's. For a partitioned kind it
+    is marked SERVER_EVENT_ID: no retry can carry it, so it needs no key."""
+    row["event_id"] = str(uuid.uuid4())
+    if is_partitioned(kind):
+        row[SERVER_EVENT_ID] = True
 
 
 def is_partitioned(kind: RecordKind) -> bool:
@@ -134,26 +148,36 @@ def period_start(size: PostgresTimePartitionSize, moment: datetime) -> datetime:
     return size.start(moment.astimezone(UTC)).replace(tzinfo=UTC)
 
 
-class DailyPartitions(PostgresPartitioningStrategy):
-    """Days from the newest partition to PARTITIONS_AHEAD_DAYS from now; days whose end
-    is a whole day before `cutoff`, walking back until one is gone."""
+class TimePartitions(PostgresPartitioningStrategy):
+    """Periods (days or weeks) from the newest partition to PARTITIONS_AHEAD_DAYS from
+    now; periods whose end is a whole day before `cutoff`, walking back until one is
+    gone."""
 
-    def __init__(self, *, newest: datetime | None, now: datetime, cutoff: datetime):
+    def __init__(
+        self,
+        *,
+        size: PostgresTimePartitionSize,
+        newest: datetime | None,
+        now: datetime,
+        cutoff: datetime,
+    ):
+        self.size = size
         self.now = now
         self.cutoff = cutoff
-        self.first = period_start(DAY, newest or cutoff)
+        self.first = period_start(size, newest or cutoff)
 
     def to_create(self):
-        day = self.first
-        while day < period_start(DAY, self.now) + timedelta(days=settings.PARTITIONS_AHEAD_DAYS):
-            yield PostgresTimePartition(size=DAY, start_datetime=day)
-            day += timedelta(days=1)
+        start = self.first
+        while start < period_start(DAY, self.now) + timedelta(days=settings.PARTITIONS_AHEAD_DAYS):
+            yield PostgresTimePartition(size=self.size, start_datetime=start)
+            start += self.size.as_delta()
 
     def to_delete(self):
-        day = period_start(DAY, self.cutoff) - timedelta(days=2)  # it ends a day before the cutoff
+        # The period that ends a day before the cutoff, or before it.
+        start = period_start(self.size, self.cutoff - timedelta(days=1)) - self.size.as_delta()
         while True:
-            yield PostgresTimePartition(size=DAY, start_datetime=day)
-            day -= timedelta(days=1)
+            yield PostgresTimePartition(size=self.size, start_datetime=start)
+            start -= self.size.as_delta()
 
 
 class WeeklyKeys(PostgresPartitioningStrategy):
@@ -211,15 +235,25 @@ def generation_advance(*, now: datetime | None = None) -> date:
     return week
 
 
-def _daily(kind: RecordKind, now: datetime) -> DailyPartitions | None:
+def partition_size(kind: str) -> PostgresTimePartitionSize:
+    """A day, or a week for a kind whose model's `partition_period` says "week" (read off
+    the model as it is now: a migration's historical model has no such attribute)."""
+    return WEEK if getattr(get_kind(kind).model, "partition_period", "day") == "week" else DAY
+
+
+def _periods(kind: RecordKind, now: datetime) -> TimePartitions | None:
     from .retention import retention_cutoff
 
     table = kind.model._meta.db_table
     if not _partitioned(table):
         return None  # its migration has not run yet
     bounds = partition_bounds(table)
-    newest = bounds[-1][2] if bounds else None
-    return DailyPartitions(newest=newest, now=now, cutoff=retention_cutoff(kind.name, now=now))
+    return TimePartitions(
+        size=partition_size(kind.name),
+        newest=bounds[-1][2] if bounds else None,
+        now=now,
+        cutoff=retention_cutoff(kind.name, now=now),
+    )
 
 
 def partitions_maintain(
@@ -234,7 +268,7 @@ def partitions_maintain(
     for kind in partitioned_kinds():
         if kinds is not None and kind.name not in kinds:
             continue
-        if (strategy := _daily(kind, now)) is None:
+        if (strategy := _periods(kind, now)) is None:
             continue
         plan = partitions_plan(kind.model, strategy, create=True)
         result[kind.model._meta.db_table] = len(plan.creations) if plan else 0
@@ -264,7 +298,7 @@ def partitions_expired_drop(
     that would go."""
     from .retention import retention_cutoff
 
-    strategy = _daily(kind, now)
+    strategy = _periods(kind, now)
     if strategy is None:
         return 0
     quote = connection.ops.quote_name
@@ -377,12 +411,16 @@ def table_partition(*, model: type[models.Model], kind: str) -> None:
     if _partitioned(table):
         return
     with connection.cursor() as cursor:
-        upper = period_start(DAY, timezone.now()) + timedelta(days=2)
+        size = partition_size(kind)
+        # Tomorrow's period's end: at least a day from now, so no row sent meanwhile
+        # (at most INGEST_FUTURE_TOLERANCE_SECONDS ahead) breaks the CHECK.
+        upper = period_start(size, timezone.now() + timedelta(days=1)) + size.as_delta()
         cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {quote(table)})")
         if not cursor.fetchone()[0]:
             # Empty (a new install): the legacy partition holds no useful time, and
-            # every day of the retention window gets its own partition at once.
-            upper = period_start(DAY, retention_cutoff(kind)) - timedelta(days=2)
+            # every period of the retention window gets its own partition at once.
+            cutoff = retention_cutoff(kind)
+            upper = period_start(size, cutoff - timedelta(days=1)) - size.as_delta()
         bound = f"'{upper:%Y-%m-%d} 00:00:00+00'"
         check = f"{table[:40]}_before_partitions"
         id_ts = f"{table[:40]}_id_ts"
@@ -453,6 +491,39 @@ def table_partition(*, model: type[models.Model], kind: str) -> None:
         cursor.execute(
             f"CREATE TABLE {quote(default_partition(table))} PARTITION OF {quote(table)} DEFAULT"
         )
+
+
+def partitioning_operations(app_label: str, models_by_kind: dict[str, str]) -> list:
+    """A migration's operations turning the tables of `models_by_kind` ({kind: model
+    name}, of `app_label`) into ones partitioned by day (or week: `partition_size`), in
+    place (`table_partition`), and back (`table_unpartition`). The migration must say
+    `atomic = False`."""
+    from django.db import migrations
+    from django.db.models import UUIDField
+
+    def partition(apps, schema_editor):
+        for kind, name in models_by_kind.items():
+            table_partition(model=apps.get_model(app_label, name), kind=kind)
+        partitions_maintain(kinds=list(models_by_kind))
+
+    def unpartition(apps, schema_editor):
+        for name in models_by_kind.values():
+            table_unpartition(model=apps.get_model(app_label, name))
+
+    return [
+        migrations.SeparateDatabaseAndState(
+            state_operations=[
+                # Unique no more in the table: EventKey keeps retries out.
+                migrations.AlterField(
+                    model_name=name.lower(),
+                    name="event_id",
+                    field=UUIDField(default=uuid.uuid4, editable=False),
+                )
+                for name in models_by_kind.values()
+            ],
+        ),
+        migrations.RunPython(partition, unpartition),
+    ]
 
 
 def table_unpartition(*, model: type[models.Model]) -> None:

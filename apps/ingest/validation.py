@@ -3,7 +3,6 @@
 Kept to plain Python on the hot path; every rejection names its index.
 """
 
-import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -12,7 +11,7 @@ from django.conf import settings
 from pydantic import ValidationError
 
 from .body import Unparsable
-from .partitions import SERVER_EVENT_ID, is_partitioned
+from .partitions import event_id_made_up
 from .registry import RecordKind
 from .retention import retention_cutoff
 
@@ -123,9 +122,7 @@ def validate_items(items: list, *, resolve_kind, request, kind_key: str | None =
             continue
         row = record.model_dump(mode="json")
         if row["event_id"] is None:
-            row["event_id"] = str(uuid.uuid4())
-            if is_partitioned(kind):
-                row[SERVER_EVENT_ID] = True  # never sent again: no key to keep
+            event_id_made_up(row, kind)
         elif row["event_id"] in seen:
             outcome.duplicates += 1
             continue

@@ -1,6 +1,6 @@
 from django.db import models
 
-from apps.ingest.models import IngestedRecord
+from apps.ingest.models import PartitionedRecord
 
 
 class JobStatus(models.TextChoices):
@@ -12,8 +12,8 @@ class JobStatus(models.TextChoices):
     RUNNING = "running"
 
 
-class JobOutcome(IngestedRecord):
-    """How one execution of a job ended."""
+class JobOutcome(PartitionedRecord):
+    """How one execution of a job ended (a partition a day, apps/ingest/partitions.py)."""
 
     job_id = models.CharField(max_length=255, blank=True, default="")
     job_type = models.CharField(max_length=255)
@@ -26,7 +26,7 @@ class JobOutcome(IngestedRecord):
     initiated_by = models.CharField(max_length=255, blank=True, default="")
     extra_data = models.JSONField(default=dict, blank=True)
 
-    class Meta(IngestedRecord.Meta):
+    class Meta(PartitionedRecord.Meta):
         verbose_name = "job outcome"
         indexes = [
             models.Index(fields=["timestamp"], name="job_ts"),  # job-outcomes, retention

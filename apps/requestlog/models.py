@@ -1,11 +1,12 @@
 from django.contrib.postgres.indexes import BrinIndex
 from django.db import models
 
-from apps.ingest.models import IngestedRecord
+from apps.ingest.models import PartitionedRecord
 
 
-class APIRequestLog(IngestedRecord):
-    """One HTTP request, to this service (middleware) or shipped by another service."""
+class APIRequestLog(PartitionedRecord):
+    """One HTTP request, to this service (middleware) or shipped by another service (a
+    partition a day, apps/ingest/partitions.py)."""
 
     service = models.CharField(max_length=100, blank=True, default="")
     endpoint = models.CharField(max_length=500)
@@ -24,7 +25,7 @@ class APIRequestLog(IngestedRecord):
     error_message = models.TextField(blank=True, default="")
     request_id = models.CharField(max_length=64, blank=True, default="")
 
-    class Meta(IngestedRecord.Meta):
+    class Meta(PartitionedRecord.Meta):
         verbose_name = "API request log"
         indexes = [
             # api-performance over a window, all endpoints; retention deletes.

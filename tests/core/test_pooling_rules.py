@@ -20,8 +20,10 @@ SESSION_GUCS = (
     r"synchronous_commit|jit|max_parallel_workers_per_gather|enable_\w+|time\s+zone"
 )
 RULES = {
+    # (ALTER DATABASE / ROLE ... SET: a default for new connections, not this one's.)
     "a session-level SET (use SET LOCAL)": re.compile(
-        rf"\bSET\s+(?:SESSION\s+)?(?:{SESSION_GUCS})\b", re.IGNORECASE
+        rf"^(?!.*\bALTER\s+(?:DATABASE|ROLE)\b).*\bSET\s+(?:SESSION\s+)?(?:{SESSION_GUCS})\b",
+        re.IGNORECASE,
     ),
     "set_config(..., false) (session-level: pass true)": re.compile(
         r"set_config\([^)]*,\s*false\s*\)", re.IGNORECASE
@@ -63,6 +65,7 @@ def test_the_rules_see_what_they_forbid(tmp_path):
         "PREPARE fetch_one AS SELECT 1",
         "DECLARE c CURSOR WITH HOLD FOR SELECT 1",
         "SET TIME ZONE 'UTC'",
+        "cursor.execute('SET jit = off')",
     ]
     allowed = [
         "SET LOCAL statement_timeout = 500",
@@ -70,6 +73,7 @@ def test_the_rules_see_what_they_forbid(tmp_path):
         "SELECT pg_try_advisory_xact_lock(42)",
         "UPDATE alerts SET last_value = 1",
         "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ",
+        "EXECUTE format('ALTER DATABASE %I SET jit = off', current_database());",
     ]
     assert all(any(r.search(text) for r in RULES.values()) for text in caught)
     assert not any(r.search(text) for r in RULES.values() for text in allowed)

@@ -3,22 +3,9 @@ than a moment (apps/ingest/partitions.py, `table_partition`): the rows already s
 become the partition `metrics_metricevent_legacy`, and event_id stops being unique in
 the table (EventKey keeps retries out)."""
 
-import uuid
+from django.db import migrations
 
-from django.db import migrations, models
-
-
-def partition(apps, schema_editor):
-    from apps.ingest.partitions import partitions_maintain, table_partition
-
-    table_partition(model=apps.get_model("metrics", "MetricPoint"), kind="metric")
-    partitions_maintain(kinds=["metric"])
-
-
-def unpartition(apps, schema_editor):
-    from apps.ingest.partitions import table_unpartition
-
-    table_unpartition(model=apps.get_model("metrics", "MetricPoint"))
+from apps.ingest.partitions import partitioning_operations
 
 
 class Migration(migrations.Migration):
@@ -29,15 +16,4 @@ class Migration(migrations.Migration):
         ("metrics", "0005_ai_metrics_from_ai_usage"),
     ]
 
-    operations = [
-        migrations.SeparateDatabaseAndState(
-            state_operations=[
-                migrations.AlterField(
-                    model_name="metricpoint",
-                    name="event_id",
-                    field=models.UUIDField(default=uuid.uuid4, editable=False),
-                ),
-            ],
-        ),
-        migrations.RunPython(partition, unpartition),
-    ]
+    operations = partitioning_operations("metrics", {"metric": "MetricPoint"})

@@ -1,11 +1,18 @@
 from django.core.management.base import BaseCommand
 
-from apps.ingest.partitions import partition_bounds, partitioned_kinds, partitions_maintain
+from apps.ingest.partitions import (
+    WEEK,
+    partition_bounds,
+    partition_size,
+    partitioned_kinds,
+    partitions_maintain,
+)
 
 
 class Command(BaseCommand):
     help = (
-        "Create the partitioned tables' days ahead and move the event keys' week on, now "
+        "Create the partitioned tables' days (or weeks) ahead and move the event keys' week "
+        "on, now "
         "(beat's hourly maintain-partitions); then list each table's partitions."
     )
 
@@ -17,8 +24,10 @@ class Command(BaseCommand):
             bounds = partition_bounds(table)
             if not bounds:
                 continue
-            days = [lower for _, lower, _ in bounds if lower is not None]
+            starts = [lower for _, lower, _ in bounds if lower is not None]
+            period = "weeks" if partition_size(kind.name) == WEEK else "days"
             self.stdout.write(
-                f"{table}: {len(bounds)} partitions, days {min(days):%Y-%m-%d} to "
-                f"{max(days):%Y-%m-%d}" + (" and the legacy one" if len(days) < len(bounds) else "")
+                f"{table}: {len(bounds)} partitions, {period} {min(starts):%Y-%m-%d} to "
+                f"{max(starts):%Y-%m-%d}"
+                + (" and the legacy one" if len(starts) < len(bounds) else "")
             )

@@ -1,0 +1,16 @@
+"""Job outcomes partitioned by day, converted in place (apps/ingest/partitions.py, `table_partition`)."""
+
+from django.db import migrations
+
+from apps.ingest.partitions import partitioning_operations
+
+
+class Migration(migrations.Migration):
+    atomic = False  # builds indexes concurrently
+
+    dependencies = [
+        ("ingest", "0003_dedupe_keys"),
+        ("jobs", "0001_initial"),
+    ]
+
+    operations = partitioning_operations("jobs", {"job_outcome": "JobOutcome"})
