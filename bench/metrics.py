@@ -1,7 +1,7 @@
 """Metrics benchmark: bulk load, rollups, reads from rollups vs raw percentile_cont, record POST.
 
 1. Load. Recreates the `analytics_bench_metrics` database, migrates it, and COPYs
-   --points metric points (default 10M) spread over the 30 days ending now into
+   --points metric points (default 10M) spread over the --days (30) days ending now into
    metrics_metricevent: 20 metrics, 3-5 label sets each, lognormal latencies,
    gauges (some negative), counters (many zeros). Rows are generated in Python,
    minute by minute in time order, as COPY text (see `generate`), by
@@ -45,7 +45,7 @@ import time
 
 import psutil
 from common import BenchError, bench_stack
-from metrics_data import BENCH_METRIC, EVENTS
+from metrics_data import BENCH_METRIC, DAYS, EVENTS
 from metrics_load import configure_django, load, loaded_range, setup_database
 from metrics_post import bench_post
 from metrics_reads import bench_reads, times
@@ -113,6 +113,9 @@ def print_summary(args, load_result, rollup, reads, post) -> None:
 def parse_args(argv: list[str] | None = None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--points", type=int, default=10_000_000, help="metric points to load")
+    parser.add_argument(
+        "--days", type=int, default=DAYS, help="over this many days ending now (reads: 30 d)"
+    )
     parser.add_argument("--skip-load", action="store_true", help="reuse the loaded database")
     parser.add_argument("--skip-rollups", action="store_true", help="with --skip-load only")
     parser.add_argument("--repeat", type=int, default=100, help="timed runs per selector read")

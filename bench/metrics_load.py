@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import orjson
 import psycopg
 from common import BenchError, setup_django
-from metrics_data import BENCH_METRIC, DAYS, EVENTS, build_series, floor_day, floor_minute, generate
+from metrics_data import BENCH_METRIC, EVENTS, build_series, floor_day, floor_minute, generate
 from stack import Stack, recreate_database
 
 COPY_SQL = (
@@ -99,8 +99,8 @@ def load(args) -> dict:
     from django.db import connections
 
     end = floor_minute(datetime.now(UTC))
-    start = end - timedelta(days=DAYS)
-    minutes = DAYS * 24 * 60
+    start = end - timedelta(days=args.days)
+    minutes = args.days * 24 * 60
     series = build_series(random.Random(args.seed))
     with psycopg.connect(args.db_url, autocommit=True) as conn, conn.cursor() as cur:
         cur.executemany(
@@ -130,7 +130,7 @@ def load(args) -> dict:
     ctx = multiprocessing.get_context("fork")
     progress = ctx.Value("q", 0)
     queue = ctx.Queue()
-    workers = max(1, min(args.load_workers, DAYS))
+    workers = max(1, min(args.load_workers, args.days))
     procs = []
     t0 = time.perf_counter()
     assigned = 0
