@@ -54,8 +54,9 @@ class OutboxBatch(models.Model):
 
 class PartitionedRecord(IngestedRecord):
     """An ingested kind whose table is range-partitioned by `timestamp`, a day (or a week)
-    a partition (apps/ingest/partitions.py): retention drops whole days. PostgreSQL cannot keep
-    `event_id` unique across partitions, so a retry is recognised by EventKey instead."""
+    a partition (apps/ingest/partitions.py): retention drops whole partitions. PostgreSQL
+    cannot keep `event_id` unique across partitions, so a retry is recognised by EventKey
+    instead."""
 
     event_id = models.UUIDField(default=uuid.uuid4, editable=False)
 
