@@ -44,3 +44,23 @@ def grant(user, *names: str) -> None:
         user.user_permissions.add(
             Permission.objects.get(content_type__app_label=app_label, codename=codename)
         )
+
+
+def relkind(table: str) -> str:
+    """'r' for a plain table, 'p' for a partitioned one."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT relkind FROM pg_class WHERE oid = %s::regclass", [table])
+        return cursor.fetchone()[0]
+
+
+def partitions_holding(table: str, event_id: str) -> list[str]:
+    """The partition of `table` holding each row with this event_id."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT tableoid::regclass::text FROM {table} WHERE event_id = %s", [event_id]
+        )
+        return [row[0] for row in cursor.fetchall()]

@@ -13,25 +13,10 @@ from django.db import connection
 
 from apps.events.models import Event, UserActivity
 from apps.ingest.partitions import legacy_partition, partition_bounds
-from tests.helpers import drain_outbox
+from tests.helpers import drain_outbox, partitions_holding, relkind
 
 EVENTS = "/api/v1/analytics/events"
 ACTIVITY = "/api/v1/analytics/user-activity"
-
-
-def relkind(table: str) -> str:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT relkind FROM pg_class WHERE oid = %s::regclass", [table])
-        return cursor.fetchone()[0]
-
-
-def table_of(model, event_id: str) -> list[str]:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT tableoid::regclass::text FROM {model._meta.db_table} WHERE event_id = %s",
-            [event_id],
-        )
-        return [row[0] for row in cursor.fetchall()]
 
 
 def send(client, path: str, items: list[dict]) -> None:
@@ -92,7 +77,9 @@ def test_populated_tables_become_partitioned_with_every_row_read_as_before(
             assert f"{table}_{(now + timedelta(days=days)):%Y_%b_%d}".lower() in names
     assert (Event.objects.count(), UserActivity.objects.count()) == (150, 100)
     assert listed(read_client) == before
-    assert table_of(Event, events[0]["event_id"]) == [legacy_partition("events_event")[0]]
+    assert partitions_holding(Event._meta.db_table, events[0]["event_id"]) == [
+        legacy_partition("events_event")[0]
+    ]
 
     # Each item sent again two days later, stamped then: none stored twice.
     later = now + timedelta(days=2)
@@ -106,7 +93,7 @@ def test_populated_tables_become_partitioned_with_every_row_read_as_before(
         send(ingest_client, EVENTS, [new])
     assert Event.objects.get(event_id=new["event_id"]).id > highest
     day = f"{Event._meta.db_table}_{later:%Y_%b_%d}".lower()
-    assert table_of(Event, new["event_id"]) == [day]
+    assert partitions_holding(Event._meta.db_table, new["event_id"]) == [day]
 
 
 @pytest.mark.django_db

@@ -14,7 +14,7 @@ from django.db import connection
 
 from apps.ingest.partitions import legacy_partition, partition_bounds
 from apps.ingest.registry import get_kind
-from tests.helpers import drain_outbox
+from tests.helpers import drain_outbox, partitions_holding, relkind
 
 BATCH = "/api/v1/analytics/batch"
 
@@ -31,20 +31,6 @@ KINDS = {
     "ai_usage": (("ai", "0005"), {"feature": "quiz", "tokens_in": 12}),
 }
 WEEKLY = {"error", "device_state", "device_metric", "ai_usage"}
-
-
-def relkind(table: str) -> str:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT relkind FROM pg_class WHERE oid = %s::regclass", [table])
-        return cursor.fetchone()[0]
-
-
-def partition_of(table: str, event_id: str) -> list[str]:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT tableoid::regclass::text FROM {table} WHERE event_id = %s", [event_id]
-        )
-        return [row[0] for row in cursor.fetchall()]
 
 
 def items(kind: str, n: int, now: datetime) -> list[dict]:
@@ -95,7 +81,7 @@ def test_populated_tables_become_partitioned_with_every_row_kept_and_retries_ref
         assert stored(kind) == before[kind], kind  # every row, every column, the same ids
         legacy, upper = legacy_partition(table)
         assert upper > now + timedelta(days=1), kind
-        assert partition_of(table, sent[kind][0]["event_id"]) == [legacy], kind
+        assert partitions_holding(table, sent[kind][0]["event_id"]) == [legacy], kind
 
     # Every item sent again two days later, stamped then: none is stored twice.
     with time_machine.travel(now + timedelta(days=2), tick=False):
@@ -113,7 +99,7 @@ def test_populated_tables_become_partitioned_with_every_row_kept_and_retries_ref
     for kind, item in fresh.items():
         table = get_kind(kind).model._meta.db_table
         period = f"{later:%Y_week_%W}" if kind in WEEKLY else f"{later:%Y_%b_%d}".lower()
-        assert partition_of(table, item["event_id"]) == [f"{table}_{period}"], kind
+        assert partitions_holding(table, item["event_id"]) == [f"{table}_{period}"], kind
         assert stored(kind)[-1]["event_id"] == uuid.UUID(item["event_id"]), kind
         assert stored(kind)[-1]["id"] > before[kind][-1]["id"], kind
 

@@ -26,7 +26,7 @@ from apps.ingest.retention import retention_purge
 from apps.metrics.models import MetricPoint
 from apps.metrics.schemas import tags_hash
 from apps.metrics.selectors import metric_statistics
-from tests.helpers import drain_outbox
+from tests.helpers import drain_outbox, partitions_holding, relkind
 
 TABLE = MetricPoint._meta.db_table
 
@@ -46,25 +46,11 @@ def point(value: float, at: datetime, *, event_id: str | None = None, name="p.te
     }
 
 
-def where(event_id: str) -> list[str]:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT tableoid::regclass::text FROM {TABLE} WHERE event_id = %s", [event_id]
-        )
-        return [row[0] for row in cursor.fetchall()]
-
-
-def relkind() -> str:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT relkind FROM pg_class WHERE oid = %s::regclass", [TABLE])
-        return cursor.fetchone()[0]
-
-
 @pytest.mark.django_db(transaction=True)
 def test_a_populated_table_becomes_partitioned_with_every_row_and_its_retries_refused():
     call_command("migrate", "metrics", "0005", verbosity=0)
     try:
-        assert relkind() == "r"
+        assert relkind(TABLE) == "r"
         now = datetime.now(UTC)
         before = [point(float(n), now - timedelta(days=n % 5, minutes=n)) for n in range(300)]
         with connection.cursor() as cursor:  # as the release before stored them
@@ -81,11 +67,11 @@ def test_a_populated_table_becomes_partitioned_with_every_row_and_its_retries_re
     finally:
         call_command("migrate", "metrics", verbosity=0)
 
-    assert relkind() == "p"
+    assert relkind(TABLE) == "p"
     legacy, upper = legacy_partition(TABLE)
     assert upper > datetime.now(UTC) + timedelta(days=1)
     assert MetricPoint.objects.count() == 300
-    assert all(where(p["event_id"]) == [legacy] for p in before[:10])
+    assert all(partitions_holding(TABLE, p["event_id"]) == [legacy] for p in before[:10])
     # Each stored item sent again, on any day: none stored twice.
     again = [{**p, "timestamp": (now + timedelta(days=2)).isoformat()} for p in before]
     assert records_insert(kind_name="metric", rows=again) == 0
@@ -94,7 +80,9 @@ def test_a_populated_table_becomes_partitioned_with_every_row_and_its_retries_re
     assert records_insert(kind_name="metric", rows=[new]) == 1
     stored = MetricPoint.objects.get(event_id=new["event_id"])
     assert stored.id > highest
-    assert where(new["event_id"]) == [f"{TABLE}_{(now + timedelta(days=3)):%Y_%b_%d}".lower()]
+    assert partitions_holding(TABLE, new["event_id"]) == [
+        f"{TABLE}_{(now + timedelta(days=3)):%Y_%b_%d}".lower()
+    ]
     stats_after = metric_statistics(name="p.test", hours=24 * 6)
     figures = ("count", "sum", "min", "max", "avg", "p50", "p95")
     assert [stats_after[f] for f in figures] == [stats_before[f] for f in figures]
@@ -134,7 +122,7 @@ def test_points_keep_being_stored_while_the_table_is_converted():
         thread.join(timeout=60)
         call_command("migrate", "metrics", verbosity=0)
     assert not failures
-    assert relkind() == "p"
+    assert relkind(TABLE) == "p"
     stored = MetricPoint.objects.filter(metric_name="p.during")
     assert stored.count() == len(sent) > 100
     assert len(set(stored.values_list("event_id", flat=True))) == len(sent)
@@ -170,9 +158,9 @@ def test_a_point_with_no_partition_for_its_day_is_kept_and_moved_into_it_when_ma
     with time_machine.travel(far, tick=False):  # beat was down a month
         item = point(5.0, far - timedelta(minutes=1))
         assert records_insert(kind_name="metric", rows=[item]) == 1
-        assert where(item["event_id"]) == [default_partition(TABLE)]
+        assert partitions_holding(TABLE, item["event_id"]) == [default_partition(TABLE)]
         partitions_maintain()
-        assert where(item["event_id"]) == [f"{TABLE}_{far:%Y_%b_%d}".lower()]
+        assert partitions_holding(TABLE, item["event_id"]) == [f"{TABLE}_{far:%Y_%b_%d}".lower()]
         assert metric_statistics(name="p.test", hours=1)["count"] == 1
         # Every day since the newest partition was made: no hole.
         days = sorted(lower for _, lower, _ in partition_bounds(TABLE) if lower is not None)
