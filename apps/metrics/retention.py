@@ -4,7 +4,10 @@ or that of the kind a source reads); minute, hour and day rollups each have thei
 keep answering from the coarser buckets.
 
 What a read may use now (`retained`, a `Kept`): raw points from `raw` on, minute rollups from
-`m`, hour rollups from `h`, day rollups from `d` (apps.metrics.selectors.plan).
+`m`, hour rollups from `h`, day rollups from `d` (apps.metrics.selectors.plan). A level is
+kept from the start of the bucket one level coarser holding its cutoff (`rollup_cutoff`:
+minutes from the hour, hours and days from the day), so a window reaching back exactly as
+far as a level reads its partial first hour (or day) from that level, not from raw points.
 """
 
 from dataclasses import dataclass
@@ -19,6 +22,25 @@ from apps.ingest.retention import retention_days
 from .sources import source_of, sources
 
 RESOLUTIONS = ("m", "h", "d")
+# Each level is kept from the start of the coarser bucket holding its cutoff.
+_KEPT_FROM = {"m": "h", "h": "d", "d": "d"}
+
+
+def floor(moment: datetime, res: str) -> datetime:
+    """The start of the minute ("m"), hour ("h") or day ("d") holding `moment`."""
+    if res == "m":
+        return moment.replace(second=0, microsecond=0)
+    if res == "h":
+        return moment.replace(minute=0, second=0, microsecond=0)
+    return moment.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def rollup_cutoff(res: str, *, now: datetime) -> datetime:
+    """Rollups of resolution `res` starting before this are deleted (and not read): its
+    retention counted back from `now`, then to the start of the hour (minutes) or day.
+    Every purge's cutoff is at or before a later read's, so what a read takes is there."""
+    days = settings.METRICS_ROLLUP_RETENTION_DAYS[res]
+    return floor(now - timedelta(days=days), _KEPT_FROM[res])
 
 
 @dataclass(frozen=True)
@@ -38,10 +60,9 @@ def raw_retention_days(name: str) -> int:
 
 def retained(name: str, *, now: datetime | None = None) -> Kept:
     now = now or timezone.now()
-    days = settings.METRICS_ROLLUP_RETENTION_DAYS
     return Kept(
         raw=now - timedelta(days=raw_retention_days(name)),
-        **{res: now - timedelta(days=days[res]) for res in RESOLUTIONS},
+        **{res: rollup_cutoff(res, now=now) for res in RESOLUTIONS},
     )
 
 

@@ -23,7 +23,7 @@ from django.utils import timezone
 from apps.core.db import connection_lost
 
 from .models import DirtyMinute, MetricRollup, MetricSeries, RollupFailure
-from .retention import RESOLUTIONS, raw_retention_days
+from .retention import RESOLUTIONS, raw_retention_days, rollup_cutoff
 from .sketch import key_sql
 from .sources import points_relation
 
@@ -154,7 +154,7 @@ def _rebuild(cursor, pairs: list[tuple[str, datetime]]) -> None:
     names = [p[0] for p in pairs]
     cursor.execute(_minutes_sql(_points_of_pairs(names)), [names, [p[1] for p in pairs]])
     hours = sorted({(n, m.replace(minute=0, second=0, microsecond=0)) for n, m in pairs})
-    minutes_kept = timezone.now() - timedelta(days=settings.METRICS_ROLLUP_RETENTION_DAYS["m"])
+    minutes_kept = rollup_cutoff("m", now=timezone.now())
     old = [h for h in hours if h[1] < minutes_kept]
     recent = [h for h in hours if h[1] >= minutes_kept]
     if recent:
@@ -380,7 +380,7 @@ def rollups_purge(*, now: datetime) -> dict[str, tuple[int, datetime]]:
     result = {}
     size = settings.PURGE_BATCH_SIZE
     for res in RESOLUTIONS:
-        cutoff = now - timedelta(days=settings.METRICS_ROLLUP_RETENTION_DAYS[res])
+        cutoff = rollup_cutoff(res, now=now)
         total = 0
         for name in names:
             while True:

@@ -29,7 +29,7 @@ from apps.requestlog.selectors import request_summary
 
 from .exact import exact_percentiles
 from .models import MetricSeries, MetricTagKey
-from .retention import Kept, retained
+from .retention import Kept, floor, retained
 from .rollups import DIRTY, FAILED, ROLLUP, SERIES
 from .sketch import key_sql, merge_sketches, quantiles
 from .sources import points_relation
@@ -50,16 +50,8 @@ class NotComputableError(Exception):
     """The points of the window cannot be aggregated (e.g. a sum overflows a float)."""
 
 
-def _floor(moment: datetime, res: str) -> datetime:
-    if res == "m":
-        return moment.replace(second=0, microsecond=0)
-    if res == "h":
-        return moment.replace(minute=0, second=0, microsecond=0)
-    return moment.replace(hour=0, minute=0, second=0, microsecond=0)
-
-
 def _ceil(moment: datetime, res: str) -> datetime:
-    floored = _floor(moment, res)
+    floored = floor(moment, res)
     return floored if floored == moment else floored + UNITS[res]
 
 
@@ -79,10 +71,11 @@ def cover(
     """Split [start, end) into whole buckets, coarsest first, and raw leftovers.
 
     With `kept` (tiered retention), a level is used only where its buckets are kept:
-    hours from the first day after their cutoff, minutes from the first hour after
-    theirs. A raw leftover older than the raw points' cutoff becomes the whole bucket
-    holding it at the finest level kept there: such a window widens to whole hours (or
-    days), what is kept (docs: "Tiered retention")."""
+    hours from the first day starting at or after their cutoff, minutes from the first
+    hour at or after theirs (retention puts the cutoffs there: `rollup_cutoff`). A raw
+    leftover older than the raw points' cutoff becomes the whole bucket holding it at the
+    finest level kept there: such a window widens to whole hours (or days), what is kept
+    (docs: "Tiered retention")."""
     if kept is None:
         return _cover(start, end, levels)
     result = Cover(rollups=[], raw=[])
@@ -102,7 +95,7 @@ def cover(
                 result.raw.append((a, b))
             else:  # its points are gone: the finest bucket kept there holds it
                 res = kept_levels[-1]
-                result.rollups.append((res, _floor(a, res), _ceil(b, res)))
+                result.rollups.append((res, floor(a, res), _ceil(b, res)))
     return result
 
 
@@ -116,7 +109,7 @@ def _cover(start: datetime, end: datetime, levels: tuple[str, ...]) -> Cover:
             result.raw.append((lo, hi))
             return
         res, finer = remaining[0], remaining[1:]
-        a, b = _ceil(lo, res), _floor(hi, res)
+        a, b = _ceil(lo, res), floor(hi, res)
         if a < b:
             result.rollups.append((res, a, b))
             split(lo, a, finer)
