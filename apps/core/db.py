@@ -2,12 +2,21 @@
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from enum import IntEnum
 
 from django.db import connection, transaction
 from django.db.models import Case, CharField, FloatField, Func, Model, QuerySet, Value, When
 from django.db.models.fields.json import KeyTextTransform, KeyTransform
 from django.db.models.functions import Cast
 from django.db.models.lookups import Exact
+
+
+class AdvisoryLock(IntEnum):
+    """The keys of the PostgreSQL advisory locks the apps take, listed in one place so no
+    two uses share a key by accident."""
+
+    METRICS_ROLLER = 724_311_001  # one roller at a time; backfills take it shared
+    DEDUPE_WEEK = 724_311_002  # inserts of partitioned kinds shared, the week's change exclusive
 
 
 @contextmanager

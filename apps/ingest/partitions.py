@@ -51,10 +51,12 @@ from psqlextra.partitioning import (
 from psqlextra.partitioning.constants import AUTO_PARTITIONED_COMMENT
 from psqlextra.partitioning.strategy import PostgresPartitioningStrategy
 
+from apps.core.db import AdvisoryLock
+
 from .models import DedupeGeneration, EventKey
 from .registry import RecordKind, all_kinds, get_kind
 
-DEDUPE_LOCK = 724_311_002  # pg advisory lock: inserts shared, the week's change exclusive
+DEDUPE_LOCK = AdvisoryLock.DEDUPE_WEEK
 KEYS = EventKey._meta.db_table
 GENERATION = DedupeGeneration._meta.db_table
 DAY = PostgresTimePartitionSize(days=1)

@@ -20,7 +20,7 @@ from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
-from apps.core.db import connection_lost
+from apps.core.db import AdvisoryLock, connection_lost
 
 from .models import DirtyMinute, MetricRollup, MetricSeries, RollupFailure
 from .retention import RESOLUTIONS, raw_retention_days, rollup_cutoff
@@ -175,7 +175,7 @@ def _rebuild(cursor, pairs: list[tuple[str, datetime]]) -> None:
     )
 
 
-ROLLER_LOCK = 724_311_001  # pg advisory lock: one roller at a time
+ROLLER_LOCK = AdvisoryLock.METRICS_ROLLER
 
 Unit = TypeVar("Unit")
 Pair = tuple[str, datetime]

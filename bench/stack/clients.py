@@ -2,6 +2,7 @@
 
 import http.client
 import socket
+import ssl
 import threading
 import time
 from collections import Counter
@@ -10,17 +11,33 @@ HEALTH_PATH = "/api/v1/analytics/health"
 INGEST_PATH = "/api/v1/analytics/job-outcome"
 
 
+def http_get(
+    address: str,
+    port: int,
+    path: str,
+    *,
+    tls: ssl.SSLContext | None = None,
+    headers: dict[str, str] | None = None,
+    timeout: float = 5,
+) -> tuple[int, bytes]:
+    """(status, body) of one GET (over TLS with `tls`); (0, b"") when nothing answered."""
+    if tls is None:
+        connection = http.client.HTTPConnection(address, port, timeout=timeout)
+    else:
+        connection = http.client.HTTPSConnection(address, port, timeout=timeout, context=tls)
+    try:
+        connection.request("GET", path, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, response.read()
+    except OSError:
+        return 0, b""
+    finally:
+        connection.close()
+
+
 def health_ok(port: int, path: str = HEALTH_PATH) -> bool:
     """True when the server on 127.0.0.1:port answers its health check with 200."""
-    try:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-        conn.request("GET", path)
-        resp = conn.getresponse()
-        resp.read()
-        conn.close()
-        return resp.status == 200
-    except OSError:
-        return False
+    return http_get("127.0.0.1", port, path, timeout=2)[0] == 200
 
 
 class SlowClients:

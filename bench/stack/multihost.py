@@ -39,6 +39,7 @@ from urllib.parse import urlencode
 import orjson
 import psycopg
 
+from .clients import http_get
 from .deploy import nginx_config, production_env
 from .hosts import Host, Network
 from .postgres import Cluster
@@ -208,7 +209,7 @@ class Deployment:
             self.stack.wait(
                 host,
                 # As a load balancer asks it: by the host's address.
-                lambda: _status(self.address(host), 8000, HEALTH)[0] == 200,
+                lambda: http_get(self.address(host), 8000, HEALTH)[0] == 200,
                 timeout=60,
                 what="health",
                 interval=0.2,
@@ -234,7 +235,7 @@ class Deployment:
         self.stack.spawn(
             "lb", self.hosts["lb"].argv([NGINX, "-p", str(conf.parent), "-c", str(conf)])
         )
-        self.stack.wait("lb", lambda: _status(lb, 80, HEALTH)[0] == 200, timeout=30, what="nginx")
+        self.stack.wait("lb", lambda: http_get(lb, 80, HEALTH)[0] == 200, timeout=30, what="nginx")
 
     # --- losing hosts
     def lose(self, *hosts: str) -> None:
@@ -276,22 +277,6 @@ class Deployment:
     def stored_ids(self, kind: str) -> Counter:
         rows = self.clusters["db1"].sql(f"SELECT event_id FROM {KINDS[kind][1]}", db="analytics")
         return Counter(str(row[0]) for row in rows)
-
-
-def _status(address: str, port: int, path: str, *, tls: bool = False, headers=None, timeout=5):
-    """(status, body) of one GET; (0, b"") when nothing answered."""
-    kwargs = {"context": TLS} if tls else {}
-    connection = (http.client.HTTPSConnection if tls else http.client.HTTPConnection)(
-        address, port, timeout=timeout, **kwargs
-    )
-    try:
-        connection.request("GET", path, headers=headers or {})
-        response = connection.getresponse()
-        return response.status, response.read()
-    except OSError:
-        return 0, b""
-    finally:
-        connection.close()
 
 
 def sign_in(deployment: Deployment) -> dict[str, str]:
@@ -444,7 +429,9 @@ class Load:
         probe_port, path, tls, headers = targets[stream]
         while not self._stop.is_set():
             started = time.monotonic()
-            status, _ = _status(address, probe_port, path, tls=tls, headers=headers, timeout=10)
+            status, _ = http_get(
+                address, probe_port, path, tls=TLS if tls else None, headers=headers, timeout=10
+            )
             self.timeline.add(stream, Answer(time.monotonic(), status, time.monotonic() - started))
             self._stop.wait(0.25)
 
