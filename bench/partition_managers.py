@@ -86,7 +86,7 @@ def run(args) -> list[str]:
     setup_django(args)
     from django.db import connection, models
 
-    from apps.ingest.models import _by_range_of
+    from apps.ingest.models import range_partitioned
     from apps.ingest.partitions import (
         DAY,
         DailyPartitions,
@@ -104,7 +104,7 @@ def run(args) -> list[str]:
 
     class BenchPoint(models.Model):
         timestamp = models.DateTimeField()
-        _partitioning_meta = _by_range_of("timestamp")
+        _partitioning_meta = range_partitioned("timestamp")
 
         class Meta:
             app_label = "ingest"

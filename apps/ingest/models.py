@@ -5,7 +5,7 @@ from psqlextra.models.options import PostgresPartitionedModelOptions
 from psqlextra.types import PostgresPartitioningMethod
 
 
-def _by_range_of(column: str) -> PostgresPartitionedModelOptions:
+def range_partitioned(column: str) -> PostgresPartitionedModelOptions:
     # What django-postgres-extra's partitioning reads off a model. Given as an attribute
     # rather than by its model base, which on Django 5.2 makes the primary key composite
     # (id, timestamp): the admin and every `pk` lookup need `id` alone.
@@ -62,7 +62,7 @@ class PartitionedRecord(IngestedRecord):
 
     partition_period = "day"  # or "week", for a kind written seldom
 
-    _partitioning_meta = _by_range_of("timestamp")
+    _partitioning_meta = range_partitioned("timestamp")
 
     class Meta(IngestedRecord.Meta):
         abstract = True
@@ -78,7 +78,7 @@ class EventKey(models.Model):
     # The week it was stored in (DedupeGeneration when it was): its partition.
     generation = models.DateField()
 
-    _partitioning_meta = _by_range_of("generation")
+    _partitioning_meta = range_partitioned("generation")
 
     def __str__(self) -> str:
         return f"{self.kind} {self.event_id} ({self.generation})"

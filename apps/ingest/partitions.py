@@ -1,12 +1,12 @@
-"""Time-partitioned tables of the ingested kinds: a day (or a week) a partition, dropped
-whole.
+"""Time-partitioned tables: a day (or a week) a partition, dropped whole.
 
 A kind whose model is a `PartitionedRecord` keeps its rows in a table range-partitioned
 by `timestamp`, one partition a day (UTC), or a week (from Monday) for a kind whose
 model sets `partition_period = "week"`: the kinds written seldom, whose days would be
 tiny tables (each partition costs the catalog a table and its indexes, and a query
-without a time range a scan of each). django-postgres-extra creates and drops the
-partitions, as decided here:
+without a time range a scan of each). A table another app keeps (the health checks,
+by `checked_at`) is partitioned the same way once registered (`time_table_register`).
+django-postgres-extra creates and drops the partitions, as decided here:
 
 - ahead (`partitions_maintain`, beat's hourly maintain-partitions): every period from
   the newest partition up to PARTITIONS_AHEAD_DAYS from now, so a missed run (beat
@@ -36,6 +36,8 @@ whose event_id the server made up (SERVER_EVENT_ID) has no key: nothing can send
 """
 
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from dateutil.relativedelta import relativedelta
@@ -54,7 +56,7 @@ from psqlextra.partitioning.strategy import PostgresPartitioningStrategy
 from apps.core.db import AdvisoryLock
 
 from .models import DedupeGeneration, EventKey
-from .registry import RecordKind, all_kinds, get_kind
+from .registry import RecordKind, all_kinds
 
 DEDUPE_LOCK = AdvisoryLock.DEDUPE_WEEK
 KEYS = EventKey._meta.db_table
@@ -91,6 +93,58 @@ def is_partitioned(kind: RecordKind) -> bool:
 
 def partitioned_kinds() -> list[RecordKind]:
     return [kind for kind in all_kinds() if is_partitioned(kind)]
+
+
+@dataclass(frozen=True)
+class TimeTable:
+    """A table range-partitioned by a time column, a day or a week a partition: a
+    partitioned kind's (by `timestamp`, its event_ids kept unique by EventKey), or one
+    another app keeps and registers (`time_table_register`: the health checks)."""
+
+    name: str  # the kind's, or the name it was registered under
+    model: type[models.Model]
+    column: str
+    cutoff: Callable[[datetime], datetime]  # its retention cutoff at a moment
+    keyed: bool = False
+
+    @property
+    def table(self) -> str:
+        return self.model._meta.db_table
+
+    @property
+    def size(self) -> PostgresTimePartitionSize:
+        """A day, or a week for a model whose `partition_period` says "week" (read off the
+        model as it is now: a migration's historical model has no such attribute)."""
+        return WEEK if getattr(self.model, "partition_period", "day") == "week" else DAY
+
+
+_registered: dict[str, TimeTable] = {}
+
+
+def time_table_register(
+    name: str, model: type[models.Model], *, column: str, cutoff: Callable[[datetime], datetime]
+) -> None:
+    """Partition `model`'s table by `column` like the kinds' (from AppConfig.ready; its
+    migration calls `partitioning_operations` with `name`)."""
+    _registered[name] = TimeTable(name, model, column, cutoff)
+
+
+def time_tables() -> list[TimeTable]:
+    """The partitioned kinds' tables, then the registered ones."""
+    from .retention import retention_cutoff
+
+    def cutoff_of(kind: str) -> Callable[[datetime], datetime]:
+        return lambda now: retention_cutoff(kind, now=now)
+
+    kinds = [
+        TimeTable(kind.name, kind.model, "timestamp", cutoff_of(kind.name), keyed=True)
+        for kind in partitioned_kinds()
+    ]
+    return kinds + list(_registered.values())
+
+
+def time_table(name: str) -> TimeTable:
+    return next(t for t in time_tables() if t.name == name)
 
 
 def week_of(moment: datetime | date) -> date:
@@ -237,46 +291,39 @@ def generation_advance(*, now: datetime | None = None) -> date:
     return week
 
 
-def partition_size(kind: str) -> PostgresTimePartitionSize:
-    """A day, or a week for a kind whose model's `partition_period` says "week" (read off
-    the model as it is now: a migration's historical model has no such attribute)."""
-    return WEEK if getattr(get_kind(kind).model, "partition_period", "day") == "week" else DAY
-
-
-def _periods(kind: RecordKind, now: datetime) -> TimePartitions | None:
-    from .retention import retention_cutoff
-
-    table = kind.model._meta.db_table
-    if not _partitioned(table):
+def _periods(table: TimeTable, now: datetime) -> TimePartitions | None:
+    if not _partitioned(table.table):
         return None  # its migration has not run yet
-    bounds = partition_bounds(table)
+    bounds = partition_bounds(table.table)
     return TimePartitions(
-        size=partition_size(kind.name),
+        size=table.size,
         newest=bounds[-1][2] if bounds else None,
         now=now,
-        cutoff=retention_cutoff(kind.name, now=now),
+        cutoff=table.cutoff(now),
     )
 
 
 def partitions_maintain(
-    *, now: datetime | None = None, kinds: list[str] | None = None
+    *, now: datetime | None = None, names: list[str] | None = None
 ) -> dict[str, int]:
-    """Create every partitioned kind's days ahead (or those of `kinds`), and the keys'
-    weeks; move the keys on to this week and drop the weeks before the last one.
-    Returns {table: partitions created or dropped}. Days past retention are the daily
-    purge's (`partitions_expired_drop`)."""
+    """Create every partitioned table's days (or weeks) ahead (or those of the kinds or
+    registered tables `names`), and the keys' weeks; move the keys on to this week and
+    drop the weeks before the last one. Returns {table: partitions created or dropped}.
+    Periods past retention are the daily purge's (`partitions_expired_drop`)."""
     now = now or timezone.now()
     result = {}
-    for kind in partitioned_kinds():
-        if kinds is not None and kind.name not in kinds:
+    for table in time_tables():
+        if names is not None and table.name not in names:
             continue
-        if (strategy := _periods(kind, now)) is None:
+        if (strategy := _periods(table, now)) is None:
             continue
-        plan = partitions_plan(kind.model, strategy, create=True)
-        result[kind.model._meta.db_table] = len(plan.creations) if plan else 0
-        for partition in plan.creations if plan else ():
-            _create_over_default(kind.model._meta.db_table, partition)
-        if plan := partitions_plan(kind.model, strategy, create=True):
+        plan = partitions_plan(table.model, strategy, create=True)
+        result[table.table] = len(plan.creations) if plan else 0
+        if plan is None:
+            continue
+        # A period with rows waiting in the default partition is created with them.
+        plan.creations = [p for p in plan.creations if not _create_over_default(table, p)]
+        if plan.creations:
             partitions_apply(plan)
     changed = 0
     if plan := partitions_plan(EventKey, WeeklyKeys(now=now), create=True):
@@ -291,29 +338,34 @@ def partitions_maintain(
 
 
 def partitions_expired_drop(
-    *, kind: RecordKind, now: datetime, dry_run: bool = False, batch=None
+    *, table: TimeTable, now: datetime, batch: Callable[[str], int], dry_run: bool = False
 ) -> int:
-    """Rows of `kind` past retention that go now: the days ended a whole day before the
-    cutoff, dropped (their rows counted first), and the expired rows of the default and
-    legacy partitions, deleted by `batch(table)` (which returns how many); the legacy one
-    is dropped itself once it ends a day before the cutoff. With `dry_run`, the rows
-    that would go."""
-    from .retention import retention_cutoff
-
-    strategy = _periods(kind, now)
-    if strategy is None:
-        return 0
+    """Rows of `table` past retention that go now: the periods ended a whole day before
+    the cutoff, dropped (their rows counted first), and the expired rows of the default
+    and legacy partitions, deleted by `batch(name)` (which returns how many); the legacy
+    one is dropped itself once it ends a day before the cutoff. A table not partitioned
+    yet (its migration to come) is `batch`'s as a whole. With `dry_run`, the rows that
+    would go."""
     quote = connection.ops.quote_name
-    table = kind.model._meta.db_table
-    plan = partitions_plan(kind.model, strategy, create=False)
-    doomed = [f"{table}_{p.name()}" for p in plan.deletions] if plan else []
-    legacy = legacy_partition(table)
-    cutoff = retention_cutoff(kind.name, now=now)
+    cutoff = table.cutoff(now)
+    column = quote(table.column)
+    strategy = _periods(table, now)
+    if strategy is None:
+        if not dry_run:
+            return batch(table.table)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT count(*) FROM {quote(table.table)} WHERE {column} < %s", [cutoff]
+            )
+            return cursor.fetchone()[0]
+    plan = partitions_plan(table.model, strategy, create=False)
+    doomed = [f"{table.table}_{p.name()}" for p in plan.deletions] if plan else []
+    legacy = legacy_partition(table.table)
     legacy_gone = legacy is not None and legacy[1] <= cutoff - timedelta(days=1)
     if legacy_gone:
         doomed.append(legacy[0])
     # Partitions of no single day: their expired rows go in batches.
-    mixed = [default_partition(table)] + ([legacy[0]] if legacy and not legacy_gone else [])
+    mixed = [default_partition(table.table)] + ([legacy[0]] if legacy and not legacy_gone else [])
     with connection.cursor() as cursor:
         rows = 0
         for name in doomed:
@@ -321,7 +373,7 @@ def partitions_expired_drop(
             rows += cursor.fetchone()[0]
         for name in mixed:
             if dry_run:
-                cursor.execute(f"SELECT count(*) FROM {quote(name)} WHERE timestamp < %s", [cutoff])
+                cursor.execute(f"SELECT count(*) FROM {quote(name)} WHERE {column} < %s", [cutoff])
                 rows += cursor.fetchone()[0]
             else:
                 rows += batch(name)
@@ -343,21 +395,23 @@ def default_partition(table: str) -> str:
     return f"{table[: 63 - len(DEFAULT_SUFFIX)]}{DEFAULT_SUFFIX}"
 
 
-def _create_over_default(table: str, partition: PostgresTimePartition) -> None:
-    """Create the day's partition with the rows of its day that wait in the default one
-    (PostgreSQL refuses to create it over them)."""
+def _create_over_default(table: TimeTable, partition: PostgresTimePartition) -> bool:
+    """Create the period's partition with the rows of its period that wait in the default
+    one (PostgreSQL refuses to create it over them); False if none wait there."""
     quote = connection.ops.quote_name
-    default = quote(default_partition(table))
-    within = "timestamp >= %s AND timestamp < %s"
+    default = quote(default_partition(table.table))
+    column = quote(table.column)
+    within = f"{column} >= %s AND {column} < %s"
     bounds = [partition.start_datetime, partition.end_datetime]
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(f"SELECT 1 FROM {default} WHERE {within} LIMIT 1", bounds)
         if cursor.fetchone() is None:
-            return
+            return False
         cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
-        name = quote(f"{table}_{partition.name()}")
+        name = quote(f"{table.table}_{partition.name()}")
         cursor.execute(
-            f"CREATE TABLE {name} (LIKE {quote(table)} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)"
+            f"CREATE TABLE {name} (LIKE {quote(table.table)} INCLUDING DEFAULTS "
+            "INCLUDING CONSTRAINTS)"
         )
         cursor.execute(
             f"WITH moved AS (DELETE FROM {default} WHERE {within} RETURNING *) "
@@ -365,10 +419,11 @@ def _create_over_default(table: str, partition: PostgresTimePartition) -> None:
             bounds,
         )
         cursor.execute(
-            f"ALTER TABLE {quote(table)} ATTACH PARTITION {name} "
+            f"ALTER TABLE {quote(table.table)} ATTACH PARTITION {name} "
             f"FOR VALUES FROM ('{partition.from_values}') TO ('{partition.to_values}')"
         )
         cursor.execute(f"COMMENT ON TABLE {name} IS %s", [AUTO_PARTITIONED_COMMENT])
+    return True
 
 
 def _partitioned(table: str) -> bool:
@@ -388,32 +443,35 @@ def legacy_partition(table: str) -> tuple[str, datetime] | None:
 # --- converting a table that holds rows ---------------------------------------------------
 
 
-def table_partition(*, model: type[models.Model], kind: str) -> None:
-    """Turn `model`'s table into one partitioned by day, without blocking writes for more
-    than a moment, whatever it holds. Run outside a transaction (a migration with
-    atomic = False): it builds an index concurrently.
+def table_partition(*, model: type[models.Model], name: str) -> None:
+    """Turn `model`'s table (that of the kind or registered table `name`) into one
+    partitioned by day or week, without blocking writes for more than a moment, whatever
+    it holds. Run outside a transaction (a migration with atomic = False): it builds an
+    index concurrently.
 
-    1. A unique index (id, timestamp) for the new primary key, built concurrently, and a
+    1. A unique index (id, <time>) for the new primary key, built concurrently, and a
        CHECK that every row is before the day after tomorrow, validated without a lock
        that blocks writes: what lets the table become a partition without a scan. (An
        empty table's bound is two days before the retention window instead: every day
        of the window then gets its own partition.)
-    2. Keys for the rows received in the last 14 days, so their retries stay refused.
+    2. A kind's keys for the rows received in the last 14 days, so their retries stay
+       refused.
     3. One short transaction: the table is renamed `<table>_legacy` (its indexes too),
        an empty partitioned table takes its name, columns, defaults, identity (going on
-       from the highest id) and checks, and the old table is attached as the partition
-       of every time before that bound, its indexes adopted as the new ones' partitions.
-       Its unique constraint on event_id is dropped there (EventKey's job now). The days
-       from the bound on are then created by `partitions_maintain`.
+       from the highest id), checks and foreign keys, and the old table is attached as
+       the partition of every time before that bound, its indexes and foreign keys
+       adopted as the new ones' partitions. A kind's unique constraint on event_id is
+       dropped there (EventKey's job now). The periods from the bound on are then
+       created by `partitions_maintain`.
     """
-    from .retention import retention_cutoff
-
+    spec = time_table(name)
     table = model._meta.db_table
     quote = connection.ops.quote_name
+    column = quote(spec.column)
     if _partitioned(table):
         return
     with connection.cursor() as cursor:
-        size = partition_size(kind)
+        size = spec.size
         # Tomorrow's period's end: at least a day from now, so no row sent meanwhile
         # (at most INGEST_FUTURE_TOLERANCE_SECONDS ahead) breaks the CHECK.
         upper = period_start(size, timezone.now() + timedelta(days=1)) + size.as_delta()
@@ -421,28 +479,30 @@ def table_partition(*, model: type[models.Model], kind: str) -> None:
         if not cursor.fetchone()[0]:
             # Empty (a new install): the legacy partition holds no useful time, and
             # every period of the retention window gets its own partition at once.
-            cutoff = retention_cutoff(kind)
+            cutoff = spec.cutoff(timezone.now())
             upper = period_start(size, cutoff - timedelta(days=1)) - size.as_delta()
         bound = f"'{upper:%Y-%m-%d} 00:00:00+00'"
         check = f"{table[:40]}_before_partitions"
         id_ts = f"{table[:40]}_id_ts"
         cursor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {quote(id_ts)}")  # a failed build's
         cursor.execute(
-            f"CREATE UNIQUE INDEX CONCURRENTLY {quote(id_ts)} ON {quote(table)} (id, timestamp)"
+            f"CREATE UNIQUE INDEX CONCURRENTLY {quote(id_ts)} ON {quote(table)} (id, {column})"
         )
         cursor.execute(f"ALTER TABLE {quote(table)} DROP CONSTRAINT IF EXISTS {quote(check)}")
         cursor.execute(
             f"ALTER TABLE {quote(table)} ADD CONSTRAINT {quote(check)} "
-            f"CHECK (timestamp < {bound}) NOT VALID"
+            f"CHECK ({column} < {bound}) NOT VALID"
         )
         cursor.execute(f"ALTER TABLE {quote(table)} VALIDATE CONSTRAINT {quote(check)}")
         cursor.execute("SELECT now()")
         keys_from = cursor.fetchone()[0]
-        _keys_copy(cursor, table, kind, since=keys_from - timedelta(days=14))
+        if spec.keyed:
+            _keys_copy(cursor, table, name, since=keys_from - timedelta(days=14))
     legacy = f"{table[: 63 - len(LEGACY_SUFFIX)]}{LEGACY_SUFFIX}"
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(f"LOCK TABLE {quote(table)} IN ACCESS EXCLUSIVE MODE")
-        _keys_copy(cursor, table, kind, since=keys_from - timedelta(minutes=5))
+        if spec.keyed:
+            _keys_copy(cursor, table, name, since=keys_from - timedelta(minutes=5))
         cursor.execute(
             "SELECT i.relname, c.conname, c.contype, x.indisunique AND x.indnatts = 1 "
             "AND a.attname = 'event_id' FROM pg_index x "
@@ -472,16 +532,18 @@ def table_partition(*, model: type[models.Model], kind: str) -> None:
         cursor.execute(f"ALTER TABLE {quote(table)} RENAME TO {quote(legacy)}")
         cursor.execute(
             f"CREATE TABLE {quote(table)} (LIKE {quote(legacy)} INCLUDING DEFAULTS "
-            "INCLUDING IDENTITY INCLUDING CONSTRAINTS) PARTITION BY RANGE (timestamp)"
+            f"INCLUDING IDENTITY INCLUDING CONSTRAINTS) PARTITION BY RANGE ({column})"
         )
         cursor.execute(f"ALTER TABLE {quote(table)} DROP CONSTRAINT {quote(check)}")
+        # Attaching the old table adopts its foreign keys as these ones' partitions.
+        _foreign_keys_copy(cursor, legacy, table)
         cursor.execute(f"SELECT coalesce(max(id), 0) + 1 FROM {quote(legacy)}")
         cursor.execute(
             f"ALTER TABLE {quote(table)} ALTER COLUMN id RESTART WITH {cursor.fetchone()[0]}"
         )
         cursor.execute(
             f"ALTER TABLE {quote(table)} ADD CONSTRAINT {quote(table[:55] + '_pkey')} "
-            "PRIMARY KEY (id, timestamp)"
+            f"PRIMARY KEY (id, {column})"
         )
         with connection.schema_editor(atomic=False) as editor:
             for index in model._meta.indexes:
@@ -496,21 +558,21 @@ def table_partition(*, model: type[models.Model], kind: str) -> None:
 
 
 def partitioning_operations(app_label: str, models_by_kind: dict[str, str]) -> list:
-    """A migration's operations turning the tables of `models_by_kind` ({kind: model
-    name}, of `app_label`) into ones partitioned by day (or week: `partition_size`), in
-    place (`table_partition`), and back (`table_unpartition`). The migration must say
-    `atomic = False`."""
+    """A migration's operations turning the tables of `models_by_kind` ({kind or
+    registered name: model name}, of `app_label`) into ones partitioned by day (or week:
+    `TimeTable.size`), in place (`table_partition`), and back (`table_unpartition`). The
+    migration must say `atomic = False`."""
     from django.db import migrations
     from django.db.models import UUIDField
 
     def partition(apps, schema_editor):
         for kind, name in models_by_kind.items():
-            table_partition(model=apps.get_model(app_label, name), kind=kind)
-        partitions_maintain(kinds=list(models_by_kind))
+            table_partition(model=apps.get_model(app_label, name), name=kind)
+        partitions_maintain(names=list(models_by_kind))
 
     def unpartition(apps, schema_editor):
-        for name in models_by_kind.values():
-            table_unpartition(model=apps.get_model(app_label, name))
+        for kind, name in models_by_kind.items():
+            table_unpartition(model=apps.get_model(app_label, name), name=kind)
 
     return [
         migrations.SeparateDatabaseAndState(
@@ -521,17 +583,19 @@ def partitioning_operations(app_label: str, models_by_kind: dict[str, str]) -> l
                     name="event_id",
                     field=UUIDField(default=uuid.uuid4, editable=False),
                 )
-                for name in models_by_kind.values()
+                for kind, name in models_by_kind.items()
+                if time_table(kind).keyed
             ],
         ),
         migrations.RunPython(partition, unpartition),
     ]
 
 
-def table_unpartition(*, model: type[models.Model]) -> None:
+def table_unpartition(*, model: type[models.Model], name: str) -> None:
     """Undo `table_partition` (a migration's way back): one plain table with every row,
-    `id` alone its key and `event_id` unique again. Copies the rows under a lock: for a
-    downgrade, not for a live deployment."""
+    `id` alone its key and a kind's `event_id` unique again. Copies the rows under a
+    lock: for a downgrade, not for a live deployment."""
+    keyed = time_table(name).keyed
     table = model._meta.db_table
     if not _partitioned(table):
         return
@@ -544,20 +608,43 @@ def table_unpartition(*, model: type[models.Model]) -> None:
             "INCLUDING CONSTRAINTS)"
         )
         # A retried item may be in it twice (from before the keys, or past their window).
-        cursor.execute(
-            f"INSERT INTO {plain} SELECT DISTINCT ON (event_id) * FROM {quote(table)} "
-            "ORDER BY event_id, id"
-        )
+        rows = "DISTINCT ON (event_id) * " if keyed else "* "
+        order = " ORDER BY event_id, id" if keyed else ""
+        cursor.execute(f"INSERT INTO {plain} SELECT {rows}FROM {quote(table)}{order}")
         cursor.execute(f"SELECT coalesce(max(id), 0) + 1 FROM {plain}")
         restart = cursor.fetchone()[0]
+        foreign = _foreign_keys(cursor, table)
         cursor.execute(f"DROP TABLE {quote(table)}")
         cursor.execute(f"ALTER TABLE {plain} RENAME TO {quote(table)}")
         cursor.execute(f"ALTER TABLE {quote(table)} ALTER COLUMN id RESTART WITH {restart}")
         cursor.execute(f"ALTER TABLE {quote(table)} ADD PRIMARY KEY (id)")
-        cursor.execute(f"ALTER TABLE {quote(table)} ADD UNIQUE (event_id)")
+        if keyed:
+            cursor.execute(f"ALTER TABLE {quote(table)} ADD UNIQUE (event_id)")
+        for constraint, definition in foreign:
+            cursor.execute(
+                f"ALTER TABLE {quote(table)} ADD CONSTRAINT {quote(constraint)} {definition}"
+            )
         with connection.schema_editor(atomic=False) as editor:
             for index in model._meta.indexes:
                 editor.add_index(model, index)
+
+
+def _foreign_keys(cursor, table: str) -> list[tuple[str, str]]:
+    """(name, definition) of the foreign keys `table` has itself (not through its parent)."""
+    cursor.execute(
+        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+        "WHERE conrelid = %s::regclass AND contype = 'f' AND conparentid = 0 ORDER BY conname",
+        [table],
+    )
+    return cursor.fetchall()
+
+
+def _foreign_keys_copy(cursor, source: str, target: str) -> None:
+    quote = connection.ops.quote_name
+    for constraint, definition in _foreign_keys(cursor, source):
+        cursor.execute(
+            f"ALTER TABLE {quote(target)} ADD CONSTRAINT {quote(constraint)} {definition}"
+        )
 
 
 def _keys_copy(cursor, table: str, kind: str, *, since: datetime) -> None:

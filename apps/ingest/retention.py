@@ -15,7 +15,7 @@ from django.core import checks
 from django.db import connection, models, transaction
 from django.utils import timezone
 
-from .partitions import is_partitioned, partitions_expired_drop
+from .partitions import is_partitioned, partitions_expired_drop, time_table
 from .registry import all_kinds, get_kind
 
 logger = logging.getLogger(__name__)
@@ -129,7 +129,7 @@ def retention_purge(
             # Whole days dropped; the rows of a day partly inside the window stay.
             on_batch = progress(target.label, 0) if progress and not dry_run else None
             rows = partitions_expired_drop(
-                kind=kind,
+                table=time_table(kind.name),
                 now=now,
                 dry_run=dry_run,
                 batch=lambda table, t=target, c=cutoff, p=on_batch: expired_purge(

@@ -11,6 +11,7 @@ from django.db import models
 from django.db.models import Q
 
 from apps.core.secrets import EncryptedTextField, lookup_digest
+from apps.ingest.models import range_partitioned
 
 
 class CheckType(models.TextChoices):
@@ -143,6 +144,9 @@ class MonitoredService(models.Model):
 
 
 class HealthCheck(models.Model):
+    """One check's outcome (or a heartbeat's ping). The table is partitioned by week of
+    `checked_at` (apps/ingest/partitions.py): the daily purge drops whole weeks."""
+
     service = models.ForeignKey(MonitoredService, on_delete=models.CASCADE, related_name="checks")
     status = models.CharField(max_length=10, choices=HealthStatus.choices)
     response_time_ms = models.FloatField(null=True, blank=True)
@@ -151,6 +155,9 @@ class HealthCheck(models.Model):
     checked_at = models.DateTimeField()
     # A heartbeat's ping (recorded as a healthy check), not a check the scheduler ran.
     ping = models.BooleanField(default=False)
+
+    _partitioning_meta = range_partitioned("checked_at")
+    partition_period = "week"  # ~1,440 checks a day a service checked every minute
 
     class Meta:
         ordering = ["-checked_at", "-id"]
@@ -164,7 +171,7 @@ class HealthCheck(models.Model):
                 include=["status", "response_time_ms", "ping"],
                 name="healthcheck_service_recent",
             ),
-            # The daily purge of checks past retention (`checked_at < cutoff`).
+            # The purge of the legacy and default partitions' checks past retention.
             models.Index(fields=["checked_at"], name="healthcheck_checked_at"),
         ]
 

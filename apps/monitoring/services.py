@@ -17,6 +17,7 @@ from django.db import IntegrityError, connection, connections, transaction
 from django.utils import timezone
 
 from apps.core.secrets import lookup_digest
+from apps.ingest.partitions import partitions_expired_drop, time_table
 from apps.ingest.retention import RetentionTarget, expired_purge
 
 from . import alerting, checks
@@ -217,12 +218,20 @@ def service_delete(*, service: MonitoredService, actor: str) -> None:
 
 
 def checks_purge(*, now: datetime | None = None, batch_size: int | None = None) -> int:
-    """Delete checks older than MONITORING_CHECK_RETENTION_DAYS in bounded batches (the
-    ingest purge's, PURGE_BATCH_SIZE rows per statement); the number deleted. Downtimes are
-    kept (one row per outage): the SLA's uptime comes from them, so it outlives the checks."""
+    """Drop the weeks of checks that ended a day before MONITORING_CHECK_RETENTION_DAYS'
+    cutoff, and delete the expired checks of the legacy and default partitions in bounded
+    batches (PURGE_BATCH_SIZE rows per statement); the number of checks gone. Downtimes
+    are kept (one row per outage): the SLA's uptime comes from them, so it outlives the
+    checks."""
+    now = now or timezone.now()
     target = RetentionTarget("health_check", "health_check", HealthCheck, "checked_at")
-    return expired_purge(
-        target=target, cutoff=checks_retention_cutoff(now=now), batch_size=batch_size
+    cutoff = checks_retention_cutoff(now=now)
+    return partitions_expired_drop(
+        table=time_table("health_check"),
+        now=now,
+        batch=lambda name: expired_purge(
+            target=target, cutoff=cutoff, batch_size=batch_size, table=name
+        ),
     )
 
 

@@ -1,12 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from apps.ingest.partitions import (
-    WEEK,
-    partition_bounds,
-    partition_size,
-    partitioned_kinds,
-    partitions_maintain,
-)
+from apps.ingest.partitions import WEEK, partition_bounds, partitions_maintain, time_tables
 
 
 class Command(BaseCommand):
@@ -19,13 +13,13 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         for table, changed in partitions_maintain().items():
             self.stdout.write(f"{table}: {changed} partition(s) created or dropped")
-        for kind in partitioned_kinds():
-            table = kind.model._meta.db_table
+        for spec in time_tables():
+            table = spec.table
             bounds = partition_bounds(table)
             if not bounds:
                 continue
             starts = [lower for _, lower, _ in bounds if lower is not None]
-            period = "weeks" if partition_size(kind.name) == WEEK else "days"
+            period = "weeks" if spec.size == WEEK else "days"
             self.stdout.write(
                 f"{table}: {len(bounds)} partitions, {period} {min(starts):%Y-%m-%d} to "
                 f"{max(starts):%Y-%m-%d}"
