@@ -13,7 +13,7 @@ from django.utils import timezone
 from apps.alerts.selectors import open_incident_counts
 from apps.core.aggregates import ratio, rounded
 from apps.events.selectors import event_figures, metadata_value_counts
-from apps.metrics.sketch import merge_sketches, quantiles
+from apps.metrics.sketch import merge_sketches, quantiles, unnest_sql
 from apps.monitoring.selectors import health_summary
 from apps.requestlog.selectors import request_sketches, request_summary
 from apps.usage.selectors import user_period_counts, users_seen
@@ -355,8 +355,9 @@ def _rolled_requests(since: datetime) -> list[dict]:
     with connection.cursor() as cursor:
         cursor.execute(
             "WITH r AS (SELECT * FROM " + table + " WHERE id IN (" + sql + ")), "  # noqa: S608
-            "b AS (SELECT endpoint, k, SUM(c)::bigint AS c FROM r, "
-            "unnest(sketch_keys, sketch_counts) AS u(k, c) GROUP BY 1, 2) "
+            "b AS (SELECT endpoint, k, SUM(c)::bigint AS c FROM (SELECT endpoint, "
+            + unnest_sql("sketch_keys", "sketch_counts")
+            + " FROM r) u GROUP BY 1, 2) "
             "SELECT s.endpoint, s.n, s.ms, s.e, s.se, s.lo, s.hi, b.keys, b.counts FROM "
             "(SELECT endpoint, SUM(requests)::bigint AS n, SUM(ms_sum) AS ms, "
             "SUM(errors)::bigint AS e, SUM(server_errors)::bigint AS se, MIN(min_ms) AS lo, "

@@ -24,7 +24,7 @@ from apps.core.db import AdvisoryLock, connection_lost
 
 from .models import DirtyMinute, MetricRollup, MetricSeries, RollupFailure
 from .retention import RESOLUTIONS, raw_retention_days, rollup_cutoff
-from .sketch import key_sql
+from .sketch import key_sql, unnest_sql
 from .sources import points_relation
 
 logger = logging.getLogger(__name__)
@@ -132,9 +132,10 @@ stats AS (
     FROM src GROUP BY metric_name, tags_hash, b
 ),
 keyed AS (
-    SELECT metric_name, tags_hash, b, u.k, sum(u.c)::bigint AS c
-    FROM src, unnest(src.sketch_keys, src.sketch_counts) AS u(k, c)
-    GROUP BY metric_name, tags_hash, b, u.k
+    SELECT metric_name, tags_hash, b, k, sum(c)::bigint AS c
+    FROM (SELECT metric_name, tags_hash, b, {unnest_sql("sketch_keys", "sketch_counts")}
+          FROM src) u
+    GROUP BY metric_name, tags_hash, b, k
 ),
 sketches AS (
     SELECT metric_name, tags_hash, b, array_agg(k ORDER BY k) AS ks, array_agg(c ORDER BY k) AS cs

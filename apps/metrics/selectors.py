@@ -31,7 +31,7 @@ from .exact import exact_percentiles
 from .models import MetricSeries, MetricTagKey
 from .retention import Kept, floor, retained
 from .rollups import DIRTY, FAILED, ROLLUP, SERIES
-from .sketch import key_sql, merge_sketches, quantiles
+from .sketch import key_sql, merge_sketches, quantiles, unnest_sql
 from .sources import points_relation
 
 UNITS = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1)}
@@ -531,13 +531,17 @@ def metric_statistics(
         if exact is not None:  # few points: exact from raw, not the sketch
             summary = _summary(count, total, low, high, (), ())
             return {**body, **summary, **_exact_fields(exact[(None, None)])}
-        cursor.execute(
-            f"WITH src AS ({sql}) SELECT u.k, sum(u.c)::bigint FROM src, unnest(src.ks, src.cs) "
-            f"AS u(k, c) GROUP BY u.k ORDER BY u.k",
-            params,
-        )
+        cursor.execute(_merged_sketch_sql(sql), params)
         rows = cursor.fetchall()
     return {**body, **_summary(count, total, low, high, [r[0] for r in rows], [r[1] for r in rows])}
+
+
+def _merged_sketch_sql(sources: str) -> str:
+    """The sketch of every row of `sources` (a `_sources` SELECT) added up: (k, c) rows."""
+    return (
+        f"WITH src AS ({sources}) SELECT k, sum(c)::bigint FROM "
+        f"(SELECT {unnest_sql('src.ks', 'src.cs')} FROM src) u GROUP BY k ORDER BY k"
+    )
 
 
 def _grouped_statistics(
@@ -592,11 +596,7 @@ def _grouped_statistics(
         total_keys, total_counts = merge_sketches(list(sketches.values()))
     else:  # the groups left out count in the totals too
         sql, params = _sources(name, cover_, _labels(name, tags))
-        cursor.execute(
-            f"WITH src AS ({sql}) SELECT u.k, sum(u.c)::bigint FROM src, "
-            "unnest(src.ks, src.cs) AS u(k, c) GROUP BY u.k ORDER BY u.k",
-            params,
-        )
+        cursor.execute(_merged_sketch_sql(sql), params)
         rows = cursor.fetchall()
         total_keys, total_counts = [r[0] for r in rows], [r[1] for r in rows]
     totals = _summary(count, total, low, high, total_keys, total_counts)
