@@ -629,6 +629,42 @@ def table_unpartition(*, model: type[models.Model], name: str) -> None:
                 editor.add_index(model, index)
 
 
+def index_add_concurrently(model: type[models.Model], index: models.Index) -> None:
+    """Add `index` to `model`'s partitioned table without blocking its writes: made on the
+    parent alone (not valid yet), built CONCURRENTLY on each partition (the legacy and
+    default ones too), each attached; the parent's is valid once all are. Run outside a
+    transaction (a migration with atomic = False); a run cut short is run again."""
+    table = model._meta.db_table
+    quote = connection.ops.quote_name
+    with connection.schema_editor(atomic=False) as editor:
+        parent = str(index.create_sql(model, editor))
+        child = str(index.create_sql(model, editor, concurrently=True))
+    on_table = f" ON {quote(table)}"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_class WHERE relname = %s AND relkind = 'I'", [index.name])
+        if cursor.fetchone() is None:
+            cursor.execute(parent.replace(on_table, f" ON ONLY {quote(table)}", 1))
+        cursor.execute(
+            "SELECT c.relname, EXISTS (SELECT 1 FROM pg_inherits a JOIN pg_class i "
+            "ON i.oid = a.inhrelid JOIN pg_index x ON x.indexrelid = i.oid "
+            "WHERE a.inhparent = %s::regclass AND x.indrelid = c.oid) "
+            "FROM pg_inherits h JOIN pg_class c ON c.oid = h.inhrelid "
+            "WHERE h.inhparent = %s::regclass ORDER BY 1",
+            [index.name, table],
+        )
+        for partition, attached in cursor.fetchall():
+            if attached:
+                continue
+            name = quote(f"{partition[: 62 - len(index.name)]}_{index.name}")
+            cursor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")  # a failed build's
+            cursor.execute(
+                child.replace(quote(index.name), name, 1).replace(
+                    on_table, f" ON {quote(partition)}", 1
+                )
+            )
+            cursor.execute(f"ALTER INDEX {quote(index.name)} ATTACH PARTITION {name}")
+
+
 def _foreign_keys(cursor, table: str) -> list[tuple[str, str]]:
     """(name, definition) of the foreign keys `table` has itself (not through its parent)."""
     cursor.execute(

@@ -1,4 +1,5 @@
 from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import BrinIndex
 from django.db import models
 
 from apps.ingest.fields import MAX_ABS_NUMBER
@@ -33,7 +34,9 @@ class MetricPoint(PartitionedRecord):
                 name="metric_name_ts",
                 include=["value", "tags_hash"],
             ),
-            models.Index(fields=["timestamp"], name="metric_ts"),  # retention
+            # By time alone: only the purge of the legacy and default partitions. BRIN:
+            # 24 KB for a day of 1.1M points against 35 MB as a B-tree (32 bytes a point).
+            BrinIndex(fields=["timestamp"], name="metric_ts_brin"),
         ]
         constraints = [
             # The ingest bound, enforced where sums are taken: with |v| <= 1e18 a
