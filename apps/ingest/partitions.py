@@ -11,6 +11,8 @@ django-postgres-extra creates and drops the partitions, as decided here:
 - ahead (`partitions_maintain`, beat's hourly maintain-partitions): every period from
   the newest partition up to PARTITIONS_AHEAD_DAYS from now, so a missed run (beat
   down for days) leaves no hole;
+- compacted (`partitions_compact`, the daily purge): a period's indexes rebuilt once,
+  a day after it ended;
 - dropped (`partitions_expired_drop`, the daily purge): a period once it ends a whole
   day past the kind's retention cutoff (the day of margin covers items accepted just
   inside the window that wait in the outbox). A period partly inside the window keeps
@@ -335,6 +337,29 @@ def partitions_maintain(
         changed += len(plan.deletions)
     result[KEYS] = changed
     return result
+
+
+def partitions_compact(*, now: datetime | None = None) -> list[str]:
+    """Rebuild the indexes of each partition whose period ended between one and two days
+    ago: the daily purge's, so each period's once. Written by many series at once, a
+    period's B-trees are left with half-full pages (the metric points' (metric_name,
+    timestamp) index of a day of 1.1M points: 122 MB, 70 MB rebuilt, 47 bytes a point);
+    the few rows that come later still go in. REINDEX CONCURRENTLY: reads and writes go
+    on; inside a transaction (a test's), where that cannot run, a plain REINDEX. Returns
+    the partitions rebuilt."""
+    now = now or timezone.now()
+    quote = connection.ops.quote_name
+    how = "" if connection.in_atomic_block else " CONCURRENTLY"
+    rebuilt = []
+    for table in time_tables():
+        if not _partitioned(table.table):
+            continue
+        for name, lower, upper in partition_bounds(table.table):
+            if lower is not None and now - timedelta(days=2) <= upper < now - timedelta(days=1):
+                with connection.cursor() as cursor:
+                    cursor.execute(f"REINDEX TABLE{how} {quote(name)}")
+                rebuilt.append(name)
+    return rebuilt
 
 
 def partitions_expired_drop(

@@ -26,6 +26,7 @@ def sweep_outbox() -> None:
 @shared_task(name="ingest.purge_expired", ignore_result=True, expires=3600)
 def purge_expired() -> None:
     retention.retention_purge()
+    partitions.partitions_compact()
 
 
 @shared_task(name="ingest.maintain_partitions", ignore_result=True, expires=3600)
