@@ -11,6 +11,7 @@ from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce, TruncDay, TruncHour
 from django.utils import timezone
 
+from apps.core.windows import floor
 from apps.events.selectors import per_user, per_user_bucket
 from apps.metrics.selectors import metric_statistics
 
@@ -72,19 +73,15 @@ def generation_speed(
     return answer
 
 
-def _floor_hour(moment: datetime) -> datetime:
-    return moment.replace(minute=0, second=0, microsecond=0)
-
-
 def _split_window(since: datetime, until: datetime, breakpoints: Sequence[datetime] = ()):
     """(first, last, hours to read raw, raw ranges): whole hours [first, last) come from the
     hourly table except `hours to read raw`; the raw ranges (the ragged ends, and the
     hours in which a breakpoint falls) come from the usage rows."""
-    first = since if since == _floor_hour(since) else _floor_hour(since) + HOUR
-    last = _floor_hour(until)
+    first = since if since == floor(since, "h") else floor(since, "h") + HOUR
+    last = floor(until, "h")
     if first >= last:  # no whole hour inside the window: every row is read
         return first, first, [], [(since, until)]
-    split_hours = sorted({_floor_hour(b) for b in breakpoints if first <= b < last})
+    split_hours = sorted({floor(b, "h") for b in breakpoints if first <= b < last})
     raw_ranges = [(since, first), (last, until), *((h, h + HOUR) for h in split_hours)]
     return first, last, split_hours, raw_ranges
 
@@ -216,10 +213,6 @@ _DAY_KEY = ("assistant_id", "assistant_name", "model", "feature")
 _DAY_SUMS = ("requests", "successes", "cache_known", "cache_hits", "tokens_in", "tokens_out")
 
 
-def _floor_day(moment: datetime) -> datetime:
-    return moment.replace(hour=0, minute=0, second=0, microsecond=0)
-
-
 def usage_per_day(*, days: int, now: datetime | None = None) -> list[dict]:
     """Per UTC day (the last `days` of them, today's so far included), assistant, model and
     feature: requests, successes, cache hits of the requests that said, tokens and the
@@ -229,7 +222,7 @@ def usage_per_day(*, days: int, now: datetime | None = None) -> list[dict]:
     the current hour and any hour in which a price takes over from the usage rows. Days
     without usage are absent; ordered by day, then dearest first."""
     until = now or timezone.now()
-    since = _floor_day(until) - (days - 1) * DAY
+    since = floor(until, "d") - (days - 1) * DAY
     book = PriceBook()
     breakpoints = book.breakpoints()
     first, last, split_hours, raw_ranges = _split_window(since, until, breakpoints)
@@ -283,7 +276,7 @@ def usage_per_day(*, days: int, now: datetime | None = None) -> list[dict]:
         pieces.append(row)
     totals: dict[tuple, dict] = {}
     for piece in pieces:
-        day = _floor_day(piece["at"].astimezone(UTC))
+        day = floor(piece["at"].astimezone(UTC), "d")
         total = totals.setdefault(
             (day, *(piece[k] for k in _DAY_KEY)),
             {
@@ -550,7 +543,7 @@ def usage_overview(*, now: datetime | None = None) -> dict:
     now = now or timezone.now()
     totals = AiUsageHour.objects.aggregate(**_HOUR_SUMS)
     busiest = (
-        AiUsageHour.objects.filter(hour__gte=_floor_hour(now - timedelta(hours=24)))
+        AiUsageHour.objects.filter(hour__gte=floor(now - timedelta(hours=24), "h"))
         .exclude(model="")
         .values("model")
         .annotate(used=Sum("requests"))

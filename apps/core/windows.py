@@ -17,6 +17,15 @@ from rest_framework import serializers
 T = TypeVar("T")
 
 
+def floor(moment: datetime, unit: str) -> datetime:
+    """The start of the minute ("m"), hour ("h") or day ("d") holding `moment`."""
+    if unit == "m":
+        return moment.replace(second=0, microsecond=0)
+    if unit == "h":
+        return moment.replace(minute=0, second=0, microsecond=0)
+    return moment.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
 def window_start(hours: int, *, now: datetime | None = None) -> datetime:
     """The start of the window of `hours` ending now (or at `now`)."""
     return (now or timezone.now()) - timedelta(hours=hours)

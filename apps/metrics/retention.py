@@ -17,6 +17,7 @@ from django.conf import settings
 from django.core import checks
 from django.utils import timezone
 
+from apps.core.windows import floor
 from apps.ingest.retention import retention_days
 
 from .sources import source_of, sources
@@ -24,15 +25,6 @@ from .sources import source_of, sources
 RESOLUTIONS = ("m", "h", "d")
 # Each level is kept from the start of the coarser bucket holding its cutoff.
 _KEPT_FROM = {"m": "h", "h": "d", "d": "d"}
-
-
-def floor(moment: datetime, res: str) -> datetime:
-    """The start of the minute ("m"), hour ("h") or day ("d") holding `moment`."""
-    if res == "m":
-        return moment.replace(second=0, microsecond=0)
-    if res == "h":
-        return moment.replace(minute=0, second=0, microsecond=0)
-    return moment.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 def rollup_cutoff(res: str, *, now: datetime) -> datetime:

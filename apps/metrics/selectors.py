@@ -24,12 +24,12 @@ from django.db.models import Aggregate, CharField, Count
 from django.utils import timezone
 
 from apps.core import windows
-from apps.core.windows import Interval, filled, parse_interval, window_start
+from apps.core.windows import Interval, filled, floor, parse_interval, window_start
 from apps.requestlog.selectors import request_summary
 
 from .exact import exact_percentiles
 from .models import MetricSeries, MetricTagKey
-from .retention import Kept, floor, retained
+from .retention import Kept, retained
 from .rollups import DIRTY, FAILED, ROLLUP, SERIES
 from .sketch import key_sql, merge_sketches, quantiles, unnest_sql
 from .sources import points_relation
