@@ -63,7 +63,11 @@ def test_a_populated_table_becomes_partitioned_with_every_row_and_its_retries_re
             )
             cursor.execute(f"SELECT max(id) FROM {TABLE}")
             highest = cursor.fetchone()[0]
-        stats_before = metric_statistics(name="p.test", hours=24 * 6)
+        # At one clock before and after: a migration that crosses a minute would otherwise
+        # move the newest point out of the window's raw last minute.
+        stats_before = metric_statistics(
+            name="p.test", hours=24 * 6, now=now + timedelta(seconds=1)
+        )
     finally:
         call_command("migrate", "metrics", verbosity=0)
 
@@ -83,8 +87,9 @@ def test_a_populated_table_becomes_partitioned_with_every_row_and_its_retries_re
     assert partitions_holding(TABLE, new["event_id"]) == [
         f"{TABLE}_{(now + timedelta(days=3)):%Y_%b_%d}".lower()
     ]
-    stats_after = metric_statistics(name="p.test", hours=24 * 6)
+    stats_after = metric_statistics(name="p.test", hours=24 * 6, now=now + timedelta(seconds=1))
     figures = ("count", "sum", "min", "max", "avg", "p50", "p95")
+    assert stats_before["count"] == 1  # the newest point, in the raw last minute
     assert [stats_after[f] for f in figures] == [stats_before[f] for f in figures]
     # The partitions ahead exist, and the catch-all.
     names = {name for name, _, _ in partition_bounds(TABLE)}
