@@ -344,22 +344,62 @@ def partitions_compact(*, now: datetime | None = None) -> list[str]:
     ago: the daily purge's, so each period's once. Written by many series at once, a
     period's B-trees are left with half-full pages (the metric points' (metric_name,
     timestamp) index of a day of 1.1M points: 122 MB, 70 MB rebuilt, 47 bytes a point);
-    the few rows that come later still go in. REINDEX CONCURRENTLY: reads and writes go
-    on; inside a transaction (a test's), where that cannot run, a plain REINDEX. Returns
-    the partitions rebuilt."""
+    the few rows that come later still go in. Also every partition a rebuild was cut
+    short in (`partition_reindex`), whatever its period. Returns the partitions rebuilt."""
     now = now or timezone.now()
-    quote = connection.ops.quote_name
-    how = "" if connection.in_atomic_block else " CONCURRENTLY"
     rebuilt = []
     for table in time_tables():
         if not _partitioned(table.table):
             continue
+        unfinished = _unfinished_rebuilds(table.table)
         for name, lower, upper in partition_bounds(table.table):
-            if lower is not None and now - timedelta(days=2) <= upper < now - timedelta(days=1):
-                with connection.cursor() as cursor:
-                    cursor.execute(f"REINDEX TABLE{how} {quote(name)}")
+            settled = lower is not None and now - timedelta(days=2) <= upper < now - timedelta(
+                days=1
+            )
+            if settled or name in unfinished:
+                partition_reindex(name)
                 rebuilt.append(name)
     return rebuilt
+
+
+# What REINDEX CONCURRENTLY names the copies it builds and retires.
+_REBUILD_COPY = r"_cc(new|old)[0-9]*$"
+
+
+def _unfinished_rebuilds(table: str) -> dict[str, list[str]]:
+    """{partition: its invalid index copies} of the partitions of `table` a rebuild was
+    cut short in (a crash, a cancel, a lost connection)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT t.relname, c.relname FROM pg_inherits i JOIN pg_class t ON t.oid = i.inhrelid "
+            "JOIN pg_index x ON x.indrelid = t.oid JOIN pg_class c ON c.oid = x.indexrelid "
+            "WHERE i.inhparent = %s::regclass AND NOT x.indisvalid AND c.relname ~ %s",
+            [table, _REBUILD_COPY],
+        )
+        found: dict[str, list[str]] = {}
+        for partition, index in cursor.fetchall():
+            found.setdefault(partition, []).append(index)
+        return found
+
+
+def partition_reindex(name: str) -> None:
+    """Rebuild the indexes of partition `name`: REINDEX CONCURRENTLY, reads and writes
+    going on. One cut short leaves invalid copies of the indexes (`<index>_ccnew`), kept
+    up to date by every write and never used: they are dropped first. Inside a
+    transaction (a test's), where neither can run, a plain REINDEX."""
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        if connection.in_atomic_block:
+            cursor.execute(f"REINDEX TABLE {quote(name)}")
+            return
+        cursor.execute(
+            "SELECT c.relname FROM pg_index x JOIN pg_class c ON c.oid = x.indexrelid "
+            "WHERE x.indrelid = %s::regclass AND NOT x.indisvalid AND c.relname ~ %s",
+            [name, _REBUILD_COPY],
+        )
+        for (index,) in cursor.fetchall():
+            cursor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {quote(index)}")
+        cursor.execute(f"REINDEX TABLE CONCURRENTLY {quote(name)}")
 
 
 def partitions_expired_drop(

@@ -103,3 +103,41 @@ def test_the_daily_purge_rebuilds_the_indexes_of_the_day_before_yesterday_once()
     assert after[settled][index][0] != before[settled][index][0]  # a new index, same name
     assert after[settled][index][1] < 0.75 * before[settled][index][1]
     assert MetricPoint.objects.filter(timestamp__gte=day, timestamp__lt=today).count() == 80000
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_rebuild_cut_short_is_cleaned_up_and_done_again_by_the_next_daily_purge():
+    """REINDEX CONCURRENTLY cut short leaves an invalid copy of an index, written by
+    every insert and never read: the next daily purge drops it and rebuilds that
+    partition, whatever its day."""
+    from apps.ingest.tasks import purge_expired
+
+    day = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=3)
+    partition = f"{TABLE}_{day:%Y_%b_%d}".lower()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {TABLE} (event_id, timestamp, received_at, metric_name, "
+            "metric_type, value, unit, tags, tags_hash, source) "
+            "SELECT gen_random_uuid(), t, t, 'metric.' || (n %% 3), 'gauge', n, '', "
+            "'{}', 0, '' FROM generate_series(1, 300) n, "
+            "LATERAL (SELECT %s::timestamptz + n * interval '2 seconds' AS t) s",
+            [day],
+        )
+        valid = index_sizes(partition)
+        # What a cut-short rebuild leaves: an invalid copy (here: a unique index on
+        # repeated names, which fails while building concurrently).
+        with pytest.raises(Exception, match="could not create unique index"):
+            copy = f'"{partition[:40]}_ccnew"'
+            cursor.execute(f"CREATE UNIQUE INDEX CONCURRENTLY {copy} ON {partition} (metric_name)")
+        cursor.execute("SELECT count(*) FROM pg_index WHERE NOT indisvalid")
+        assert cursor.fetchone()[0] == 1
+
+    with time_machine.travel(day + timedelta(days=6, hours=3, minutes=30), tick=False):
+        purge_expired.apply()
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_index WHERE NOT indisvalid")
+        assert cursor.fetchone()[0] == 0
+    after = index_sizes(partition)
+    assert set(after) == set(valid)
+    assert all(after[name][0] != valid[name][0] for name in valid)  # rebuilt
