@@ -25,6 +25,11 @@
    (2 workers, the project's gunicorn config) on the bench database; a request after
    the server closed the connection includes a (loopback) TCP connect, and the
    summary says which way the server went.
+5. Storage (metrics_storage.py): the bytes a point of the points' rows, the packed
+   blocks, the rollups and the series; then the daily task packs the days before today
+   (apps.metrics.packing, at the reads' clock), the sizes are taken again, and part 3's
+   reads run again, each checked against the raw answer (rows and blocks alike).
+   --skip-pack leaves the points as rows.
 
     DEBUG=true .venv/bin/python bench/metrics.py [--points 10000000] [--skip-load]
 
@@ -33,8 +38,8 @@ printing FAIL) when a read disagrees with the raw answer, or a POST is not 202.
 
 This file runs the parts and prints the summary; the parts live beside it:
 metrics_data.py (what is generated), metrics_load.py (1), metrics_rollups.py (2),
-metrics_reads.py with metrics_verify.py (3), metrics_post.py (4). The processes and
-databases come from stack/, as for the other benches.
+metrics_reads.py with metrics_verify.py (3), metrics_post.py (4), metrics_storage.py (5).
+The processes and databases come from stack/, as for the other benches.
 """
 
 import argparse
@@ -45,16 +50,44 @@ import time
 
 import psutil
 from common import BenchError, bench_stack
-from metrics_data import BENCH_METRIC, DAYS, EVENTS
+from metrics_data import BENCH_METRIC, DAYS, RAW_POINTS
 from metrics_load import configure_django, load, loaded_range, setup_database
 from metrics_post import bench_post
 from metrics_reads import bench_reads, times
 from metrics_rollups import bench_rollups
+from metrics_storage import bench_storage
 
 # --- summary -------------------------------------------------------------------------------
 
 
-def print_summary(args, load_result, rollup, reads, post) -> None:
+def print_reads(reads: list[dict], *, packed: bool = False) -> None:
+    after = ", days before today packed" if packed else ""
+    for row in reads:
+        goal = f"< {row['goal']:.0f} ms p50" if row["goal"] else "-"
+        print(
+            f"| {row['label']}{after} | {goal} | {row['p50']:.1f} ms p50, {row['p99']:.1f} ms "
+            f"p99 | {times(row['ratio'])} ({row['raw_p50']:,.1f} ms) |"
+        )
+
+
+def print_storage(storage: dict) -> None:
+    points = storage["points"]
+    for when in ("before", "after"):
+        parts = storage[when]
+        total = sum(parts.values())
+        each = ", ".join(f"{name} {size / points:,.1f}" for name, size in parts.items())
+        print(
+            f"| Storage, {when} packing the days before today | <= 50 B a point | "
+            f"{total / points:,.1f} B a point, {total / 2**30:,.2f} GiB ({each}) | - |"
+        )
+    print(
+        f"| Packing {storage['packed']:,} points ({storage['days']} days; VACUUM and REINDEX "
+        f"included) | - | {storage['seconds']:.1f} s "
+        f"({storage['packed'] / max(storage['seconds'], 1e-9):,.0f} points/s) | - |"
+    )
+
+
+def print_summary(args, load_result, rollup, reads, post, storage, packed_reads) -> None:
     cores = psutil.cpu_count() or 1
     print()
     print(
@@ -95,12 +128,7 @@ def print_summary(args, load_result, rollup, reads, post) -> None:
                     f"| Rollup of 1M points (`backfill_rollups --jobs 2`, re-roll) | < 10 s | "
                     f"{s['parallel_per_million']:.1f} s | - |"
                 )
-    for row in reads:
-        goal = f"< {row['goal']:.0f} ms p50" if row["goal"] else "-"
-        print(
-            f"| {row['label']} | {goal} | {row['p50']:.1f} ms p50, {row['p99']:.1f} ms p99 | "
-            f"{times(row['ratio'])} ({row['raw_p50']:,.1f} ms) |"
-        )
+    print_reads(reads)
     if post:
         # What the server did, not what it was once configured to do.
         reuse = "new connection each" if post["reconnects"] else "one kept-alive connection"
@@ -108,6 +136,9 @@ def print_summary(args, load_result, rollup, reads, post) -> None:
             f"| POST metrics/record, 1 metric, sequential, {reuse} (2 gunicorn workers) | "
             f"< 10 ms p99 | {post['p50']:.1f} ms p50, {post['p99']:.1f} ms p99 | - |"
         )
+    if storage:
+        print_storage(storage)
+    print_reads(packed_reads, packed=True)
 
 
 def parse_args(argv: list[str] | None = None):
@@ -122,6 +153,9 @@ def parse_args(argv: list[str] | None = None):
     parser.add_argument("--raw-repeat", type=int, default=None, help="default repeat/10, >= 3")
     parser.add_argument("--posts", type=int, default=2000, help="timed record POSTs")
     parser.add_argument("--skip-post", action="store_true")
+    parser.add_argument(
+        "--skip-pack", action="store_true", help="leave the points as rows (no part 5)"
+    )
     parser.add_argument("--explain", action="store_true", help="EXPLAIN ANALYZE every read")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
@@ -147,8 +181,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the finally blocks
     started = time.perf_counter()
-    load_result = rollup = post = None
+    load_result = rollup = post = storage = None
     reads: list[dict] = []
+    packed_reads: list[dict] = []
     failures = []
     try:
         stack = bench_stack(args)
@@ -167,9 +202,11 @@ def main(argv: list[str] | None = None) -> int:
             load_result = load(args)
             start, end = load_result["start"], load_result["end"]
         with connection.cursor() as cursor:
-            cursor.execute(f"SELECT count(*) FROM {EVENTS}")
+            cursor.execute(f"SELECT count(*) FROM {RAW_POINTS}")
             args.total_points = cursor.fetchone()[0]
-            cursor.execute(f"SELECT count(*) FROM {EVENTS} WHERE metric_name = %s", [BENCH_METRIC])
+            cursor.execute(
+                f"SELECT count(*) FROM {RAW_POINTS} WHERE metric_name = %s", [BENCH_METRIC]
+            )
             args.bench_points = cursor.fetchone()[0]
         if not args.skip_rollups:
             rollup = bench_rollups(args, start, end)
@@ -187,11 +224,18 @@ def main(argv: list[str] | None = None) -> int:
             except BenchError as exc:
                 failures.append(f"record: {exc}")
                 print(f"FAIL record: {exc}")
+        if not args.skip_pack:
+            storage = bench_storage(args, end)
+            try:  # the same reads and checks, the days before today now packed
+                packed_reads = bench_reads(args, end)
+            except BenchError as exc:
+                failures.append(f"reads after packing: {exc}")
+                print(f"FAIL reads after packing: {exc}")
     except BenchError as exc:
         failures.append(str(exc))
         print(f"FAIL: {exc}")
     if hasattr(args, "total_points"):
-        print_summary(args, load_result, rollup, reads, post)
+        print_summary(args, load_result, rollup, reads, post, storage, packed_reads)
     print(f"\n(whole bench: {time.perf_counter() - started:.0f} s)")
     if failures:
         print(f"\nFAIL ({len(failures)} check(s) failed, see above)")

@@ -15,6 +15,14 @@ import orjson
 
 DAYS = 30  # loaded by default (--days); the reads' widest window either way
 EVENTS = "metrics_metricevent"
+BLOCKS = "metrics_pointblock"  # points packed once their day is over (apps.metrics.packing)
+# Every stored point, rows and packed alike, with its tags: what the raw answers read.
+RAW_POINTS = (
+    f'(SELECT metric_name, "timestamp", value, tags_hash, tags FROM {EVENTS} UNION ALL '
+    f"SELECT b.metric_name, u.t, u.v, b.tags_hash, s.tags FROM {BLOCKS} b "
+    "JOIN metrics_metricseries s ON s.metric_name = b.metric_name AND s.tags_hash = b.tags_hash "
+    "CROSS JOIN LATERAL unnest(b.times, b.vals) AS u(t, v)) AS e"
+)
 BENCH_METRIC = "http.server.duration"  # the busiest metric: worst case for raw reads
 BENCH_TAGS = {"endpoint": "/api/v1/orders"}  # 2 of its 5 label sets (GET and POST)
 SOURCE = "bench"

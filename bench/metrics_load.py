@@ -12,7 +12,15 @@ from datetime import UTC, datetime, timedelta
 import orjson
 import psycopg
 from common import BenchError, setup_django
-from metrics_data import BENCH_METRIC, EVENTS, build_series, floor_day, floor_minute, generate
+from metrics_data import (
+    BENCH_METRIC,
+    EVENTS,
+    RAW_POINTS,
+    build_series,
+    floor_day,
+    floor_minute,
+    generate,
+)
 from stack import Stack, recreate_database
 
 COPY_SQL = (
@@ -204,7 +212,7 @@ def loaded_range(args) -> tuple[datetime, datetime, int]:
         # records beat's last minutes of host metrics into this database).
         lo, hi, count = conn.execute(
             "SELECT min(timestamp) FILTER (WHERE metric_name = %s), "
-            f"max(timestamp) FILTER (WHERE metric_name = %s), count(*) FROM {EVENTS}",
+            f"max(timestamp) FILTER (WHERE metric_name = %s), count(*) FROM {RAW_POINTS}",
             [BENCH_METRIC, BENCH_METRIC],
         ).fetchone()
     if lo is None:

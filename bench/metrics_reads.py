@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 import orjson
 import time_machine
 from common import pct
-from metrics_data import BENCH_METRIC, BENCH_TAGS, DAYS, EVENTS
+from metrics_data import BENCH_METRIC, BENCH_TAGS, DAYS, RAW_POINTS
 from metrics_verify import ReadCase, verify
 
 
@@ -197,18 +197,23 @@ def explain(label: str, fn: Callable[[], dict]) -> None:
                 print(f"   {line}")
 
 
+def reads_clock(end: datetime) -> datetime:
+    """The reads' `now`: not minute-aligned, and with points after it: both raw edges are
+    read."""
+    return end - timedelta(minutes=3) + timedelta(seconds=37, microseconds=123457)
+
+
 def bench_reads(args, end: datetime) -> list[dict]:
     from django.db import connection
 
-    # Not minute-aligned, and with points after it: both raw edges are read.
-    now = end - timedelta(minutes=3) + timedelta(seconds=37, microseconds=123457)
+    now = reads_clock(end)
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT tags_hash FROM metrics_metricseries WHERE metric_name = %s AND tags @> %s",
             [BENCH_METRIC, orjson.dumps(BENCH_TAGS).decode()],
         )
         hashes = [row[0] for row in cursor.fetchall()]
-        cursor.execute(f"SELECT count(*) FROM {EVENTS} WHERE metric_name = %s", [BENCH_METRIC])
+        cursor.execute(f"SELECT count(*) FROM {RAW_POINTS} WHERE metric_name = %s", [BENCH_METRIC])
         (bench_points,) = cursor.fetchone()
     print(
         f"reads: metric {BENCH_METRIC!r} ({bench_points:,} points, 5 label sets), now = "

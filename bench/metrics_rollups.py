@@ -7,7 +7,7 @@ import statistics
 import time
 from datetime import datetime, timedelta
 
-from metrics_data import EVENTS, floor_day
+from metrics_data import BLOCKS, EVENTS, floor_day
 
 
 def bench_rollups(args, start: datetime, end: datetime) -> dict:
@@ -18,8 +18,10 @@ def bench_rollups(args, start: datetime, end: datetime) -> dict:
 
     with connection.cursor() as cursor:
         cursor.execute("TRUNCATE metrics_metricrollup, metrics_dirtyminute")
-        cursor.execute(
-            f"SELECT date_trunc('day', timestamp) AS d, count(*) FROM {EVENTS} GROUP BY d"
+        cursor.execute(  # the rows' and the packed blocks' points
+            f"SELECT d, sum(n)::bigint FROM (SELECT date_trunc('day', timestamp) AS d, "
+            f"count(*) AS n FROM {EVENTS} GROUP BY d UNION ALL SELECT date_trunc('day', hour), "
+            f"sum(count) FROM {BLOCKS} GROUP BY 1) x GROUP BY d"
         )
         per_day = dict(cursor.fetchall())
     days = []

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from common import BenchError
-from metrics_data import EVENTS
+from metrics_data import RAW_POINTS
 
 QS = (0.5, 0.95, 0.99)
 
@@ -44,14 +44,15 @@ class ReadCase:
             return (
                 f"SELECT {select}count(*), avg(value), min(value), max(value), sum(value), "
                 "percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY value) "
-                f"FROM {EVENTS} WHERE {self.where}" + (" GROUP BY g ORDER BY g" if group else "")
+                f"FROM {RAW_POINTS} WHERE {self.where}"
+                + (" GROUP BY g ORDER BY g" if group else "")
             )
         value = "avg(value)"
         if self.agg != "avg":
             value = f"percentile_cont({int(self.agg[1:]) / 100}) WITHIN GROUP (ORDER BY value)"
         by = "g, b" if group else "b"
         return (
-            f"SELECT {select}{self.bucket()} AS b, count(*), {value} FROM {EVENTS} "
+            f"SELECT {select}{self.bucket()} AS b, count(*), {value} FROM {RAW_POINTS} "
             f"WHERE {self.where} GROUP BY {by} ORDER BY {by}"
         )
 

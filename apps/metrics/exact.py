@@ -17,7 +17,7 @@ from datetime import datetime
 
 from django.conf import settings
 
-from .sources import points_relation
+from .sources import packed_spans, points_relation
 
 SCAN_FACTOR = 10
 
@@ -62,7 +62,7 @@ def exact_percentiles(
     # The table name and fixed fragments only: every value is a parameter.
     sql = (
         f'WITH src AS MATERIALIZED (SELECT "timestamp" AS t, value, tags_hash AS h '  # noqa: S608
-        f"FROM {points_relation([name])} p "
+        f"FROM {points_relation([name], packed=packed_spans([(start, end)]))} p "
         'WHERE metric_name = %s AND "timestamp" >= %s AND "timestamp" < %s LIMIT %s)'
     )
     source = "src"

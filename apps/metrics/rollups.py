@@ -25,7 +25,7 @@ from apps.core.db import AdvisoryLock, connection_lost
 from .models import DirtyMinute, MetricRollup, MetricSeries, RollupFailure
 from .retention import RESOLUTIONS, raw_retention_days, rollup_cutoff
 from .sketch import key_sql, unnest_sql
-from .sources import points_relation
+from .sources import packed_spans, points_relation, reads_packed
 
 logger = logging.getLogger(__name__)
 
@@ -48,9 +48,10 @@ _COLUMNS = (
 _FROM_LISTS = "SELECT DISTINCT * FROM unnest(%s::text[], %s::timestamptz[]) AS d(metric_name, b)"
 
 
-def _points_of_pairs(names: list[str], span: str = "1 minute") -> str:
+def _points_of_pairs(names: list[str], span: str = "1 minute", *, packed: bool = False) -> str:
     """Points of the listed (metric, bucket of `span`) pairs (`names`: their metrics): one
-    index range scan per pair."""
+    index range scan per pair (and, if `packed`, one of the blocks of its hours)."""
+    bounds = [("d.b", f"d.b + interval '{span}'")] if packed else []
     return f"""
 d AS ({_FROM_LISTS}),
 pts AS (
@@ -58,7 +59,7 @@ pts AS (
     FROM d CROSS JOIN LATERAL (
         -- OFFSET 0 keeps this a per-pair index scan: flattened into a join, the
         -- planner may merge-join on metric_name alone and compare every point.
-        SELECT p.tags_hash, p.value FROM {points_relation(names)} p
+        SELECT p.tags_hash, p.value FROM {points_relation(names, packed=bounds)} p
         WHERE p.metric_name = d.metric_name
           AND p."timestamp" >= d.b AND p."timestamp" < d.b + interval '{span}'
         OFFSET 0
@@ -66,14 +67,14 @@ pts AS (
 )"""
 
 
-def _points_of_range(unit: str, names: list[str]) -> str:
-    """Every point of `names` in a time range, grouped straight into `unit` buckets
-    (backfill)."""
+def _points_of_range(unit: str, names: list[str], start: datetime, end: datetime) -> str:
+    """Every point of `names` in a time range (its parameters; `start` and `end` are its
+    bounds), grouped straight into `unit` buckets (backfill)."""
     return f"""
 pts AS (
     SELECT metric_name, tags_hash, date_trunc('{unit}', "timestamp") AS b, value,
            {key_sql("value")} AS k
-    FROM {points_relation(names)} p
+    FROM {points_relation(names, packed=packed_spans([(start, end)]))} p
     WHERE metric_name = ANY(%s) AND "timestamp" >= %s AND "timestamp" < %s
 )"""
 
@@ -153,7 +154,10 @@ def _rebuild(cursor, pairs: list[tuple[str, datetime]]) -> None:
     hour whose minutes are past their retention is rolled from its points instead (a
     late point, accepted while raw points are kept)."""
     names = [p[0] for p in pairs]
-    cursor.execute(_minutes_sql(_points_of_pairs(names)), [names, [p[1] for p in pairs]])
+    packed = reads_packed(min(p[1] for p in pairs))
+    cursor.execute(
+        _minutes_sql(_points_of_pairs(names, packed=packed)), [names, [p[1] for p in pairs]]
+    )
     hours = sorted({(n, m.replace(minute=0, second=0, microsecond=0)) for n, m in pairs})
     minutes_kept = rollup_cutoff("m", now=timezone.now())
     old = [h for h in hours if h[1] < minutes_kept]
@@ -166,7 +170,7 @@ def _rebuild(cursor, pairs: list[tuple[str, datetime]]) -> None:
     if old:
         old_names = [h[0] for h in old]
         cursor.execute(
-            _minutes_sql(_points_of_pairs(old_names, span="1 hour"), target="h"),
+            _minutes_sql(_points_of_pairs(old_names, span="1 hour", packed=packed), target="h"),
             [old_names, [h[1] for h in old]],
         )
     days = sorted({(n, h.replace(hour=0)) for n, h in hours})
@@ -352,7 +356,7 @@ def _rebuild_day(day: datetime, names: list[str]) -> None:
             cursor.execute(
                 f"INSERT INTO {DIRTY} (metric_name, bucket_start) "
                 f"SELECT DISTINCT metric_name, date_trunc('minute', \"timestamp\") "
-                f"FROM {points_relation(failed)} p "
+                f"FROM {points_relation(failed, packed=packed_spans([(day, end)]))} p "
                 'WHERE metric_name = ANY(%s) AND "timestamp" >= %s AND "timestamp" < %s',
                 [failed, day, end],
             )
@@ -365,8 +369,9 @@ def _rebuild_day_sql(cursor, day: datetime, end: datetime, names: list[str]) -> 
         "AND bucket_start >= %s AND bucket_start < %s",
         [names, ["m", "h", "d"], day, end],
     )
-    cursor.execute(_minutes_sql(_points_of_range("minute", names), upsert=False), window)
-    cursor.execute(_minutes_sql(_points_of_range("hour", names), target="h", upsert=False), window)
+    for unit, target in (("minute", "m"), ("hour", "h")):
+        points = _points_of_range(unit, names, day, end)
+        cursor.execute(_minutes_sql(points, target=target, upsert=False), window)
     cursor.execute(
         _derived_sql(_buckets_of_range(source="h", unit="day"), target="d", upsert=False),
         window,

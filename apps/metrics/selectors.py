@@ -32,7 +32,7 @@ from .models import MetricSeries, MetricTagKey
 from .retention import Kept, retained
 from .rollups import DIRTY, FAILED, ROLLUP, SERIES
 from .sketch import key_sql, merge_sketches, quantiles, unnest_sql
-from .sources import points_relation
+from .sources import packed_spans, points_relation
 
 UNITS = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1)}
 # Time series intervals: apps.core.windows (grammar, alignment, bucket count, fill).
@@ -293,7 +293,7 @@ def _sources(
     if cover_.raw:
         ranges = " OR ".join('("timestamp" >= %s AND "timestamp" < %s)' for _ in cover_.raw)
         parts.append(
-            f"SELECT {raw} FROM {points_relation([name])} p "
+            f"SELECT {raw} FROM {points_relation([name], packed=packed_spans(cover_.raw))} p "
             f"WHERE metric_name = %s{raw_filter} AND ({ranges}){by_series}"
         )
         params += [name, *filter_params]

@@ -14,12 +14,18 @@ row adds nothing. They are not in the metric points admin, and they go when thei
 rows go (that kind's retention); their rollups stay as long as other metrics' do.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
-from .models import DirtyMinute, MetricPoint, MetricSeries, MetricTagKey
+from django.utils import timezone
+
+from apps.core.windows import floor
+
+from .models import DirtyMinute, MetricPoint, MetricSeries, MetricTagKey, PointBlock
 
 POINTS = MetricPoint._meta.db_table
+BLOCKS = PointBlock._meta.db_table
 _SEPARATOR = "chr(31)"  # between label values in the hashed text: no label holds it
 
 
@@ -93,25 +99,64 @@ def source_of(name: str) -> Source | None:
     return _sources.get(name)
 
 
-def points_relation(names: Iterable[str] | None = None, *, tags: bool = False) -> str:
+def points_relation(
+    names: Iterable[str] | None = None,
+    *,
+    tags: bool = False,
+    packed: Sequence[tuple[str, str]] = (),
+) -> str:
     """A FROM item (give it an alias) of the points of `names` (None: of every metric),
     with (metric_name, metric_type, timestamp, value, tags_hash[, tags]): the metric
     table alone when no source is among them, else the table and those sources as one
     relation. PostgreSQL pushes a `metric_name = ...` condition into each part, and
     drops the parts of other names when planning (or, compared with a lateral column,
     runs none of their scans). The table alone keeps a stored metric's read as cheap as
-    it was: the union costs ~1 ms of planning a statement."""
+    it was: the union costs ~1 ms of planning a statement.
+
+    `packed`: (from, to) SQL bounds of the spans of time the statement reads (constants
+    or a lateral column): the points packed into blocks in those spans come too,
+    unpacked (apps.metrics.packing). Needed when a span starts before today
+    (`packed_spans`); a block is found by its hour alone, so the statement still
+    compares each point's time. Not with `tags`."""
     wanted = None if names is None else set(names)
     chosen = [s for name, s in _sources.items() if wanted is None or name in wanted]
-    if not chosen:
+    if not chosen and not packed:
         return POINTS
     extra = ", tags" if tags else ""
     parts = [
         f'SELECT metric_name::text, metric_type::text, "timestamp", value, tags_hash{extra} '  # noqa: S608
         f"FROM {POINTS}"
     ]
+    if packed:
+        if tags:
+            raise ValueError("packed points have no tags of their own")
+        hours = " OR ".join(
+            f"(b.hour > ({low}) - interval '1 hour' AND b.hour < ({high}))" for low, high in packed
+        )
+        parts.append(
+            f'SELECT b.metric_name::text, b.metric_type::text, u.t AS "timestamp", u.v AS value, '  # noqa: S608
+            f"b.tags_hash FROM {BLOCKS} b CROSS JOIN LATERAL unnest(b.times, b.vals) AS u(t, v) "
+            f"WHERE {hours}"
+        )
     parts += [source.select(source.table, tags=tags) for source in chosen]
     return "(" + " UNION ALL ".join(parts) + ")"
+
+
+def reads_packed(start: datetime) -> bool:
+    """Whether points from `start` on may be packed: blocks only ever hold days that were
+    over when they were packed."""
+    return start < floor(timezone.now(), "d")
+
+
+def packed_spans(spans: Iterable[tuple[datetime, datetime]]) -> list[tuple[str, str]]:
+    """`packed` for a statement reading these (from, to) spans: those where points may
+    be packed, as constants (a datetime's own text, never input), so planning skips the
+    blocks' other days."""
+    return [
+        (f"'{start.isoformat()}'::timestamptz", f"'{end.isoformat()}'::timestamptz")
+        for start, end in spans
+        if reads_packed(start)
+    ]
 
 
 def after_insert(table: str) -> tuple[str, ...]:

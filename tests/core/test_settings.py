@@ -81,6 +81,7 @@ def test_registered_task_names_are_stable():
         "ingest.purge_expired",
         "ingest.sweep_outbox",
         "insights.track_period",
+        "metrics.pack_points",
         "metrics.rollup_pending",
         "monitoring.record_system_metrics",
         "monitoring.run_checks",

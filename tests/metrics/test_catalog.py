@@ -121,7 +121,8 @@ def test_migration_lists_the_keys_of_series_stored_before_it(ingest_client):
         cursor.execute("DROP TABLE metrics_metrictagkey")
     call_command("migrate", "metrics", "0003", fake=True, verbosity=0)
 
-    call_command("migrate", "metrics", verbosity=0)
+    call_command("migrate", "metrics", "0004", verbosity=0)
+    call_command("migrate", "metrics", fake=True, verbosity=0)  # the later ones have run
 
     keys = MetricTagKey.objects.filter(metric_name="old.metric").values_list("tag_key", flat=True)
     assert sorted(keys) == ["disk", "host"]

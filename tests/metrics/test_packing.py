@@ -1,0 +1,246 @@
+"""Metric points packed into per-hour blocks once their day is over (apps.metrics.packing):
+every read answers as it did from the rows, a late point for a packed day counts, a
+retry of a packed point is still refused, and the blocks go with the points' days."""
+
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import time_machine
+from django.db import connection
+
+from apps.ingest.partitions import partitions_maintain
+from apps.ingest.retention import retention_purge
+from apps.metrics.models import MetricPoint, MetricRollup, PointBlock
+from apps.metrics.rollups import rollup_pending
+from apps.metrics.tasks import pack_points
+from tests.helpers import drain_outbox, iso, new_id, post_json
+
+pytestmark = pytest.mark.django_db
+
+RECORD = "/api/v1/analytics/metrics/record"
+BASE = "/api/v1/analytics/metrics/api.latency"
+# Days ahead of the real clock: partitions the migrations made (a table converted with
+# rows by another test has a legacy partition up to tomorrow).
+TODAY = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=4)
+DAY1, DAY2 = TODAY - timedelta(days=2), TODAY - timedelta(days=1)
+PACKED_AT = TODAY + timedelta(hours=1, minutes=0)  # beat's "pack-metric-points", 01:00
+# Where the windows read start and end: mid-minute, so their edges are raw points.
+EDGES = (
+    DAY1 + timedelta(hours=3, minutes=20, seconds=31),
+    DAY2 + timedelta(hours=5, seconds=17),
+    DAY2 + timedelta(hours=9, minutes=59, seconds=29),
+    PACKED_AT - timedelta(seconds=10),
+)
+
+
+def point(moment: datetime, value: float, endpoint: str, **extra) -> dict:
+    return {
+        "metric_name": "api.latency",
+        "metric_type": "timer",
+        "value": value,
+        "tags": {"endpoint": endpoint},
+        "timestamp": iso(moment),
+        **extra,
+    }
+
+
+def record(client, items: list[dict]) -> None:
+    for start in range(0, len(items), 500):
+        response = post_json(client, RECORD, items[start : start + 500])
+        assert response.status_code == 202, response.json()
+    drain_outbox()
+    rollup_pending()
+
+
+def three_days(seed: int = 7) -> list[dict]:
+    """Points every ~7 minutes over the day before yesterday, yesterday and today's first
+    hour, on three endpoints, several in some minutes."""
+    rng = random.Random(seed)
+    moments, moment = [], DAY1
+    while moment < PACKED_AT:
+        moments.append(moment)
+        moment += timedelta(seconds=rng.randint(1, 840))
+    # Bursts in the minutes where the windows of `answers` start and end.
+    for edge in EDGES:
+        moments += [edge.replace(second=0) + timedelta(seconds=s) for s in range(0, 60, 6)]
+    return [
+        point(moment, round(rng.lognormvariate(3, 1), 3), rng.choice("abc"))
+        for moment in sorted(moments)
+    ]
+
+
+def read(client, path: str, **params) -> dict:
+    response = client.get(f"{BASE}/{path}", params)
+    assert response.status_code == 200, response.json()
+    return response.json()
+
+
+def answers(client) -> list[dict]:
+    """Reads that take raw points of the packed days: windows starting mid-minute there
+    (exact percentiles over few points, sketches over more), per endpoint, a series."""
+    start, inside_start, inside_end, end = map(iso, EDGES)
+    inside = inside_start, inside_end
+    return [
+        read(client, "statistics", **{"from": start, "to": end}),
+        read(client, "statistics", **{"from": start, "to": end, "group_by": "endpoint"}),
+        read(client, "statistics", **{"from": inside[0], "to": inside[1]}),
+        read(client, "time-series", **{"from": start, "to": end, "interval": "1h", "agg": "p95"}),
+        read(client, "time-series", **{"from": inside[0], "to": inside[1], "interval": "1m"}),
+    ]
+
+
+def same_as(answer):
+    """`answer`, its floats compared to the last few bits: sums come out in another order."""
+    if isinstance(answer, dict):
+        return {key: same_as(value) for key, value in answer.items()}
+    if isinstance(answer, list):
+        return [same_as(value) for value in answer]
+    if isinstance(answer, float):
+        return pytest.approx(answer, rel=1e-12, abs=0)
+    return answer
+
+
+def stored_rows(start: datetime, end: datetime) -> int:
+    return MetricPoint.objects.filter(timestamp__gte=start, timestamp__lt=end).count()
+
+
+def packed_points(start: datetime, end: datetime) -> int:
+    return sum(
+        PointBlock.objects.filter(hour__gte=start, hour__lt=end).values_list("count", flat=True)
+    )
+
+
+@pytest.fixture
+def clock():
+    with time_machine.travel(PACKED_AT, tick=False) as traveller:
+        partitions_maintain()  # beat's hourly task at that clock
+        yield traveller
+
+
+@pytest.mark.parametrize("exact_points", [10_000, 0])
+def test_packed_days_answer_every_read_as_their_rows_did(
+    clock, ingest_client, read_client, settings, exact_points
+):
+    settings.METRICS_EXACT_PERCENTILE_POINTS = exact_points  # 0: sketches and raw edges
+    items = three_days()
+    record(ingest_client, items)
+    before = answers(read_client)
+    today = sum(1 for item in items if item["timestamp"] >= iso(TODAY))
+
+    pack_points.apply()  # the task as beat sends it: no arguments
+
+    assert stored_rows(DAY1, TODAY) == 0
+    assert packed_points(DAY1, TODAY) == len(items) - today
+    assert stored_rows(TODAY, PACKED_AT) == today  # today's stay rows
+    assert answers(read_client) == same_as(before)
+    # A block is one label set's hour, its points in time order.
+    block = PointBlock.objects.filter(hour__gte=DAY2).order_by("hour").first()
+    assert block.count == len(block.times) == len(block.vals) > 1
+    assert block.times == sorted(block.times)
+    assert all(block.hour <= t < block.hour + timedelta(hours=1) for t in block.times)
+    # A second run finds nothing left to pack.
+    pack_points.apply()
+    assert packed_points(DAY1, TODAY) == len(items) - today
+
+
+def test_a_late_point_for_a_packed_day_counts_in_its_minute_and_is_packed_the_next_day(
+    clock, ingest_client, read_client
+):
+    minute = DAY2 + timedelta(hours=10, minutes=3)
+    packed = [point(minute + timedelta(seconds=s), v, "a") for s, v in ((5, 10.0), (20, 30.0))]
+    record(ingest_client, packed + [point(DAY2 + timedelta(hours=11), 1.0, "a")])
+    pack_points.apply()
+
+    record(ingest_client, [point(minute + timedelta(seconds=40), 50.0, "b")])  # a day late
+
+    assert stored_rows(DAY2, TODAY) == 1
+    # Its minute was rolled again from the packed points and the new one.
+    rolled = MetricRollup.objects.get(resolution="m", bucket_start=minute, tags_hash=0)
+    assert (rolled.count, rolled.sum, rolled.min, rolled.max) == (3, 90, 10, 50)
+    whole = read(read_client, "statistics", **{"from": iso(DAY2), "to": iso(TODAY)})
+    assert (whole["count"], whole["sum"]) == (4, 91)
+    edge = {"from": iso(minute + timedelta(seconds=1)), "to": iso(minute + timedelta(seconds=50))}
+    assert read(read_client, "statistics", **edge)["count"] == 3  # raw: packed and not
+
+    clock.move_to(PACKED_AT + timedelta(days=1))
+    pack_points.apply()
+    assert stored_rows(DAY2, TODAY) == 0
+    assert PointBlock.objects.filter(hour=minute.replace(minute=0)).count() == 2
+    assert read(read_client, "statistics", **edge)["count"] == 3
+
+
+def test_a_retry_of_a_packed_point_is_still_stored_once(clock, ingest_client, read_client):
+    retried = point(DAY2 + timedelta(hours=6), 42.0, "a", event_id=new_id())
+    record(ingest_client, [retried])
+    pack_points.apply()
+    assert packed_points(DAY2, TODAY) == 1
+
+    record(ingest_client, [retried])
+
+    assert stored_rows(DAY2, TODAY) == 0
+    assert read(read_client, "statistics", **{"from": iso(DAY2), "to": iso(TODAY)})["count"] == 1
+
+
+def test_blocks_are_compressed_and_go_with_the_points_days(clock, ingest_client, read_client):
+    record(ingest_client, three_days())
+    # A busy hour: its arrays are big enough to be compressed.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {MetricPoint._meta.db_table} (event_id, timestamp, received_at, "
+            "metric_name, metric_type, value, unit, tags, tags_hash, source) "
+            "SELECT gen_random_uuid(), t, t, 'busy', 'gauge', n %% 97, '', '{}', 1, '' "
+            "FROM generate_series(1, 20000) n, "
+            "LATERAL (SELECT %s::timestamptz + n * interval '150 ms' AS t) s",
+            [DAY2 + timedelta(hours=2)],
+        )
+    pack_points.apply()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT pg_column_compression(vals), pg_column_size(times) + pg_column_size(vals) "
+            f"FROM {PointBlock._meta.db_table} WHERE metric_name = 'busy'"
+        )
+        ((method, size),) = cursor.fetchall()
+    assert method == "lz4"
+    assert size < 20000 * 8  # under 8 bytes a point for time and value (16 as rows' columns)
+
+    day_stats = read(read_client, "statistics", **{"from": iso(DAY1), "to": iso(TODAY)})
+    clock.move_to(TODAY + timedelta(days=93))  # both days a day past the 90 days kept
+    retention_purge()
+    assert not PointBlock.objects.filter(hour__lt=TODAY).exists()
+    # The hour rollups answer for them (kept 2 years).
+    assert (
+        read(read_client, "statistics", **{"from": iso(DAY1), "to": iso(TODAY)})["count"]
+        == (day_stats["count"])
+    )
+
+
+def relation_bytes(table: str) -> tuple[int, int]:
+    """(heap, indexes) bytes of a table."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_relation_size(%s), pg_indexes_size(%s)", [table, table])
+        return cursor.fetchone()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_emptied_day_gives_its_space_back():
+    """Outside a transaction (as the worker runs it) the packed day's partition is
+    vacuumed down to no pages and its indexes rebuilt empty."""
+    day = f"{MetricPoint._meta.db_table}_{DAY2:%Y_%b_%d}".lower()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {MetricPoint._meta.db_table} (event_id, timestamp, received_at, "
+            "metric_name, metric_type, value, unit, tags, tags_hash, source) "
+            "SELECT gen_random_uuid(), t, t, 'metric.' || (n %% 20), 'gauge', n, '', '{}', "
+            "n %% 3 + 1, '' FROM generate_series(1, 40000) n, "
+            "LATERAL (SELECT %s::timestamptz + n * interval '2 seconds' AS t) s ORDER BY n",
+            [DAY2],
+        )
+    heap, indexes = relation_bytes(day)
+    assert heap > 2_000_000 and indexes > 2_000_000
+    with time_machine.travel(PACKED_AT, tick=False):
+        pack_points.apply()
+    assert packed_points(DAY2, TODAY) == 40000
+    heap, indexes = relation_bytes(day)
+    assert heap == 0
+    assert indexes < 100_000  # each index's metapage and an empty root
