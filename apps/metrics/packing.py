@@ -28,8 +28,10 @@ from apps.ingest.partitions import (
 )
 from apps.ingest.retention import RetentionTarget, expired_purge, retention_cutoff
 
-from .models import PointBlock
+from .models import MetricSeries, PointBlock
 from .sources import BLOCKS, POINTS
+
+SERIES = MetricSeries._meta.db_table
 
 TABLE = "metric_block"  # its registered name (apps.ingest.partitions.time_table_register)
 
@@ -73,27 +75,36 @@ def _days(now: datetime) -> list[tuple[str, datetime, datetime]]:
 
 def points_pack(*, now: datetime | None = None) -> dict[str, int]:
     """Pack the points of every day over (SETTLED) still stored as rows, a day's in one
-    statement; {partition: points packed} of those that had any. Beat's daily task."""
-    now = now or timezone.now()
-    quote = connection.ops.quote_name
+    statement, then give each emptied partition's space back; {partition: points
+    packed} of those that had any. Beat's daily task."""
     packed: dict[str, int] = {}
-    for name, start, end in _days(now):
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f'SELECT EXISTS (SELECT 1 FROM {quote(name)} WHERE "timestamp" >= %s '  # noqa: S608
-                'AND "timestamp" < %s)',
-                [start, end],
-            )
-            if not cursor.fetchone()[0]:
-                continue
-        with transaction.atomic(), connection.cursor() as cursor:
-            # Arrays of a few hundred points or more are compressed: lz4 is faster than
-            # the default pglz and as small on these arrays.
-            cursor.execute("SET LOCAL default_toast_compression = 'lz4'")
-            cursor.execute(_PACK.format(partition=quote(name)), [start, end])
-            packed[name] = cursor.fetchone()[0]
-        _reclaim(name)
+    try:
+        for name, start, end in _days(now or timezone.now()):
+            if points := _pack_day(name, start, end):
+                packed[name] = packed.get(name, 0) + points
+    finally:  # each once, after all its days (the legacy partition has many)
+        for name in packed:
+            _reclaim(name)
     return packed
+
+
+def _pack_day(partition: str, start: datetime, end: datetime) -> int:
+    """The points of `partition` from `start` to `end` packed; how many."""
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'SELECT EXISTS (SELECT 1 FROM {quote(partition)} WHERE "timestamp" >= %s '  # noqa: S608
+            'AND "timestamp" < %s)',
+            [start, end],
+        )
+        if not cursor.fetchone()[0]:
+            return 0
+    with transaction.atomic(), connection.cursor() as cursor:
+        # Arrays of a few hundred points or more are compressed: lz4 is faster than the
+        # default pglz and as small on these arrays.
+        cursor.execute("SET LOCAL default_toast_compression = 'lz4'")
+        cursor.execute(_PACK.format(partition=quote(partition)), [start, end])
+        return cursor.fetchone()[0]
 
 
 def _reclaim(partition: str) -> None:
@@ -104,6 +115,23 @@ def _reclaim(partition: str) -> None:
         with connection.cursor() as cursor:
             cursor.execute(f"VACUUM {connection.ops.quote_name(partition)}")
     partition_reindex(partition)
+
+
+def blocks_unpack() -> int:
+    """Every packed point back into a row (a migration's way back past the blocks): the
+    tags and unit from its series, a new event_id, its time as arrival time. Returns
+    how many."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {POINTS} (event_id, timestamp, received_at, metric_name, "  # noqa: S608
+            "metric_type, value, unit, tags, tags_hash, source) "
+            "SELECT gen_random_uuid(), u.t, u.t, b.metric_name, b.metric_type, u.v, "
+            "coalesce(s.unit, ''), coalesce(s.tags, '{}'), b.tags_hash, '' "
+            f"FROM {BLOCKS} b LEFT JOIN {SERIES} s "
+            "ON s.metric_name = b.metric_name AND s.tags_hash = b.tags_hash "
+            "CROSS JOIN LATERAL unnest(b.times, b.vals) AS u(t, v)"
+        )
+        return cursor.rowcount
 
 
 def blocks_purge(*, now: datetime) -> dict[str, tuple[int, datetime]]:

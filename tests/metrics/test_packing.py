@@ -2,11 +2,13 @@
 every read answers as it did from the rows, a late point for a packed day counts, a
 retry of a packed point is still refused, and the blocks go with the points' days."""
 
+import io
 import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
+from django.core.management import call_command
 from django.db import connection
 
 from apps.ingest.partitions import partitions_maintain
@@ -244,3 +246,73 @@ def test_an_emptied_day_gives_its_space_back():
     heap, indexes = relation_bytes(day)
     assert heap == 0
     assert indexes < 100_000  # each index's metapage and an empty root
+
+
+@pytest.mark.django_db(transaction=True)
+def test_migrating_back_past_the_blocks_turns_packed_points_into_rows(ingest_client):
+    items = [point(DAY2 + timedelta(minutes=7 * n), float(n), "ab"[n % 2]) for n in range(50)]
+    with time_machine.travel(PACKED_AT, tick=False):
+        partitions_maintain()
+        record(ingest_client, items)
+        pack_points.apply()
+    assert not MetricPoint.objects.exists()
+
+    call_command("migrate", "metrics", "0007", verbosity=0)
+    try:
+        rows = MetricPoint.objects.values_list("timestamp", "value", "tags", "unit")
+        assert sorted((t, v, tags["endpoint"], unit) for t, v, tags, unit in rows) == sorted(
+            (datetime.fromisoformat(i["timestamp"]), i["value"], i["tags"]["endpoint"], "")
+            for i in items
+        )
+    finally:
+        call_command("migrate", "metrics", verbosity=0)
+
+
+def test_the_command_packs_now_and_says_what(clock, ingest_client):
+    record(ingest_client, [point(DAY2 + timedelta(minutes=n), 1.0, "a") for n in range(30)])
+    out = io.StringIO()
+    call_command("pack_metric_points", stdout=out)
+    assert "30 points of 1 day(s) packed" in out.getvalue()
+    assert packed_points(DAY2, TODAY) == 30
+
+
+@pytest.mark.django_db(transaction=True)
+def test_after_an_upgrade_the_days_kept_in_the_legacy_partition_are_packed():
+    """A table converted with rows keeps them in one legacy partition (up to tomorrow):
+    each of its days is packed, today's points stay rows, and rollups rebuilt from the
+    packed points (`backfill_rollups`) answer as before."""
+    from apps.ingest.partitions import legacy_partition
+    from apps.metrics.rollups import rollup_range
+    from apps.metrics.selectors import metric_statistics
+
+    call_command("migrate", "metrics", "0005", verbosity=0)
+    now = datetime.now(UTC)
+    try:
+        with connection.cursor() as cursor:  # as the release before stored them
+            cursor.execute(
+                f"INSERT INTO {MetricPoint._meta.db_table} (event_id, timestamp, received_at, "
+                "metric_name, metric_type, value, unit, tags, tags_hash, source) "
+                "SELECT gen_random_uuid(), t, t, 'old.metric', 'gauge', n %% 101, '', "
+                "'{}', 1, '' FROM generate_series(1, 5000) n, "
+                "LATERAL (SELECT %s::timestamptz - n * interval '97 seconds' AS t) s",
+                [now],
+            )
+    finally:
+        call_command("migrate", "metrics", verbosity=0)
+    legacy, _ = legacy_partition(MetricPoint._meta.db_table)
+    today = (now - timedelta(hours=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    first = now - timedelta(days=6)
+    rollup_range(start=first, end=now)
+    before = metric_statistics(name="old.metric", hours=24 * 6, now=now)
+
+    with time_machine.travel(now, tick=False):
+        pack_points.apply()
+        rollup_range(start=first, end=now)  # rebuilt from the packed points
+        after = metric_statistics(name="old.metric", hours=24 * 6, now=now)
+
+    assert stored_rows(first, today) == 0
+    with connection.cursor() as cursor:  # what is left in the legacy partition: today's
+        cursor.execute(f"SELECT count(*) FROM {legacy}")
+        assert cursor.fetchone()[0] == stored_rows(today, now + timedelta(seconds=1))
+    assert packed_points(first, today) + stored_rows(today, now + timedelta(seconds=1)) == 5000
+    assert after == same_as(before)

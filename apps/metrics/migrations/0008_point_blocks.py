@@ -1,7 +1,14 @@
-"""Blocks of packed metric points (apps.metrics.packing); partitioned in 0009."""
+"""Blocks of packed metric points (apps.metrics.packing); partitioned in 0009. The way
+back turns every packed point into a row again before the blocks go."""
 
 import django.contrib.postgres.fields
 from django.db import migrations, models
+
+
+def unpack(apps, schema_editor):
+    from apps.metrics.packing import blocks_unpack
+
+    blocks_unpack()
 
 
 class Migration(migrations.Migration):
@@ -53,4 +60,5 @@ class Migration(migrations.Migration):
                 "indexes": [models.Index(fields=["metric_name", "hour"], name="block_name_hour")],
             },
         ),
+        migrations.RunPython(migrations.RunPython.noop, unpack),
     ]
