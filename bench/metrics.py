@@ -26,9 +26,11 @@
    the server closed the connection includes a (loopback) TCP connect, and the
    summary says which way the server went.
 5. Storage (metrics_storage.py): the bytes a point of the points' rows, the packed
-   blocks, the rollups and the series; then the daily task packs the days before today
-   (apps.metrics.packing, at the reads' clock), the sizes are taken again, and part 3's
-   reads run again, each checked against the raw answer (rows and blocks alike).
+   blocks, the rollups, the packed minutes and the series; then the daily task packs the
+   points and minute rollups of the days before today (apps.metrics.packing, at the
+   reads' clock), the sizes are taken again (and once more with the rollups rewritten,
+   the steady state), and part 3's reads run again, each checked against the raw answer
+   (rows and blocks alike).
    --skip-pack leaves the points as rows.
 
     DEBUG=true .venv/bin/python bench/metrics.py [--points 10000000] [--skip-load]
@@ -72,18 +74,23 @@ def print_reads(reads: list[dict], *, packed: bool = False) -> None:
 
 def print_storage(storage: dict) -> None:
     points = storage["points"]
-    for when in ("before", "after"):
+    for when, label in (
+        ("before", "before packing the days before today"),
+        ("after", "after packing them (the minute rows' space free for reuse)"),
+        ("steady", "steady state (the rollups rewritten: `VACUUM FULL`)"),
+    ):
         parts = storage[when]
         total = sum(parts.values())
         each = ", ".join(f"{name} {size / points:,.1f}" for name, size in parts.items())
         print(
-            f"| Storage, {when} packing the days before today | <= 50 B a point | "
+            f"| Storage, {label} | <= 50 B a point | "
             f"{total / points:,.1f} B a point, {total / 2**30:,.2f} GiB ({each}) | - |"
         )
     print(
         f"| Packing {storage['packed']:,} points ({storage['days']} days; VACUUM and REINDEX "
-        f"included) | - | {storage['seconds']:.1f} s "
-        f"({storage['packed'] / max(storage['seconds'], 1e-9):,.0f} points/s) | - |"
+        f"included) and {storage['minutes']:,} minute rollups | - | {storage['seconds']:.1f} s "
+        f"({storage['packed'] / max(storage['seconds'], 1e-9):,.0f} points/s) and "
+        f"{storage['minute_seconds']:.1f} s | - |"
     )
 
 

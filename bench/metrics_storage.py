@@ -1,7 +1,13 @@
 """The metrics bench's part 5: what the points take on disk, before and after the daily
-task packs the days before today into blocks (apps.metrics.packing, at the reads'
-clock), and how long packing takes. Bytes a point: each part's total size (heap,
-TOAST and indexes of every partition) over the points stored, rows and packed alike."""
+task packs the points and minute rollups of the days before today into blocks
+(apps.metrics.packing, at the reads' clock), and how long packing takes. Bytes a point:
+each part's total size (heap, TOAST and indexes of every partition) over the points
+stored, rows and packed alike.
+
+Packing deletes the days' minute rows; their space in the rollups' table is free for
+the next days' rows (VACUUM), not given back. A deployment packing every night holds
+about a day of minute rows, so the steady state is measured after `VACUUM FULL` of the
+rollups (which rewrites the table with its live rows only)."""
 
 import time
 
@@ -19,6 +25,7 @@ PARTS = (
         f"SELECT sum(pg_total_relation_size(relid)) FROM pg_partition_tree('{BLOCKS}')",
     ),
     ("rollups", "SELECT pg_total_relation_size('metrics_metricrollup')"),
+    ("packed minutes", "SELECT pg_total_relation_size('metrics_minuteblock')"),
     ("series", "SELECT pg_total_relation_size('metrics_metricseries')"),
 )
 
@@ -54,7 +61,9 @@ def print_sizes(label: str, parts: dict[str, int], points: int) -> None:
 
 
 def bench_storage(args, end) -> dict:
-    from apps.metrics.packing import points_pack
+    from django.db import connection
+
+    from apps.metrics.packing import minutes_pack, points_pack
 
     points = stored_points()
     before = sizes()
@@ -63,18 +72,29 @@ def bench_storage(args, end) -> dict:
         t0 = time.perf_counter()
         packed = points_pack()
         seconds = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        minutes = minutes_pack()
+        minute_seconds = time.perf_counter() - t0
     moved = sum(packed.values())
     after = sizes()
     print(
         f"storage: packed {moved:,} points of {len(packed)} days in {seconds:.1f} s "
-        f"({moved / seconds if seconds else 0:,.0f} points/s, VACUUM and REINDEX included)"
+        f"({moved / seconds if seconds else 0:,.0f} points/s, VACUUM and REINDEX included), "
+        f"{minutes:,} minute rollups in {minute_seconds:.1f} s (VACUUM included)"
     )
     print_sizes("after packing", after, points)
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM FULL metrics_metricrollup")
+    steady = sizes()
+    print_sizes("steady state (rollups without the packed rows' space)", steady, points)
     return {
         "points": points,
         "before": before,
         "after": after,
+        "steady": steady,
         "packed": moved,
         "days": len(packed),
         "seconds": seconds,
+        "minutes": minutes,
+        "minute_seconds": minute_seconds,
     }

@@ -3,6 +3,8 @@ set and hour, the points' times and values as two arrays compressed with lz4
 (PointBlock). As rows, a day of 1.1M points takes ~300 bytes a point with its indexes
 (a row costs 28 bytes before its first column); packed, ~15.
 
+Minute rollups are packed the same night (`minutes_pack`, apps.metrics.minute_blocks).
+
 The daily `points_pack` moves every point of the days before today from the points'
 partitions into blocks: one statement a day (DELETE ... RETURNING feeding the INSERT),
 so a read sees each point once, as a row before and in a block after. Then the emptied
@@ -28,7 +30,9 @@ from apps.ingest.partitions import (
 )
 from apps.ingest.retention import RetentionTarget, expired_purge, retention_cutoff
 
+from .minute_blocks import PACK, ROLLUP
 from .models import MetricSeries, PointBlock
+from .rollups import ROLLER_LOCK, metric_names
 from .sources import BLOCKS, POINTS
 
 SERIES = MetricSeries._meta.db_table
@@ -105,6 +109,24 @@ def _pack_day(partition: str, start: datetime, end: datetime) -> int:
         cursor.execute("SET LOCAL default_toast_compression = 'lz4'")
         cursor.execute(_PACK.format(partition=quote(partition)), [start, end])
         return cursor.fetchone()[0]
+
+
+def minutes_pack(*, now: datetime | None = None) -> int:
+    """Pack the minute rollups of every day over (SETTLED), a metric at a time, holding
+    the roller's lock (apps.metrics.minute_blocks), then vacuum the rollups (the space
+    goes to the next days' rows). Returns the minutes packed. Beat's daily task."""
+    today = floor((now or timezone.now()) - SETTLED, "d")
+    packed = 0
+    for name in metric_names():
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ROLLER_LOCK])
+            cursor.execute("SET LOCAL default_toast_compression = 'lz4'")
+            cursor.execute(PACK, [name, today])
+            packed += cursor.fetchone()[0]
+    if packed and not connection.in_atomic_block:
+        with connection.cursor() as cursor:
+            cursor.execute(f"VACUUM {ROLLUP}")
+    return packed
 
 
 def _reclaim(partition: str) -> None:

@@ -28,11 +28,12 @@ from apps.core.windows import Interval, filled, floor, parse_interval, window_st
 from apps.requestlog.selectors import request_summary
 
 from .exact import exact_percentiles
+from .minute_blocks import MINUTE_BLOCKS, unpacked_sql
 from .models import MetricSeries, MetricTagKey
 from .retention import Kept, retained
 from .rollups import DIRTY, FAILED, ROLLUP, SERIES
 from .sketch import key_sql, merge_sketches, quantiles, unnest_sql
-from .sources import packed_spans, points_relation
+from .sources import packed_spans, points_relation, reads_packed
 
 UNITS = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1)}
 # Time series intervals: apps.core.windows (grammar, alignment, bucket count, fill).
@@ -290,6 +291,20 @@ def _sources(
         params += [name, *filter_params]
         for piece in cover_.rollups:
             params += list(piece)
+    packed = [(lo, hi) for res, lo, hi in cover_.rollups if res == "m" and reads_packed(lo)]
+    if packed:  # minutes of the days before today may be packed (apps.metrics.minute_blocks)
+        hours = " OR ".join("(b.hour >= %s AND b.hour < %s)" for _ in packed)
+        ranges = " OR ".join("(bucket_start >= %s AND bucket_start < %s)" for _ in packed)
+        blocks = unpacked_sql(MINUTE_BLOCKS, f"b.metric_name = %s AND ({hours})")
+        parts.append(
+            f"SELECT {rolled} FROM ({blocks}) r WHERE {rollup_filter} AND ({ranges}){by_series}"
+        )
+        params.append(name)
+        for lo, hi in packed:
+            params += [floor(lo, "h"), hi]
+        params += filter_params
+        for lo, hi in packed:
+            params += [lo, hi]
     if cover_.raw:
         ranges = " OR ".join('("timestamp" >= %s AND "timestamp" < %s)' for _ in cover_.raw)
         parts.append(

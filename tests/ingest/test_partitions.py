@@ -66,10 +66,11 @@ def test_a_populated_table_becomes_partitioned_with_every_row_and_its_retries_re
             highest = cursor.fetchone()[0]
         # At one clock before and after: a migration that crosses a minute would otherwise
         # move the newest point out of the window's raw last minute. Read as the release
-        # before read (no packed points: its table comes in a later migration).
+        # before read (no packed points or minutes: their tables come in later migrations).
         with (
             mock.patch("apps.metrics.selectors.packed_spans", return_value=[]),
             mock.patch("apps.metrics.exact.packed_spans", return_value=[]),
+            mock.patch("apps.metrics.selectors.reads_packed", return_value=False),
         ):
             stats_before = metric_statistics(
                 name="p.test", hours=24 * 6, now=now + timedelta(seconds=1)

@@ -13,7 +13,7 @@ from django.db import connection
 
 from apps.ingest.partitions import partitions_maintain
 from apps.ingest.retention import retention_purge
-from apps.metrics.models import MetricPoint, MetricRollup, PointBlock
+from apps.metrics.models import MetricPoint, MetricRollup, MinuteBlock, PointBlock
 from apps.metrics.rollups import rollup_pending
 from apps.metrics.tasks import pack_points
 from tests.helpers import drain_outbox, iso, new_id, post_json
@@ -89,6 +89,9 @@ def answers(client) -> list[dict]:
         read(client, "statistics", **{"from": inside[0], "to": inside[1]}),
         read(client, "time-series", **{"from": start, "to": end, "interval": "1h", "agg": "p95"}),
         read(client, "time-series", **{"from": inside[0], "to": inside[1], "interval": "1m"}),
+        # Minute rollups over both days, every 15 minutes.
+        read(client, "time-series", **{"from": start, "to": end, "interval": "15m", "agg": "p50"}),
+        read(client, "time-series", **{"from": start, "to": end, "interval": "90m"}),
     ]
 
 
@@ -135,6 +138,11 @@ def test_packed_days_answer_every_read_as_their_rows_did(
     assert stored_rows(DAY1, TODAY) == 0
     assert packed_points(DAY1, TODAY) == len(items) - today
     assert stored_rows(TODAY, PACKED_AT) == today  # today's stay rows
+    # And the minute rollups of those days: an hour of a label set a block.
+    minutes = MetricRollup.objects.filter(resolution="m")
+    assert not minutes.filter(bucket_start__lt=TODAY).exists()
+    assert minutes.filter(bucket_start__gte=TODAY).exists()
+    assert MinuteBlock.objects.filter(hour__gte=DAY1, hour__lt=TODAY).count() > 40
     assert answers(read_client) == same_as(before)
     # A block is one label set's hour, its points in time order.
     block = PointBlock.objects.filter(hour__gte=DAY2).order_by("hour").first()
@@ -157,9 +165,16 @@ def test_a_late_point_for_a_packed_day_counts_in_its_minute_and_is_packed_the_ne
     record(ingest_client, [point(minute + timedelta(seconds=40), 50.0, "b")])  # a day late
 
     assert stored_rows(DAY2, TODAY) == 1
-    # Its minute was rolled again from the packed points and the new one.
+    # Its minute was rolled again from the packed points and the new one, its hour's
+    # packed minutes back as rows first (the other hour stays packed).
+    hour = minute.replace(minute=0)
+    assert not MinuteBlock.objects.filter(hour=hour).exists()
+    assert MinuteBlock.objects.filter(hour=hour + timedelta(hours=1)).exists()
     rolled = MetricRollup.objects.get(resolution="m", bucket_start=minute, tags_hash=0)
     assert (rolled.count, rolled.sum, rolled.min, rolled.max) == (3, 90, 10, 50)
+    series = {"from": iso(hour), "to": iso(hour + timedelta(hours=2)), "interval": "1m"}
+    counts = [b["count"] for b in read(read_client, "time-series", **series)["buckets"]]
+    assert counts == [3, 1]  # the minute once, and the next hour's packed minute
     whole = read(read_client, "statistics", **{"from": iso(DAY2), "to": iso(TODAY)})
     assert (whole["count"], whole["sum"]) == (4, 91)
     edge = {"from": iso(minute + timedelta(seconds=1)), "to": iso(minute + timedelta(seconds=50))}
@@ -170,6 +185,9 @@ def test_a_late_point_for_a_packed_day_counts_in_its_minute_and_is_packed_the_ne
     assert stored_rows(DAY2, TODAY) == 0
     assert PointBlock.objects.filter(hour=minute.replace(minute=0)).count() == 2
     assert read(read_client, "statistics", **edge)["count"] == 3
+    assert MinuteBlock.objects.filter(hour=hour).exists()  # packed again
+    counts = [b["count"] for b in read(read_client, "time-series", **series)["buckets"]]
+    assert counts == [3, 1]
 
 
 def test_a_retry_of_a_packed_point_is_still_stored_once(clock, ingest_client, read_client):
@@ -210,6 +228,7 @@ def test_blocks_are_compressed_and_go_with_the_points_days(clock, ingest_client,
     clock.move_to(TODAY + timedelta(days=93))  # both days a day past the 90 days kept
     retention_purge()
     assert not PointBlock.objects.filter(hour__lt=TODAY).exists()
+    assert not MinuteBlock.objects.exists()  # past the minutes' 30 days
     # The hour rollups answer for them (kept 2 years).
     assert (
         read(read_client, "statistics", **{"from": iso(DAY1), "to": iso(TODAY)})["count"]
@@ -248,14 +267,25 @@ def test_an_emptied_day_gives_its_space_back():
     assert indexes < 100_000  # each index's metapage and an empty root
 
 
+def minute_rollups() -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT metric_name, tags_hash, bucket_start, count, sum, min, max, sketch_keys, "
+            f"sketch_counts FROM {MetricRollup._meta.db_table} WHERE resolution = 'm'"
+        )
+        return [(*row[:7], tuple(row[7]), tuple(row[8])) for row in cursor.fetchall()]
+
+
 @pytest.mark.django_db(transaction=True)
-def test_migrating_back_past_the_blocks_turns_packed_points_into_rows(ingest_client):
+def test_migrating_back_past_the_blocks_turns_packed_points_and_minutes_into_rows(ingest_client):
     items = [point(DAY2 + timedelta(minutes=7 * n), float(n), "ab"[n % 2]) for n in range(50)]
     with time_machine.travel(PACKED_AT, tick=False):
         partitions_maintain()
         record(ingest_client, items)
+        minutes = set(minute_rollups())
         pack_points.apply()
     assert not MetricPoint.objects.exists()
+    assert not minute_rollups()
 
     call_command("migrate", "metrics", "0007", verbosity=0)
     try:
@@ -264,6 +294,7 @@ def test_migrating_back_past_the_blocks_turns_packed_points_into_rows(ingest_cli
             (datetime.fromisoformat(i["timestamp"]), i["value"], i["tags"]["endpoint"], "")
             for i in items
         )
+        assert set(minute_rollups()) == minutes  # every minute a row again, sketch and all
     finally:
         call_command("migrate", "metrics", verbosity=0)
 
@@ -273,6 +304,7 @@ def test_the_command_packs_now_and_says_what(clock, ingest_client):
     out = io.StringIO()
     call_command("pack_metric_points", stdout=out)
     assert "30 points of 1 day(s) packed" in out.getvalue()
+    assert "minute rollups packed" in out.getvalue()
     assert packed_points(DAY2, TODAY) == 30
 
 
