@@ -64,3 +64,31 @@ def partitions_holding(table: str, event_id: str) -> list[str]:
             f"SELECT tableoid::regclass::text FROM {table} WHERE event_id = %s", [event_id]
         )
         return [row[0] for row in cursor.fetchall()]
+
+
+def points_insert(
+    start: datetime,
+    count: int,
+    *,
+    step: str = "2 seconds",
+    name: str = "'metric.' || (n % 20)",
+    value: str = "n",
+    tags_hash: str = "0",
+) -> None:
+    """`count` metric points straight into their table (a bulk load, or the release
+    before), the n-th (from 1) at `start` + n * `step`, in that order. `name`, `value`
+    and `tags_hash` are SQL over n (code's constants, never input)."""
+    from django.db import connection
+
+    from apps.metrics.models import MetricPoint
+
+    name, value, tags_hash = (expr.replace("%", "%%") for expr in (name, value, tags_hash))
+    sql = (
+        f"INSERT INTO {MetricPoint._meta.db_table} (event_id, timestamp, received_at, "
+        "metric_name, metric_type, value, unit, tags, tags_hash, source) "
+        f"SELECT gen_random_uuid(), t, t, {name}, 'gauge', {value}, '', '{{}}', {tags_hash}, '' "
+        f"FROM generate_series(1, {int(count)}) n, LATERAL (SELECT %s::timestamptz + n * "
+        f"interval '{step}' AS t) s ORDER BY n"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [start])

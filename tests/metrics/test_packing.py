@@ -16,7 +16,7 @@ from apps.ingest.retention import retention_purge
 from apps.metrics.models import MetricPoint, MetricRollup, MinuteBlock, PointBlock
 from apps.metrics.rollups import rollup_pending
 from apps.metrics.tasks import pack_points
-from tests.helpers import drain_outbox, iso, new_id, post_json
+from tests.helpers import drain_outbox, iso, new_id, points_insert, post_json
 
 pytestmark = pytest.mark.django_db
 
@@ -205,15 +205,10 @@ def test_a_retry_of_a_packed_point_is_still_stored_once(clock, ingest_client, re
 def test_blocks_are_compressed_and_go_with_the_points_days(clock, ingest_client, read_client):
     record(ingest_client, three_days())
     # A busy hour: its arrays are big enough to be compressed.
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {MetricPoint._meta.db_table} (event_id, timestamp, received_at, "
-            "metric_name, metric_type, value, unit, tags, tags_hash, source) "
-            "SELECT gen_random_uuid(), t, t, 'busy', 'gauge', n %% 97, '', '{}', 1, '' "
-            "FROM generate_series(1, 20000) n, "
-            "LATERAL (SELECT %s::timestamptz + n * interval '150 ms' AS t) s",
-            [DAY2 + timedelta(hours=2)],
-        )
+    points_insert(
+        DAY2 + timedelta(hours=2), 20000, step="150 ms", name="'busy'", value="n % 97",
+        tags_hash="1",
+    )  # fmt: skip
     pack_points.apply()
     with connection.cursor() as cursor:
         cursor.execute(
@@ -248,15 +243,7 @@ def test_an_emptied_day_gives_its_space_back():
     """Outside a transaction (as the worker runs it) the packed day's partition is
     vacuumed down to no pages and its indexes rebuilt empty."""
     day = f"{MetricPoint._meta.db_table}_{DAY2:%Y_%b_%d}".lower()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {MetricPoint._meta.db_table} (event_id, timestamp, received_at, "
-            "metric_name, metric_type, value, unit, tags, tags_hash, source) "
-            "SELECT gen_random_uuid(), t, t, 'metric.' || (n %% 20), 'gauge', n, '', '{}', "
-            "n %% 3 + 1, '' FROM generate_series(1, 40000) n, "
-            "LATERAL (SELECT %s::timestamptz + n * interval '2 seconds' AS t) s ORDER BY n",
-            [DAY2],
-        )
+    points_insert(DAY2, 40000, tags_hash="n % 3 + 1")
     heap, indexes = relation_bytes(day)
     assert heap > 2_000_000 and indexes > 2_000_000
     with time_machine.travel(PACKED_AT, tick=False):
@@ -320,15 +307,9 @@ def test_after_an_upgrade_the_days_kept_in_the_legacy_partition_are_packed():
     call_command("migrate", "metrics", "0005", verbosity=0)
     now = datetime.now(UTC)
     try:
-        with connection.cursor() as cursor:  # as the release before stored them
-            cursor.execute(
-                f"INSERT INTO {MetricPoint._meta.db_table} (event_id, timestamp, received_at, "
-                "metric_name, metric_type, value, unit, tags, tags_hash, source) "
-                "SELECT gen_random_uuid(), t, t, 'old.metric', 'gauge', n %% 101, '', "
-                "'{}', 1, '' FROM generate_series(1, 5000) n, "
-                "LATERAL (SELECT %s::timestamptz - n * interval '97 seconds' AS t) s",
-                [now],
-            )
+        points_insert(  # as the release before stored them
+            now, 5000, step="-97 seconds", name="'old.metric'", value="n % 101", tags_hash="1"
+        )
     finally:
         call_command("migrate", "metrics", verbosity=0)
     legacy, _ = legacy_partition(MetricPoint._meta.db_table)

@@ -9,6 +9,7 @@ from django.core.management import call_command
 from django.db import connection
 
 from apps.metrics.models import MetricPoint
+from tests.helpers import points_insert
 
 TABLE = MetricPoint._meta.db_table
 
@@ -82,16 +83,8 @@ def test_the_daily_purge_rebuilds_the_indexes_of_the_day_before_yesterday_once()
     day = today - timedelta(days=2)
     settled = f"{TABLE}_{day:%Y_%b_%d}".lower()
     recent = f"{TABLE}_{today - timedelta(days=1):%Y_%b_%d}".lower()
-    with connection.cursor() as cursor:
-        for start in (day, today - timedelta(days=1)):  # in time order, 20 metrics at once
-            cursor.execute(
-                f"INSERT INTO {TABLE} (event_id, timestamp, received_at, metric_name, "
-                "metric_type, value, unit, tags, tags_hash, source) "
-                "SELECT gen_random_uuid(), t, t, 'metric.' || (n %% 20), 'gauge', n, '', "
-                "'{}', 0, '' FROM generate_series(1, 40000) n, "
-                "LATERAL (SELECT %s::timestamptz + n * interval '2 seconds' AS t) s ORDER BY n",
-                [start],
-            )
+    for start in (day, today - timedelta(days=1)):  # in time order, 20 metrics at once
+        points_insert(start, 40000)
     before = {name: index_sizes(name) for name in (settled, recent)}
 
     with time_machine.travel(today + timedelta(hours=3, minutes=30), tick=False):
@@ -114,15 +107,8 @@ def test_a_rebuild_cut_short_is_cleaned_up_and_done_again_by_the_next_daily_purg
 
     day = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=3)
     partition = f"{TABLE}_{day:%Y_%b_%d}".lower()
+    points_insert(day, 300, name="'metric.' || (n % 3)")
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {TABLE} (event_id, timestamp, received_at, metric_name, "
-            "metric_type, value, unit, tags, tags_hash, source) "
-            "SELECT gen_random_uuid(), t, t, 'metric.' || (n %% 3), 'gauge', n, '', "
-            "'{}', 0, '' FROM generate_series(1, 300) n, "
-            "LATERAL (SELECT %s::timestamptz + n * interval '2 seconds' AS t) s",
-            [day],
-        )
         valid = index_sizes(partition)
         # What a cut-short rebuild leaves: an invalid copy (here: a unique index on
         # repeated names, which fails while building concurrently).
