@@ -45,7 +45,7 @@ WHERE {where}"""  # noqa: S608 - table names and code's SQL only
 
 
 # One metric's minute rows before a moment, moved into blocks; the minutes packed.
-PACK = f"""
+MINUTES_PACK = f"""
 WITH moved AS (
     DELETE FROM {ROLLUP} WHERE metric_name = %s AND resolution = 'm' AND bucket_start < %s
     RETURNING {_COLUMNS}

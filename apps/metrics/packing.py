@@ -30,16 +30,14 @@ from apps.ingest.partitions import (
 )
 from apps.ingest.retention import RetentionTarget, expired_purge, retention_cutoff
 
-from .minute_blocks import PACK, ROLLUP
-from .models import MetricSeries, PointBlock
-from .rollups import ROLLER_LOCK, metric_names
+from .minute_blocks import MINUTES_PACK, ROLLUP
+from .models import PointBlock
+from .rollups import ROLLER_LOCK, SERIES, metric_names
 from .sources import BLOCKS, POINTS
-
-SERIES = MetricSeries._meta.db_table
 
 TABLE = "metric_block"  # its registered name (apps.ingest.partitions.time_table_register)
 
-_PACK = f"""
+_POINTS_PACK = f"""
 WITH moved AS (
     DELETE FROM {{partition}} WHERE "timestamp" >= %s AND "timestamp" < %s
     RETURNING metric_name, metric_type, tags_hash, "timestamp", value
@@ -107,7 +105,7 @@ def _pack_day(partition: str, start: datetime, end: datetime) -> int:
         # Arrays of a few hundred points or more are compressed: lz4 is faster than the
         # default pglz and as small on these arrays.
         cursor.execute("SET LOCAL default_toast_compression = 'lz4'")
-        cursor.execute(_PACK.format(partition=quote(partition)), [start, end])
+        cursor.execute(_POINTS_PACK.format(partition=quote(partition)), [start, end])
         return cursor.fetchone()[0]
 
 
@@ -121,7 +119,7 @@ def minutes_pack(*, now: datetime | None = None) -> int:
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ROLLER_LOCK])
             cursor.execute("SET LOCAL default_toast_compression = 'lz4'")
-            cursor.execute(PACK, [name, today])
+            cursor.execute(MINUTES_PACK, [name, today])
             packed += cursor.fetchone()[0]
     if packed and not connection.in_atomic_block:
         with connection.cursor() as cursor:

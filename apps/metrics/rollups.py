@@ -52,7 +52,7 @@ _FROM_LISTS = "SELECT DISTINCT * FROM unnest(%s::text[], %s::timestamptz[]) AS d
 def _points_of_pairs(names: list[str], span: str = "1 minute", *, packed: bool = False) -> str:
     """Points of the listed (metric, bucket of `span`) pairs (`names`: their metrics): one
     index range scan per pair (and, if `packed`, one of the blocks of its hours)."""
-    bounds = [("d.b", f"d.b + interval '{span}'")] if packed else []
+    bounds = [("date_trunc('hour', d.b)", f"d.b + interval '{span}'")] if packed else []
     return f"""
 d AS ({_FROM_LISTS}),
 pts AS (

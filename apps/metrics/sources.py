@@ -113,11 +113,11 @@ def points_relation(
     runs none of their scans). The table alone keeps a stored metric's read as cheap as
     it was: the union costs ~1 ms of planning a statement.
 
-    `packed`: (from, to) SQL bounds of the spans of time the statement reads (constants
-    or a lateral column): the points packed into blocks in those spans come too,
-    unpacked (apps.metrics.packing). Needed when a span starts before today
-    (`packed_spans`); a block is found by its hour alone, so the statement still
-    compares each point's time. Not with `tags`."""
+    `packed`: (from, to) SQL bounds of the spans of time the statement reads, `from` at
+    the start of its hour (constants, or a lateral column's expression): the points
+    packed into blocks in those spans come too, unpacked (apps.metrics.packing). Needed
+    when a span starts before today (`packed_spans`); a block is found by its hour
+    alone, so the statement still compares each point's time. Not with `tags`."""
     wanted = None if names is None else set(names)
     chosen = [s for name, s in _sources.items() if wanted is None or name in wanted]
     if not chosen and not packed:
@@ -130,9 +130,7 @@ def points_relation(
     if packed:
         if tags:
             raise ValueError("packed points have no tags of their own")
-        hours = " OR ".join(
-            f"(b.hour > ({low}) - interval '1 hour' AND b.hour < ({high}))" for low, high in packed
-        )
+        hours = " OR ".join(f"(b.hour >= ({low}) AND b.hour < ({high}))" for low, high in packed)
         parts.append(
             f'SELECT b.metric_name::text, b.metric_type::text, u.t AS "timestamp", u.v AS value, '  # noqa: S608
             f"b.tags_hash FROM {BLOCKS} b CROSS JOIN LATERAL unnest(b.times, b.vals) AS u(t, v) "
@@ -150,10 +148,12 @@ def reads_packed(start: datetime) -> bool:
 
 def packed_spans(spans: Iterable[tuple[datetime, datetime]]) -> list[tuple[str, str]]:
     """`packed` for a statement reading these (from, to) spans: those where points may
-    be packed, as constants (a datetime's own text, never input), so planning skips the
-    blocks' other days."""
+    be packed, as constants (a datetime's own text, never input). Constants, not
+    expressions: planning then skips the blocks' other days, where an expression such as
+    `x - interval '1 hour'` (stable, not immutable) made it plan all of them and prune
+    when run (12 ms a statement over 99 days)."""
     return [
-        (f"'{start.isoformat()}'::timestamptz", f"'{end.isoformat()}'::timestamptz")
+        (f"'{floor(start, 'h').isoformat()}'::timestamptz", f"'{end.isoformat()}'::timestamptz")
         for start, end in spans
         if reads_packed(start)
     ]
