@@ -366,19 +366,20 @@ def partitions_compact(*, now: datetime | None = None) -> list[str]:
 _REBUILD_COPY = r"_cc(new|old)[0-9]*$"
 
 
-def _unfinished_rebuilds(table: str) -> dict[str, list[str]]:
-    """{partition: its invalid index copies} of the partitions of `table` a rebuild was
-    cut short in (a crash, a cancel, a lost connection)."""
+def _unfinished_rebuilds(table: str, *, partition: str | None = None) -> dict[str, list[str]]:
+    """{partition: its invalid index copies} of the partitions of `table` (or of that
+    one `partition`) a rebuild was cut short in (a crash, a cancel, a lost connection)."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT t.relname, c.relname FROM pg_inherits i JOIN pg_class t ON t.oid = i.inhrelid "
             "JOIN pg_index x ON x.indrelid = t.oid JOIN pg_class c ON c.oid = x.indexrelid "
-            "WHERE i.inhparent = %s::regclass AND NOT x.indisvalid AND c.relname ~ %s",
-            [table, _REBUILD_COPY],
+            "WHERE i.inhparent = %s::regclass AND NOT x.indisvalid AND c.relname ~ %s "
+            "AND (%s::text IS NULL OR t.oid = %s::regclass)",
+            [table, _REBUILD_COPY, partition, partition],
         )
         found: dict[str, list[str]] = {}
-        for partition, index in cursor.fetchall():
-            found.setdefault(partition, []).append(index)
+        for name, index in cursor.fetchall():
+            found.setdefault(name, []).append(index)
         return found
 
 
@@ -393,11 +394,11 @@ def partition_reindex(name: str) -> None:
             cursor.execute(f"REINDEX TABLE {quote(name)}")
             return
         cursor.execute(
-            "SELECT c.relname FROM pg_index x JOIN pg_class c ON c.oid = x.indexrelid "
-            "WHERE x.indrelid = %s::regclass AND NOT x.indisvalid AND c.relname ~ %s",
-            [name, _REBUILD_COPY],
+            "SELECT inhparent::regclass::text FROM pg_inherits WHERE inhrelid = %s::regclass",
+            [name],
         )
-        for (index,) in cursor.fetchall():
+        (parent,) = cursor.fetchone()
+        for index in _unfinished_rebuilds(parent, partition=name).get(name, []):
             cursor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {quote(index)}")
         cursor.execute(f"REINDEX TABLE CONCURRENTLY {quote(name)}")
 
