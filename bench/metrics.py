@@ -26,8 +26,8 @@
    the server closed the connection includes a (loopback) TCP connect, and the
    summary says which way the server went.
 5. Storage (metrics_storage.py): the bytes a point of the points' rows, the packed
-   blocks, the rollups, the packed minutes and the series; then the daily task packs the
-   points and minute rollups of the days before today (apps.metrics.packing, at the
+   blocks, the rollups, the packed rollups and the series; then the daily task packs the
+   points and the minute and hour rollups of the days before today (apps.metrics.packing, at the
    reads' clock), the sizes are taken again (and once more with the rollups rewritten,
    the steady state), and part 3's reads run again, each checked against the raw answer
    (rows and blocks alike).
@@ -76,7 +76,7 @@ def print_storage(storage: dict) -> None:
     points = storage["points"]
     for when, label in (
         ("before", "before packing the days before today"),
-        ("after", "after packing them (the minute rows' space free for reuse)"),
+        ("after", "after packing them (the packed rows' space free for reuse)"),
         ("steady", "steady state (the rollups rewritten: `VACUUM FULL`)"),
     ):
         parts = storage[when]
@@ -88,9 +88,10 @@ def print_storage(storage: dict) -> None:
         )
     print(
         f"| Packing {storage['packed']:,} points ({storage['days']} days; VACUUM and REINDEX "
-        f"included) and {storage['minutes']:,} minute rollups | - | {storage['seconds']:.1f} s "
+        f"included), {storage['rollups']['m']:,} minute and {storage['rollups']['h']:,} hour "
+        f"rollups | - | {storage['seconds']:.1f} s "
         f"({storage['packed'] / max(storage['seconds'], 1e-9):,.0f} points/s) and "
-        f"{storage['minute_seconds']:.1f} s | - |"
+        f"{storage['rollup_seconds']:.1f} s | - |"
     )
 
 

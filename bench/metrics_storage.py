@@ -1,12 +1,12 @@
 """The metrics bench's part 5: what the points take on disk, before and after the daily
-task packs the points and minute rollups of the days before today into blocks
+task packs the points and the minute and hour rollups of the days before today into blocks
 (apps.metrics.packing, at the reads' clock), and how long packing takes. Bytes a point:
 each part's total size (heap, TOAST and indexes of every partition) over the points
 stored, rows and packed alike.
 
-Packing deletes the days' minute rows; their space in the rollups' table is free for
+Packing deletes the days' minute and hour rows; their space in the rollups' table is free for
 the next days' rows (VACUUM), not given back. A deployment packing every night holds
-about a day of minute rows, so the steady state is measured after `VACUUM FULL` of the
+about a day of those rows, so the steady state is measured after `VACUUM FULL` of the
 rollups (which rewrites the table with its live rows only)."""
 
 import time
@@ -25,7 +25,7 @@ PARTS = (
         f"SELECT sum(pg_total_relation_size(relid)) FROM pg_partition_tree('{BLOCKS}')",
     ),
     ("rollups", "SELECT pg_total_relation_size('metrics_metricrollup')"),
-    ("packed minutes", "SELECT pg_total_relation_size('metrics_minuteblock')"),
+    ("packed rollups", "SELECT pg_total_relation_size('metrics_rollupblock')"),
     ("series", "SELECT pg_total_relation_size('metrics_metricseries')"),
 )
 
@@ -63,7 +63,7 @@ def print_sizes(label: str, parts: dict[str, int], points: int) -> None:
 def bench_storage(args, end) -> dict:
     from django.db import connection
 
-    from apps.metrics.packing import minutes_pack, points_pack
+    from apps.metrics.packing import points_pack, rollups_pack
 
     points = stored_points()
     before = sizes()
@@ -73,20 +73,31 @@ def bench_storage(args, end) -> dict:
         packed = points_pack()
         seconds = time.perf_counter() - t0
         t0 = time.perf_counter()
-        minutes = minutes_pack()
-        minute_seconds = time.perf_counter() - t0
+        rollups = rollups_pack()
+        rollup_seconds = time.perf_counter() - t0
     moved = sum(packed.values())
     after = sizes()
     print(
         f"storage: packed {moved:,} points of {len(packed)} days in {seconds:.1f} s "
         f"({moved / seconds if seconds else 0:,.0f} points/s, VACUUM and REINDEX included), "
-        f"{minutes:,} minute rollups in {minute_seconds:.1f} s (VACUUM included)"
+        f"{rollups['m']:,} minute and {rollups['h']:,} hour rollups in {rollup_seconds:.1f} s "
+        "(VACUUM included)"
     )
     print_sizes("after packing", after, points)
     with connection.cursor() as cursor:
         cursor.execute("VACUUM FULL metrics_metricrollup")
     steady = sizes()
     print_sizes("steady state (rollups without the packed rows' space)", steady, points)
+    with connection.cursor() as cursor:  # the packed rollups' columns, by resolution
+        cursor.execute(
+            "SELECT resolution, count(*), sum(cardinality(offsets)), sum(pg_column_size(b.*)) "
+            "FROM metrics_rollupblock b GROUP BY 1 ORDER BY 1 DESC"
+        )
+        for res, blocks, buckets, size in cursor.fetchall():
+            print(
+                f"storage: packed {res}: {blocks:,} blocks of {buckets:,} rollups, "
+                f"{size / buckets:,.1f} bytes a rollup, {size / points:,.1f} bytes a point"
+            )
     return {
         "points": points,
         "before": before,
@@ -95,6 +106,6 @@ def bench_storage(args, end) -> dict:
         "packed": moved,
         "days": len(packed),
         "seconds": seconds,
-        "minutes": minutes,
-        "minute_seconds": minute_seconds,
+        "rollups": rollups,
+        "rollup_seconds": rollup_seconds,
     }

@@ -155,18 +155,21 @@ class MetricRollup(models.Model):
         return f"{self.metric_name}/{self.tags_hash} {self.resolution} {self.bucket_start}"
 
 
-class MinuteBlock(models.Model):
-    """The minute rollups of one label set of one metric in one hour, packed once their
-    day is over (apps.metrics.minute_blocks): each minute's figures as arrays in minute
-    order, the minutes' sketches one after another in `keys`/`key_counts` (minute i's
-    end at `ends[i]`), compressed with lz4. A minute row costs ~200 bytes and ~90 of
-    index; packed, ~50. Reads take them with the minute rows; a re-roll of a packed
-    minute (a late point) turns its hour back into rows first."""
+class RollupBlock(models.Model):
+    """The rollups of one label set of one metric at one resolution, packed a bucket one
+    level coarser a row once their day is over (apps.metrics.rollup_blocks): the minutes
+    of an hour, or the hours of a day. Each bucket's figures are arrays in time order
+    (`offsets`: minutes into the hour, or hours into the day), the buckets' sketches one
+    after another in `keys`/`key_counts` (bucket i's end at `ends[i]`), compressed with
+    lz4. A minute row costs ~200 bytes and ~90 of index, packed ~50; an hour row ~1,200,
+    packed ~380. Reads take them with the rows; a re-roll of a packed bucket (a late
+    point) turns its block back into rows first."""
 
+    resolution = models.CharField(max_length=1, choices=Resolution.choices)
     metric_name = models.CharField(max_length=200)
     tags_hash = models.BigIntegerField()
-    hour = models.DateTimeField()
-    minutes = ArrayField(models.SmallIntegerField())  # 0-59, ascending
+    block_start = models.DateTimeField()  # the hour (minutes) or day (hours) packed
+    offsets = ArrayField(models.SmallIntegerField())  # ascending
     counts = ArrayField(models.BigIntegerField())
     sums = ArrayField(models.FloatField())
     mins = ArrayField(models.FloatField())
@@ -176,16 +179,21 @@ class MinuteBlock(models.Model):
     key_counts = ArrayField(models.BigIntegerField())
 
     class Meta:
-        verbose_name = "packed minute rollups"
+        verbose_name = "packed rollups"
+        verbose_name_plural = "packed rollups"
         constraints = [
-            # An hour of a label set is packed or rows, never both (minute_blocks).
+            # A block's buckets are packed or rows, never both (rollup_blocks).
             models.UniqueConstraint(
-                fields=["metric_name", "hour", "tags_hash"], name="minute_block_unique"
+                fields=["metric_name", "resolution", "block_start", "tags_hash"],
+                name="rollup_block_unique",
             )
         ]
 
     def __str__(self) -> str:
-        return f"{self.metric_name}/{self.tags_hash} {self.hour} ({len(self.minutes)} minutes)"
+        return (
+            f"{self.metric_name}/{self.tags_hash} {self.resolution} {self.block_start} "
+            f"({len(self.offsets)} buckets)"
+        )
 
 
 class DirtyMinute(models.Model):

@@ -3,7 +3,7 @@ set and hour, the points' times and values as two arrays compressed with lz4
 (PointBlock). As rows, a day of 1.1M points takes ~300 bytes a point with its indexes
 (a row costs 28 bytes before its first column); packed, ~15.
 
-Minute rollups are packed the same night (`minutes_pack`, apps.metrics.minute_blocks).
+Minute and hour rollups are packed the same night (`rollups_pack`, apps.metrics.rollup_blocks).
 
 The daily `points_pack` moves every point of the days before today from the points'
 partitions into blocks: one statement a day (DELETE ... RETURNING feeding the INSERT),
@@ -30,8 +30,8 @@ from apps.ingest.partitions import (
 )
 from apps.ingest.retention import RetentionTarget, expired_purge, retention_cutoff
 
-from .minute_blocks import MINUTES_PACK, ROLLUP
 from .models import PointBlock
+from .rollup_blocks import PACKED, ROLLUP, pack_sql
 from .rollups import ROLLER_LOCK, SERIES, metric_names
 from .sources import BLOCKS, POINTS
 
@@ -109,19 +109,21 @@ def _pack_day(partition: str, start: datetime, end: datetime) -> int:
         return cursor.fetchone()[0]
 
 
-def minutes_pack(*, now: datetime | None = None) -> int:
-    """Pack the minute rollups of every day over (SETTLED), a metric at a time, holding
-    the roller's lock (apps.metrics.minute_blocks), then vacuum the rollups (the space
-    goes to the next days' rows). Returns the minutes packed. Beat's daily task."""
+def rollups_pack(*, now: datetime | None = None) -> dict[str, int]:
+    """Pack the minute and hour rollups of every day over (SETTLED), a metric at a time,
+    holding the roller's lock (apps.metrics.rollup_blocks), then vacuum the rollups (the
+    space goes to the next days' rows). Returns the buckets packed by resolution. Beat's
+    daily task."""
     today = floor((now or timezone.now()) - SETTLED, "d")
-    packed = 0
+    packed = dict.fromkeys(PACKED, 0)
     for name in metric_names():
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ROLLER_LOCK])
             cursor.execute("SET LOCAL default_toast_compression = 'lz4'")
-            cursor.execute(MINUTES_PACK, [name, today])
-            packed += cursor.fetchone()[0]
-    if packed and not connection.in_atomic_block:
+            for res in PACKED:
+                cursor.execute(pack_sql(res), [name, today])
+                packed[res] += cursor.fetchone()[0]
+    if any(packed.values()) and not connection.in_atomic_block:
         with connection.cursor() as cursor:
             cursor.execute(f"VACUUM {ROLLUP}")
     return packed

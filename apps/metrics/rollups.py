@@ -23,9 +23,9 @@ from django.utils import timezone
 from apps.core.db import AdvisoryLock, connection_lost
 from apps.core.windows import floor
 
-from .minute_blocks import MINUTE_BLOCKS, ROLLUP, minutes_unpack
 from .models import DirtyMinute, MetricSeries, RollupFailure
 from .retention import RESOLUTIONS, raw_retention_days, rollup_cutoff
+from .rollup_blocks import PACKED, ROLLUP, ROLLUP_BLOCKS, blocks_unpack
 from .sketch import key_sql, unnest_sql
 from .sources import packed_spans, points_relation, reads_packed
 
@@ -156,8 +156,10 @@ def _rebuild(cursor, pairs: list[tuple[str, datetime]]) -> None:
     late point, accepted while raw points are kept)."""
     names = [p[0] for p in pairs]
     packed = reads_packed(min(p[1] for p in pairs))
-    if packed:  # minutes of packed hours become rows again, to be upserted as ever
-        minutes_unpack(cursor, sorted({(n, floor(m, "h")) for n, m in pairs if reads_packed(m)}))
+    if packed:  # packed minutes and hours become rows again, to be upserted as ever
+        for res, span in PACKED.items():
+            blocks = {(n, floor(m, span)) for n, m in pairs if reads_packed(m)}
+            blocks_unpack(cursor, res, sorted(blocks))
     cursor.execute(
         _minutes_sql(_points_of_pairs(names, packed=packed)), [names, [p[1] for p in pairs]]
     )
@@ -372,8 +374,9 @@ def _rebuild_day_sql(cursor, day: datetime, end: datetime, names: list[str]) -> 
         "AND bucket_start >= %s AND bucket_start < %s",
         [names, ["m", "h", "d"], day, end],
     )
-    cursor.execute(
-        f"DELETE FROM {MINUTE_BLOCKS} WHERE metric_name = ANY(%s) AND hour >= %s AND hour < %s",
+    cursor.execute(  # the minutes' blocks start on the day's hours, the hours' on the day
+        f"DELETE FROM {ROLLUP_BLOCKS} WHERE metric_name = ANY(%s) AND block_start >= %s "
+        "AND block_start < %s",
         window,
     )
     for unit, target in (("minute", "m"), ("hour", "h")):
@@ -408,12 +411,12 @@ def rollups_purge(*, now: datetime) -> dict[str, tuple[int, datetime]]:
                 total += deleted
                 if deleted < size:
                     break
-            if res == "m":  # and the packed ones (2,400 blocks a day at 100 label sets)
+            if res in PACKED:  # and the packed ones (2,400 minute blocks a day at 100 label sets)
                 with connection.cursor() as cursor:
                     cursor.execute(
-                        f"DELETE FROM {MINUTE_BLOCKS} WHERE metric_name = %s AND hour < %s "
-                        "RETURNING cardinality(minutes)",
-                        [name, cutoff],
+                        f"DELETE FROM {ROLLUP_BLOCKS} WHERE metric_name = %s AND resolution = %s "
+                        "AND block_start < %s RETURNING cardinality(offsets)",
+                        [name, res, cutoff],
                     )
                     total += sum(n for (n,) in cursor.fetchall())
         result[f"metric:rollups:{res}"] = (total, cutoff)

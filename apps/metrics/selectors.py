@@ -28,9 +28,9 @@ from apps.core.windows import Interval, filled, floor, parse_interval, window_st
 from apps.requestlog.selectors import request_summary
 
 from .exact import exact_percentiles
-from .minute_blocks import MINUTE_BLOCKS, unpacked_sql
 from .models import MetricSeries, MetricTagKey
 from .retention import Kept, retained
+from .rollup_blocks import PACKED, ROLLUP_BLOCKS, unpacked_sql
 from .rollups import DIRTY, FAILED, ROLLUP, SERIES
 from .sketch import key_sql, merge_sketches, quantiles, unnest_sql
 from .sources import packed_spans, points_relation, reads_packed
@@ -291,20 +291,25 @@ def _sources(
         params += [name, *filter_params]
         for piece in cover_.rollups:
             params += list(piece)
-    packed = [(lo, hi) for res, lo, hi in cover_.rollups if res == "m" and reads_packed(lo)]
-    if packed:  # minutes of the days before today may be packed (apps.metrics.minute_blocks)
-        hours = " OR ".join("(b.hour >= %s AND b.hour < %s)" for _ in packed)
-        ranges = " OR ".join("(bucket_start >= %s AND bucket_start < %s)" for _ in packed)
-        blocks = unpacked_sql(MINUTE_BLOCKS, f"b.metric_name = %s AND ({hours})")
+    # Minutes and hours of the days before today may be packed (apps.metrics.rollup_blocks).
+    packed = [p for p in cover_.rollups if p[0] in PACKED and reads_packed(p[1])]
+    if packed:
+        starts = " OR ".join(
+            "(b.resolution = %s AND b.block_start >= %s AND b.block_start < %s)" for _ in packed
+        )
+        ranges = " OR ".join(
+            "(resolution = %s AND bucket_start >= %s AND bucket_start < %s)" for _ in packed
+        )
+        blocks = unpacked_sql(ROLLUP_BLOCKS, f"b.metric_name = %s AND ({starts})")
         parts.append(
             f"SELECT {rolled} FROM ({blocks}) r WHERE {rollup_filter} AND ({ranges}){by_series}"
         )
         params.append(name)
-        for lo, hi in packed:
-            params += [floor(lo, "h"), hi]
+        for res, lo, hi in packed:
+            params += [res, floor(lo, PACKED[res]), hi]
         params += filter_params
-        for lo, hi in packed:
-            params += [lo, hi]
+        for piece in packed:
+            params += list(piece)
     if cover_.raw:
         ranges = " OR ".join('("timestamp" >= %s AND "timestamp" < %s)' for _ in cover_.raw)
         parts.append(
@@ -859,12 +864,24 @@ def metric_time_series(
 def performance_summary(*, hours: int) -> dict:
     """API response times, error rate and throughput (from the request log), plus metric volume."""
     since = window_start(hours)
+    hour = floor(since, "h")
+    hours_sql, params = (
+        f"SELECT metric_name, count FROM {ROLLUP} "
+        "WHERE resolution = 'h' AND tags_hash = 0 AND bucket_start >= %s",
+        [hour],
+    )
+    if reads_packed(hour):  # and the hours packed (apps.metrics.rollup_blocks)
+        packed = "b.resolution = 'h' AND b.tags_hash = 0 AND b.block_start >= %s"
+        hours_sql += (
+            f" UNION ALL SELECT metric_name, count FROM ({unpacked_sql(ROLLUP_BLOCKS, packed)}) u "
+            "WHERE bucket_start >= %s"
+        )
+        params += [floor(hour, "d"), hour]
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT metric_name, sum(count)::bigint FROM {ROLLUP} "
-            "WHERE resolution = 'h' AND tags_hash = 0 AND bucket_start >= %s "
+            f"SELECT metric_name, sum(count)::bigint FROM ({hours_sql}) v "
             "GROUP BY metric_name ORDER BY 2 DESC LIMIT 50",
-            [since.replace(minute=0, second=0, microsecond=0)],
+            params,
         )
         volume = cursor.fetchall()
     return {

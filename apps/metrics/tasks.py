@@ -11,4 +11,4 @@ def rollup_pending() -> None:
 @shared_task(name="metrics.pack_points", ignore_result=True, expires=3600)
 def pack_points() -> None:
     packing.points_pack()
-    packing.minutes_pack()
+    packing.rollups_pack()

@@ -13,7 +13,7 @@ from django.db import connection
 
 from apps.ingest.partitions import partitions_maintain
 from apps.ingest.retention import retention_purge
-from apps.metrics.models import MetricPoint, MetricRollup, MinuteBlock, PointBlock
+from apps.metrics.models import MetricPoint, MetricRollup, PointBlock, RollupBlock
 from apps.metrics.rollups import rollup_pending
 from apps.metrics.tasks import pack_points
 from tests.helpers import drain_outbox, iso, new_id, points_insert, post_json
@@ -95,6 +95,13 @@ def answers(client) -> list[dict]:
     ]
 
 
+def volume(client) -> list[dict]:
+    """The performance summary's metric volume over 48 hours (hour rollups)."""
+    response = client.get("/api/v1/analytics/performance", {"hours": 48})
+    assert response.status_code == 200, response.json()
+    return response.json()["metrics"]
+
+
 def same_as(answer):
     """`answer`, its floats compared to the last few bits: sums come out in another order."""
     if isinstance(answer, dict):
@@ -131,6 +138,9 @@ def test_packed_days_answer_every_read_as_their_rows_did(
     items = three_days()
     record(ingest_client, items)
     before = answers(read_client)
+    since = iso(PACKED_AT - timedelta(hours=48))  # an hour boundary
+    counted = [{"metric_name": "api.latency", "count": sum(i["timestamp"] >= since for i in items)}]
+    assert volume(read_client) == counted
     today = sum(1 for item in items if item["timestamp"] >= iso(TODAY))
 
     pack_points.apply()  # the task as beat sends it: no arguments
@@ -138,12 +148,19 @@ def test_packed_days_answer_every_read_as_their_rows_did(
     assert stored_rows(DAY1, TODAY) == 0
     assert packed_points(DAY1, TODAY) == len(items) - today
     assert stored_rows(TODAY, PACKED_AT) == today  # today's stay rows
-    # And the minute rollups of those days: an hour of a label set a block.
-    minutes = MetricRollup.objects.filter(resolution="m")
-    assert not minutes.filter(bucket_start__lt=TODAY).exists()
-    assert minutes.filter(bucket_start__gte=TODAY).exists()
-    assert MinuteBlock.objects.filter(hour__gte=DAY1, hour__lt=TODAY).count() > 40
+    # And the minute and hour rollups of those days: an hour of a label set a block, and
+    # a day of a label set a block.
+    for res in ("m", "h"):
+        rolled = MetricRollup.objects.filter(resolution=res)
+        assert not rolled.filter(bucket_start__lt=TODAY).exists()
+        assert rolled.filter(bucket_start__gte=TODAY).exists()
+    minute_blocks = RollupBlock.objects.filter(resolution="m", block_start__lt=TODAY)
+    assert minute_blocks.count() > 40
+    hour_blocks = RollupBlock.objects.filter(resolution="h").order_by("block_start")
+    assert [b.block_start for b in hour_blocks] == [DAY1] * 4 + [DAY2] * 4  # 3 endpoints, all
+    assert hour_blocks.last().offsets == list(range(24))
     assert answers(read_client) == same_as(before)
+    assert volume(read_client) == counted
     # A block is one label set's hour, its points in time order.
     block = PointBlock.objects.filter(hour__gte=DAY2).order_by("hour").first()
     assert block.count == len(block.times) == len(block.vals) > 1
@@ -166,10 +183,17 @@ def test_a_late_point_for_a_packed_day_counts_in_its_minute_and_is_packed_the_ne
 
     assert stored_rows(DAY2, TODAY) == 1
     # Its minute was rolled again from the packed points and the new one, its hour's
-    # packed minutes back as rows first (the other hour stays packed).
+    # packed minutes back as rows first (the other hour stays packed), and its day's
+    # packed hours too.
     hour = minute.replace(minute=0)
-    assert not MinuteBlock.objects.filter(hour=hour).exists()
-    assert MinuteBlock.objects.filter(hour=hour + timedelta(hours=1)).exists()
+    minute_blocks = RollupBlock.objects.filter(resolution="m")
+    assert not minute_blocks.filter(block_start=hour).exists()
+    assert minute_blocks.filter(block_start=hour + timedelta(hours=1)).exists()
+    assert not RollupBlock.objects.filter(resolution="h", block_start=DAY2).exists()
+    rolled = MetricRollup.objects.get(resolution="h", bucket_start=hour, tags_hash=0)
+    assert (rolled.count, rolled.sum) == (3, 90)
+    hours = {"from": iso(hour), "to": iso(hour + timedelta(hours=2)), "interval": "1h"}
+    assert [b["count"] for b in read(read_client, "time-series", **hours)["buckets"]] == [3, 1]
     rolled = MetricRollup.objects.get(resolution="m", bucket_start=minute, tags_hash=0)
     assert (rolled.count, rolled.sum, rolled.min, rolled.max) == (3, 90, 10, 50)
     series = {"from": iso(hour), "to": iso(hour + timedelta(hours=2)), "interval": "1m"}
@@ -185,9 +209,11 @@ def test_a_late_point_for_a_packed_day_counts_in_its_minute_and_is_packed_the_ne
     assert stored_rows(DAY2, TODAY) == 0
     assert PointBlock.objects.filter(hour=minute.replace(minute=0)).count() == 2
     assert read(read_client, "statistics", **edge)["count"] == 3
-    assert MinuteBlock.objects.filter(hour=hour).exists()  # packed again
+    assert minute_blocks.filter(block_start=hour).exists()  # packed again
+    assert RollupBlock.objects.filter(resolution="h", block_start=DAY2).count() == 3
     counts = [b["count"] for b in read(read_client, "time-series", **series)["buckets"]]
     assert counts == [3, 1]
+    assert [b["count"] for b in read(read_client, "time-series", **hours)["buckets"]] == [3, 1]
 
 
 def test_a_retry_of_a_packed_point_is_still_stored_once(clock, ingest_client, read_client):
@@ -203,7 +229,8 @@ def test_a_retry_of_a_packed_point_is_still_stored_once(clock, ingest_client, re
 
 
 def test_blocks_are_compressed_and_go_with_the_points_days(clock, ingest_client, read_client):
-    record(ingest_client, three_days())
+    items = three_days()
+    record(ingest_client, items)
     # A busy hour: its arrays are big enough to be compressed.
     points_insert(
         DAY2 + timedelta(hours=2), 20000, step="150 ms", name="'busy'", value="n % 97",
@@ -219,16 +246,23 @@ def test_blocks_are_compressed_and_go_with_the_points_days(clock, ingest_client,
     assert method == "lz4"
     assert size < 20000 * 8  # under 8 bytes a point for time and value (16 as rows' columns)
 
-    day_stats = read(read_client, "statistics", **{"from": iso(DAY1), "to": iso(TODAY)})
+    # Hours of the first day, then the second day whole.
+    window = {"from": iso(DAY1 + timedelta(hours=3)), "to": iso(TODAY)}
+    count = read(read_client, "statistics", **window)["count"]
+    assert count == sum(window["from"] <= i["timestamp"] < window["to"] for i in items)
+    whole = read(read_client, "statistics", **{"from": iso(DAY1), "to": iso(TODAY)})["count"]
+    assert count < whole
     clock.move_to(TODAY + timedelta(days=93))  # both days a day past the 90 days kept
     retention_purge()
     assert not PointBlock.objects.filter(hour__lt=TODAY).exists()
-    assert not MinuteBlock.objects.exists()  # past the minutes' 30 days
-    # The hour rollups answer for them (kept 2 years).
-    assert (
-        read(read_client, "statistics", **{"from": iso(DAY1), "to": iso(TODAY)})["count"]
-        == (day_stats["count"])
-    )
+    assert not RollupBlock.objects.filter(resolution="m").exists()  # past the minutes' 30 days
+    # The packed hour rollups answer for them (kept 2 years), then only the days.
+    assert read(read_client, "statistics", **window)["count"] == count
+    clock.move_to(TODAY + timedelta(days=2 * 365 + 3))
+    retention_purge()
+    assert not RollupBlock.objects.exists()
+    # The first day's hours are gone: the window widens to its day (docs: tiered retention).
+    assert read(read_client, "statistics", **window)["count"] == whole
 
 
 def relation_bytes(table: str) -> tuple[int, int]:
@@ -254,25 +288,27 @@ def test_an_emptied_day_gives_its_space_back():
     assert indexes < 100_000  # each index's metapage and an empty root
 
 
-def minute_rollups() -> list[tuple]:
+def packed_rollups() -> list[tuple]:
+    """The minute and hour rollups, with their sketches."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT metric_name, tags_hash, bucket_start, count, sum, min, max, sketch_keys, "
-            f"sketch_counts FROM {MetricRollup._meta.db_table} WHERE resolution = 'm'"
+            "SELECT resolution, metric_name, tags_hash, bucket_start, count, sum, min, max, "
+            f"sketch_keys, sketch_counts FROM {MetricRollup._meta.db_table} "
+            "WHERE resolution IN ('m', 'h')"
         )
-        return [(*row[:7], tuple(row[7]), tuple(row[8])) for row in cursor.fetchall()]
+        return [(*row[:8], tuple(row[8]), tuple(row[9])) for row in cursor.fetchall()]
 
 
 @pytest.mark.django_db(transaction=True)
-def test_migrating_back_past_the_blocks_turns_packed_points_and_minutes_into_rows(ingest_client):
+def test_migrating_back_past_the_blocks_turns_packed_points_and_rollups_into_rows(ingest_client):
     items = [point(DAY2 + timedelta(minutes=7 * n), float(n), "ab"[n % 2]) for n in range(50)]
     with time_machine.travel(PACKED_AT, tick=False):
         partitions_maintain()
         record(ingest_client, items)
-        minutes = set(minute_rollups())
+        rollups = set(packed_rollups())
         pack_points.apply()
     assert not MetricPoint.objects.exists()
-    assert not minute_rollups()
+    assert not packed_rollups()
 
     call_command("migrate", "metrics", "0007", verbosity=0)
     try:
@@ -281,7 +317,8 @@ def test_migrating_back_past_the_blocks_turns_packed_points_and_minutes_into_row
             (datetime.fromisoformat(i["timestamp"]), i["value"], i["tags"]["endpoint"], "")
             for i in items
         )
-        assert set(minute_rollups()) == minutes  # every minute a row again, sketch and all
+        # Every minute and hour a row again, sketch and all.
+        assert set(packed_rollups()) == rollups
     finally:
         call_command("migrate", "metrics", verbosity=0)
 
@@ -291,7 +328,7 @@ def test_the_command_packs_now_and_says_what(clock, ingest_client):
     out = io.StringIO()
     call_command("pack_metric_points", stdout=out)
     assert "30 points of 1 day(s) packed" in out.getvalue()
-    assert "minute rollups packed" in out.getvalue()
+    assert "60 minute and 2 hour rollups packed" in out.getvalue()  # `a` and all
     assert packed_points(DAY2, TODAY) == 30
 
 

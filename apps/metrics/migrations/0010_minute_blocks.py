@@ -1,15 +1,22 @@
-"""Minute rollups packed an hour a row (apps.metrics.minute_blocks). The way back turns
+"""Minute rollups packed an hour a row (apps.metrics.rollup_blocks). The way back turns
 every packed minute into a row again before the blocks go."""
 
 import django.contrib.postgres.fields
 from django.db import migrations, models
 
 
-def unpack(apps, schema_editor):
-    from apps.metrics.minute_blocks import minutes_unpack_all
-
-    with schema_editor.connection.cursor() as cursor:
-        minutes_unpack_all(cursor)
+# The minutes as this migration left the blocks (0011 renames their columns): each
+# minute's sketch sliced from its block's arrays.
+UNPACK = """
+INSERT INTO metrics_metricrollup (resolution, metric_name, tags_hash, bucket_start, count,
+                                  sum, min, max, sketch_keys, sketch_counts)
+SELECT 'm', b.metric_name, b.tags_hash, b.hour + m.minute * interval '1 minute', m.count,
+       m.sum, m.min, m.max, b.keys[coalesce(b.ends[m.i - 1], 0) + 1 : m.e],
+       b.key_counts[coalesce(b.ends[m.i - 1], 0) + 1 : m.e]
+FROM metrics_minuteblock b
+CROSS JOIN LATERAL unnest(b.minutes, b.counts, b.sums, b.mins, b.maxs, b.ends)
+    WITH ORDINALITY AS m(minute, count, sum, min, max, e, i)
+"""
 
 
 class Migration(migrations.Migration):
@@ -88,5 +95,5 @@ class Migration(migrations.Migration):
                 ],
             },
         ),
-        migrations.RunPython(migrations.RunPython.noop, unpack),
+        migrations.RunSQL(migrations.RunSQL.noop, UNPACK),
     ]
