@@ -12,7 +12,11 @@ read is timed --repeat times (p50/p99, ms):
 - `response_time_series` of one service over 30 days per hour;
 - the public status page with --public services marked public, rendered (not cached).
 
-    DEBUG=true .venv/bin/python bench/uptime.py [--services 100] [--public 10]
+Then what the checks' weekly partitions cost those reads: the same checks copied into
+one plain table of the same columns and indexes, the two swapped in by name, --rounds
+rounds alternating partitioned and plain, each read's p50 per round printed side by side.
+
+    DEBUG=true .venv/bin/python bench/uptime.py [--services 100] [--public 10] [--rounds 3]
 
 Exits non-zero (after FAIL) when a goal is missed or an answer is not as seeded.
 """
@@ -28,12 +32,18 @@ from common import bench_main, fresh_stores, on_fresh_stack, pct, setup_django
 RESULTS: dict[str, tuple[float, float]] = {}
 
 
-def timed(label: str, repeat: int, call) -> object:
+def _runs(repeat: int, call) -> tuple[object, list[float]]:
+    """The last answer of `repeat` calls, and each call's milliseconds."""
     answer, times = None, []
     for _ in range(repeat):
         start = time.perf_counter()
         answer = call()
         times.append((time.perf_counter() - start) * 1000)
+    return answer, times
+
+
+def timed(label: str, repeat: int, call) -> object:
+    answer, times = _runs(repeat, call)
     RESULTS[label] = (pct(times, 50), pct(times, 99))
     print(f"{label}: p50 {RESULTS[label][0]:.1f} ms, p99 {RESULTS[label][1]:.1f} ms", flush=True)
     return answer
@@ -99,6 +109,51 @@ def seed(args) -> datetime:
     return now
 
 
+def compare_plain(args, reads: dict) -> None:
+    """Each read's p50 per round, the checks partitioned by week and then in one plain
+    table (the same rows, columns and indexes), rounds alternated."""
+    from django.db import connection
+
+    from apps.monitoring.models import HealthCheck
+
+    table = HealthCheck._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE TABLE hc_plain (LIKE {table} INCLUDING DEFAULTS INCLUDING INDEXES)")
+        cursor.execute(f"INSERT INTO hc_plain SELECT * FROM {table}")
+        cursor.execute("VACUUM ANALYZE hc_plain")
+
+    def swap(first: str, second: str) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(f"ALTER TABLE {table} RENAME TO {first}")
+            cursor.execute(f"ALTER TABLE {second} RENAME TO {table}")
+
+    p50s: dict[tuple[str, str], list[float]] = {}
+    for _ in range(args.rounds):
+        for shape in ("partitioned", "plain"):
+            if shape == "plain":
+                swap("hc_partitioned", "hc_plain")
+            try:
+                for label, call in reads.items():
+                    _runs(3, call)  # warm
+                    times = _runs(args.repeat, call)[1]
+                    p50s.setdefault((label, shape), []).append(pct(times, 50))
+            finally:
+                if shape == "plain":
+                    swap("hc_plain", "hc_partitioned")
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE hc_plain")
+    for label in reads:
+        rounds = {
+            shape: ", ".join(f"{x:.1f}" for x in p50s[(label, shape)])
+            for shape in ("partitioned", "plain")
+        }
+        print(
+            f"{label}: p50 by round, checks partitioned by week {rounds['partitioned']} ms, "
+            f"in one table {rounds['plain']} ms",
+            flush=True,
+        )
+
+
 def run(args) -> list[str]:
     def body(stack) -> list[str]:
         setup_django(args)
@@ -111,35 +166,29 @@ def run(args) -> list[str]:
         seed(args)
         services = list(MonitoredService.objects.all())
         one = services[0]
-        days = timed(
-            f"uptime_days, {len(services)} services x 90 days",
-            args.repeat,
-            lambda: selectors.uptime_days(services=list(MonitoredService.objects.all())),
-        )
-        timed(
-            f"uptime_windows, {len(services)} services",
-            args.repeat,
-            lambda: selectors.uptime_windows(services=list(MonitoredService.objects.all())),
-        )
-        timed(
-            "service_uptime, one service",
-            args.repeat,
-            lambda: selectors.service_uptime(service=one),
-        )
-        series = timed(
-            "response_time_series, one service, 30 days per hour",
-            args.repeat,
-            lambda: selectors.response_time_series(
-                service=one,
-                since=datetime.now(UTC) - timedelta(days=30),
-                interval_seconds=3600,
+        reads = {
+            f"uptime_days, {len(services)} services x 90 days": lambda: selectors.uptime_days(
+                services=list(MonitoredService.objects.all())
             ),
-        )
-        timed(
-            f"status page, {args.public} public services (rendered, not cached)",
-            args.repeat,
-            lambda: render_to_string("status/page.html", {"page": status_page()}),
-        )
+            f"uptime_windows, {len(services)} services": lambda: selectors.uptime_windows(
+                services=list(MonitoredService.objects.all())
+            ),
+            "service_uptime, one service": lambda: selectors.service_uptime(service=one),
+            "response_time_series, one service, 30 days per hour": lambda: (
+                selectors.response_time_series(
+                    service=one,
+                    since=datetime.now(UTC) - timedelta(days=30),
+                    interval_seconds=3600,
+                )
+            ),
+            f"status page, {args.public} public services (rendered, not cached)": lambda: (
+                render_to_string("status/page.html", {"page": status_page()})
+            ),
+        }
+        answers = [timed(label, args.repeat, call) for label, call in reads.items()]
+        days, series = answers[0], answers[3]
+        if args.rounds:
+            compare_plain(args, reads)
         problems = []
         if any(len(bars) != 90 for bars in days.values()):
             problems.append("a service has not 90 days")
@@ -162,6 +211,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--interval", type=int, default=60, help="seconds between checks")
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--goal-ms", type=float, default=100.0, help="uptime_days p50")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="rounds against one plain table (0: none)"
+    )
     fresh_stores(parser, "analytics_bench_uptime", 9)
     return parser.parse_args(argv)
 
