@@ -1,8 +1,17 @@
 from django.contrib import admin
+from django.db.models import F, Func, IntegerField
 
-from apps.core.admin import RecordAdmin
+from apps.core.admin import ReadOnlyAdmin, RecordAdmin
 
-from .models import DirtyMinute, MetricPoint, MetricRollup, MetricSeries, RollupFailure
+from .models import (
+    DirtyMinute,
+    MetricPoint,
+    MetricRollup,
+    MetricSeries,
+    PointBlock,
+    RollupBlock,
+    RollupFailure,
+)
 from .rollups import rollup_retry
 
 
@@ -60,6 +69,56 @@ class MetricRollupAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False
+
+
+class BlockAdmin(ReadOnlyAdmin):
+    """Packed data (apps.metrics.packing): seen, never changed or deleted here (a block
+    deleted is its points or rollups gone). The list reads no arrays; a block's page
+    shows them."""
+
+    search_fields = ["=metric_name"]
+    list_per_page = 100
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if request.resolver_match and request.resolver_match.url_name.endswith("_changelist"):
+            return queryset.defer(*self.arrays)
+        return queryset
+
+
+@admin.register(PointBlock)
+class PointBlockAdmin(BlockAdmin):
+    """The points of the days packed, a metric's label set's hour a block: the metric
+    points page lists the points not packed yet."""
+
+    arrays = ("times", "vals")
+    list_display = ["hour", "metric_name", "metric_type", "tags_hash", "count"]
+    list_filter = ["metric_type"]
+    date_hierarchy = "hour"
+    ordering = ["-hour"]
+
+
+@admin.register(RollupBlock)
+class RollupBlockAdmin(BlockAdmin):
+    """The minute and hour rollups of the days packed: an hour's minutes or a day's hours
+    of a label set a block (tags_hash 0 = all label sets)."""
+
+    arrays = ("offsets", "counts", "sums", "mins", "maxs", "ends", "keys", "key_counts")
+    list_display = ["block_start", "resolution", "metric_name", "tags_hash", "buckets"]
+    list_filter = ["resolution"]
+    date_hierarchy = "block_start"
+    ordering = ["-block_start"]
+
+    def get_queryset(self, request):
+        buckets = Func(F("offsets"), function="cardinality", output_field=IntegerField())
+        return super().get_queryset(request).annotate(buckets=buckets)
+
+    @admin.display(description="buckets", ordering="buckets")
+    def buckets(self, obj: RollupBlock) -> int:
+        return obj.buckets
 
 
 @admin.register(DirtyMinute)

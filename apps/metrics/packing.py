@@ -13,7 +13,8 @@ point that comes later for a packed day is stored as a row and packed the next d
 
 Reads take both (apps.metrics.sources.points_relation with `packed`): rollups, raw
 edges and exact percentiles answer as before. The metric points admin lists the rows
-not packed yet. Blocks are partitioned by day like the points and dropped with them.
+not packed yet, the packed point blocks admin the blocks (read-only). Blocks are
+partitioned by day like the points and dropped with them.
 """
 
 from datetime import datetime, timedelta

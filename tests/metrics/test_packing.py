@@ -323,6 +323,30 @@ def test_migrating_back_past_the_blocks_turns_packed_points_and_rollups_into_row
         call_command("migrate", "metrics", verbosity=0)
 
 
+def test_staff_see_the_packed_blocks_in_the_admin_and_cannot_change_them(
+    clock, ingest_client, admin_client
+):
+    record(ingest_client, [point(DAY2 + timedelta(minutes=n), 2.5, "a") for n in range(30)])
+    pack_points.apply()
+
+    points = admin_client.get("/admin/metrics/pointblock/", {"q": "api.latency"})
+    assert points.status_code == 200
+    assert "api.latency" in points.content.decode()
+    rollups = admin_client.get("/admin/metrics/rollupblock/", {"resolution__exact": "h"})
+    assert rollups.status_code == 200
+    assert len(rollups.context["cl"].result_list) == 2  # the label set's day, and all's
+    assert {block.buckets for block in rollups.context["cl"].result_list} == {1}
+    block = PointBlock.objects.first()
+    page = admin_client.get(f"/admin/metrics/pointblock/{block.pk}/change/")
+    assert page.status_code == 200
+    assert "2.5" in page.content.decode()  # its values
+    assert admin_client.get(f"/admin/metrics/pointblock/{block.pk}/delete/").status_code == 403
+    assert admin_client.get("/admin/metrics/rollupblock/add/").status_code == 403
+    changed = admin_client.post(f"/admin/metrics/pointblock/{block.pk}/change/", {"count": 1})
+    assert changed.status_code == 403
+    assert PointBlock.objects.get(pk=block.pk).count == 30
+
+
 def test_the_command_packs_now_and_says_what(clock, ingest_client):
     record(ingest_client, [point(DAY2 + timedelta(minutes=n), 1.0, "a") for n in range(30)])
     out = io.StringIO()
