@@ -351,7 +351,7 @@ def partitions_compact(*, now: datetime | None = None) -> list[str]:
     for table in time_tables():
         if not _partitioned(table.table):
             continue
-        unfinished = _unfinished_rebuilds(table.table)
+        unfinished = _unfinished_rebuilds(table=table.table)
         for name, lower, upper in partition_bounds(table.table):
             settled = lower is not None and now - timedelta(days=2) <= upper < now - timedelta(
                 days=1
@@ -366,16 +366,19 @@ def partitions_compact(*, now: datetime | None = None) -> list[str]:
 _REBUILD_COPY = r"_cc(new|old)[0-9]*$"
 
 
-def _unfinished_rebuilds(table: str, *, partition: str | None = None) -> dict[str, list[str]]:
-    """{partition: its invalid index copies} of the partitions of `table` (or of that
-    one `partition`) a rebuild was cut short in (a crash, a cancel, a lost connection)."""
+def _unfinished_rebuilds(
+    *, table: str | None = None, partition: str | None = None
+) -> dict[str, list[str]]:
+    """{partition: its invalid index copies} of the partitions of `table`, or of that one
+    `partition`, a rebuild was cut short in (a crash, a cancel, a lost connection)."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT t.relname, c.relname FROM pg_inherits i JOIN pg_class t ON t.oid = i.inhrelid "
             "JOIN pg_index x ON x.indrelid = t.oid JOIN pg_class c ON c.oid = x.indexrelid "
-            "WHERE i.inhparent = %s::regclass AND NOT x.indisvalid AND c.relname ~ %s "
+            "WHERE NOT x.indisvalid AND c.relname ~ %s "
+            "AND (%s::text IS NULL OR i.inhparent = %s::regclass) "
             "AND (%s::text IS NULL OR t.oid = %s::regclass)",
-            [table, _REBUILD_COPY, partition, partition],
+            [_REBUILD_COPY, table, table, partition, partition],
         )
         found: dict[str, list[str]] = {}
         for name, index in cursor.fetchall():
@@ -393,12 +396,7 @@ def partition_reindex(name: str) -> None:
         if connection.in_atomic_block:
             cursor.execute(f"REINDEX TABLE {quote(name)}")
             return
-        cursor.execute(
-            "SELECT inhparent::regclass::text FROM pg_inherits WHERE inhrelid = %s::regclass",
-            [name],
-        )
-        (parent,) = cursor.fetchone()
-        for index in _unfinished_rebuilds(parent, partition=name).get(name, []):
+        for index in _unfinished_rebuilds(partition=name).get(name, []):
             cursor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {quote(index)}")
         cursor.execute(f"REINDEX TABLE CONCURRENTLY {quote(name)}")
 
