@@ -20,6 +20,8 @@ each minute decompressed the hour's arrays again (7x slower over 30 days).
 
 from datetime import datetime
 
+from apps.core.windows import floor
+
 from .models import MetricRollup, RollupBlock
 
 ROLLUP = MetricRollup._meta.db_table
@@ -49,6 +51,48 @@ CROSS JOIN LATERAL (
 CROSS JOIN LATERAL unnest(b.offsets, b.counts, b.sums, b.mins, b.maxs, b.ends)
     WITH ORDINALITY AS m(n, count, sum, min, max, e, i)
 WHERE {where}"""  # noqa: S608 - table names and code's SQL only
+
+
+def merged_sql(where: str = "true", *, sketch: bool = True) -> str:
+    """(metric_name, tags_hash, count, sum, min, max[, sketch_keys, sketch_counts]): the
+    packed buckets lying in pieces of the window, added up a block and a piece, of the
+    blocks that `where` (SQL over `b`, its parameters last) selects. Parameters first: the
+    pieces as arrays of their resolutions, their first blocks' starts, their starts and
+    their ends (disjoint, whole buckets).
+
+    A piece holds a run of a block's buckets, whose sketches are one slice of the block's
+    arrays: what a read merging the whole window needs, without a row and a slice per
+    bucket (`unpacked_sql`), and without decompressing the arrays when `sketch` is false.
+    """
+    sketches = (
+        ", b.keys[coalesce(b.ends[s.i - 1], 0) + 1 : b.ends[s.j]] AS sketch_keys"
+        ", b.key_counts[coalesce(b.ends[s.i - 1], 0) + 1 : b.ends[s.j]] AS sketch_counts"
+        if sketch
+        else ""
+    )
+    return f"""SELECT b.metric_name, b.tags_hash, s.count, s.sum, s.min, s.max{sketches}
+FROM unnest(%s::text[], %s::timestamptz[], %s::timestamptz[], %s::timestamptz[])
+    AS p(res, first, lo, hi)
+JOIN {ROLLUP_BLOCKS} b
+    ON b.resolution = p.res AND b.block_start >= p.first AND b.block_start < p.hi
+CROSS JOIN LATERAL (
+    SELECT sum(m.count)::bigint AS count, sum(m.sum) AS sum, min(m.min) AS min,
+           max(m.max) AS max, min(m.i)::int AS i, max(m.i)::int AS j
+    FROM unnest(b.offsets, b.counts, b.sums, b.mins, b.maxs) WITH ORDINALITY
+        AS m(n, count, sum, min, max, i)
+    WHERE b.block_start + m.n * {_STEP} >= p.lo AND b.block_start + m.n * {_STEP} < p.hi
+) s
+WHERE s.i IS NOT NULL AND {where}"""  # noqa: S608 - table names and code's SQL only
+
+
+def merged_params(pieces: list[tuple[str, datetime, datetime]]) -> list:
+    """`merged_sql`'s first parameters: these (resolution, start, end) pieces."""
+    return [
+        [res for res, _, _ in pieces],
+        [floor(lo, PACKED[res]) for res, lo, _ in pieces],
+        [lo for _, lo, _ in pieces],
+        [hi for _, _, hi in pieces],
+    ]
 
 
 def pack_sql(res: str) -> str:

@@ -30,7 +30,7 @@ from apps.requestlog.selectors import request_summary
 from .exact import exact_percentiles
 from .models import MetricSeries, MetricTagKey
 from .retention import Kept, retained
-from .rollup_blocks import PACKED, ROLLUP_BLOCKS, unpacked_sql
+from .rollup_blocks import PACKED, ROLLUP_BLOCKS, merged_params, merged_sql, unpacked_sql
 from .rollups import DIRTY, FAILED, ROLLUP, SERIES
 from .sketch import key_sql, merge_sketches, quantiles, unnest_sql
 from .sources import packed_spans, points_relation, reads_packed
@@ -242,6 +242,7 @@ def _sources(
     per_series: bool = False,
     only: list[int] | None = None,
     summed: bool = False,
+    merged: bool = False,
 ) -> tuple[str, list]:
     """SQL selecting (t, count, sum, min, max, ks, cs[, h]) rows covering the window.
 
@@ -250,7 +251,9 @@ def _sources(
     with its label set as `h`, for a join with a Groups CTE. `summed` (per series only)
     adds them up per label set in each source instead: (h, count, sum, min, max) rows,
     what a ranking needs (a 50,000-value tag's ~200,000 rows then join its label sets
-    as ~50,000: 1.5x faster, and estimated right by the planner).
+    as ~50,000: 1.5x faster, and estimated right by the planner). `merged` (or `summed`):
+    the reader adds every row up (statistics), so packed buckets come a block a row, `t`
+    null (`merged_sql`).
     """
     assert per_series or not summed
     h = ", tags_hash AS h" if per_series else ""
@@ -293,7 +296,14 @@ def _sources(
             params += list(piece)
     # Minutes and hours of the days before today may be packed (apps.metrics.rollup_blocks).
     packed = [p for p in cover_.rollups if p[0] in PACKED and reads_packed(p[1])]
-    if packed:
+    if packed and (merged or summed):
+        columns = (
+            rolled if summed else rolled.replace("bucket_start AS t", "NULL::timestamptz AS t")
+        )
+        where = f"b.metric_name = %s AND {rollup_filter}"
+        parts.append(f"SELECT {columns} FROM ({merged_sql(where, sketch=not summed)}) r{by_series}")
+        params += [*merged_params(packed), name, *filter_params]
+    elif packed:
         starts = " OR ".join(
             "(b.resolution = %s AND b.block_start >= %s AND b.block_start < %s)" for _ in packed
         )
@@ -529,7 +539,9 @@ def metric_statistics(
             grouped = _grouped_statistics(cursor, name, window, tags or {}, group_by, percentiles)
             return {**body, **grouped}
         labels = _labels(name, tags or {})
-        sql, params = _sources(name, _read_plan(cursor, name, window, ("d", "h", "m")), labels)
+        sql, params = _sources(
+            name, _read_plan(cursor, name, window, ("d", "h", "m")), labels, merged=True
+        )
         cursor.execute(
             f"WITH src AS ({sql}) SELECT sum(count)::bigint, sum(sum), min(min), max(max) FROM src",
             params,
@@ -571,7 +583,7 @@ def _grouped_statistics(
     cover_ = _read_plan(cursor, name, window, ("d", "h", "m"))
     sums, sums_params = _sources(name, cover_, None, per_series=True, summed=True)
     kept, group_count, (count, total, low, high) = groups.ranked(cursor, sums, sums_params)
-    sql, params = _sources(name, cover_, None, per_series=True)
+    sql, params = _sources(name, cover_, None, per_series=True, merged=True)
     if not kept:
         return {**EMPTY, **_groups_fields(group_by, 0, []), "groups": []}
     exact = None
@@ -615,7 +627,7 @@ def _grouped_statistics(
     if len(kept) == group_count:
         total_keys, total_counts = merge_sketches(list(sketches.values()))
     else:  # the groups left out count in the totals too
-        sql, params = _sources(name, cover_, _labels(name, tags))
+        sql, params = _sources(name, cover_, _labels(name, tags), merged=True)
         cursor.execute(_merged_sketch_sql(sql), params)
         rows = cursor.fetchall()
         total_keys, total_counts = [r[0] for r in rows], [r[1] for r in rows]
@@ -871,12 +883,9 @@ def performance_summary(*, hours: int) -> dict:
         [hour],
     )
     if reads_packed(hour):  # and the hours packed (apps.metrics.rollup_blocks)
-        packed = "b.resolution = 'h' AND b.tags_hash = 0 AND b.block_start >= %s"
-        hours_sql += (
-            f" UNION ALL SELECT metric_name, count FROM ({unpacked_sql(ROLLUP_BLOCKS, packed)}) u "
-            "WHERE bucket_start >= %s"
-        )
-        params += [floor(hour, "d"), hour]
+        packed = merged_sql("tags_hash = 0", sketch=False)
+        hours_sql += f" UNION ALL SELECT metric_name, count FROM ({packed}) u"
+        params += merged_params([("h", hour, timezone.now())])
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT metric_name, sum(count)::bigint FROM ({hours_sql}) v "

@@ -13,7 +13,13 @@ from django.db import connection
 
 from apps.ingest.partitions import partitions_maintain
 from apps.ingest.retention import retention_purge
-from apps.metrics.models import MetricPoint, MetricRollup, PointBlock, RollupBlock
+from apps.metrics.models import (
+    MetricPoint,
+    MetricRollup,
+    PointBlock,
+    RollupBlock,
+    RollupFailure,
+)
 from apps.metrics.rollups import rollup_pending
 from apps.metrics.tasks import pack_points
 from tests.helpers import drain_outbox, iso, new_id, points_insert, post_json
@@ -214,6 +220,27 @@ def test_a_late_point_for_a_packed_day_counts_in_its_minute_and_is_packed_the_ne
     counts = [b["count"] for b in read(read_client, "time-series", **series)["buckets"]]
     assert counts == [3, 1]
     assert [b["count"] for b in read(read_client, "time-series", **hours)["buckets"]] == [3, 1]
+
+
+def test_a_parked_minute_of_a_packed_day_is_read_raw_between_its_packed_neighbours(
+    clock, ingest_client, read_client, settings
+):
+    settings.METRICS_EXACT_PERCENTILE_POINTS = 0  # the sketches
+    items = three_days()
+    record(ingest_client, items)
+    pack_points.apply()
+    before = answers(read_client)
+    # A minute of a packed hour, inside the windows read, holding points, parked (its
+    # rollup failed): reads take its points raw, and the hour's other minutes and the
+    # day's other hours from the blocks, around it.
+    inside = [i["timestamp"] for i in items if iso(EDGES[1]) < i["timestamp"] < iso(EDGES[2])]
+    parked = datetime.fromisoformat(inside[len(inside) // 2]).replace(second=0, microsecond=0)
+    assert parked.minute not in (0, 59)
+    RollupFailure.objects.create(
+        metric_name="api.latency", bucket_start=parked, error="simulated", failed_at=PACKED_AT
+    )
+
+    assert answers(read_client) == same_as(before)
 
 
 def test_a_retry_of_a_packed_point_is_still_stored_once(clock, ingest_client, read_client):
