@@ -13,9 +13,11 @@ back into rows (`blocks_unpack`), so the re-roll upserts rows as it always did a
 next pack packs them again. Backfills delete a day's blocks with its rollups; the purge
 deletes the blocks past each resolution's retention.
 
-Reads take packed buckets with the rows (`unpacked_sql`). Each block's sketch arrays
-are decompressed once and sliced per bucket: sliced straight from the stored value,
-each minute decompressed the hour's arrays again (7x slower over 30 days).
+Reads take packed buckets with the rows. A time series takes them a bucket a row
+(`unpacked_sql`): each block's sketch arrays are decompressed once and sliced per bucket
+(sliced straight from the stored value, each minute decompressed the hour's arrays
+again, 7x slower over 30 days). A read adding up the whole window (statistics) takes
+them a block and a piece of the window a row (`merged_sql`): one slice each.
 """
 
 from datetime import datetime
