@@ -27,7 +27,7 @@ from apps.core import windows
 from apps.core.windows import Interval, filled, floor, parse_interval, window_start
 from apps.requestlog.selectors import request_summary
 
-from .exact import exact_percentiles
+from .exact import exact_limit, exact_percentiles
 from .models import MetricSeries, MetricTagKey
 from .retention import Kept, retained
 from .rollup_blocks import PACKED, ROLLUP_BLOCKS, merged_params, merged_sql, unpacked_sql
@@ -546,8 +546,10 @@ def metric_statistics(
             cursor.execute(f"WITH src AS ({sql}) SELECT {_TOTALS} FROM src", params)
             count, total, low, high = cursor.fetchone()
             return {**body, **_summary(count, total, low, high, (), ())}
-        # The totals and the merged sketch in one statement, the sources read once.
-        cursor.execute(_totals_and_sketch_sql(sql), params)
+        # The totals and the merged sketch in one statement, the sources read once; the
+        # sketch only past the points answered exactly from raw.
+        limit = exact_limit()
+        cursor.execute(_totals_and_sketch_sql(sql), [*params, limit])
         (_, count, total, low, high), *sketch = cursor.fetchall()
         if not count:
             return {**body, **EMPTY}
@@ -560,14 +562,17 @@ def metric_statistics(
             expected={(None, None): count},
             labels=labels,
         )
-    if exact is not None:  # few points: exact from raw, not the sketch
-        summary = _summary(count, total, low, high, (), ())
-        return {**body, **summary, **_exact_fields(exact[(None, None)])}
+        if exact is not None:  # few points: exact from raw, not the sketch
+            summary = _summary(count, total, low, high, (), ())
+            return {**body, **summary, **_exact_fields(exact[(None, None)])}
+        if count <= limit:  # their raw points are not all kept: the sketch after all
+            cursor.execute(_merged_sketch_sql(sql), params)
+            sketch = cursor.fetchall()
     keys, counts = [r[0] for r in sketch], [r[1] for r in sketch]
     return {**body, **_summary(count, total, low, high, keys, counts)}
 
 
-_TOTALS = "sum(count)::bigint, sum(sum), min(min), max(max)"
+_TOTALS = "sum(count)::bigint AS n, sum(sum) AS s, min(min) AS lo, max(max) AS hi"
 
 
 def _merged_sketch_sql(sources: str) -> str:
@@ -579,13 +584,15 @@ def _merged_sketch_sql(sources: str) -> str:
 
 
 def _totals_and_sketch_sql(sources: str) -> str:
-    """(null, count, sum, min, max) over every row of `sources`, then its merged sketch,
-    (k, c, null, null, null) rows by key: reading the sources once, not once for the
-    totals and again for the sketch, saved ~30% of a 30-day read."""
+    """(null, count, sum, min, max) over every row of `sources`, then, when the count is
+    over a limit (the last parameter), its merged sketch: (k, c, null, null, null) rows
+    by key. Reading the sources once, not once for the totals and again for the sketch,
+    saved ~30% of a 30-day read."""
     return (
-        f"WITH src AS MATERIALIZED ({sources}) SELECT NULL::int AS k, {_TOTALS} FROM src "
-        "UNION ALL (SELECT k, sum(c)::bigint, NULL, NULL, NULL FROM "
-        f"(SELECT {unnest_sql('src.ks', 'src.cs')} FROM src) u GROUP BY k) ORDER BY k NULLS FIRST"
+        f"WITH src AS MATERIALIZED ({sources}), t AS (SELECT {_TOTALS} FROM src) "
+        "SELECT NULL::int AS k, t.* FROM t UNION ALL (SELECT k, sum(c)::bigint, NULL, NULL, NULL "
+        f"FROM (SELECT {unnest_sql('src.ks', 'src.cs')} FROM src "
+        "WHERE (SELECT t.n FROM t) > %s) u GROUP BY k) ORDER BY k NULLS FIRST"
     )
 
 
