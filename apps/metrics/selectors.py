@@ -252,9 +252,8 @@ def _sources(
     adds them up per label set in each source instead: (h, count, sum, min, max) rows,
     what a ranking needs (a 50,000-value tag's ~200,000 rows then join its label sets
     as ~50,000: 1.5x faster, and estimated right by the planner). `merged` (or `summed`):
-    the reader adds every row up (statistics), so packed buckets come a block a row, `t`
-    null (`merged_sql`).
-    """
+    the reader adds every row up (statistics), so packed buckets come added up a block
+    and a piece of the window a row, `t` null (`merged_sql`)."""
     assert per_series or not summed
     h = ", tags_hash AS h" if per_series else ""
     parts, params = [], []
