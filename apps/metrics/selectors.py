@@ -321,11 +321,13 @@ def _sources(
             params += list(piece)
     if cover_.raw:
         ranges = " OR ".join('("timestamp" >= %s AND "timestamp" < %s)' for _ in cover_.raw)
+        spans = packed_spans(cover_.raw)
+        blocks = rollup_filter if spans and raw_filter else ""
         parts.append(
-            f"SELECT {raw} FROM {points_relation([name], packed=packed_spans(cover_.raw))} p "
+            f"SELECT {raw} FROM {points_relation([name], packed=spans, blocks=blocks)} p "
             f"WHERE metric_name = %s{raw_filter} AND ({ranges}){by_series}"
         )
-        params += [name, *filter_params]
+        params += [*(filter_params if blocks else []), name, *filter_params]
         for lo, hi in cover_.raw:
             params += [lo, hi]
     if not parts:  # an empty window reads nothing

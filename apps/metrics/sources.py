@@ -104,6 +104,7 @@ def points_relation(
     *,
     tags: bool = False,
     packed: Sequence[tuple[str, str]] = (),
+    blocks: str = "",
 ) -> str:
     """A FROM item (give it an alias) of the points of `names` (None: of every metric),
     with (metric_name, metric_type, timestamp, value, tags_hash[, tags]): the metric
@@ -117,7 +118,12 @@ def points_relation(
     the start of its hour (constants, or a lateral column's expression): the points
     packed into blocks in those spans come too, unpacked (apps.metrics.packing). Needed
     when a span starts before today (`packed_spans`); a block is found by its hour
-    alone, so the statement still compares each point's time. Not with `tags`."""
+    alone, so the statement still compares each point's time. Not with `tags`.
+
+    `blocks`: a condition on the packed blocks too (SQL over `b`; its parameters are the
+    relation's, before the statement's): a label-set filter holding a subquery is checked
+    on the relation's rows only once every block is unpacked, where this leaves the other
+    label sets' blocks packed."""
     wanted = None if names is None else set(names)
     chosen = [s for name, s in _sources.items() if wanted is None or name in wanted]
     if not chosen and not packed:
@@ -131,10 +137,17 @@ def points_relation(
         if tags:
             raise ValueError("packed points have no tags of their own")
         hours = " OR ".join(f"(b.hour >= ({low}) AND b.hour < ({high}))" for low, high in packed)
+        # OFFSET 0: the blocks chosen before any is unpacked (else a subquery's filter
+        # became a join after the unnest).
+        chosen_blocks = (
+            f"(SELECT * FROM {BLOCKS} b WHERE ({hours}) AND ({blocks}) OFFSET 0)"  # noqa: S608
+            if blocks
+            else BLOCKS
+        )
         parts.append(
             f'SELECT b.metric_name::text, b.metric_type::text, u.t AS "timestamp", u.v AS value, '  # noqa: S608
-            f"b.tags_hash FROM {BLOCKS} b CROSS JOIN LATERAL unnest(b.times, b.vals) AS u(t, v) "
-            f"WHERE {hours}"
+            f"b.tags_hash FROM {chosen_blocks} b "
+            f"CROSS JOIN LATERAL unnest(b.times, b.vals) AS u(t, v) WHERE {hours}"
         )
     parts += [source.select(source.table, tags=tags) for source in chosen]
     return "(" + " UNION ALL ".join(parts) + ")"

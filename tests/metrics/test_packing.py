@@ -93,6 +93,12 @@ def answers(client) -> list[dict]:
         read(client, "statistics", **{"from": start, "to": end}),
         read(client, "statistics", **{"from": start, "to": end, "group_by": "endpoint"}),
         read(client, "statistics", **{"from": inside[0], "to": inside[1]}),
+        read(client, "statistics", **{"from": start, "to": end, "tag": "endpoint:b"}),
+        read(
+            client,
+            "time-series",
+            **{"from": start, "to": end, "interval": "1h", "tag": "endpoint:c"},
+        ),
         read(client, "time-series", **{"from": start, "to": end, "interval": "1h", "agg": "p95"}),
         read(client, "time-series", **{"from": inside[0], "to": inside[1], "interval": "1m"}),
         # Minute rollups over both days, every 15 minutes.
