@@ -137,17 +137,15 @@ def points_relation(
         if tags:
             raise ValueError("packed points have no tags of their own")
         hours = " OR ".join(f"(b.hour >= ({low}) AND b.hour < ({high}))" for low, high in packed)
-        # OFFSET 0: the blocks chosen before any is unpacked (else a subquery's filter
-        # became a join after the unnest).
-        chosen_blocks = (
-            f"(SELECT * FROM {BLOCKS} b WHERE ({hours}) AND ({blocks}) OFFSET 0)"  # noqa: S608
-            if blocks
-            else BLOCKS
-        )
+        block_rows, where = f"{BLOCKS} b", f" WHERE {hours}"
+        if blocks:  # OFFSET 0: the blocks chosen before any is unpacked (else a
+            # subquery's filter became a join after the unnest)
+            where = ""
+            block_rows = f"(SELECT * FROM {BLOCKS} b WHERE ({hours}) AND ({blocks}) OFFSET 0) b"  # noqa: S608
         parts.append(
             f'SELECT b.metric_name::text, b.metric_type::text, u.t AS "timestamp", u.v AS value, '  # noqa: S608
-            f"b.tags_hash FROM {chosen_blocks} b "
-            f"CROSS JOIN LATERAL unnest(b.times, b.vals) AS u(t, v) WHERE {hours}"
+            f"b.tags_hash FROM {block_rows} CROSS JOIN LATERAL unnest(b.times, b.vals) "
+            f"AS u(t, v){where}"
         )
     parts += [source.select(source.table, tags=tags) for source in chosen]
     return "(" + " UNION ALL ".join(parts) + ")"
