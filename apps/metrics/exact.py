@@ -59,10 +59,15 @@ def exact_percentiles(
         return None
     scan = (limit * SCAN_FACTOR if filtered else total) + 1
     params: list = [name, start, end, scan]
+    spans = packed_spans([(start, end)])
+    # A packed day's blocks of other label sets stay packed.
+    blocks = f"tags_hash IN ({labels[0]})" if spans and labels is not None else ""
+    if blocks:
+        params = [*labels[1], *params]
     # The table name and fixed fragments only: every value is a parameter.
     sql = (
         f'WITH src AS MATERIALIZED (SELECT "timestamp" AS t, value, tags_hash AS h '  # noqa: S608
-        f"FROM {points_relation([name], packed=packed_spans([(start, end)]))} p "
+        f"FROM {points_relation([name], packed=spans, blocks=blocks)} p "
         'WHERE metric_name = %s AND "timestamp" >= %s AND "timestamp" < %s LIMIT %s)'
     )
     source = "src"
