@@ -387,8 +387,9 @@ PERIODIC_TASKS = {
     "sweep-outbox": {"task": "ingest.sweep_outbox", "every_seconds": INGEST_OUTBOX_SWEEP_SECONDS},
     "rollup-metrics": {"task": "metrics.rollup_pending", "every_seconds": 10},
     "purge-analytics": {"task": "ingest.purge_expired", "crontab": "30 3 * * *"},
-    # The points of the days before today packed into blocks (apps.metrics.packing).
-    "pack-metric-points": {"task": "metrics.pack_points", "crontab": "0 1 * * *"},
+    # The points and minute rollups of the hours over, the hour rollups of the days over,
+    # packed into blocks (apps.metrics.packing).
+    "pack-metric-points": {"task": "metrics.pack_points", "crontab": "5 * * * *"},
     "maintain-partitions": {"task": "ingest.maintain_partitions", "crontab": "7 * * * *"},
     "evaluate-alerts": {"task": "alerts.evaluate", "every_seconds": ALERTS_EVALUATION_SECONDS},
     "sweep-alert-deliveries": {"task": "alerts.sweep_deliveries", "every_seconds": 30},

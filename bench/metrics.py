@@ -26,11 +26,11 @@
    the server closed the connection includes a (loopback) TCP connect, and the
    summary says which way the server went.
 5. Storage (metrics_storage.py): the bytes a point of the points' rows, the packed
-   blocks, the rollups, the packed rollups and the series; then the daily task packs the
-   points and the minute and hour rollups of the days before today (apps.metrics.packing, at the
-   reads' clock), the sizes are taken again (and once more with the rollups rewritten,
-   the steady state), and part 3's reads run again, each checked against the raw answer
-   (rows and blocks alike).
+   blocks, the rollups, the packed rollups and the series; then the hourly task packs the
+   points and minute rollups of the hours over and the hour rollups of the days over
+   (apps.metrics.packing, at the reads' clock), the sizes are taken again (and once more
+   with the rollups and points rewritten, the steady state), and part 3's reads run
+   again, each checked against the raw answer (rows and blocks alike).
    --skip-pack leaves the points as rows.
 
     DEBUG=true .venv/bin/python bench/metrics.py [--points 10000000] [--skip-load]
@@ -63,7 +63,7 @@ from metrics_storage import bench_storage
 
 
 def print_reads(reads: list[dict], *, packed: bool = False) -> None:
-    after = ", days before today packed" if packed else ""
+    after = ", hours over packed" if packed else ""
     for row in reads:
         goal = f"< {row['goal']:.0f} ms p50" if row["goal"] else "-"
         print(
@@ -75,9 +75,9 @@ def print_reads(reads: list[dict], *, packed: bool = False) -> None:
 def print_storage(storage: dict) -> None:
     points = storage["points"]
     for when, label in (
-        ("before", "before packing the days before today"),
+        ("before", "before packing the hours over"),
         ("after", "after packing them (the packed rows' space free for reuse)"),
-        ("steady", "steady state (the rollups rewritten: `VACUUM FULL`)"),
+        ("steady", "steady state (the rollups and points rewritten: `VACUUM FULL`)"),
     ):
         parts = storage[when]
         total = sum(parts.values())
@@ -87,7 +87,7 @@ def print_storage(storage: dict) -> None:
             f"{total / points:,.1f} B a point, {total / 2**30:,.2f} GiB ({each}) | - |"
         )
     print(
-        f"| Packing {storage['packed']:,} points ({storage['days']} days; VACUUM and REINDEX "
+        f"| Packing {storage['packed']:,} points ({storage['days']} partitions; VACUUM and REINDEX "
         f"included), {storage['rollups']['m']:,} minute and {storage['rollups']['h']:,} hour "
         f"rollups | - | {storage['seconds']:.1f} s "
         f"({storage['packed'] / max(storage['seconds'], 1e-9):,.0f} points/s) and "
@@ -234,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"FAIL record: {exc}")
         if not args.skip_pack:
             storage = bench_storage(args, end)
-            try:  # the same reads and checks, the days before today now packed
+            try:  # the same reads and checks, the hours over now packed
                 packed_reads = bench_reads(args, end)
             except BenchError as exc:
                 failures.append(f"reads after packing: {exc}")

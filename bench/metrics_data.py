@@ -15,7 +15,7 @@ import orjson
 
 DAYS = 30  # loaded by default (--days); the reads' widest window either way
 EVENTS = "metrics_metricevent"
-BLOCKS = "metrics_pointblock"  # points packed once their day is over (apps.metrics.packing)
+BLOCKS = "metrics_pointblock"  # points packed once their hour is over (apps.metrics.packing)
 # Every stored point, rows and packed alike, with its tags: what the raw answers read.
 RAW_POINTS = (
     f'(SELECT metric_name, "timestamp", value, tags_hash, tags FROM {EVENTS} UNION ALL '

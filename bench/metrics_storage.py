@@ -1,13 +1,14 @@
-"""The metrics bench's part 5: what the points take on disk, before and after the daily
-task packs the points and the minute and hour rollups of the days before today into blocks
-(apps.metrics.packing, at the reads' clock), and how long packing takes. Bytes a point:
-each part's total size (heap, TOAST and indexes of every partition) over the points
-stored, rows and packed alike.
+"""The metrics bench's part 5: what the points take on disk, before and after the hourly
+task packs the points and minute rollups of the hours over and the hour rollups of the
+days over into blocks (apps.metrics.packing, at the reads' clock), and how long packing
+takes. Bytes a point: each part's total size (heap, TOAST and indexes of every
+partition) over the points stored, rows and packed alike.
 
-Packing deletes the days' minute and hour rows; their space in the rollups' table is free for
-the next days' rows (VACUUM), not given back. A deployment packing every night holds
-about a day of those rows, so the steady state is measured after `VACUUM FULL` of the
-rollups (which rewrites the table with its live rows only)."""
+Packing deletes the packed rows; their space in the rollups' table and in today's
+partition is free for the next hours' rows (VACUUM), not given back. A deployment
+packing every hour holds two to three hours of those rows, so the steady state is measured
+after `VACUUM FULL` of the rollups and the points (which rewrites each table with its
+live rows only; the days packed whole are empty already)."""
 
 import time
 
@@ -78,7 +79,7 @@ def bench_storage(args, end) -> dict:
     moved = sum(packed.values())
     after = sizes()
     print(
-        f"storage: packed {moved:,} points of {len(packed)} days in {seconds:.1f} s "
+        f"storage: packed {moved:,} points of {len(packed)} partitions in {seconds:.1f} s "
         f"({moved / seconds if seconds else 0:,.0f} points/s, VACUUM and REINDEX included), "
         f"{rollups['m']:,} minute and {rollups['h']:,} hour rollups in {rollup_seconds:.1f} s "
         "(VACUUM included)"
@@ -86,8 +87,9 @@ def bench_storage(args, end) -> dict:
     print_sizes("after packing", after, points)
     with connection.cursor() as cursor:
         cursor.execute("VACUUM FULL metrics_metricrollup")
+        cursor.execute(f"VACUUM FULL {EVENTS}")
     steady = sizes()
-    print_sizes("steady state (rollups without the packed rows' space)", steady, points)
+    print_sizes("steady state (rollups and points without the packed rows' space)", steady, points)
     with connection.cursor() as cursor:  # the packed rollups' columns, by resolution
         cursor.execute(
             "SELECT resolution, count(*), sum(cardinality(offsets)), sum(pg_column_size(b.*)) "

@@ -49,13 +49,14 @@ class MetricPoint(PartitionedRecord):
 
 
 class PointBlock(models.Model):
-    """The points of one label set of one metric in one hour, packed once their day is
-    over (apps.metrics.packing): their times and values as two arrays (`times`, `vals`),
-    compressed with lz4. A day of 1.1M points as rows takes ~300 bytes a point with its
-    indexes; packed, ~15. Reads take them with the rows (`points_relation`). Each point
-    keeps its time, value, metric, type and label set (its tags are its series');
-    its event_id, arrival time, unit and source are not kept. Partitioned by day on
-    `hour` like the points, and dropped with them (the metric kind's retention)."""
+    """The points of one label set of one metric in one hour, packed once the hour has
+    been over two hours (apps.metrics.packing): their times and values as two arrays
+    (`times`, `vals`), compressed with lz4. A day of 1.1M points as rows takes ~300
+    bytes a point with its indexes; packed, ~15. Reads take them with the rows
+    (`points_relation`). Each point keeps its time, value, metric, type and label set
+    (its tags are its series'); its event_id, arrival time, unit and source are not
+    kept. Partitioned by day on `hour` like the points, and dropped with them (the
+    metric kind's retention)."""
 
     metric_name = models.CharField(max_length=200)
     metric_type = models.CharField(max_length=16, choices=MetricType.choices)
@@ -157,8 +158,8 @@ class MetricRollup(models.Model):
 
 class RollupBlock(models.Model):
     """The rollups of one label set of one metric at one resolution, packed a bucket one
-    level coarser a row once their day is over (apps.metrics.rollup_blocks): the minutes
-    of an hour, or the hours of a day. Each bucket's figures are arrays in time order
+    level coarser a row once that bucket is over (apps.metrics.rollup_blocks): the
+    minutes of an hour, or the hours of a day. Each bucket's figures are arrays in time order
     (`offsets`: minutes into the hour, or hours into the day), the buckets' sketches one
     after another in `keys`/`key_counts` (bucket i's end at `ends[i]`), compressed with
     lz4. A minute row costs ~200 bytes and ~90 of index, packed ~50; an hour row ~1,200,

@@ -1,15 +1,18 @@
-"""Metric points packed into blocks once their day is over: one row per metric, label
-set and hour, the points' times and values as two arrays compressed with lz4
-(PointBlock). As rows, a day of 1.1M points takes ~300 bytes a point with its indexes
-(a row costs 28 bytes before its first column); packed, ~15.
+"""Metric points packed into blocks once their hour has been over two hours: one row per
+metric, label set and hour, the points' times and values as two arrays compressed with
+lz4 (PointBlock). As rows, a day of 1.1M points takes ~300 bytes a point with its
+indexes (a row costs 28 bytes before its first column); packed, ~15.
 
-Minute and hour rollups are packed the same night (`rollups_pack`, apps.metrics.rollup_blocks).
+Minute rollups are packed the same way an hour at a time, hour rollups once their day
+is over (`rollups_pack`, apps.metrics.rollup_blocks).
 
-The daily `points_pack` moves every point of the days before today from the points'
-partitions into blocks: one statement a day (DELETE ... RETURNING feeding the INSERT),
-so a read sees each point once, as a row before and in a block after. Then the emptied
-partition is vacuumed (its file goes back to the system) and its indexes rebuilt. A
-point that comes later for a packed day is stored as a row and packed the next day.
+Beat's hourly `points_pack` moves every point of the hours over (`packed_before`) from
+the points' partitions into blocks: one statement a partition (DELETE ... RETURNING
+feeding the INSERT), so a read sees each point once, as a row before and in a block
+after. Then the partition is vacuumed: today's freed space takes the next hours' rows,
+so today's partition holds two to three hours of rows all day; an emptied day's file goes
+back to the system and its indexes are rebuilt. A point that comes later for a packed
+hour is stored as a row and packed the next hour, in a block of its own.
 
 Reads take both (apps.metrics.sources.points_relation with `packed`): rollups, raw
 edges and exact percentiles answer as before. The metric points admin lists the rows
@@ -34,7 +37,7 @@ from apps.ingest.retention import RetentionTarget, expired_purge, retention_cuto
 from .models import PointBlock
 from .rollup_blocks import PACKED, ROLLUP, pack_sql
 from .rollups import ROLLER_LOCK, SERIES, metric_names
-from .sources import BLOCKS, POINTS
+from .sources import BLOCKS, POINTS, packed_before
 
 TABLE = "metric_block"  # its registered name (apps.ingest.partitions.time_table_register)
 
@@ -53,41 +56,40 @@ SELECT coalesce(sum(count), 0) FROM blocks
 """  # noqa: S608 - table names only
 
 
-# A day is packed once it has been over this long: the last minutes' points are in and
-# rolled, and /metrics' windows (15 minutes at most) never reach a packed day.
-SETTLED = timedelta(hours=1)
-
-
-def _days(now: datetime) -> list[tuple[str, datetime, datetime]]:
-    """(partition, from, to) of each day to pack: every day's partition that ended at
-    least SETTLED ago, and each day of the legacy partition (points from before
-    partitioning) still kept."""
-    today = floor(now - SETTLED, "d")
+def _spans(now: datetime) -> list[tuple[str, datetime, datetime, bool]]:
+    """(partition, from, to, whether the partition is over) of each span to pack: every
+    partition up to the hour over SETTLED (`packed_before`), and each day of the legacy
+    partition (points from before partitioning) still kept."""
+    until = packed_before(now, "points")
     spans = []
     for name, lower, upper in partition_bounds(POINTS):
+        over = upper <= until
         if lower is not None:
-            if upper <= today:
-                spans.append((name, lower, upper))
+            if lower < until:
+                spans.append((name, lower, min(upper, until), over))
             continue
         day = floor(retention_cutoff("metric", now=now), "d")
-        while day < min(upper, today):
-            spans.append((name, day, day + timedelta(days=1)))
+        while day < min(upper, until):
+            spans.append((name, day, min(day + timedelta(days=1), upper, until), over))
             day += timedelta(days=1)
     return spans
 
 
 def points_pack(*, now: datetime | None = None) -> dict[str, int]:
-    """Pack the points of every day over (SETTLED) still stored as rows, a day's in one
-    statement, then give each emptied partition's space back; {partition: points
-    packed} of those that had any. Beat's daily task."""
+    """Pack the points of every hour over (SETTLED) still stored as rows, a partition's
+    in one statement (a legacy partition's a day a statement), then give each partition's
+    freed space back; {partition: points packed} of those that had any. Beat's hourly
+    task."""
     packed: dict[str, int] = {}
+    over: dict[str, bool] = {}
     try:
-        for name, start, end in _days(now or timezone.now()):
+        for name, start, end, ended in _spans(now or timezone.now()):
+            over[name] = ended
             if points := _pack_day(name, start, end):
                 packed[name] = packed.get(name, 0) + points
     finally:  # each once, after all its days (the legacy partition has many)
         for name in packed:
-            _reclaim(name)
+            _reclaim(name, ended=over[name])
     return packed
 
 
@@ -111,18 +113,18 @@ def _pack_day(partition: str, start: datetime, end: datetime) -> int:
 
 
 def rollups_pack(*, now: datetime | None = None) -> dict[str, int]:
-    """Pack the minute and hour rollups of every day over (SETTLED), a metric at a time,
-    holding the roller's lock (apps.metrics.rollup_blocks), then vacuum the rollups (the
-    space goes to the next days' rows). Returns the buckets packed by resolution. Beat's
-    daily task."""
-    today = floor((now or timezone.now()) - SETTLED, "d")
+    """Pack the minute rollups of every hour and the hour rollups of every day over
+    (`packed_before`), a metric at a time, holding the roller's lock
+    (apps.metrics.rollup_blocks), then vacuum the rollups (the space goes to the next
+    hours' rows). Returns the buckets packed by resolution. Beat's hourly task."""
+    now = now or timezone.now()
     packed = dict.fromkeys(PACKED, 0)
     for name in metric_names():
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ROLLER_LOCK])
             cursor.execute("SET LOCAL default_toast_compression = 'lz4'")
             for res in PACKED:
-                cursor.execute(pack_sql(res), [name, today])
+                cursor.execute(pack_sql(res), [name, packed_before(now, res)])
                 packed[res] += cursor.fetchone()[0]
     if any(packed.values()) and not connection.in_atomic_block:
         with connection.cursor() as cursor:
@@ -130,14 +132,16 @@ def rollups_pack(*, now: datetime | None = None) -> dict[str, int]:
     return packed
 
 
-def _reclaim(partition: str) -> None:
-    """Give an emptied partition's space back: VACUUM truncates its file (every page is
-    empty), and its indexes are rebuilt (their pages are only marked free). VACUUM cannot
-    run inside a transaction (a test's)."""
+def _reclaim(partition: str, *, ended: bool) -> None:
+    """Give a partition's packed rows' space back: VACUUM marks it free, for the rows
+    coming in (today's partition), and truncates the file of an emptied one (every page
+    empty), whose indexes are then rebuilt (their pages are only marked free). VACUUM
+    cannot run inside a transaction (a test's)."""
     if not connection.in_atomic_block:
         with connection.cursor() as cursor:
             cursor.execute(f"VACUUM {connection.ops.quote_name(partition)}")
-    partition_reindex(partition)
+    if ended:
+        partition_reindex(partition)
 
 
 def blocks_unpack() -> int:

@@ -1,4 +1,4 @@
-"""Rollups packed once their day is over (RollupBlock), as the points are
+"""Rollups packed once the bucket of their block is over (RollupBlock), as the points are
 (apps.metrics.packing): the minutes of an hour of a label set a row, and the hours of a
 day a row. At the bench's density a minute row costs ~200 bytes and ~90 of index, more
 than the points it sums, and packed with lz4 ~50; an hour row ~1,200 (its sketch's
@@ -6,11 +6,12 @@ than the points it sums, and packed with lz4 ~50; an hour row ~1,200 (its sketch
 Day rollups stay rows: one a day a label set, what counters and long windows read.
 
 A block's buckets are either packed or rows, never both (a unique constraint on the
-blocks, and the roller's lock around every move): the daily pack moves a metric's minute
-and hour rows of the days before today into blocks, and a re-roll of a minute in a packed
-day (a late point, a retried failure) first moves its hour's minutes and its day's hours
-back into rows (`blocks_unpack`), so the re-roll upserts rows as it always did and the
-next pack packs them again. Backfills delete a day's blocks with its rollups; the purge
+blocks, and the roller's lock around every move): the hourly pack moves a metric's
+minute rows of the hours over and hour rows of the days over (`packed_before`) into
+blocks, and a re-roll of a minute in a packed hour (a late point, a retried failure)
+first moves its hour's minutes and its day's hours, where packed, back into rows
+(`blocks_unpack`), so the re-roll upserts rows as it always did and the next pack packs
+them again. Backfills delete a day's blocks with its rollups; the purge
 deletes the blocks past each resolution's retention.
 
 Reads take packed buckets with the rows. A time series takes them a bucket a row

@@ -158,7 +158,7 @@ def _rebuild(cursor, pairs: list[tuple[str, datetime]]) -> None:
     packed = reads_packed(min(p[1] for p in pairs))
     if packed:  # packed minutes and hours become rows again, to be upserted as ever
         for res, span in PACKED.items():
-            blocks = {(n, floor(m, span)) for n, m in pairs if reads_packed(m)}
+            blocks = {(n, floor(m, span)) for n, m in pairs if reads_packed(m, res)}
             blocks_unpack(cursor, res, sorted(blocks))
     cursor.execute(
         _minutes_sql(_points_of_pairs(names, packed=packed)), [names, [p[1] for p in pairs]]

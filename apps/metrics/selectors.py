@@ -296,8 +296,9 @@ def _sources(
         params += [name, *filter_params]
         for piece in cover_.rollups:
             params += list(piece)
-    # Minutes and hours of the days before today may be packed (apps.metrics.rollup_blocks).
-    packed = [p for p in cover_.rollups if p[0] in PACKED and reads_packed(p[1])]
+    # Minutes of the hours before this one and hours of the days before today may be
+    # packed (apps.metrics.rollup_blocks).
+    packed = [p for p in cover_.rollups if p[0] in PACKED and reads_packed(p[1], p[0])]
     if packed and (merged or summed):
         columns = rolled if summed else _rolled("NULL::timestamptz", h)
         where = f"b.metric_name = %s AND {rollup_filter}"
@@ -910,7 +911,7 @@ def performance_summary(*, hours: int) -> dict:
         "WHERE resolution = 'h' AND tags_hash = 0 AND bucket_start >= %s",
         [hour],
     )
-    if reads_packed(hour):  # and the hours packed (apps.metrics.rollup_blocks)
+    if reads_packed(hour, "h"):  # and the hours packed (apps.metrics.rollup_blocks)
         packed = merged_sql("tags_hash = 0", sketch=False)
         hours_sql += f" UNION ALL SELECT metric_name, count FROM ({packed}) u"
         params += merged_params([("h", hour, timezone.now())])

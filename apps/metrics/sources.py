@@ -16,13 +16,14 @@ rows go (that kind's retention); their rollups stay as long as other metrics' do
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.utils import timezone
 
 from apps.core.windows import floor
 
 from .models import DirtyMinute, MetricPoint, MetricSeries, MetricTagKey, PointBlock
+from .rollup_blocks import PACKED
 
 POINTS = MetricPoint._meta.db_table
 BLOCKS = PointBlock._meta.db_table
@@ -151,10 +152,28 @@ def points_relation(
     return "(" + " UNION ALL ".join(parts) + ")"
 
 
-def reads_packed(start: datetime) -> bool:
-    """Whether points from `start` on may be packed: blocks only ever hold days that were
-    over when they were packed."""
-    return start < floor(timezone.now(), "d")
+# Points and minute rollups are packed an hour at a time, hour rollups a day at a time
+# (the bucket of their blocks; apps.metrics.packing), once the bucket has been over
+# SETTLED: its last minutes are in and rolled, and reads of the last hour (alert rules,
+# /metrics, dashboards) never look for blocks.
+PACKED_BY = {"points": "h", **PACKED}
+SETTLED = {"h": timedelta(hours=2), "d": timedelta(hours=1)}
+# How far ahead of a reading host's clock a packing host's may be.
+CLOCK_SKEW = timedelta(hours=1)
+
+
+def packed_before(moment: datetime, kind: str) -> datetime:
+    """What the packing at `moment` packs of `kind` ("points", or a rollup resolution):
+    every hour (or day) over SETTLED."""
+    unit = PACKED_BY[kind]
+    return floor(moment - SETTLED[unit], unit)
+
+
+def reads_packed(start: datetime, kind: str = "points") -> bool:
+    """Whether points (or rollups of resolution `kind`) from `start` on may be packed, as
+    the packing would pack them with a clock CLOCK_SKEW ahead of this one."""
+    unit = PACKED_BY[kind]
+    return start < floor(timezone.now() - SETTLED[unit] + CLOCK_SKEW, unit)
 
 
 def packed_spans(spans: Iterable[tuple[datetime, datetime]]) -> list[tuple[str, str]]:

@@ -32,7 +32,8 @@ BASE = "/api/v1/analytics/metrics/api.latency"
 # rows by another test has a legacy partition up to tomorrow).
 TODAY = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=4)
 DAY1, DAY2 = TODAY - timedelta(days=2), TODAY - timedelta(days=1)
-PACKED_AT = TODAY + timedelta(hours=1, minutes=0)  # beat's "pack-metric-points", 01:00
+# Beat's hourly "pack-metric-points" at 02:05 is the first to pack yesterday's last hour.
+PACKED_AT = TODAY + timedelta(hours=2)
 # Where the windows read start and end: mid-minute, so their edges are raw points.
 EDGES = (
     DAY1 + timedelta(hours=3, minutes=20, seconds=31),
@@ -61,16 +62,18 @@ def record(client, items: list[dict]) -> None:
     rollup_pending()
 
 
-def three_days(seed: int = 7) -> list[dict]:
+def three_days(
+    seed: int = 7, until: datetime = PACKED_AT, edges: tuple[datetime, ...] = EDGES
+) -> list[dict]:
     """Points every ~7 minutes over the day before yesterday, yesterday and today's first
-    hour, on three endpoints, several in some minutes."""
+    hour (up to `until`), on three endpoints, several in some minutes."""
     rng = random.Random(seed)
     moments, moment = [], DAY1
-    while moment < PACKED_AT:
+    while moment < until:
         moments.append(moment)
         moment += timedelta(seconds=rng.randint(1, 840))
     # Bursts in the minutes where the windows of `answers` start and end.
-    for edge in EDGES:
+    for edge in edges:
         moments += [edge.replace(second=0) + timedelta(seconds=s) for s in range(0, 60, 6)]
     return [
         point(moment, round(rng.lognormvariate(3, 1), 3), rng.choice("abc"))
@@ -84,10 +87,10 @@ def read(client, path: str, **params) -> dict:
     return response.json()
 
 
-def answers(client) -> list[dict]:
+def answers(client, edges: tuple[datetime, ...] = EDGES) -> list[dict]:
     """Reads that take raw points of the packed days: windows starting mid-minute there
     (exact percentiles over few points, sketches over more), per endpoint, a series."""
-    start, inside_start, inside_end, end = map(iso, EDGES)
+    start, inside_start, inside_end, end = map(iso, edges)
     inside = inside_start, inside_end
     return [
         read(client, "statistics", **{"from": start, "to": end}),
@@ -181,6 +184,64 @@ def test_packed_days_answer_every_read_as_their_rows_did(
     # A second run finds nothing left to pack.
     pack_points.apply()
     assert packed_points(DAY1, TODAY) == len(items) - today
+
+
+# Later in the day: today's hours over are packed by the hourly run too.
+LATER = TODAY + timedelta(hours=5, minutes=30)
+TODAY_EDGES = (
+    TODAY + timedelta(hours=1, minutes=20, seconds=31),  # in an hour packed
+    TODAY + timedelta(hours=3, minutes=40, seconds=11),  # in the last hour packed
+    TODAY + timedelta(hours=4, minutes=29, seconds=29),  # in an hour over, not packed yet
+    LATER - timedelta(seconds=10),
+)
+
+
+@pytest.mark.parametrize("exact_points", [10_000, 0])
+def test_todays_hours_are_packed_once_over_two_hours_and_read_as_their_rows_were(
+    ingest_client, read_client, settings, exact_points
+):
+    settings.METRICS_EXACT_PERCENTILE_POINTS = exact_points
+    edges = (*TODAY_EDGES, *EDGES)
+    with time_machine.travel(LATER, tick=False) as clock:
+        partitions_maintain()
+        items = three_days(until=LATER, edges=edges)
+        record(ingest_client, items)
+        before = [answers(read_client, TODAY_EDGES), answers(read_client)]
+        # The packing on a worker whose clock is 40 minutes ahead of the web host's: up
+        # to 04:00 (its 06:10 less two hours, to the hour), which the reads still take.
+        clock.move_to(LATER + timedelta(minutes=40))
+        pack_points.apply()
+        clock.move_to(LATER)
+
+        until = TODAY + timedelta(hours=4)
+        assert stored_rows(DAY1, until) == 0
+        assert packed_points(DAY1, until) == sum(i["timestamp"] < iso(until) for i in items)
+        assert stored_rows(until, LATER) == sum(i["timestamp"] >= iso(until) for i in items) > 0
+        minutes = MetricRollup.objects.filter(resolution="m")
+        assert not minutes.filter(bucket_start__lt=until).exists()
+        assert minutes.filter(bucket_start__gte=until).exists()  # the last hour's
+        minute_blocks = RollupBlock.objects.filter(resolution="m", block_start__gte=TODAY)
+        assert {b.block_start for b in minute_blocks} == {
+            TODAY + timedelta(hours=h) for h in range(4)
+        }
+        # Today's hours stay rows until the day is over (a block holds a day of them).
+        assert not RollupBlock.objects.filter(resolution="h", block_start=TODAY).exists()
+        assert MetricRollup.objects.filter(resolution="h", bucket_start=TODAY).exists()
+        assert [answers(read_client, TODAY_EDGES), answers(read_client)] == same_as(before)
+
+        # A late point for a packed hour of today: its minute counts at once, and the
+        # next hour's run packs it again.
+        minute = TODAY + timedelta(hours=2, minutes=10)
+        record(ingest_client, [point(minute + timedelta(seconds=30), 1e6, "a")])
+        assert not minute_blocks.filter(block_start=minute.replace(minute=0)).exists()
+        window = {"from": iso(minute), "to": iso(minute + timedelta(minutes=1)), "interval": "1m"}
+        buckets = read(read_client, "time-series", agg="max", **window)["buckets"]
+        assert [b["value"] for b in buckets] == [1e6]
+        clock.move_to(LATER + timedelta(hours=1))
+        pack_points.apply()
+        assert stored_rows(DAY1, until) == 0
+        assert minute_blocks.filter(block_start=minute.replace(minute=0)).exists()
+        assert read(read_client, "time-series", agg="max", **window)["buckets"] == buckets
 
 
 def test_a_late_point_for_a_packed_day_counts_in_its_minute_and_is_packed_the_next_day(
@@ -321,6 +382,36 @@ def test_an_emptied_day_gives_its_space_back():
     assert indexes < 100_000  # each index's metapage and an empty root
 
 
+def index_files(table: str) -> list[int]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT array_agg(c.relfilenode ORDER BY c.relname) FROM pg_index i "
+            "JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = %s::regclass",
+            [table],
+        )
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_todays_packed_hours_give_their_space_to_the_next_hours_rows():
+    """Outside a transaction, today's partition is vacuumed once its hours over are
+    packed, so the rows of the hours after take their space; its indexes are not rebuilt
+    (that would hold up the points coming in)."""
+    day = f"{MetricPoint._meta.db_table}_{TODAY:%Y_%b_%d}".lower()
+    points_insert(TODAY, 40000, step="200 ms", tags_hash="n % 3 + 1")  # to 02:13:20
+    heap, _ = relation_bytes(day)
+    indexes = index_files(day)
+    with time_machine.travel(TODAY + timedelta(hours=4, minutes=10), tick=False):
+        pack_points.apply()  # up to 02:00
+    assert packed_points(TODAY, TODAY + timedelta(hours=2)) == 35999  # n from 1
+    assert stored_rows(TODAY, TODAY + timedelta(hours=3)) == 4001
+    assert index_files(day) == indexes
+
+    points_insert(TODAY + timedelta(hours=3), 36000, step="200 ms", tags_hash="n % 3 + 1")
+
+    assert relation_bytes(day)[0] < heap * 1.1
+
+
 def packed_rollups() -> list[tuple]:
     """The minute and hour rollups, with their sketches."""
     with connection.cursor() as cursor:
@@ -392,8 +483,9 @@ def test_the_command_packs_now_and_says_what(clock, ingest_client):
 @pytest.mark.django_db(transaction=True)
 def test_after_an_upgrade_the_days_kept_in_the_legacy_partition_are_packed():
     """A table converted with rows keeps them in one legacy partition (up to tomorrow):
-    each of its days is packed, today's points stay rows, and rollups rebuilt from the
-    packed points (`backfill_rollups`) answer as before."""
+    each of its days is packed up to the hours over two hours, the last ones' points stay
+    rows, and rollups rebuilt from the packed points (`backfill_rollups`) answer as
+    before."""
     from apps.ingest.partitions import legacy_partition
     from apps.metrics.rollups import rollup_range
     from apps.metrics.selectors import metric_statistics
@@ -407,7 +499,7 @@ def test_after_an_upgrade_the_days_kept_in_the_legacy_partition_are_packed():
     finally:
         call_command("migrate", "metrics", verbosity=0)
     legacy, _ = legacy_partition(MetricPoint._meta.db_table)
-    today = (now - timedelta(hours=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    today = (now - timedelta(hours=2)).replace(minute=0, second=0, microsecond=0)  # its hours
     first = now - timedelta(days=6)
     rollup_range(start=first, end=now)
     before = metric_statistics(name="old.metric", hours=24 * 6, now=now)
@@ -418,7 +510,7 @@ def test_after_an_upgrade_the_days_kept_in_the_legacy_partition_are_packed():
         after = metric_statistics(name="old.metric", hours=24 * 6, now=now)
 
     assert stored_rows(first, today) == 0
-    with connection.cursor() as cursor:  # what is left in the legacy partition: today's
+    with connection.cursor() as cursor:  # what is left in the legacy partition: the last
         cursor.execute(f"SELECT count(*) FROM {legacy}")
         assert cursor.fetchone()[0] == stored_rows(today, now + timedelta(seconds=1))
     assert packed_points(first, today) + stored_rows(today, now + timedelta(seconds=1)) == 5000

@@ -5,9 +5,9 @@ from apps.metrics.packing import points_pack, rollups_pack
 
 class Command(BaseCommand):
     help = (
-        "Pack the metric points and the minute and hour rollups of every day that is over "
-        "into blocks now (beat's daily pack-metric-points); after an upgrade, or after beat "
-        "was down."
+        "Pack the metric points and minute rollups of every hour over two hours, and the hour "
+        "rollups of every day over, into blocks now (beat's hourly pack-metric-points); "
+        "after an upgrade, or after beat was down."
     )
 
     def handle(self, *args, **options):
