@@ -60,7 +60,7 @@ def exact_percentiles(
     scan = (limit * SCAN_FACTOR if filtered else total) + 1
     params: list = [name, start, end, scan]
     spans = packed_spans([(start, end)])
-    # A packed day's blocks of other label sets stay packed.
+    # Packed hours' blocks of other label sets stay packed.
     blocks = f"tags_hash IN ({labels[0]})" if spans and labels is not None else ""
     if blocks:
         params = [*labels[1], *params]

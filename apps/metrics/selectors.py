@@ -296,8 +296,8 @@ def _sources(
         params += [name, *filter_params]
         for piece in cover_.rollups:
             params += list(piece)
-    # Minutes of the hours before this one and hours of the days before today may be
-    # packed (apps.metrics.rollup_blocks).
+    # Minutes of the hours before the last full one and hours of the days before today
+    # may be packed (apps.metrics.rollup_blocks, sources.reads_packed).
     packed = [p for p in cover_.rollups if p[0] in PACKED and reads_packed(p[1], p[0])]
     if packed and (merged or summed):
         columns = rolled if summed else _rolled("NULL::timestamptz", h)
