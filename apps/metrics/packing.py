@@ -85,7 +85,7 @@ def points_pack(*, now: datetime | None = None) -> dict[str, int]:
     try:
         for name, start, end, ended in _spans(now or timezone.now()):
             over[name] = ended
-            if points := _pack_day(name, start, end):
+            if points := _pack_span(name, start, end):
                 packed[name] = packed.get(name, 0) + points
     finally:  # each once, after all its days (the legacy partition has many)
         for name in packed:
@@ -93,7 +93,7 @@ def points_pack(*, now: datetime | None = None) -> dict[str, int]:
     return packed
 
 
-def _pack_day(partition: str, start: datetime, end: datetime) -> int:
+def _pack_span(partition: str, start: datetime, end: datetime) -> int:
     """The points of `partition` from `start` to `end` packed; how many."""
     quote = connection.ops.quote_name
     with connection.cursor() as cursor:
