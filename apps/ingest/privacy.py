@@ -147,6 +147,8 @@ _TOKEN_HINTS = (
     "sk-",
     "AIza",
 )
+# The token formats that may be letters and digits alone (AWS key ids, Google API keys).
+_ALNUM_TOKEN_HINTS = ("AKIA", "ASIA", "AIza")
 _KEY_HINTS = (
     "pass",
     "pwd",
@@ -196,6 +198,11 @@ def scrub_text(text: str) -> str:
     """Redact secrets inside free text; text without a hint of one is returned as is."""
     if not text:
         return text
+    if text.isascii() and text.isalnum():
+        # No separator, quote, dash or dot: of every pattern only the two token formats
+        # made of letters and digits alone can match (a name, an id: most short fields).
+        if not any(hint in text for hint in _ALNUM_TOKEN_HINTS):
+            return text
     if any(hint in text for hint in _TOKEN_HINTS):
         text = _KNOWN_TOKENS.sub(REDACTED, text)
     lowered = text.lower()

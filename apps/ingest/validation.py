@@ -127,7 +127,7 @@ def validate_items(items: list, *, resolve_kind, request, kind_key: str | None =
             outcome.duplicates += 1
             continue
         seen.add(row["event_id"])
-        row["timestamp"] = ts.isoformat()
+        row["timestamp"] = received_at if ts is now else ts.isoformat()  # ~1.7 us each
         row["received_at"] = received_at
         if kind.enrich is not None:
             kind.enrich(row, request)

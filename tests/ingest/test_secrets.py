@@ -37,6 +37,8 @@ SHAPES = [
     ("aws secret env", "AWS_SECRET_ACCESS_KEY={m}"),
     ("aws secret ini", "aws_secret_access_key = {m}"),
     ("aws access key id", "key id AKIA{m}QQQQQQQ in use"),
+    ("aws access key id alone", "AKIA{m}QQQQQQQ"),
+    ("aws temporary key id alone", "ASIA{m}QQQQQQQ"),
     ("token", "token={m}"),
     ("access token in url", "https://app.example/cb?access_token={m}&code=C{m}"),
     ("oauth code", "https://app.example/callback?code={m}&state=xyz"),
