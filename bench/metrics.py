@@ -93,6 +93,12 @@ def print_storage(storage: dict) -> None:
         f"({storage['packed'] / max(storage['seconds'], 1e-9):,.0f} points/s) and "
         f"{storage['rollup_seconds']:.1f} s | - |"
     )
+    points, seconds, rollups, rollup_seconds = storage["next"]
+    print(
+        f"| Beat's next hourly packing (an hour later: every partition and metric looked "
+        f"into) | - | {points:,} points in {seconds:.2f} s, {rollups:,} rollups in "
+        f"{rollup_seconds:.2f} s | - |"
+    )
 
 
 def print_summary(args, load_result, rollup, reads, post, storage, packed_reads) -> None:
