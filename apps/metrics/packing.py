@@ -12,7 +12,7 @@ feeding the INSERT), so a read sees each point once, as a row before and in a bl
 after. Then the partition is vacuumed: today's freed space takes the next hours' rows,
 so today's partition holds two to three hours of rows all day; an emptied day's file goes
 back to the system and its indexes are rebuilt. A point that comes later for a packed
-hour is stored as a row and packed the next hour, in a block of its own.
+hour is stored as a row and packed the next hour into its label set's block of that hour.
 
 Reads take both (apps.metrics.sources.points_relation with `packed`): rollups, raw
 edges and exact percentiles answer as before. The metric points admin lists the rows
@@ -41,18 +41,34 @@ from .sources import BLOCKS, POINTS, packed_before
 
 TABLE = "metric_block"  # its registered name (apps.ingest.partitions.time_table_register)
 
+# Parameters: the span's start and end, twice (the points', the blocks').
 _POINTS_PACK = f"""
 WITH moved AS (
     DELETE FROM {{partition}} WHERE "timestamp" >= %s AND "timestamp" < %s
     RETURNING metric_name, metric_type, tags_hash, "timestamp", value
+), earlier AS (
+    -- The blocks packed before for the same label sets and hours (late points came):
+    -- merged with the rows into one block each.
+    DELETE FROM {BLOCKS} b USING (
+        SELECT DISTINCT metric_name, metric_type, tags_hash, date_trunc('hour', "timestamp") AS h
+        FROM moved
+    ) k
+    WHERE b.hour >= %s AND b.hour < %s AND b.metric_name = k.metric_name
+      AND b.metric_type = k.metric_type AND b.tags_hash = k.tags_hash AND b.hour = k.h
+    RETURNING b.metric_name, b.metric_type, b.tags_hash, b.times, b.vals
+), points AS (
+    SELECT * FROM moved
+    UNION ALL
+    SELECT e.metric_name, e.metric_type, e.tags_hash, u.t, u.v
+    FROM earlier e CROSS JOIN LATERAL unnest(e.times, e.vals) AS u(t, v)
 ), blocks AS (
     INSERT INTO {BLOCKS} (metric_name, metric_type, tags_hash, hour, count, times, vals)
     SELECT metric_name, metric_type, tags_hash, date_trunc('hour', "timestamp") AS h, count(*),
            array_agg("timestamp" ORDER BY "timestamp"), array_agg(value ORDER BY "timestamp")
-    FROM moved GROUP BY metric_name, metric_type, tags_hash, h
+    FROM points GROUP BY metric_name, metric_type, tags_hash, h
     RETURNING count
 )
-SELECT coalesce(sum(count), 0) FROM blocks
+SELECT (SELECT count(*) FROM moved)
 """  # noqa: S608 - table names only
 
 
@@ -108,7 +124,7 @@ def _pack_span(partition: str, start: datetime, end: datetime) -> int:
         # Arrays of a few hundred points or more are compressed: lz4 is faster than the
         # default pglz and as small on these arrays.
         cursor.execute("SET LOCAL default_toast_compression = 'lz4'")
-        cursor.execute(_POINTS_PACK.format(partition=quote(partition)), [start, end])
+        cursor.execute(_POINTS_PACK.format(partition=quote(partition)), [start, end] * 2)
         return cursor.fetchone()[0]
 
 

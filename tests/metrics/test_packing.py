@@ -237,11 +237,22 @@ def test_todays_hours_are_packed_once_over_two_hours_and_read_as_their_rows_were
         window = {"from": iso(minute), "to": iso(minute + timedelta(minutes=1)), "interval": "1m"}
         buckets = read(read_client, "time-series", agg="max", **window)["buckets"]
         assert [b["value"] for b in buckets] == [1e6]
+        hour = minute.replace(minute=0)
+        label_sets = PointBlock.objects.filter(hour=hour).count()
+        assert label_sets == 3  # a, b and c: the late point's label set has its block
         clock.move_to(LATER + timedelta(hours=1))
         pack_points.apply()
         assert stored_rows(DAY1, until) == 0
-        assert minute_blocks.filter(block_start=minute.replace(minute=0)).exists()
+        assert minute_blocks.filter(block_start=hour).exists()
         assert read(read_client, "time-series", agg="max", **window)["buckets"] == buckets
+        # Merged into its label set's block of the hour, in time order: one block each.
+        blocks = PointBlock.objects.filter(hour=hour)
+        assert blocks.count() == label_sets
+        assert sum(b.count for b in blocks) == 1 + sum(
+            hour <= datetime.fromisoformat(i["timestamp"]) < hour + timedelta(hours=1)
+            for i in items
+        )
+        assert all(b.times == sorted(b.times) and len(b.vals) == b.count for b in blocks)
 
 
 def test_a_late_point_for_a_packed_day_counts_in_its_minute_and_is_packed_the_next_day(
