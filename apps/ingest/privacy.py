@@ -203,6 +203,11 @@ def scrub_text(text: str) -> str:
         # made of letters and digits alone can match (a name, an id: most short fields).
         if not any(hint in text for hint in _ALNUM_TOKEN_HINTS):
             return text
+    return _scrub_patterns(text)
+
+
+def _scrub_patterns(text: str) -> str:
+    """`scrub_text` without its shortcut: every pattern whose hint the text has."""
     if any(hint in text for hint in _TOKEN_HINTS):
         text = _KNOWN_TOKENS.sub(REDACTED, text)
     lowered = text.lower()
