@@ -41,34 +41,42 @@ from .sources import BLOCKS, POINTS, packed_before
 
 TABLE = "metric_block"  # its registered name (apps.ingest.partitions.time_table_register)
 
-# Parameters: the span's start and end, twice (the points', the blocks').
-_POINTS_PACK = f"""
-WITH moved AS (
-    DELETE FROM {{partition}} WHERE "timestamp" >= %s AND "timestamp" < %s
-    RETURNING metric_name, metric_type, tags_hash, "timestamp", value
-), earlier AS (
-    -- The blocks packed before for the same label sets and hours (late points came):
-    -- merged with the rows into one block each.
+
+def _points_pack_sql(partition: str, *, merge: bool) -> str:
+    """A partition's points from a time to a time (parameters) moved into blocks, one a
+    metric, label set and hour; the points moved. With `merge` (a third parameter: the
+    hours of the span packed before, where late points may have come), the blocks packed
+    before for the same label sets and hours are merged in: one block each stays."""
+    points, earlier = "moved", ""
+    if merge:
+        earlier = f"""
+, earlier AS (
     DELETE FROM {BLOCKS} b USING (
         SELECT DISTINCT metric_name, metric_type, tags_hash, date_trunc('hour', "timestamp") AS h
-        FROM moved
+        FROM moved WHERE date_trunc('hour', "timestamp") = ANY(%s::timestamptz[])
     ) k
-    WHERE b.hour >= %s AND b.hour < %s AND b.metric_name = k.metric_name
-      AND b.metric_type = k.metric_type AND b.tags_hash = k.tags_hash AND b.hour = k.h
+    WHERE b.hour = k.h AND b.metric_name = k.metric_name AND b.metric_type = k.metric_type
+      AND b.tags_hash = k.tags_hash
     RETURNING b.metric_name, b.metric_type, b.tags_hash, b.times, b.vals
 ), points AS (
     SELECT * FROM moved
     UNION ALL
     SELECT e.metric_name, e.metric_type, e.tags_hash, u.t, u.v
     FROM earlier e CROSS JOIN LATERAL unnest(e.times, e.vals) AS u(t, v)
-), blocks AS (
+)"""  # noqa: S608 - table names only
+        points = "points"
+    return f"""
+WITH moved AS (
+    DELETE FROM {partition} WHERE "timestamp" >= %s AND "timestamp" < %s
+    RETURNING metric_name, metric_type, tags_hash, "timestamp", value
+){earlier}, blocks AS (
     INSERT INTO {BLOCKS} (metric_name, metric_type, tags_hash, hour, count, times, vals)
     SELECT metric_name, metric_type, tags_hash, date_trunc('hour', "timestamp") AS h, count(*),
            array_agg("timestamp" ORDER BY "timestamp"), array_agg(value ORDER BY "timestamp")
-    FROM points GROUP BY metric_name, metric_type, tags_hash, h
+    FROM {points} GROUP BY metric_name, metric_type, tags_hash, h
     RETURNING count
 )
-SELECT (SELECT count(*) FROM moved)
+SELECT count(*) FROM moved
 """  # noqa: S608 - table names only
 
 
@@ -124,7 +132,13 @@ def _pack_span(partition: str, start: datetime, end: datetime) -> int:
         # Arrays of a few hundred points or more are compressed: lz4 is faster than the
         # default pglz and as small on these arrays.
         cursor.execute("SET LOCAL default_toast_compression = 'lz4'")
-        cursor.execute(_POINTS_PACK.format(partition=quote(partition)), [start, end] * 2)
+        cursor.execute(
+            f"SELECT array_agg(DISTINCT hour) FROM {BLOCKS} WHERE hour >= %s AND hour < %s",  # noqa: S608
+            [start, end],
+        )
+        hours = cursor.fetchone()[0]
+        sql = _points_pack_sql(quote(partition), merge=bool(hours))
+        cursor.execute(sql, [start, end, hours] if hours else [start, end])
         return cursor.fetchone()[0]
 
 
