@@ -24,7 +24,6 @@ MAX_ABS_NUMBER = 1e18
 # Objects and lists inside a JSON bag (metadata, context, extra_data) nest at
 # most this deep: deeper input is a per-item error, never a failed encode later.
 MAX_NESTING = 32
-NIL_UUID = UUID(int=0)
 
 
 def as_utc(value: datetime) -> datetime:
@@ -154,7 +153,7 @@ class ItemSchema(NullMeansAbsent):
     @field_validator("event_id")
     @classmethod
     def _not_nil(cls, value: UUID | None) -> UUID | None:
-        if value == NIL_UUID:
+        if value is not None and value.int == 0:  # the nil UUID (UUID.__eq__ is ~0.3 us)
             raise ValueError("the nil UUID cannot identify an item; omit event_id instead")
         return value
 
