@@ -44,9 +44,9 @@ TABLE = "metric_block"  # its registered name (apps.ingest.partitions.time_table
 
 def _points_pack_sql(partition: str, *, merge: bool) -> str:
     """A partition's points from a time to a time (parameters) moved into blocks, one a
-    metric, label set and hour; the points moved. With `merge` (a third parameter: the
-    hours of the span packed before, where late points may have come), the blocks packed
-    before for the same label sets and hours are merged in: one block each stays."""
+    metric, label set and hour; the points moved. With `merge` (a third and a fourth
+    parameter: the span's hours packed before, where late points may come), the blocks
+    packed before for the same label sets and hours are merged in: one block each stays."""
     points, earlier = "moved", ""
     if merge:
         earlier = f"""
@@ -55,7 +55,8 @@ def _points_pack_sql(partition: str, *, merge: bool) -> str:
         SELECT DISTINCT metric_name, metric_type, tags_hash, date_trunc('hour', "timestamp") AS h
         FROM moved WHERE date_trunc('hour', "timestamp") = ANY(%s::timestamptz[])
     ) k
-    WHERE b.hour = k.h AND b.metric_name = k.metric_name AND b.metric_type = k.metric_type
+    WHERE b.hour = ANY(%s::timestamptz[])  -- again, for the planner: only their partitions
+      AND b.hour = k.h AND b.metric_name = k.metric_name AND b.metric_type = k.metric_type
       AND b.tags_hash = k.tags_hash
     RETURNING b.metric_name, b.metric_type, b.tags_hash, b.times, b.vals
 ), points AS (
@@ -138,7 +139,7 @@ def _pack_span(partition: str, start: datetime, end: datetime) -> int:
         )
         hours = cursor.fetchone()[0]
         sql = _points_pack_sql(quote(partition), merge=bool(hours))
-        cursor.execute(sql, [start, end, hours] if hours else [start, end])
+        cursor.execute(sql, [start, end, hours, hours] if hours else [start, end])
         return cursor.fetchone()[0]
 
 
