@@ -77,9 +77,9 @@ def bench_storage(args, end) -> dict:
         t0 = time.perf_counter()
         rollups = rollups_pack()
         rollup_seconds = time.perf_counter() - t0
-        # Beat's next hourly run, an hour later: one more hour to pack, and a look into
-        # every partition and every metric's rollups for rows of the hours before.
-        # (Its clock an hour ahead of the reads': within the packing clock's margin.)
+    # Beat's next hourly run, an hour later: one more hour to pack, and a look into every
+    # partition and every metric's rollups for rows of the hours before (its clock an
+    # hour ahead of the reads': within the packing clock's margin).
     with time_machine.travel(reads_clock(end) + timedelta(hours=1), tick=True):
         t0 = time.perf_counter()
         next_points = sum(points_pack().values())
