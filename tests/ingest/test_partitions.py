@@ -52,7 +52,9 @@ def test_a_populated_table_becomes_partitioned_with_every_row_and_its_retries_re
     call_command("migrate", "metrics", "0005", verbosity=0)
     try:
         assert relkind(TABLE) == "r"
-        now = datetime.now(UTC)
+        # Mid-minute: the reads end a second after `now`, and the newest point (at `now`)
+        # must lie in their raw last minute (in a minute's last second it did not: CI).
+        now = datetime.now(UTC).replace(second=30, microsecond=0)
         before = [point(float(n), now - timedelta(days=n % 5, minutes=n)) for n in range(300)]
         with connection.cursor() as cursor:  # as the release before stored them
             cursor.execute(

@@ -1,5 +1,6 @@
 """The checks of this service's own parts: installed once, undeletable, honest."""
 
+import re
 from datetime import timedelta
 from io import StringIO
 
@@ -70,10 +71,11 @@ def test_beat_heartbeat_and_outbox_lag():
 
     assert found["celery-beat"].startswith("healthy")
     assert found["outbox-lag"].startswith("degraded")
-    assert "has waited 240 s" in found["outbox-lag"]
+    # 240 s, and the second or so a loaded machine takes to run the checks (CI: 241).
+    assert re.search(r"has waited 24[0-3] s", found["outbox-lag"])
 
     # Past INGEST_OUTBOX_ALERT_SECONDS (300) accepted data is stuck: down, an incident.
     OutboxBatch.objects.update(created_at=timezone.now() - timedelta(minutes=6))
     found = results()
     assert found["outbox-lag"].startswith("unhealthy")
-    assert "has waited 360 s (> 300 s)" in found["outbox-lag"]
+    assert re.search(r"has waited 36[0-3] s \(> 300 s\)", found["outbox-lag"])
