@@ -283,6 +283,7 @@ if not WORKER_QUEUES or set(WORKER_QUEUES) - {queue.value for queue in Queue}:
     )
 CELERY_TASK_ROUTES = {
     "ingest.process_outbox": {"queue": Queue.INGEST.value},
+    "ingest.drain_outbox": {"queue": Queue.INGEST.value},
     "ingest.sweep_outbox": {"queue": Queue.INGEST.value},
     "alerts.*": {"queue": Queue.ALERTS.value},
     # Checks are latency-sensitive too: an ingest backlog must not delay them.
@@ -504,7 +505,7 @@ API_READ_PATH_PREFIX = "/api/v1/"
 API_READ_EXEMPT_PREFIXES = ("/api/v1/analytics/health",)
 # Own Celery tasks whose outcomes are not recorded as JobOutcome rows: the
 # ingest task runs per batch and would double the write volume for no insight.
-JOB_OUTCOME_SKIP_TASKS = {"ingest.process_outbox"}
+JOB_OUTCOME_SKIP_TASKS = {"ingest.process_outbox", "ingest.drain_outbox"}
 
 # --- Alerts -----------------------------------------------------------------
 # Webhook and Slack targets on loopback, private or link-local addresses are refused

@@ -62,6 +62,8 @@ counts = Counts(settings.ANALYTICS_LOG_FLUSH_SECONDS)
 
 def duplicates_count(*, kind_name: str, n: int) -> None:
     """Count items the worker dropped as already stored; Redis down only loses the count."""
+    if not n:
+        return
     try:
         get_redis().hincrby(counts_key(), f"{kind_name}:duplicate", n)
     except RedisError:

@@ -1,16 +1,26 @@
 """The durable half of the write pipeline: outbox rows in, typed rows out.
 
-A 202 means the items are committed here, one outbox row per kind; a task
-(one per row) moves them into their table and deletes the row in the same
-statement, and the sweeper re-queues rows whose task got lost.
+A 202 means the items are committed here, one outbox row per kind; a drain task
+moves waiting rows into their tables and deletes them in the same statement, and
+the sweeper queues a drain when rows wait longer than they should (a lost task).
+
+A commit rings the doorbell (`outbox_ring`): a drain is queued unless one is queued
+already, which will take the new rows too. So under load one task and one statement
+store many requests' rows (the task, the message and the statement cost about as
+much as 500 items), and with little load every request's rows get a task of their own
+at once.
 """
 
 import logging
 from datetime import UTC, datetime, timedelta
 
 import orjson
+import psycopg
 from django.conf import settings
 from django.db import DataError, IntegrityError, connection, transaction
+from redis import RedisError
+
+from apps.core.redis import get_redis, redis_key
 
 from .background import Worker
 from .counters import duplicates_count
@@ -30,13 +40,15 @@ from .validation import validate_items
 logger = logging.getLogger(__name__)
 
 OUTBOX = OutboxBatch._meta.db_table
+UNIQUE_VIOLATION = "23505"
 
 
 def outbox_write(*, batches: dict[str, list[dict]]) -> list[int]:
-    """Commit accepted items, one outbox row per kind, in ONE insert; queue them after commit.
+    """Commit accepted items, one outbox row per kind, in ONE insert; ring the doorbell
+    after commit.
 
     When this returns the items are durable: a lost broker message only
-    delays them (the sweeper re-queues), it never loses them.
+    delays them (the sweeper queues a drain), it never loses them.
     """
     if not batches:
         return []
@@ -45,35 +57,73 @@ def outbox_write(*, batches: dict[str, list[dict]]) -> list[int]:
     for kind, items in batches.items():
         params += [kind, orjson.dumps(items).decode(), len(items)]
     with transaction.atomic():
-        with connection.cursor() as cursor:
+        # A cursor that binds on the server: the payload travels as a parameter, not
+        # escaped into the statement's text by psycopg and read back by the parser (~1 us
+        # an item of both). No statement is prepared (prepare_threshold is None): fine
+        # through a pooler in transaction mode.
+        with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
             cursor.execute(
                 f"INSERT INTO {OUTBOX} (kind, payload, item_count, created_at, enqueued_at) "
                 f"VALUES {values} RETURNING id",
                 params,
             )
             ids = [row[0] for row in cursor.fetchall()]
-        transaction.on_commit(lambda: _publish(ids))
+        transaction.on_commit(_publish)
     return ids
 
 
-def _publish(ids: list[int]) -> None:
+def _publish() -> None:
     if settings.INGEST_PUBLISH_IN_BACKGROUND:
-        publisher.submit(ids)
+        publisher.submit(None)
     else:
-        outbox_enqueue(ids=ids)
+        outbox_ring()
 
 
-def outbox_enqueue(*, ids: list[int]) -> bool:
-    """Queue one task per outbox row. A broker outage is logged, not raised: the rows are safe."""
-    from .tasks import process_outbox
+# The doorbell: set while a drain task is queued and has not started. A drain clears it
+# before it looks for rows, so a row committed before a ring that found it set is seen by
+# the drain queued then. It expires: a drain message the broker lost holds back the rows
+# behind it this long at most (then the next commit queues one; the sweeper, if none).
+DOORBELL_SECONDS = 5
+# Rows a drain takes; when it takes this many it queues the next drain first, so several
+# workers share a backlog.
+DRAIN_BATCHES = 50
+
+
+def doorbell_key() -> str:
+    return redis_key("ingest", "drain-queued")
+
+
+def outbox_ring() -> bool:
+    """Queue a drain task unless one is queued already. A broker or Redis outage is logged,
+    not raised (False): the rows are safe, the sweeper queues a drain later."""
+    try:
+        if not get_redis().set(doorbell_key(), 1, nx=True, ex=DOORBELL_SECONDS):
+            return True
+    except RedisError:
+        logger.warning("Redis unavailable; outbox rows left for the sweeper")
+        return False
+    if _drain_queue():
+        return True
+    _doorbell_clear()  # so the next commit tries again
+    return False
+
+
+def _drain_queue() -> bool:
+    from .tasks import drain_outbox
 
     try:
-        for outbox_id in ids:
-            process_outbox.apply_async((outbox_id,), retry=False)
+        drain_outbox.apply_async(retry=False)
     except Exception:
-        logger.warning("broker unavailable; %d outbox row(s) left for the sweeper", len(ids))
+        logger.warning("broker unavailable; outbox rows left for the sweeper")
         return False
     return True
+
+
+def _doorbell_clear() -> None:
+    try:
+        get_redis().delete(doorbell_key())
+    except RedisError:
+        pass  # it expires
 
 
 def outbox_retry(*, ids: list[int]) -> int:
@@ -90,17 +140,18 @@ def outbox_retry(*, ids: list[int]) -> int:
         )
         retried = [row[0] for row in cursor.fetchall()]
     if retried:
-        transaction.on_commit(lambda: outbox_enqueue(ids=retried))
+        transaction.on_commit(outbox_ring)
     return len(retried)
 
 
-def _insert_sql(kind: RecordKind, *, from_outbox: bool) -> str:
+def _insert_sql(kind: RecordKind, *, from_outbox: bool, optimistic: bool = False) -> str:
     """One statement: rows from the outbox row (or a JSON parameter) into the kind's table.
 
     From the outbox, the outbox row is deleted by the same statement, so the
     move is atomic; `ON CONFLICT (event_id) DO NOTHING` makes it idempotent (for a
-    partitioned kind, its event_ids going into the dedupe keys first: `keyed_rows_sql`).
-    The statement's result tells how many rows were inserted (`_inserted_count`).
+    partitioned kind, its event_ids going into the dedupe keys first: `keyed_rows_sql`,
+    `optimistic` as it says). The statement's result tells how many rows were inserted
+    (`_inserted_count`).
     """
     columns = [f for f in kind.model._meta.concrete_fields if f.column in kind.columns]
     quote = connection.ops.quote_name
@@ -132,7 +183,7 @@ def _insert_sql(kind: RecordKind, *, from_outbox: bool) -> str:
         # json, not jsonb: parsed once as the rows are read (as the outbox payload is).
         source = f"rows AS (SELECT {read} FROM {recordset})"
     if partitioned:
-        source = f"{source}, {keyed_rows_sql(kind)}"
+        source = f"{source}, {keyed_rows_sql(kind, optimistic=optimistic)}"
         insert = f"INSERT INTO {kind.model._meta.db_table} ({names}) SELECT {names} FROM fresh"
     else:
         insert = (
@@ -176,7 +227,8 @@ def _small_batches_behind(cursor, kind: str, outbox_id: int) -> list[tuple[int, 
 
 def outbox_process(*, outbox_id: int) -> int:
     """Move one outbox row (and the small ones of its kind behind it) into its table and
-    delete them, atomically. Returns rows inserted.
+    delete them, atomically. Returns rows inserted. (What a task queued for one row did
+    before drains; such tasks still run.)
 
     Safe to run twice or concurrently: a row being processed elsewhere is
     skipped, a processed row is gone, and `event_id` makes inserts idempotent:
@@ -199,29 +251,80 @@ def outbox_process(*, outbox_id: int) -> int:
                 behind = _small_batches_behind(cursor, kind.name, outbox_id)
                 ids += [batch_id for batch_id, _ in behind]
                 item_count += sum(count for _, count in behind)
-            payload = None
-            if kind.derive is not None:
-                cursor.execute(
-                    f"SELECT payload FROM {OUTBOX} WHERE id = ANY(%s) ORDER BY id", [ids]
-                )
-                payload = [item for (text,) in cursor.fetchall() for item in orjson.loads(text)]
-            if is_partitioned(kind):
-                dedupe_lock(cursor)
-            try:
-                with transaction.atomic():
-                    cursor.execute(_insert_sql(kind, from_outbox=True), [ids])
-                    inserted = _inserted_count(cursor, kind)
-            except (DataError, IntegrityError) as exc:
-                # One bad row must not sink the others: insert row by row and
-                # park only the rows the database refuses, visibly.
-                logger.error("outbox %s (%s) refused as a batch: %s", ids, kind.name, exc)
-                inserted = sum(_outbox_isolate(cursor, kind, batch_id) for batch_id in ids)
-                item_count = inserted  # the refused rows are parked, not duplicates
-            if payload is not None:
-                _derived_insert(kind, payload)
-    if inserted < item_count:
-        duplicates_count(kind_name=kind.name, n=item_count - inserted)
+            inserted, duplicates = _outbox_store(cursor, kind, ids, item_count)
+    duplicates_count(kind_name=kind.name, n=duplicates)
     return inserted
+
+
+def outbox_drain() -> int:
+    """Move the oldest rows waiting (DRAIN_BATCHES at most) into their tables and delete
+    them, atomically, each kind's rows in one statement; queue the next drain first when
+    that many wait. Returns rows inserted. Safe as `outbox_process` is."""
+    _doorbell_clear()
+    duplicates: dict[str, int] = {}
+    inserted = 0
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT id, kind, item_count FROM {OUTBOX} WHERE failed_at IS NULL "
+                "ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED",
+                [DRAIN_BATCHES],
+            )
+            taken = cursor.fetchall()
+            if len(taken) == DRAIN_BATCHES:
+                outbox_ring()  # the rows after these, by another worker meanwhile
+            by_kind: dict[str, list[tuple[int, int]]] = {}
+            for outbox_id, name, item_count in taken:
+                by_kind.setdefault(name, []).append((outbox_id, item_count))
+            for name, rows in by_kind.items():
+                ids = [outbox_id for outbox_id, _ in rows]
+                stored, duplicates[name] = _outbox_store(
+                    cursor, get_kind(name), ids, sum(count for _, count in rows)
+                )
+                inserted += stored
+    for name, n in duplicates.items():
+        duplicates_count(kind_name=name, n=n)
+    return inserted
+
+
+def _outbox_store(cursor, kind: RecordKind, ids: list[int], item_count: int) -> tuple[int, int]:
+    """The locked outbox rows `ids` of one kind (`item_count` items) into its table, and
+    what it derives from them: (rows inserted, duplicates)."""
+    payload = None
+    if kind.derive is not None:
+        cursor.execute(f"SELECT payload FROM {OUTBOX} WHERE id = ANY(%s) ORDER BY id", [ids])
+        payload = [item for (text,) in cursor.fetchall() for item in orjson.loads(text)]
+    if is_partitioned(kind):
+        dedupe_lock(cursor)
+    try:
+        inserted = _outbox_move(cursor, kind, ids)
+    except (DataError, IntegrityError) as exc:
+        # One bad row must not sink the others: insert row by row and
+        # park only the rows the database refuses, visibly.
+        logger.error("outbox %s (%s) refused as a batch: %s", ids, kind.name, exc)
+        inserted = sum(_outbox_isolate(cursor, kind, batch_id) for batch_id in ids)
+        item_count = inserted  # the refused rows are parked, not duplicates
+    if payload is not None:
+        _derived_insert(kind, payload)
+    return inserted, item_count - inserted
+
+
+def _outbox_move(cursor, kind: RecordKind, ids: list[int]) -> int:
+    """The outbox rows `ids` into the kind's table, each in one statement that deletes them.
+    A partitioned kind's first try puts the keys in optimistically (`keyed_rows_sql`):
+    when an event_id is already kept this week, that try is undone and the statement that
+    skips kept keys runs instead. Raises what the database refused."""
+    if is_partitioned(kind):
+        try:
+            with transaction.atomic():
+                cursor.execute(_insert_sql(kind, from_outbox=True, optimistic=True), [ids])
+                return _inserted_count(cursor, kind)
+        except IntegrityError as exc:
+            if getattr(exc.__cause__, "sqlstate", None) != UNIQUE_VIOLATION:
+                raise
+    with transaction.atomic():
+        cursor.execute(_insert_sql(kind, from_outbox=True), [ids])
+        return _inserted_count(cursor, kind)
 
 
 def _derived_insert(kind: RecordKind, rows: list[dict]) -> None:
@@ -316,7 +419,8 @@ def records_insert(*, kind_name: str, rows: list[dict]) -> int:
 
 
 def outbox_sweep(*, stale_seconds: int | None = None, limit: int = 1000) -> int:
-    """Re-queue outbox rows whose task has not run for `stale_seconds`. Returns how many."""
+    """Queue a drain when rows have waited `stale_seconds` (their drain lost, or a backlog
+    longer than that). Returns how many rows waited."""
     stale = settings.INGEST_OUTBOX_STALE_SECONDS if stale_seconds is None else stale_seconds
     with transaction.atomic():
         with connection.cursor() as cursor:
@@ -329,12 +433,13 @@ def outbox_sweep(*, stale_seconds: int | None = None, limit: int = 1000) -> int:
                 [stale, limit],
             )
             ids = [row[0] for row in cursor.fetchall()]
-    if ids and not outbox_enqueue(ids=ids):
+    # Whatever the doorbell says: the drain it stands for may be the one lost.
+    if ids and not _drain_queue():
         return 0
     return len(ids)
 
 
-# Tells the broker about committed rows off the request path: a request does not
-# wait ~2 ms on Redis, nor on a broker that is down; if the process dies first,
-# the sweeper re-queues the rows (INGEST_OUTBOX_STALE_SECONDS).
-publisher: Worker[list[int]] = Worker("ingest-publisher", lambda ids: outbox_enqueue(ids=ids))
+# Rings the doorbell off the request path: a request does not wait ~2 ms on Redis, nor
+# on a broker that is down; if the process dies first, the sweeper queues a drain
+# (INGEST_OUTBOX_STALE_SECONDS).
+publisher: Worker[None] = Worker("ingest-publisher", lambda _: outbox_ring())

@@ -162,11 +162,18 @@ def dedupe_lock(cursor) -> None:
     cursor.execute("SELECT pg_advisory_xact_lock_shared(%s)", [DEDUPE_LOCK])
 
 
-def keyed_rows_sql(kind: RecordKind) -> str:
+def keyed_rows_sql(kind: RecordKind, *, optimistic: bool = False) -> str:
     """CTEs after `rows`: `keyed` (the clients' event_ids new in this and last week's
     keys, now keys) and `fresh` (the rows to insert, one per new event_id: the first
-    sent wins; a row whose event_id the server made needs no key)."""
+    sent wins; a row whose event_id the server made needs no key).
+
+    `optimistic`: the keys go in without `ON CONFLICT`, so a key this week already holds
+    fails the statement (a unique violation) instead of being skipped; ~3 us of database
+    CPU an item less (no index probe before each insert). For a first try: on the
+    violation, the caller runs the statement again without it.
+    """
     literal = "'" + kind.name.replace("'", "''") + "'"
+    conflict = "" if optimistic else "ON CONFLICT DO NOTHING "
     return (
         f"keyed AS (INSERT INTO {KEYS} (kind, event_id, generation) "
         f"SELECT DISTINCT {literal}, r.event_id, g.generation FROM rows r, ({CURRENT}) g "
@@ -176,7 +183,7 @@ def keyed_rows_sql(kind: RecordKind) -> str:
         # every stored key for each batch.
         f"(SELECT 1 FROM {KEYS} k WHERE k.kind = {literal} AND k.event_id = r.event_id "
         "AND k.generation = g.generation - 7 LIMIT 1) IS NULL "
-        "ON CONFLICT DO NOTHING RETURNING event_id), "
+        f"{conflict}RETURNING event_id), "
         "fresh AS (SELECT DISTINCT ON (event_id) * FROM rows "
         f'WHERE "{SERVER_EVENT_ID}" OR event_id IN (SELECT event_id FROM keyed) '
         "ORDER BY event_id, batch, ord)"

@@ -15,7 +15,22 @@ from . import outbox, partitions, retention
     max_retries=8,
 )
 def process_outbox(outbox_id: int) -> None:
+    """One row's task, as queued before drains (kept for messages still queued)."""
     outbox.outbox_process(outbox_id=outbox_id)
+
+
+@shared_task(
+    name="ingest.drain_outbox",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=2,
+    retry_backoff_max=60,
+    max_retries=8,
+)
+def drain_outbox() -> None:
+    outbox.outbox_drain()
 
 
 @shared_task(name="ingest.sweep_outbox", ignore_result=True, expires=60)

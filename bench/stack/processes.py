@@ -2,6 +2,7 @@
 
 import os
 import re
+import secrets
 import shlex
 import shutil
 import signal
@@ -27,6 +28,12 @@ from apps.core.queues import Queue  # noqa: E402 - a plain enum; nothing of Djan
 # honcho then come from the environment that runs the bench or the tests.
 BIN = Path(sys.executable).parent
 T = TypeVar("T")
+
+
+# What `make run` runs with: DEBUG off (Django then keeps no record of each query), so a
+# SECRET_KEY. One for every process this bench or test starts (the field encryption key
+# derives from it); a .env's wins where honcho loads it.
+STACK_SECRET_KEY = os.environ.get("SECRET_KEY") or secrets.token_urlsafe(40)
 
 
 class StackError(RuntimeError):
@@ -65,7 +72,8 @@ def service_env(
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
     env.pop("CELERY_BROKER_URL", None)  # follow REDIS_URL: the stack's queues are its own
     env.update(
-        DEBUG="true",
+        DEBUG="false",
+        SECRET_KEY=STACK_SECRET_KEY,
         DATABASE_URL=database_url,
         REDIS_URL=redis_url,
         ANALYTICS_ENABLED="true" if analytics else "false",

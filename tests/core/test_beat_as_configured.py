@@ -59,7 +59,7 @@ def test_a_batch_whose_task_was_lost_is_stored_by_beats_sweeper(stack, monkeypat
     stack.manage_ok("setup_schedules")
     stack.start_honcho()  # web, worker, beat and live: the Procfile, as `make run` starts it
 
-    monkeypatch.setattr(outbox, "_publish", lambda ids: None)  # the broker message is lost
+    monkeypatch.setattr(outbox, "_publish", lambda: None)  # the broker message is lost
     event_id = new_id()
     outbox.outbox_write(batches=_validated_event(event_id))
     assert OutboxBatch.objects.count() == 1

@@ -76,6 +76,7 @@ def test_registered_task_names_are_stable():
         "alerts.deliver",
         "alerts.evaluate",
         "alerts.sweep_deliveries",
+        "ingest.drain_outbox",
         "ingest.maintain_partitions",
         "ingest.process_outbox",
         "ingest.purge_expired",

@@ -74,6 +74,16 @@ def test_nesting_within_the_bound_is_stored_whole(ingest_client):
     assert JobOutcome.objects.get().extra_data == nested(30)
 
 
+def test_text_that_looks_like_sql_or_placeholders_is_stored_exactly(ingest_client):
+    text = 'it\'s \\ "quoted" %s %(x)s $1 ?; DROP TABLE x; -- \u2028 \U0001f600 \t end'
+    post_json(ingest_client, JOBS, job(error_message=text, extra_data={"q": text, text: 1}))
+    drain_outbox()
+
+    stored = JobOutcome.objects.get()
+    assert stored.error_message == text
+    assert stored.extra_data == {"q": text, text: 1}
+
+
 def test_nesting_beyond_what_json_parsing_allows_is_a_400(ingest_client):
     raw = b'{"job_type": "x", "status": "success", "extra_data": ' + b"[" * 2000 + b"]" * 2000
     response = post_json(ingest_client, JOBS, raw + b"}")
@@ -226,6 +236,32 @@ def test_an_event_id_already_stored_is_dropped_and_counted_for_prometheus(
 
     assert sorted(JobOutcome.objects.values_list("job_id", flat=True)) == ["j0", "j1", "j2"]
     assert prometheus_count(read_client, "job_outcome", "duplicate") - before == 3
+
+
+def test_a_batch_mixing_stored_and_new_event_ids_stores_only_the_new_ones(
+    ingest_client, read_client
+):
+    # The worker first puts a batch's keys in without skipping kept ones (fast); a kept one
+    # undoes that try, and the batch is stored by the statement that skips them.
+    kept = [job(event_id=new_id(), job_id=f"kept{i}") for i in range(2)]
+    post_json(ingest_client, JOBS, kept)
+    drain_outbox()
+    before = prometheus_count(read_client, "job_outcome", "duplicate")
+
+    fresh = [job(event_id=new_id(), job_id=f"new{i}") for i in range(3)]
+    retried = [{**item, "job_id": "changed"} for item in kept]
+    assert post_json(ingest_client, JOBS, [fresh[0], *retried, *fresh[1:]]).json()["accepted"] == 5
+    drain_outbox()
+
+    assert sorted(JobOutcome.objects.values_list("job_id", flat=True)) == [
+        "kept0",
+        "kept1",
+        "new0",
+        "new1",
+        "new2",
+    ]
+    assert prometheus_count(read_client, "job_outcome", "duplicate") - before == 2
+    assert not OutboxBatch.objects.exists()
 
 
 # --- addresses -------------------------------------------------------------------------
