@@ -108,3 +108,20 @@ def test_rows_of_several_kinds_are_drained_each_kind_in_its_statement(
 
     assert outbox.outbox_drain() == 3
     assert JobOutcome.objects.count() == 2 and Event.objects.count() == 1
+
+
+def test_rows_no_drain_can_store_are_parked_and_stop_no_drain_after(
+    ingest_client, ingest_queue, django_capture_on_commit_callbacks
+):
+    # A row of a kind this release does not know (written by another release), first.
+    gone = OutboxBatch.objects.create(kind="gone_kind", payload="[{}]", item_count=1)
+    post_jobs(ingest_client, django_capture_on_commit_callbacks, 2)
+
+    assert outbox.outbox_drain() == 1  # the job outcome stored (a batch of one item, twice)
+
+    assert JobOutcome.objects.count() == 1
+    gone.refresh_from_db()
+    assert gone.failed_at is not None and "gone_kind" in gone.last_error
+    post_jobs(ingest_client, django_capture_on_commit_callbacks, 1)
+    assert outbox.outbox_drain() == 1  # the parked row is not taken again
+    assert list(OutboxBatch.objects.values_list("pk", flat=True)) == [gone.pk]

@@ -4,6 +4,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from analytics_project.celery import app as celery_app
+from apps.ingest import tasks as ingest_tasks
 from apps.ingest.models import OutboxBatch
 from apps.ingest.tasks import process_outbox, purge_expired
 from apps.jobs.models import JobOutcome, JobStatus
@@ -271,10 +272,14 @@ def test_recorded_task_outcomes_show_up_in_job_stats(read_client, always_succeed
     assert body["success_rate"] == 0.0
 
 
-def test_ingest_task_outcomes_are_not_recorded(ingest_client):
+@pytest.mark.parametrize("task", ["process_outbox", "drain_outbox"])
+def test_ingest_task_outcomes_are_not_recorded(ingest_client, task):
     response = post_json(ingest_client, INGEST_URL, job("x", "success"))
     assert response.status_code == 202
     outbox_id = OutboxBatch.objects.get().pk
-    process_outbox.apply((outbox_id,))
+    if task == "process_outbox":
+        process_outbox.apply((outbox_id,))
+    else:
+        ingest_tasks.drain_outbox.apply()
     # The ingested item arrived; the task that moved it left no outcome of its own.
     assert list(JobOutcome.objects.values_list("job_type", flat=True)) == ["x"]
