@@ -2,7 +2,6 @@
 
 import os
 import re
-import secrets
 import shlex
 import shutil
 import signal
@@ -28,12 +27,6 @@ from apps.core.queues import Queue  # noqa: E402 - a plain enum; nothing of Djan
 # honcho then come from the environment that runs the bench or the tests.
 BIN = Path(sys.executable).parent
 T = TypeVar("T")
-
-
-# What `make run` runs with: DEBUG off (Django then keeps no record of each query), so a
-# SECRET_KEY. One for every process this bench or test starts (the field encryption key
-# derives from it); a .env's wins where honcho loads it.
-STACK_SECRET_KEY = os.environ.get("SECRET_KEY") or secrets.token_urlsafe(40)
 
 
 class StackError(RuntimeError):
@@ -72,8 +65,7 @@ def service_env(
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
     env.pop("CELERY_BROKER_URL", None)  # follow REDIS_URL: the stack's queues are its own
     env.update(
-        DEBUG="false",
-        SECRET_KEY=STACK_SECRET_KEY,
+        DEBUG="true",
         DATABASE_URL=database_url,
         REDIS_URL=redis_url,
         ANALYTICS_ENABLED="true" if analytics else "false",
