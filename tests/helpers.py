@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import orjson
 
 from apps.ingest.models import OutboxBatch
-from apps.ingest.outbox import outbox_process
+from apps.ingest.outbox import outbox_drain
 
 
 def post_json(client, path: str, body, *, gzip_body: bool = False, **extra):
@@ -17,10 +17,11 @@ def post_json(client, path: str, body, *, gzip_body: bool = False, **extra):
 
 
 def drain_outbox() -> int:
-    """Run the ingest task body for every pending outbox row, as the worker would."""
-    return sum(
-        outbox_process(outbox_id=pk) for pk in OutboxBatch.objects.values_list("pk", flat=True)
-    )
+    """Run the worker's drains until no outbox row waits (parked rows stay); rows stored."""
+    stored = 0
+    while OutboxBatch.objects.filter(failed_at__isnull=True).exists():
+        stored += outbox_drain()
+    return stored
 
 
 def iso(moment: datetime) -> str:

@@ -47,7 +47,6 @@ from .validation import validate_items
 logger = logging.getLogger(__name__)
 
 OUTBOX = OutboxBatch._meta.db_table
-UNIQUE_VIOLATION = "23505"
 
 
 def outbox_write(*, batches: dict[str, list[dict]]) -> list[int]:
@@ -344,7 +343,7 @@ def _outbox_move(cursor, kind: RecordKind, ids: list[int]) -> int:
                 cursor.execute(_insert_sql(kind, from_outbox=True, optimistic=True), [ids])
                 return _inserted_count(cursor, kind)
         except IntegrityError as exc:
-            if getattr(exc.__cause__, "sqlstate", None) != UNIQUE_VIOLATION:
+            if not isinstance(exc.__cause__, psycopg.errors.UniqueViolation):
                 raise
     with transaction.atomic():
         cursor.execute(_insert_sql(kind, from_outbox=True), [ids])
