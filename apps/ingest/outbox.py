@@ -58,10 +58,11 @@ def outbox_write(*, batches: dict[str, list[dict]]) -> list[int]:
     """
     if not batches:
         return []
-    values = ", ".join(["(%s, %s, %s, now(), now())"] * len(batches))
+    values = ", ".join(["(%s, %s, %s, %s, now(), now())"] * len(batches))
     params: list = []
     for kind, items in batches.items():
-        params += [kind, orjson.dumps(items).decode(), len(items)]
+        payload, received_at = outbox_payload(items)
+        params += [kind, payload, len(items), received_at]
     with transaction.atomic():
         # A cursor that binds on the server: the payload travels as a parameter, not
         # escaped into the statement's text by psycopg and read back by the parser (~1 us
@@ -69,13 +70,45 @@ def outbox_write(*, batches: dict[str, list[dict]]) -> list[int]:
         # through a pooler in transaction mode.
         with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
             cursor.execute(
-                f"INSERT INTO {OUTBOX} (kind, payload, item_count, created_at, enqueued_at) "
-                f"VALUES {values} RETURNING id",
+                f"INSERT INTO {OUTBOX} (kind, payload, item_count, received_at, created_at, "
+                f"enqueued_at) VALUES {values} RETURNING id",
                 params,
             )
             ids = [row[0] for row in cursor.fetchall()]
         transaction.on_commit(_publish)
     return ids
+
+
+def outbox_payload(items: list[dict]) -> tuple[str, str | None]:
+    """An outbox row's payload and received_at: the first item's received_at, once;
+    each item that has it is written without it, and without its timestamp when that is
+    the same (`payload_rows` puts both back). ~0.2 us an item here saves ~2 of the
+    database's (92 fewer bytes to store and parse, two timestamps fewer to read)."""
+    received_at = items[0].get("received_at") if items else None
+    if not isinstance(received_at, str):
+        return orjson.dumps(items).decode(), None
+    rows = []
+    for item in items:
+        if item.get("received_at") == received_at:
+            item = item.copy()
+            del item["received_at"]
+            if item.get("timestamp") == received_at:
+                del item["timestamp"]
+        rows.append(item)
+    return orjson.dumps(rows).decode(), received_at
+
+
+def payload_rows(payload: str, received_at: datetime | None) -> list[dict]:
+    """The items of an outbox row as they were accepted (`outbox_payload` undone)."""
+    rows = orjson.loads(payload)
+    if received_at is not None:
+        at = received_at.astimezone(UTC).isoformat()
+        for row in rows:
+            # A parked row queued again (`outbox_retry`) has received_at set anew and
+            # its timestamp, if left out, still the first.
+            row.setdefault("received_at", at)
+            row.setdefault("timestamp", at)
+    return rows
 
 
 def _publish() -> None:
@@ -170,23 +203,25 @@ def _insert_sql(kind: RecordKind, *, from_outbox: bool, optimistic: bool = False
             "ROWS FROM (json_to_recordset({}::json) AS ({}, {} boolean)) "
             "WITH ORDINALITY AS r({}, {}, ord)"
         )
-        payload, read = (
-            ("batch.payload", "batch.id AS batch, r.*")
-            if from_outbox
-            else ("%s", "0 AS batch, r.*")
-        )
         flag = quote(SERVER_EVENT_ID)
+        payload = "batch.payload" if from_outbox else "%s"
         recordset = recordset.format(payload, defs, flag, names, flag)
+        batch, extra = ("batch.id" if from_outbox else "0"), f", r.{flag}, r.ord"
     else:
-        payload, read = ("batch.payload", "r.*") if from_outbox else ("%s", "*")
+        payload = "batch.payload" if from_outbox else "%s"
         recordset = f"json_to_recordset({payload}::json) AS r({defs})"
+        batch = extra = ""
     if from_outbox:
+        read = ", ".join(_outbox_columns(kind, [f.column for f in columns])) + extra
+        read = f"{batch} AS batch, {read}" if batch else read
         source = (
-            f"batch AS (DELETE FROM {OUTBOX} WHERE id = ANY(%s) RETURNING id, payload), "
+            f"batch AS (DELETE FROM {OUTBOX} WHERE id = ANY(%s) "
+            "RETURNING id, payload, received_at), "
             f"rows AS (SELECT {read} FROM batch, {recordset})"
         )
     else:
         # json, not jsonb: parsed once as the rows are read (as the outbox payload is).
+        read = f"{batch} AS batch, r.*" if batch else "*"
         source = f"rows AS (SELECT {read} FROM {recordset})"
     if partitioned:
         source = f"{source}, {keyed_rows_sql(kind, optimistic=optimistic)}"
@@ -207,6 +242,19 @@ def _insert_sql(kind: RecordKind, *, from_outbox: bool, optimistic: bool = False
         f"WITH {source}, inserted AS ({insert} RETURNING {returning}){derived} "
         "SELECT count(*) FROM inserted"
     )
+
+
+def _outbox_columns(kind: RecordKind, columns: list[str]) -> list[str]:
+    """The select list of an outbox row's items: received_at and timestamp that
+    `outbox_payload` left out are the outbox row's received_at (rows written before the
+    outbox kept received_at carry both)."""
+    quote = connection.ops.quote_name
+    return [
+        f"coalesce(r.{quote(column)}, batch.received_at) AS {quote(column)}"
+        if column in ("received_at", "timestamp")
+        else f"r.{quote(column)}"
+        for column in columns
+    ]
 
 
 def _inserted_count(cursor, kind: RecordKind) -> int:
@@ -315,8 +363,10 @@ def _outbox_store(cursor, kind: RecordKind, ids: list[int], item_count: int) -> 
     what it derives from them: (rows inserted, duplicates)."""
     payload = None
     if kind.derive is not None:
-        cursor.execute(f"SELECT payload FROM {OUTBOX} WHERE id = ANY(%s) ORDER BY id", [ids])
-        payload = [item for (text,) in cursor.fetchall() for item in orjson.loads(text)]
+        cursor.execute(
+            f"SELECT payload, received_at FROM {OUTBOX} WHERE id = ANY(%s) ORDER BY id", [ids]
+        )
+        payload = [item for row in cursor.fetchall() for item in payload_rows(*row)]
     if is_partitioned(kind):
         dedupe_lock(cursor)
     try:
@@ -407,8 +457,8 @@ def _trusted_rows(kind: RecordKind, items: list[dict]) -> tuple[list[dict], list
 
 
 def _outbox_isolate(cursor, kind: RecordKind, outbox_id: int) -> int:
-    cursor.execute(f"SELECT payload FROM {OUTBOX} WHERE id = %s", [outbox_id])
-    rows = orjson.loads(cursor.fetchone()[0])
+    cursor.execute(f"SELECT payload, received_at FROM {OUTBOX} WHERE id = %s", [outbox_id])
+    rows = payload_rows(*cursor.fetchone())
     refused: list[dict] = []
     errors: list[str] = []
     inserted = 0

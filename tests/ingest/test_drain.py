@@ -4,13 +4,19 @@ store many requests' rows; a drain that takes a full share queues the next one; 
 holds rows back until its doorbell expires, or until the sweeper queues another."""
 
 import time
+from datetime import UTC, datetime, timedelta
 
+import orjson
 import pytest
+import time_machine
 from django.conf import settings as conf
+from django.db import connection
 
 from apps.core.redis import get_redis
 from apps.ingest import outbox
 from apps.ingest.models import OutboxBatch
+from apps.ingest.registry import get_kind
+from apps.ingest.validation import validate_items
 from apps.jobs.models import JobOutcome
 from tests.helpers import new_id, post_json
 
@@ -125,3 +131,152 @@ def test_rows_no_drain_can_store_are_parked_and_stop_no_drain_after(
     post_jobs(ingest_client, django_capture_on_commit_callbacks, 1)
     assert outbox.outbox_drain() == 1  # the parked row is not taken again
     assert list(OutboxBatch.objects.values_list("pk", flat=True)) == [gone.pk]
+
+
+def test_an_item_sent_again_before_the_first_was_drained_is_stored_once_the_first_wins(
+    ingest_client, ingest_queue, django_capture_on_commit_callbacks
+):
+    # A client retried before a drain ran: both requests wait in the outbox, and one
+    # drain takes them together (its first try sees the event_id twice and is undone).
+    retried = new_id()
+    with django_capture_on_commit_callbacks(execute=True):
+        for job_id, extra in (("first", new_id()), ("retry", new_id())):
+            items = [
+                {"event_id": retried, "job_type": "sync", "status": "success", "job_id": job_id},
+                {"event_id": extra, "job_type": "sync", "status": "success"},
+                {"job_type": "sync", "status": "failed"},  # no event_id: the server makes one
+            ]
+            assert post_json(ingest_client, JOBS, items).status_code == 202
+    assert OutboxBatch.objects.count() == 2
+
+    assert outbox.outbox_drain() == 5
+
+    assert JobOutcome.objects.get(event_id=retried).job_id == "first"
+    assert JobOutcome.objects.count() == 5
+    assert not OutboxBatch.objects.exists()
+
+
+def test_each_item_is_stored_with_the_times_it_was_accepted_with(
+    ingest_client, ingest_queue, django_capture_on_commit_callbacks
+):
+    # An outbox row holds its request's received_at once; its items are written without
+    # it, and without their timestamp when the client sent none. The drain puts them back.
+    sent_at = datetime.now(UTC) - timedelta(minutes=5)
+    items = [
+        {"job_type": "sync", "status": "success", "job_id": "no-time"},
+        {"job_type": "sync", "status": "success", "job_id": "timed", "timestamp": sent_at},
+    ]
+    with django_capture_on_commit_callbacks(execute=True):
+        assert post_json(ingest_client, JOBS, items).status_code == 202
+    received_at = OutboxBatch.objects.get().received_at
+
+    assert outbox.outbox_drain() == 2
+
+    stored = {job.job_id: job for job in JobOutcome.objects.all()}
+    assert stored["no-time"].received_at == stored["timed"].received_at == received_at
+    assert stored["no-time"].timestamp == received_at
+    assert stored["timed"].timestamp == sent_at
+
+
+def test_rows_written_before_the_outbox_kept_received_at_once_are_stored_as_written(
+    ingest_queue,
+):
+    # An upgrade finds rows in the outbox whose items each carry both times.
+    at = datetime.now(UTC) - timedelta(minutes=3)
+    items = [
+        {
+            "event_id": new_id(),
+            "timestamp": (at - timedelta(seconds=i)).isoformat(),
+            "received_at": at.isoformat(),
+            "job_id": f"old-{i}",
+            "job_type": "sync",
+            "status": "success",
+            "error_code": "",
+            "error_message": "",
+            "retry_count": 0,
+            "initiated_by": "",
+            "device_id": "",
+            "extra_data": {},
+        }
+        for i in range(2)
+    ]
+    OutboxBatch.objects.create(
+        kind="job_outcome", payload=orjson.dumps(items).decode(), item_count=2
+    )
+
+    assert outbox.outbox_drain() == 2
+
+    for i in range(2):
+        job = JobOutcome.objects.get(job_id=f"old-{i}")
+        assert (job.timestamp, job.received_at) == (at - timedelta(seconds=i), at)
+
+
+def test_a_buffer_of_rows_received_at_different_times_keeps_each_rows_times(ingest_queue):
+    # The service's own records (its request log) are buffered, each validated when it
+    # happened, and written together.
+    first = datetime.now(UTC) - timedelta(seconds=30)
+    kind = get_kind("job_outcome")
+    rows = []
+    for i in range(3):
+        item = {"job_type": "sync", "status": "success", "job_id": f"b{i}"}
+        if i == 1:
+            item["timestamp"] = first.isoformat()
+        with time_machine.travel(first + timedelta(seconds=i), tick=False):
+            rows += validate_items([item], resolve_kind=lambda _: kind, request=None).accepted[
+                kind.name
+            ]
+    outbox.outbox_write(batches={"job_outcome": rows})
+
+    assert outbox.outbox_drain() == 3
+
+    for i in range(3):
+        job = JobOutcome.objects.get(job_id=f"b{i}")
+        assert job.received_at == first + timedelta(seconds=i)
+        assert job.timestamp == (first + timedelta(seconds=i) if i != 1 else first)
+
+
+def retried_at() -> datetime:
+    """`outbox_retry`'s now(): the test's transaction's start."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT now()")
+        return cursor.fetchone()[0]
+
+
+def test_a_parked_row_queued_again_keeps_its_items_timestamps_and_is_received_anew(
+    ingest_client, ingest_queue, django_capture_on_commit_callbacks
+):
+    items = [{"job_type": "sync", "status": "success", "job_id": f"p{i}"} for i in range(2)]
+    with django_capture_on_commit_callbacks(execute=True):
+        assert post_json(ingest_client, JOBS, items).status_code == 202
+    batch = OutboxBatch.objects.get()
+    # Parked as a drain parks a row it cannot store; the cause then fixed.
+    OutboxBatch.objects.filter(pk=batch.pk).update(failed_at=datetime.now(UTC))
+
+    assert outbox.outbox_retry(ids=[batch.pk]) == 1
+    assert outbox.outbox_drain() == 2
+
+    for job in JobOutcome.objects.all():
+        assert (job.timestamp, job.received_at) == (batch.received_at, retried_at())
+
+
+def test_a_row_the_database_refuses_is_parked_with_its_times_and_stored_with_them_later(
+    ingest_client, ingest_queue, django_capture_on_commit_callbacks
+):
+    items = [{"job_type": "sync", "status": "success", "job_id": f"r{i}"} for i in range(2)]
+    with django_capture_on_commit_callbacks(execute=True):
+        assert post_json(ingest_client, JOBS, items).status_code == 202
+    batch = OutboxBatch.objects.get()
+    rows = orjson.loads(batch.payload)
+    rows[1]["status"] = None  # passed validation, refused by the database
+    OutboxBatch.objects.filter(pk=batch.pk).update(payload=orjson.dumps(rows).decode())
+
+    assert outbox.outbox_drain() == 1
+    parked = OutboxBatch.objects.get()
+    fixed = [{**row, "status": "success"} for row in orjson.loads(parked.payload)]
+    OutboxBatch.objects.filter(pk=parked.pk).update(payload=orjson.dumps(fixed).decode())
+    assert outbox.outbox_retry(ids=[parked.pk]) == 1
+    assert outbox.outbox_drain() == 1
+
+    first, later = JobOutcome.objects.get(job_id="r0"), JobOutcome.objects.get(job_id="r1")
+    assert later.timestamp == first.timestamp == first.received_at == batch.received_at
+    assert later.received_at == retried_at()
