@@ -151,7 +151,8 @@ def validate_items(items: list, *, resolve_kind, request, kind_key: str | None =
         if ts < oldest:
             outcome.reject(index, {"timestamp": ["Older than the retention window."]})
             continue
-        row = record.model_dump(mode="json")
+        # model_dump(mode="json") without its Python wrapper (~0.3 us an item).
+        row = kind.schema.__pydantic_serializer__.to_python(record, mode="json")
         if row["event_id"] is None:
             event_id_made_up(row, kind)
         elif row["event_id"] in seen:
