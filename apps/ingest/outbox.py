@@ -168,12 +168,17 @@ def _doorbell_clear() -> None:
 def outbox_retry(*, ids: list[int]) -> int:
     """Queue parked batches again (the cause fixed), as if received now: their items'
     received_at becomes now, so what re-reads items arriving late (the insights rollup)
-    reads them when they land. Returns the batches queued; ones not parked are left."""
+    reads them when they land. An item written without its timestamp (`outbox_payload`)
+    keeps the batch's received_at as its timestamp; a batch that lost that (set aside
+    by a worker of the release before, which did not know it) gets the time it was set
+    aside. Returns the batches queued; ones not parked are left."""
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {OUTBOX} SET failed_at = NULL, last_error = '', created_at = now(), "
-            "payload = (SELECT coalesce(json_agg(jsonb_set(item, '{received_at}', "
-            "to_jsonb(now()))), '[]')::text FROM jsonb_array_elements(payload::jsonb) AS item) "
+            "payload = (SELECT coalesce(json_agg(jsonb_set(CASE WHEN item ? 'timestamp' "
+            "THEN item ELSE item || jsonb_build_object('timestamp', "
+            "coalesce(received_at, created_at)) END, '{received_at}', to_jsonb(now()))), "
+            "'[]')::text FROM jsonb_array_elements(payload::jsonb) AS item) "
             "WHERE id = ANY(%s) AND failed_at IS NOT NULL RETURNING id",
             [list(ids)],
         )

@@ -280,3 +280,25 @@ def test_a_row_the_database_refuses_is_parked_with_its_times_and_stored_with_the
     first, later = JobOutcome.objects.get(job_id="r0"), JobOutcome.objects.get(job_id="r1")
     assert later.timestamp == first.timestamp == first.received_at == batch.received_at
     assert later.received_at == retried_at()
+
+
+def test_rows_a_worker_of_the_release_before_set_aside_are_stored_when_queued_again(
+    ingest_queue,
+):
+    # That worker could not store items written without their times, and set them aside
+    # row by row, as it sets aside what the database refuses: without received_at.
+    parked_at = datetime.now(UTC) - timedelta(minutes=2)
+    kind = get_kind("job_outcome")
+    item = {"event_id": new_id(), "job_type": "sync", "status": "success", "job_id": "up"}
+    rows = validate_items([item], resolve_kind=lambda _: kind, request=None).accepted[kind.name]
+    payload, _ = outbox.outbox_payload(rows)
+    parked = OutboxBatch.objects.create(kind=kind.name, payload=payload, item_count=1)
+    OutboxBatch.objects.filter(pk=parked.pk).update(
+        created_at=parked_at, failed_at=parked_at, last_error="null value in column"
+    )
+
+    assert outbox.outbox_retry(ids=[parked.pk]) == 1
+    assert outbox.outbox_drain() == 1
+
+    job = JobOutcome.objects.get(job_id="up")
+    assert (job.timestamp, job.received_at) == (parked_at, retried_at())
