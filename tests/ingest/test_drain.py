@@ -242,13 +242,18 @@ def retried_at() -> datetime:
         return cursor.fetchone()[0]
 
 
+def accepted_batch(client, capture, prefix: str) -> OutboxBatch:
+    """The outbox row of two job outcomes sent without a timestamp, `<prefix>0` and 1."""
+    items = [{"job_type": "sync", "status": "success", "job_id": f"{prefix}{i}"} for i in (0, 1)]
+    with capture(execute=True):
+        assert post_json(client, JOBS, items).status_code == 202
+    return OutboxBatch.objects.get()
+
+
 def test_a_parked_row_queued_again_keeps_its_items_timestamps_and_is_received_anew(
     ingest_client, ingest_queue, django_capture_on_commit_callbacks
 ):
-    items = [{"job_type": "sync", "status": "success", "job_id": f"p{i}"} for i in range(2)]
-    with django_capture_on_commit_callbacks(execute=True):
-        assert post_json(ingest_client, JOBS, items).status_code == 202
-    batch = OutboxBatch.objects.get()
+    batch = accepted_batch(ingest_client, django_capture_on_commit_callbacks, "p")
     # Parked as a drain parks a row it cannot store; the cause then fixed.
     OutboxBatch.objects.filter(pk=batch.pk).update(failed_at=datetime.now(UTC))
 
@@ -262,10 +267,7 @@ def test_a_parked_row_queued_again_keeps_its_items_timestamps_and_is_received_an
 def test_a_row_the_database_refuses_is_parked_with_its_times_and_stored_with_them_later(
     ingest_client, ingest_queue, django_capture_on_commit_callbacks
 ):
-    items = [{"job_type": "sync", "status": "success", "job_id": f"r{i}"} for i in range(2)]
-    with django_capture_on_commit_callbacks(execute=True):
-        assert post_json(ingest_client, JOBS, items).status_code == 202
-    batch = OutboxBatch.objects.get()
+    batch = accepted_batch(ingest_client, django_capture_on_commit_callbacks, "r")
     rows = orjson.loads(batch.payload)
     rows[1]["status"] = None  # passed validation, refused by the database
     OutboxBatch.objects.filter(pk=batch.pk).update(payload=orjson.dumps(rows).decode())
