@@ -217,7 +217,7 @@ def _insert_sql(kind: RecordKind, *, from_outbox: bool, optimistic: bool = False
         recordset = f"json_to_recordset({payload}::json) AS r({defs})"
         batch = extra = ""
     if from_outbox:
-        read = ", ".join(_outbox_columns(kind, [f.column for f in columns])) + extra
+        read = ", ".join(_outbox_columns([f.column for f in columns])) + extra
         read = f"{batch} AS batch, {read}" if batch else read
         source = (
             f"batch AS (DELETE FROM {OUTBOX} WHERE id = ANY(%s) "
@@ -249,7 +249,7 @@ def _insert_sql(kind: RecordKind, *, from_outbox: bool, optimistic: bool = False
     )
 
 
-def _outbox_columns(kind: RecordKind, columns: list[str]) -> list[str]:
+def _outbox_columns(columns: list[str]) -> list[str]:
     """The select list of an outbox row's items: received_at and timestamp that
     `outbox_payload` left out are the outbox row's received_at (rows written before the
     outbox kept received_at carry both)."""
