@@ -63,19 +63,22 @@ def outbox_write(*, batches: dict[str, list[dict]]) -> list[int]:
     for kind, items in batches.items():
         payload, received_at = outbox_payload(items)
         params += [kind, payload, len(items), received_at]
-    with transaction.atomic():
-        # A cursor that binds on the server: the payload travels as a parameter, not
-        # escaped into the statement's text by psycopg and read back by the parser (~1 us
-        # an item of both). No statement is prepared (prepare_threshold is None): fine
-        # through a pooler in transaction mode.
-        with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-            cursor.execute(
-                f"INSERT INTO {OUTBOX} (kind, payload, item_count, received_at, created_at, "
-                f"enqueued_at) VALUES {values} RETURNING id",
-                params,
-            )
-            ids = [row[0] for row in cursor.fetchall()]
-        transaction.on_commit(_publish)
+    # One statement is a transaction of its own: outside a caller's transaction it
+    # commits alone, without BEGIN and COMMIT each a round trip (~0.5 us an item of the
+    # web's CPU); inside one it is part of it, and the ring waits for its commit.
+    connection.ensure_connection()
+    # A cursor that binds on the server: the payload travels as a parameter, not escaped
+    # into the statement's text by psycopg and read back by the parser (~1 us an item of
+    # both). No statement is prepared (prepare_threshold is None): fine through a pooler
+    # in transaction mode.
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(
+            f"INSERT INTO {OUTBOX} (kind, payload, item_count, received_at, created_at, "
+            f"enqueued_at) VALUES {values} RETURNING id",
+            params,
+        )
+        ids = [row[0] for row in cursor.fetchall()]
+    transaction.on_commit(_publish)  # at once, outside a transaction
     return ids
 
 
