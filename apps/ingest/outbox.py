@@ -205,32 +205,29 @@ def _insert_sql(kind: RecordKind, *, from_outbox: bool, optimistic: bool = False
     names = ", ".join(quote(f.column) for f in columns)
     defs = ", ".join(f"{quote(f.column)} {f.db_type(connection)}" for f in columns)
     partitioned = is_partitioned(kind)
+    payload = "batch.payload" if from_outbox else "%s"
     if partitioned:
         # Each row's place in what was sent: of rows sharing an event_id the first wins.
-        recordset = (
-            "ROWS FROM (json_to_recordset({}::json) AS ({}, {} boolean)) "
-            "WITH ORDINALITY AS r({}, {}, ord)"
-        )
         flag = quote(SERVER_EVENT_ID)
-        payload = "batch.payload" if from_outbox else "%s"
-        recordset = recordset.format(payload, defs, flag, names, flag)
-        batch, extra = ("batch.id" if from_outbox else "0"), f", r.{flag}, r.ord"
+        recordset = (
+            f"ROWS FROM (json_to_recordset({payload}::json) AS ({defs}, {flag} boolean)) "
+            f"WITH ORDINALITY AS r({names}, {flag}, ord)"
+        )
+        lead = "batch.id AS batch, " if from_outbox else "0 AS batch, "
+        tail = f", r.{flag}, r.ord"
     else:
-        payload = "batch.payload" if from_outbox else "%s"
         recordset = f"json_to_recordset({payload}::json) AS r({defs})"
-        batch = extra = ""
+        lead = tail = ""
     if from_outbox:
-        read = ", ".join(_outbox_columns([f.column for f in columns])) + extra
-        read = f"{batch} AS batch, {read}" if batch else read
+        read = ", ".join(_outbox_columns([f.column for f in columns]))
         source = (
             f"batch AS (DELETE FROM {OUTBOX} WHERE id = ANY(%s) "
             "RETURNING id, payload, received_at), "
-            f"rows AS (SELECT {read} FROM batch, {recordset})"
+            f"rows AS (SELECT {lead}{read}{tail} FROM batch, {recordset})"
         )
     else:
         # json, not jsonb: parsed once as the rows are read (as the outbox payload is).
-        read = f"{batch} AS batch, r.*" if batch else "*"
-        source = f"rows AS (SELECT {read} FROM {recordset})"
+        source = f"rows AS (SELECT {lead}r.* FROM {recordset})"
     if partitioned:
         source = f"{source}, {keyed_rows_sql(kind, optimistic=optimistic)}"
         insert = f"INSERT INTO {kind.model._meta.db_table} ({names}) SELECT {names} FROM fresh"
